@@ -1,0 +1,53 @@
+"""Builds the Bot (pointed at Telegram, a self-hosted Bot API server or the sandbox) and the
+Dispatcher with every flow's router, in order."""
+
+from __future__ import annotations
+
+from aiogram import Bot, Dispatcher
+from aiogram.client.default import DefaultBotProperties
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.errors import router as errors_router
+from bot.fsm_storage import SqlStorage
+from bot.middlewares import CustomerMiddleware
+from bot.sender import FloodControlMiddleware
+from core.clock import Clock
+from core.ratelimit import FloodGate
+from core.settings import Settings
+from dialogs import fallback, onboarding
+from dialogs.i18n import I18n
+
+ALLOWED_UPDATES = ["message", "edited_message", "callback_query", "my_chat_member"]
+
+
+def create_bot(
+    *, token: str, api_url: str | None, gate: FloodGate | None
+) -> tuple[Bot, FloodControlMiddleware]:
+    """A Bot whose every request goes through the flood-control sender."""
+    session = AiohttpSession(api=TelegramAPIServer.from_base(api_url)) if api_url else AiohttpSession()
+    sender = FloodControlMiddleware(gate)
+    session.middleware(sender)
+    bot = Bot(token=token, session=session, default=DefaultBotProperties(parse_mode=None))
+    return bot, sender
+
+
+def create_dispatcher(
+    *,
+    settings: Settings,
+    db: async_sessionmaker[AsyncSession],
+    clock: Clock,
+    i18n: I18n,
+    **services: object,
+) -> Dispatcher:
+    dp = Dispatcher(storage=SqlStorage(db, clock), settings=settings, db=db, clock=clock, i18n=i18n,
+                    **services)
+    dp.update.outer_middleware(CustomerMiddleware(db=db, clock=clock, settings=settings, i18n=i18n))
+    routers = [errors_router, onboarding.router, fallback.router]
+    for router in routers:
+        # Flow routers are module-level (decorator style); a process may build several
+        # dispatchers over its life (tests do), so detach them from the previous one.
+        router._parent_router = None
+    dp.include_routers(*routers)
+    return dp

@@ -1,0 +1,256 @@
+"""Durable update inbox.
+
+aiogram's own polling confirms updates to Telegram (the next getUpdates offset) before their
+handlers finish, so a crash in a burst loses messages. Here every update is written to the
+database together with the new offset *before* the next getUpdates confirms it; handlers run
+from what was stored. On start-up whatever was stored but not finished is handled first.
+
+Updates of one chat are handled strictly in order; different chats run concurrently up to
+`workers`. The same path serves webhook mode: the webhook route calls `accept()`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
+
+from aiogram import Bot, Dispatcher
+from aiogram.methods import GetUpdates
+from aiogram.types import Update
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from core.clock import Clock
+from storage.models import BotState, InboxUpdate
+
+log = logging.getLogger(__name__)
+OFFSET_KEY = "update_offset"
+
+
+def chat_key(payload: dict[str, Any]) -> int | None:
+    """The chat an update belongs to, so one chat's updates are handled in order."""
+    for kind in ("message", "edited_message", "my_chat_member", "chat_member"):
+        if kind in payload:
+            return payload[kind].get("chat", {}).get("id")
+    if "callback_query" in payload:
+        cq = payload["callback_query"]
+        msg = cq.get("message") or {}
+        return msg.get("chat", {}).get("id") or cq.get("from", {}).get("id")
+    return None
+
+
+class Inbox:
+    def __init__(
+        self,
+        *,
+        bot: Bot,
+        dispatcher: Dispatcher,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        clock: Clock,
+        workers: int = 8,
+        allowed_updates: list[str] | None = None,
+        polling_timeout: int = 25,
+        on_handled: Callable[[int], Awaitable[None]] | None = None,
+    ) -> None:
+        self.bot = bot
+        self.dp = dispatcher
+        self.db = sessionmaker
+        self.clock = clock
+        self.allowed_updates = allowed_updates
+        self.polling_timeout = polling_timeout
+        self._sem = asyncio.Semaphore(workers)
+        self._queues: dict[Any, deque[tuple[int, dict[str, Any], bool]]] = {}
+        self._tasks: dict[Any, asyncio.Task[None]] = {}
+        self._known: set[int] = set()
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._polling = False
+        self._on_handled = on_handled
+        self.handled = 0
+        self.replayed: list[int] = []
+
+    # ------------------------------------------------------------------ storing
+
+    async def _offset(self) -> int:
+        async with self.db() as session:
+            value = await session.scalar(select(BotState.value).where(BotState.key == OFFSET_KEY))
+        return int(value) if value else 0
+
+    async def store(self, payloads: Iterable[dict[str, Any]], *, offset: int | None = None) -> list[int]:
+        """Persist updates (and the offset that confirms them) in one transaction."""
+        rows = [
+            {
+                "update_id": p["update_id"],
+                "payload": p,
+                "chat_id": chat_key(p),
+                "status": "pending",
+                "attempts": 0,
+                "received_at": self.clock.now(),
+            }
+            for p in payloads
+        ]
+        async with self.db.begin() as session:
+            if rows:
+                dialect = session.bind.dialect.name
+                ins = (pg_insert if dialect == "postgresql" else sqlite_insert)(InboxUpdate)
+                await session.execute(ins.on_conflict_do_nothing(index_elements=["update_id"]), rows)
+            if offset is not None:
+                ins2 = (pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert)(
+                    BotState
+                )
+                now = self.clock.now()
+                await session.execute(
+                    ins2.values(key=OFFSET_KEY, value=str(offset), updated_at=now).on_conflict_do_update(
+                        index_elements=["key"], set_={"value": str(offset), "updated_at": now}
+                    )
+                )
+        return [r["update_id"] for r in rows]
+
+    async def accept(self, payload: dict[str, Any]) -> None:
+        """Store one update (webhook mode) and schedule it."""
+        await self.store([payload])
+        self._schedule(payload["update_id"], payload, replay=False)
+
+    # ------------------------------------------------------------------ polling
+
+    async def poll(self, stop: asyncio.Event) -> None:
+        """Long-poll Telegram until `stop` is set; store before confirming."""
+        self._polling = True
+        offset = await self._offset()
+        backoff = 1.0
+        while not stop.is_set():
+            try:
+                get = asyncio.ensure_future(
+                    self.bot(
+                        GetUpdates(
+                            offset=offset or None,
+                            timeout=self.polling_timeout,
+                            allowed_updates=self.allowed_updates,
+                        ),
+                        request_timeout=self.polling_timeout + 10,
+                    )
+                )
+                stopper = asyncio.ensure_future(stop.wait())
+                done, _ = await asyncio.wait({get, stopper}, return_when=asyncio.FIRST_COMPLETED)
+                if get not in done:
+                    get.cancel()
+                    await asyncio.gather(get, return_exceptions=True)
+                    break
+                stopper.cancel()
+                updates: list[Update] = get.result()
+                backoff = 1.0
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # network trouble: keep polling with backoff
+                log.warning("getUpdates failed: %s; retrying in %.0fs", exc, backoff)
+                try:
+                    await asyncio.wait_for(stop.wait(), backoff)
+                except TimeoutError:
+                    pass
+                backoff = min(backoff * 2, 30.0)
+                continue
+            if not updates:
+                continue
+            payloads = [
+                u.model_dump(mode="json", exclude_none=True, by_alias=True) for u in updates
+            ]
+            offset = max(p["update_id"] for p in payloads) + 1
+            await self.store(payloads, offset=offset)
+            for p in payloads:
+                self._schedule(p["update_id"], p, replay=False)
+        self._polling = False
+
+    # ------------------------------------------------------------------ handling
+
+    async def recover(self) -> int:
+        """Schedule whatever was stored but not finished before the last stop."""
+        async with self.db() as session:
+            rows = (
+                await session.execute(
+                    select(InboxUpdate.update_id, InboxUpdate.payload, InboxUpdate.status)
+                    .where(InboxUpdate.status.in_(("pending", "processing")))
+                    .order_by(InboxUpdate.update_id)
+                )
+            ).all()
+        for update_id, payload, status in rows:
+            replay = status == "processing"
+            if replay:
+                log.warning(
+                    "update %s was being handled when the process stopped; handling it again "
+                    "(a reply sent just before the stop may repeat)", update_id,
+                )
+                self.replayed.append(update_id)
+            self._schedule(update_id, payload, replay=replay)
+        if rows:
+            log.info("recovered %d stored updates", len(rows))
+        return len(rows)
+
+    def _schedule(self, update_id: int, payload: dict[str, Any], *, replay: bool) -> None:
+        if update_id in self._known:
+            return
+        self._known.add(update_id)
+        key = chat_key(payload) or f"u{update_id}"
+        self._queues.setdefault(key, deque()).append((update_id, payload, replay))
+        if key not in self._tasks:
+            self._idle.clear()
+            self._tasks[key] = asyncio.create_task(self._drain(key), name=f"chat-{key}")
+
+    async def _drain(self, key: Any) -> None:
+        queue = self._queues[key]
+        try:
+            while queue:
+                update_id, payload, replay = queue[0]
+                async with self._sem:
+                    await self._handle(update_id, payload, replay)
+                queue.popleft()
+                self._known.discard(update_id)
+        finally:
+            self._tasks.pop(key, None)
+            if not queue:
+                self._queues.pop(key, None)
+            if not self._tasks:
+                self._idle.set()
+
+    async def _set_status(self, update_id: int, **values: Any) -> None:
+        async with self.db.begin() as session:
+            await session.execute(
+                update(InboxUpdate).where(InboxUpdate.update_id == update_id).values(**values)
+            )
+
+    async def _handle(self, update_id: int, payload: dict[str, Any], replay: bool) -> None:
+        await self._set_status(update_id, status="processing", attempts=InboxUpdate.attempts + 1)
+        error: str | None = None
+        try:
+            tg_update = Update.model_validate(payload, context={"bot": self.bot})
+            await self.dp.feed_update(self.bot, tg_update, replayed_update=replay)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # a handler bug must not stop the worker
+            log.exception("update %s failed", update_id)
+            error = f"{type(exc).__name__}: {exc}"[:2000]
+        await self._set_status(
+            update_id,
+            status="failed" if error else "done",
+            handled_at=self.clock.now(),
+            error=error,
+        )
+        self.handled += 1
+        if self._on_handled is not None:
+            await self._on_handled(update_id)
+
+    async def drain(self, timeout: float = 30.0) -> bool:
+        """Wait until every scheduled update is handled; False on timeout."""
+        try:
+            await asyncio.wait_for(self._idle.wait(), timeout)
+            return True
+        except TimeoutError:
+            return False
+
+    @property
+    def backlog(self) -> int:
+        return sum(len(q) for q in self._queues.values())

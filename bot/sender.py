@@ -1,0 +1,80 @@
+"""The one place that talks to Telegram: every request passes this middleware.
+
+It waits for the flood gate before each message-producing call (so Telegram does not answer
+429), honours `retry_after` when it does, and retries server and network errors with
+exponential backoff. 403 (blocked / deactivated) is never retried: the caller records it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from aiogram import Bot
+from aiogram.client.session.middlewares.base import BaseRequestMiddleware, NextRequestMiddlewareType
+from aiogram.exceptions import TelegramNetworkError, TelegramRetryAfter, TelegramServerError
+from aiogram.methods import Response, TelegramMethod
+from aiogram.methods.base import TelegramType
+
+from core.ratelimit import FloodGate
+
+log = logging.getLogger(__name__)
+
+COUNTED_PREFIXES = ("Send", "CopyMessage", "ForwardMessage")
+NOT_COUNTED = {"SendChatAction"}
+
+
+def counts_against_flood(method: TelegramMethod[Any]) -> bool:
+    name = type(method).__name__
+    return name not in NOT_COUNTED and name.startswith(COUNTED_PREFIXES)
+
+
+class FloodControlMiddleware(BaseRequestMiddleware):
+    def __init__(
+        self, gate: FloodGate | None, *, max_retries: int = 5, max_backoff: float = 30.0
+    ) -> None:
+        self.gate = gate
+        self.max_retries = max_retries
+        self.max_backoff = max_backoff
+        self.stats = {"sent": 0, "retry_after": 0, "server_errors": 0, "network_errors": 0}
+
+    async def __call__(
+        self,
+        make_request: NextRequestMiddlewareType[TelegramType],
+        bot: Bot,
+        method: TelegramMethod[TelegramType],
+    ) -> Response[TelegramType]:
+        counted = self.gate is not None and counts_against_flood(method)
+        chat_id = getattr(method, "chat_id", None)
+        attempt = 0
+        while True:
+            if counted:
+                assert self.gate is not None
+                while (wait := self.gate.delay(chat_id)) > 0:
+                    await asyncio.sleep(wait)
+            try:
+                response = await make_request(bot, method)
+                if counted:
+                    self.stats["sent"] += 1
+                return response
+            except TelegramRetryAfter as exc:
+                self.stats["retry_after"] += 1
+                attempt += 1
+                if attempt > self.max_retries:
+                    raise
+                log.warning("429 on %s to %s: retry after %ss", type(method).__name__, chat_id,
+                            exc.retry_after)
+                if self.gate is not None:
+                    self.gate.retry_after(chat_id, exc.retry_after)
+                else:
+                    await asyncio.sleep(exc.retry_after)
+            except (TelegramServerError, TelegramNetworkError) as exc:
+                key = "server_errors" if isinstance(exc, TelegramServerError) else "network_errors"
+                self.stats[key] += 1
+                attempt += 1
+                if attempt > self.max_retries or type(method).__name__ == "GetUpdates":
+                    raise
+                delay = min(self.max_backoff, 0.5 * 2 ** (attempt - 1))
+                log.warning("%s on %s, retry %d in %.1fs", exc, type(method).__name__, attempt, delay)
+                await asyncio.sleep(delay)

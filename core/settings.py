@@ -1,0 +1,177 @@
+"""All configuration, read once from the environment and `.env` in `main()` and passed down."""
+
+from __future__ import annotations
+
+import re
+from datetime import time
+from pathlib import Path
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+TOKEN_RE = re.compile(r"^\d{1,20}:[A-Za-z0-9_-]{30,64}$")
+SECRET_RE = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
+# The sandbox double accepts any well-formed token; this one is used when BOT_TOKEN is unset.
+SANDBOX_TOKEN = "1000000001:sandbox-token-AAAAAAAAAAAAAAAAAAAAAAAAA"
+SUPPORTED_DRIVERS = {"sqlite+aiosqlite", "postgresql+asyncpg"}
+
+
+class Settings(BaseSettings):
+    """Environment variables (see .env.example for the documented list)."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+    )
+
+    # --- Telegram ---
+    bot_token: SecretStr | None = Field(default=None, description="Token from @BotFather")
+    telegram_api_url: str | None = Field(
+        default=None, description="Base URL of a self-hosted Bot API server"
+    )
+    webhook_url: str | None = Field(default=None, description="Public HTTPS base URL")
+    webhook_secret: SecretStr | None = None
+    webhook_path: str = "/telegram/webhook"
+    update_workers: int = Field(default=8, ge=1, le=256)
+    polling_timeout: int = Field(default=25, ge=0, le=50)
+
+    # --- Storage ---
+    database_url: str = "sqlite+aiosqlite:///./data/supportbot.sqlite3"
+    database_echo: bool = False
+
+    # --- HTTP API ---
+    api_host: str = "127.0.0.1"
+    api_port: int = Field(default=8080, ge=0, le=65535)
+    link_token_ttl_hours: int = Field(default=72, ge=1, le=24 * 365)
+
+    # --- Sandbox (local Bot API double, used when BOT_TOKEN is unset) ---
+    sandbox_host: str = "127.0.0.1"
+    sandbox_port: int = Field(default=8081, ge=0, le=65535)
+    sandbox_flood_limits: bool = True
+
+    # --- Customers and locale ---
+    business_name: str = Field(default="Demo Shop", min_length=1, max_length=64)
+    default_language: Literal["en", "ru"] = "en"
+    default_timezone: str = "UTC"
+
+    # --- Support ---
+    support_chat_id: int | None = None
+    admin_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
+    business_hours_days: Annotated[list[int], NoDecode] = Field(
+        default_factory=lambda: [1, 2, 3, 4, 5]
+    )
+    business_hours_start: time = time(9, 0)
+    business_hours_end: time = time(18, 0)
+    business_timezone: str = "UTC"
+
+    # --- Operations ---
+    environment: Literal["development", "production"] = "development"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @field_validator("bot_token", mode="before")
+    @classmethod
+    def _token(cls, value: object) -> object:
+        if value in (None, ""):
+            return None
+        if not isinstance(value, str) or not TOKEN_RE.match(value.strip()):
+            raise ValueError("must look like 123456789:AA... (the token @BotFather gave you)")
+        return value.strip()
+
+    @field_validator("webhook_secret", mode="before")
+    @classmethod
+    def _secret(cls, value: object) -> object:
+        if value in (None, ""):
+            return None
+        if not isinstance(value, str) or not SECRET_RE.match(value):
+            raise ValueError("1-256 characters, only A-Z, a-z, 0-9, _ and - (Telegram's rule)")
+        return value
+
+    @field_validator("telegram_api_url", "webhook_url", mode="before")
+    @classmethod
+    def _url(cls, value: object) -> object:
+        if value in (None, ""):
+            return None
+        if not isinstance(value, str) or not re.match(r"^https?://[^\s/]+", value):
+            raise ValueError("must be an http(s):// URL")
+        return value.rstrip("/")
+
+    @field_validator("database_url", mode="before")
+    @classmethod
+    def _database_url(cls, value: object) -> object:
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError
+
+        if not isinstance(value, str) or not value:
+            raise ValueError("must be a database URL")
+        try:
+            url = make_url(value)
+        except ArgumentError as exc:
+            raise ValueError(f"not a database URL ({exc})") from None
+        if url.drivername in {"postgresql", "postgres", "postgresql+psycopg2"}:
+            url = url.set(drivername="postgresql+asyncpg")
+        elif url.drivername == "sqlite":
+            url = url.set(drivername="sqlite+aiosqlite")
+        if url.drivername not in SUPPORTED_DRIVERS:
+            raise ValueError(
+                "use sqlite+aiosqlite:///path/to/file.sqlite3 or postgresql+asyncpg://user@host/db"
+            )
+        return url.render_as_string(hide_password=False)
+
+    @field_validator("admin_ids", "business_hours_days", mode="before")
+    @classmethod
+    def _int_list(cls, value: object) -> object:
+        if isinstance(value, str):
+            parts = [p for p in re.split(r"[,\s]+", value.strip()) if p]
+            try:
+                return [int(p) for p in parts]
+            except ValueError:
+                raise ValueError("a comma-separated list of whole numbers") from None
+        return value
+
+    @field_validator("default_timezone", "business_timezone")
+    @classmethod
+    def _tz(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError("an IANA time zone such as Europe/Moscow or UTC") from None
+        return value
+
+    @model_validator(mode="after")
+    def _webhook_needs_secret(self) -> Settings:
+        if self.webhook_url and not self.webhook_secret:
+            raise ValueError("WEBHOOK_SECRET is required when WEBHOOK_URL is set")
+        if self.webhook_url and not self.bot_token and not self.telegram_api_url:
+            # The sandbox can deliver webhooks too, but then it needs to reach us locally.
+            pass
+        return self
+
+    # --- derived ---
+    @property
+    def sandbox_mode(self) -> bool:
+        """No token: the product talks to its embedded Bot API double."""
+        return self.bot_token is None
+
+    @property
+    def token(self) -> str:
+        return self.bot_token.get_secret_value() if self.bot_token else SANDBOX_TOKEN
+
+    @property
+    def sqlite_path(self) -> Path | None:
+        from sqlalchemy.engine import make_url
+
+        url = make_url(self.database_url)
+        if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+            return None
+        return Path(url.database)
+
+
+def format_validation_error(exc: ValidationError) -> str:
+    """Turn pydantic's error into lines a person can act on (no traceback)."""
+    lines = ["Configuration error:"]
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err["loc"]) or "settings"
+        msg = err["msg"].removeprefix("Value error, ")
+        lines.append(f"  {loc.upper()}: {msg}")
+    return "\n".join(lines)

@@ -1,0 +1,167 @@
+"""The composition root: one asyncio loop runs the bot, the HTTP API and the workers.
+
+Settings are built once in main() and passed down; nothing here is an import-time global,
+so tests can start as many runtimes as they like.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from dataclasses import dataclass, field
+from typing import Any
+
+import uvicorn
+from aiogram.methods import DeleteWebhook, SetWebhook
+
+from bot.factory import ALLOWED_UPDATES, create_bot, create_dispatcher
+from bot.inbox import Inbox
+from bot.webhook import create_webhook_router
+from core.clock import Clock, SystemClock
+from core.ratelimit import FloodGate
+from core.settings import Settings
+from dialogs.i18n import I18n
+from storage import migrate
+from storage.db import create_engine, create_sessionmaker
+from storage.state import set_state
+
+log = logging.getLogger("supportbot")
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    clock: Clock = field(default_factory=SystemClock)
+    flood_control: bool = True
+
+    def __post_init__(self) -> None:
+        self.stop_event = asyncio.Event()
+        self._tasks: list[asyncio.Task[Any]] = []
+        self.sandbox: Any = None
+        self.api_url = ""
+        self.bot_username = ""
+        self.telegram_url: str | None = None
+
+    async def start(self) -> None:
+        s = self.settings
+        self.engine = create_engine(s.database_url, echo=s.database_echo)
+        await migrate.upgrade(self.engine)
+        self.db = create_sessionmaker(self.engine)
+
+        self.telegram_url = s.telegram_api_url
+        if s.sandbox_mode and not s.telegram_api_url:
+            from sandbox.server import SandboxServer
+
+            self.sandbox = SandboxServer(flood_limits=s.sandbox_flood_limits)
+            await self.sandbox.start(s.sandbox_host, s.sandbox_port)
+            self.telegram_url = self.sandbox.base_url
+
+        self.gate = FloodGate() if self.flood_control else None
+        self.bot, self.sender = create_bot(token=s.token, api_url=self.telegram_url, gate=self.gate)
+        me = await self.bot.get_me()
+        self.bot_username = me.username or ""
+        async with self.db.begin() as session:
+            await set_state(session, now=self.clock.now(), key="bot_username", value=self.bot_username)
+
+        self.i18n = I18n()
+        self.dp = create_dispatcher(settings=s, db=self.db, clock=self.clock, i18n=self.i18n)
+        self.inbox = Inbox(
+            bot=self.bot,
+            dispatcher=self.dp,
+            sessionmaker=self.db,
+            clock=self.clock,
+            workers=s.update_workers,
+            allowed_updates=ALLOWED_UPDATES,
+            polling_timeout=s.polling_timeout,
+        )
+
+        from api.app import create_app
+
+        self.app = create_app(settings=s, sessionmaker=self.db, clock=self.clock, engine=self.engine)
+        if s.webhook_url:
+            assert s.webhook_secret is not None
+            self.app.include_router(
+                create_webhook_router(
+                    inbox=self.inbox,
+                    secret=s.webhook_secret.get_secret_value(),
+                    path=s.webhook_path,
+                )
+            )
+        config = uvicorn.Config(
+            self.app,
+            host=s.api_host,
+            port=s.api_port,
+            log_level="warning",
+            lifespan="off",
+            access_log=False,
+        )
+        self.server = uvicorn.Server(config)
+        self.server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+        self._tasks.append(asyncio.create_task(self.server.serve(), name="api"))
+        while not self.server.started:
+            if self._tasks[0].done():
+                self._tasks[0].result()  # raises the bind error
+            await asyncio.sleep(0.01)
+        port = self.server.servers[0].sockets[0].getsockname()[1]
+        self.api_url = f"http://{s.api_host}:{port}"
+
+        await self.inbox.recover()
+        if s.webhook_url:
+            await self.bot(
+                SetWebhook(
+                    url=s.webhook_url + s.webhook_path,
+                    secret_token=s.webhook_secret.get_secret_value() if s.webhook_secret else None,
+                    allowed_updates=ALLOWED_UPDATES,
+                )
+            )
+        else:
+            await self.bot(DeleteWebhook(drop_pending_updates=False))
+            self._tasks.append(asyncio.create_task(self.inbox.poll(self.stop_event), name="poll"))
+
+    async def wait(self) -> None:
+        await self.stop_event.wait()
+
+    def request_stop(self) -> None:
+        self.stop_event.set()
+
+    async def stop(self, drain_timeout: float = 20.0) -> None:
+        """Stop taking updates, finish the ones in hand, then close everything."""
+        self.stop_event.set()
+        poll = [t for t in self._tasks if t.get_name() == "poll"]
+        if poll:
+            await asyncio.gather(*poll, return_exceptions=True)
+        if not await self.inbox.drain(drain_timeout):
+            log.warning("stopping with %d updates still stored; they run at next start",
+                        self.inbox.backlog)
+        self.server.should_exit = True
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.bot.session.close()
+        if self.sandbox is not None:
+            await self.sandbox.stop()
+        await self.engine.dispose()
+
+
+def install_signal_handlers(runtime: Runtime) -> None:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, runtime.request_stop)
+
+
+async def serve(settings: Settings) -> None:
+    """`supportbot run`: start, say where everything listens, run until SIGTERM/Ctrl-C."""
+    runtime = Runtime(settings)
+    await runtime.start()
+    install_signal_handlers(runtime)
+    lines = [f"HTTP API: {runtime.api_url}  (docs: {runtime.api_url}/docs)"]
+    if runtime.sandbox is not None:
+        lines.append(f"Sandbox Bot API (no BOT_TOKEN set): {runtime.telegram_url}")
+    elif settings.telegram_api_url:
+        lines.append(f"Bot API server: {settings.telegram_api_url}")
+    lines.append(f"Bot: @{runtime.bot_username} ({'webhook' if settings.webhook_url else 'polling'})")
+    for line in lines:
+        print(line, flush=True)
+    await runtime.wait()
+    log.info("stopping...")
+    await runtime.stop()
+    print("stopped cleanly", flush=True)
