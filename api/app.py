@@ -1,0 +1,81 @@
+"""The FastAPI app factory. Everything it needs is passed in; nothing is read at import time."""
+
+from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as package_version
+
+from fastapi import FastAPI
+from fastapi.routing import APIRoute
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from api.errors import install_error_handlers
+from api.middleware import BodyLimitMiddleware
+from api.routes import customers, health
+from core.clock import Clock
+from core.settings import Settings
+
+DESCRIPTION = """\
+Lets a business's own systems (shop, CRM, billing) drive the Telegram support & win-back bot:
+sync customers, hand out links that tie a Telegram account to a customer, and more.
+
+**Authentication.** Every `/v1` call needs an API key, sent as `Authorization: Bearer <key>`
+or `X-API-Key: <key>`. Keys are created with the CLI and carry scopes such as
+`customers:read`; `*` grants all. A missing or invalid key gets 401, a key without the
+needed scope 403.
+
+**Errors.** Every error has the same body:
+`{"error": {"code": "...", "message": "...", "details": ...}}`. Branch on `code`; it is
+stable. Validation errors (422, `validation_error`) list each field in `details` as
+`{"field": "body.email", "message": "..."}`.
+"""
+
+# /v1 bodies are small JSON documents; anything bigger is a client bug or abuse. Routes the
+# runtime adds elsewhere (the Telegram webhook) are left to their own limits.
+MAX_V1_BODY_BYTES = 64 * 1024
+
+OPENAPI_TAGS = [
+    {"name": "customers", "description": "Customers as your systems know them."},
+    {"name": "health", "description": "Probes for load balancers and orchestrators."},
+]
+
+
+def _version() -> str:
+    try:
+        return package_version("supportbot")
+    except PackageNotFoundError:
+        return "0.1.0"
+
+
+def _operation_id(route: APIRoute) -> str:
+    # Route names are unique and read well in generated clients (upsert_customer, ...).
+    return route.name
+
+
+def create_app(
+    *,
+    settings: Settings,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    clock: Clock,
+    engine: AsyncEngine | None = None,
+) -> FastAPI:
+    """Build the API. The caller owns the engine; more routers may be included afterwards."""
+    app = FastAPI(
+        title="Support & win-back API",
+        version=_version(),
+        description=DESCRIPTION,
+        openapi_tags=OPENAPI_TAGS,
+        docs_url="/docs",
+        redoc_url=None,
+        openapi_url="/openapi.json",
+        generate_unique_id_function=_operation_id,
+    )
+    app.state.settings = settings
+    app.state.sessionmaker = sessionmaker
+    app.state.clock = clock
+    app.state.engine = engine
+    install_error_handlers(app)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=MAX_V1_BODY_BYTES, path_prefix="/v1/")
+    app.include_router(health.router)
+    app.include_router(customers.router)
+    return app
