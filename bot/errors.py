@@ -10,6 +10,7 @@ from aiogram.exceptions import TelegramAPIError, TelegramForbiddenError
 from aiogram.types import ErrorEvent
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.journal import UncertainDelivery
 from core import customers as svc
 from core.clock import Clock
 from dialogs.i18n import Translator
@@ -36,6 +37,8 @@ async def on_error(
     t: Translator | None = None,
 ) -> bool:
     exc = event.exception
+    if isinstance(exc, UncertainDelivery):
+        raise exc  # the inbox records it; the customer must not get an error message for it
     update = event.update
     chat = None
     if update.message:

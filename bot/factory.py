@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.errors import router as errors_router
 from bot.fsm_storage import SqlStorage
+from bot.journal import SendJournalMiddleware
 from bot.middlewares import CustomerMiddleware
 from bot.sender import FloodControlMiddleware
 from core.clock import Clock
@@ -23,12 +24,18 @@ ALLOWED_UPDATES = ["message", "edited_message", "callback_query", "my_chat_membe
 
 
 def create_bot(
-    *, token: str, api_url: str | None, gate: FloodGate | None
+    *,
+    token: str,
+    api_url: str | None,
+    gate: FloodGate | None,
+    journal: SendJournalMiddleware | None = None,
 ) -> tuple[Bot, FloodControlMiddleware]:
-    """A Bot whose every request goes through the flood-control sender."""
+    """A Bot whose every request goes through the flood-control sender and the send journal."""
     session = AiohttpSession(api=TelegramAPIServer.from_base(api_url)) if api_url else AiohttpSession()
     sender = FloodControlMiddleware(gate)
     session.middleware(sender)
+    if journal is not None:
+        session.middleware(journal)  # inside the flood wait: journaled right before the wire
     bot = Bot(token=token, session=session, default=DefaultBotProperties(parse_mode=None))
     return bot, sender
 

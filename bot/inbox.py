@@ -20,13 +20,14 @@ from typing import Any
 from aiogram import Bot, Dispatcher
 from aiogram.methods import GetUpdates
 from aiogram.types import Update
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.journal import UncertainDelivery, UpdateContext, current_update
 from core.clock import Clock
-from storage.models import BotState, InboxUpdate
+from storage.models import BotState, InboxUpdate, SentJournal
 
 log = logging.getLogger(__name__)
 OFFSET_KEY = "update_offset"
@@ -225,20 +226,36 @@ class Inbox:
     async def _handle(self, update_id: int, payload: dict[str, Any], replay: bool) -> None:
         await self._set_status(update_id, status="processing", attempts=InboxUpdate.attempts + 1)
         error: str | None = None
+        ctx = UpdateContext(update_id=update_id, replay=replay)
+        token = current_update.set(ctx)
         try:
             tg_update = Update.model_validate(payload, context={"bot": self.bot})
             await self.dp.feed_update(self.bot, tg_update, replayed_update=replay)
         except asyncio.CancelledError:
             raise
+        except UncertainDelivery:
+            pass
         except Exception as exc:  # a handler bug must not stop the worker
             log.exception("update %s failed", update_id)
             error = f"{type(exc).__name__}: {exc}"[:2000]
-        await self._set_status(
-            update_id,
-            status="failed" if error else "done",
-            handled_at=self.clock.now(),
-            error=error,
-        )
+        finally:
+            current_update.reset(token)
+        if ctx.uncertain:
+            log.warning("update %s: %s may or may not have reached Telegram before the stop; "
+                        "not repeated", update_id, ", ".join(ctx.uncertain))
+            error = "uncertain: " + ", ".join(ctx.uncertain)
+        async with self.db.begin() as session:
+            await session.execute(
+                update(InboxUpdate)
+                .where(InboxUpdate.update_id == update_id)
+                .values(
+                    status="failed" if error and not ctx.uncertain else "done",
+                    handled_at=self.clock.now(),
+                    error=error,
+                )
+            )
+            # The journal only matters while the update may be replayed.
+            await session.execute(delete(SentJournal).where(SentJournal.update_id == update_id))
         self.handled += 1
         if self._on_handled is not None:
             await self._on_handled(update_id)

@@ -150,3 +150,16 @@ class FsmState(Base):
     state: Mapped[str | None] = mapped_column(String(128))
     data: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     updated_at: Mapped[datetime]
+
+
+class SentJournal(Base):
+    """What the bot already sent while handling an update, so a replay after a crash skips it."""
+
+    __tablename__ = "sent_journal"
+
+    update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    method: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16))  # inflight | sent
+    result: Mapped[Any] = mapped_column(JSONType, nullable=True)
+    started_at: Mapped[datetime]

@@ -17,6 +17,7 @@ from aiogram.methods import DeleteWebhook, SetWebhook
 
 from bot.factory import ALLOWED_UPDATES, create_bot, create_dispatcher
 from bot.inbox import Inbox
+from bot.journal import SendJournalMiddleware
 from bot.webhook import create_webhook_router
 from core.clock import Clock, SystemClock
 from core.ratelimit import FloodGate
@@ -58,7 +59,12 @@ class Runtime:
             self.telegram_url = self.sandbox.base_url
 
         self.gate = FloodGate() if self.flood_control else None
-        self.bot, self.sender = create_bot(token=s.token, api_url=self.telegram_url, gate=self.gate)
+        self.bot, self.sender = create_bot(
+            token=s.token,
+            api_url=self.telegram_url,
+            gate=self.gate,
+            journal=SendJournalMiddleware(self.db, self.clock),
+        )
         me = await self.bot.get_me()
         self.bot_username = me.username or ""
         async with self.db.begin() as session:

@@ -1,8 +1,8 @@
-"""initial: customers, api keys, link tokens, inbox, fsm
+"""initial: customers, api keys, link tokens, inbox, fsm, send journal
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-25 14:57:29.213661
+Create Date: 2026-11-25 15:17:56.242636
 """
 
 from __future__ import annotations
@@ -93,6 +93,15 @@ def upgrade() -> None:
     with op.batch_alter_table('inbox_updates', schema=None) as batch_op:
         batch_op.create_index('ix_inbox_updates_status', ['status', 'update_id'], unique=False)
 
+    op.create_table('sent_journal',
+    sa.Column('update_id', sa.BigInteger(), autoincrement=False, nullable=False),
+    sa.Column('seq', sa.Integer(), autoincrement=False, nullable=False),
+    sa.Column('method', sa.String(length=64), nullable=False),
+    sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('result', sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), 'postgresql'), nullable=True),
+    sa.Column('started_at', storage.types.UTCDateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('update_id', 'seq', name=op.f('pk_sent_journal'))
+    )
     op.create_table('deep_links',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('customer_id', sa.Integer(), nullable=False),
@@ -127,6 +136,7 @@ def downgrade() -> None:
         batch_op.drop_index('ix_deep_links_customer_id')
 
     op.drop_table('deep_links')
+    op.drop_table('sent_journal')
     with op.batch_alter_table('inbox_updates', schema=None) as batch_op:
         batch_op.drop_index('ix_inbox_updates_status')
 

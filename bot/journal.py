@@ -1,0 +1,111 @@
+"""Send journal: makes handling a stored update idempotent towards Telegram.
+
+While an update is handled, each message-producing call is journaled as `inflight` just before
+the request leaves and as `sent` (with Telegram's answer) when it returns. If the process dies
+mid-handler, the update is handled again at the next start and:
+
+- a call journaled as `sent` is not repeated: the handler gets the stored answer;
+- a call journaled as `inflight` was on the wire at the kill: Telegram may or may not have
+  it, and has no way to ask. It is not repeated (no duplicate in the customer's chat); the
+  handler stops there and the update is marked with the uncertain call, so operators see it.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiogram import Bot
+from aiogram.client.session.middlewares.base import BaseRequestMiddleware, NextRequestMiddlewareType
+from aiogram.methods import TelegramMethod
+from aiogram.methods.base import TelegramType
+from pydantic import BaseModel, TypeAdapter
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.sender import counts_against_flood
+from core.clock import Clock
+from storage.models import SentJournal
+
+log = logging.getLogger(__name__)
+
+JOURNALED_EXTRA = {"CreateForumTopic"}
+
+
+class UncertainDelivery(Exception):
+    """A send was on the wire when the process died; it is not repeated."""
+
+
+@dataclass
+class UpdateContext:
+    update_id: int
+    replay: bool
+    seq: int = 0
+    seqs: dict[int, int] = field(default_factory=dict)  # id(method) -> seq, stable over retries
+    uncertain: list[str] = field(default_factory=list)
+
+
+current_update: contextvars.ContextVar[UpdateContext | None] = contextvars.ContextVar(
+    "current_update", default=None
+)
+
+
+def journaled(method: TelegramMethod[Any]) -> bool:
+    return counts_against_flood(method) or type(method).__name__ in JOURNALED_EXTRA
+
+
+def _dump(result: Any) -> Any:
+    if isinstance(result, BaseModel):
+        return result.model_dump(mode="json", exclude_none=True, by_alias=True)
+    if isinstance(result, list):
+        return [_dump(r) for r in result]
+    return result
+
+
+class SendJournalMiddleware(BaseRequestMiddleware):
+    """Sits inside the flood control, so `inflight` is written right before the wire."""
+
+    def __init__(self, db: async_sessionmaker[AsyncSession], clock: Clock) -> None:
+        self.db = db
+        self.clock = clock
+
+    async def __call__(
+        self,
+        make_request: NextRequestMiddlewareType[TelegramType],
+        bot: Bot,
+        method: TelegramMethod[TelegramType],
+    ) -> TelegramType:
+        ctx = current_update.get()
+        if ctx is None or not journaled(method):
+            return await make_request(bot, method)
+        name = type(method).__name__
+        seq = ctx.seqs.get(id(method))
+        if seq is None:
+            ctx.seq += 1
+            seq = ctx.seqs[id(method)] = ctx.seq
+        key = (SentJournal.update_id == ctx.update_id) & (SentJournal.seq == seq)
+        if ctx.replay:
+            async with self.db() as session:
+                stored = (await session.execute(select(SentJournal).where(key))).scalar_one_or_none()
+            if stored is not None and stored.method == name:
+                if stored.status == "sent":
+                    log.info("update %s: %s #%d was sent before the restart; not repeating",
+                             ctx.update_id, name, seq)
+                    return TypeAdapter(method.__returning__).validate_python(  # type: ignore[no-any-return]
+                        stored.result, context={"bot": bot}
+                    )
+                ctx.uncertain.append(f"{name} #{seq}")
+                raise UncertainDelivery(f"{name} #{seq} was in flight when the process stopped")
+        async with self.db.begin() as session:
+            await session.merge(
+                SentJournal(update_id=ctx.update_id, seq=seq, method=name, status="inflight",
+                            result=None, started_at=self.clock.now())
+            )
+        result = await make_request(bot, method)
+        async with self.db.begin() as session:
+            await session.execute(
+                update(SentJournal).where(key).values(status="sent", result=_dump(result))
+            )
+        return result
