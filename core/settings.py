@@ -22,7 +22,11 @@ class Settings(BaseSettings):
     """Environment variables (see .env.example for the documented list)."""
 
     model_config = SettingsConfigDict(
-        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+        env_file=".env",
+        env_file_encoding="utf-8",
+        env_ignore_empty=True,
+        extra="ignore",
+        case_sensitive=False,
     )
 
     # --- Telegram ---
@@ -64,6 +68,9 @@ class Settings(BaseSettings):
     business_hours_start: time = time(9, 0)
     business_hours_end: time = time(18, 0)
     business_timezone: str = "UTC"
+
+    # --- Proactive messages ---
+    proactive_cap_days: float = Field(default=7, ge=0, le=365)
 
     # --- Operations ---
     environment: Literal["development", "production"] = "development"

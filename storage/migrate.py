@@ -29,7 +29,7 @@ async def _on(engine: AsyncEngine, fn, *args: str) -> None:  # type: ignore[no-u
         await conn.run_sync(run)
 
 
-async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
+async def upgrade(engine: AsyncEngine, revision: str = "heads") -> None:
     """Bring the schema up to `revision`."""
     await _on(engine, command.upgrade, revision)
 

@@ -163,3 +163,21 @@ class SentJournal(Base):
     status: Mapped[str] = mapped_column(String(16))  # inflight | sent
     result: Mapped[Any] = mapped_column(JSONType, nullable=True)
     started_at: Mapped[datetime]
+
+
+class ContactLog(Base):
+    """Every proactive message sent to a customer (campaign, survey, reminder...).
+
+    The shared frequency cap counts rows here; support replies are not proactive and never land
+    here.
+    """
+
+    __tablename__ = "contact_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(32))
+    ref: Mapped[str | None] = mapped_column(String(128))
+    sent_at: Mapped[datetime]
+
+    __table_args__ = (Index("ix_contact_log_customer_sent", "customer_id", "sent_at"),)

@@ -159,7 +159,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("migrate", help="apply database migrations (run also happens at start)",
                        description="Upgrade the database schema (or downgrade with --downgrade).")
-    p.add_argument("--revision", default="head", help="target revision (default: head)")
+    p.add_argument("--revision", default="heads", help="target revision (default: heads)")
     p.add_argument("--downgrade", metavar="REVISION", help="downgrade to REVISION ('base' = empty)")
     p.set_defaults(fn=cmd_migrate)
 

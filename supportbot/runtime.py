@@ -15,10 +15,12 @@ from typing import Any
 import uvicorn
 from aiogram.methods import DeleteWebhook, SetWebhook
 
+from bot.context import BotContext
 from bot.factory import ALLOWED_UPDATES, create_bot, create_dispatcher
 from bot.inbox import Inbox
 from bot.journal import SendJournalMiddleware
 from bot.webhook import create_webhook_router
+from bot.workers import Worker, workers
 from core.clock import Clock, SystemClock
 from core.ratelimit import FloodGate
 from core.settings import Settings
@@ -71,7 +73,13 @@ class Runtime:
             await set_state(session, now=self.clock.now(), key="bot_username", value=self.bot_username)
 
         self.i18n = I18n()
-        self.dp = create_dispatcher(settings=s, db=self.db, clock=self.clock, i18n=self.i18n)
+        self.ctx = BotContext(
+            settings=s, db=self.db, clock=self.clock, bot=self.bot, i18n=self.i18n,
+            stop=self.stop_event, gate=self.gate,
+        )
+        self.dp = create_dispatcher(
+            settings=s, db=self.db, clock=self.clock, i18n=self.i18n, ctx=self.ctx
+        )
         self.inbox = Inbox(
             bot=self.bot,
             dispatcher=self.dp,
@@ -113,6 +121,8 @@ class Runtime:
         self.api_url = f"http://{s.api_host}:{port}"
 
         await self.inbox.recover()
+        for name, worker in workers():
+            self._tasks.append(asyncio.create_task(self._guard(name, worker), name=name))
         if s.webhook_url:
             await self.bot(
                 SetWebhook(
@@ -124,6 +134,19 @@ class Runtime:
         else:
             await self.bot(DeleteWebhook(drop_pending_updates=False))
             self._tasks.append(asyncio.create_task(self.inbox.poll(self.stop_event), name="poll"))
+
+    async def _guard(self, name: str, worker: Worker) -> None:
+        """A worker that crashes is logged and restarted; it never takes the process down."""
+        while not self.stop_event.is_set():
+            try:
+                await worker(self.ctx)
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("worker %s crashed; restarting in 5 s", name)
+                if await self.ctx.sleep(5):
+                    return
 
     async def wait(self) -> None:
         await self.stop_event.wait()

@@ -6,7 +6,7 @@ from sqlalchemy import inspect
 
 from storage import migrate
 from storage.db import create_engine
-from storage.models import Base
+from storage.schema import Base
 
 
 async def _tables(engine) -> set[str]:  # type: ignore[no-untyped-def]

@@ -1,0 +1,18 @@
+"""Background workers started by the runtime; each runs until `ctx.stop` is set.
+
+A worker is `async def run(ctx: BotContext) -> None`. Add yours to `workers()`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from bot.context import BotContext
+
+Worker = Callable[[BotContext], Awaitable[None]]
+
+
+def workers() -> list[tuple[str, Worker]]:
+    """(name, worker) pairs, imported lazily so each feature keeps its own module."""
+    found: list[tuple[str, Worker]] = []
+    return found

@@ -1,0 +1,9 @@
+"""Imports every model module so `Base.metadata` is complete (Alembic and tests use this).
+
+Each domain keeps its models in its own module; add yours here.
+"""
+
+from storage import models, models_support  # noqa: F401
+from storage.models import Base
+
+metadata = Base.metadata
