@@ -1,0 +1,457 @@
+"""Support cases: a person takes over from the bot in a forum topic of the staff group.
+
+A customer has at most one active case (waiting for a first staff reply, or open). Their
+messages are queued as group posts (sent within the group's flood limit by a worker), staff
+replies come back. Closing a case asks for a CSAT rating; the next message opens case N+1 in
+the same topic.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.clock import Clock
+from core.errors import Invalid, NotFound
+from storage.models import Customer
+from storage.models_support import GroupPost, SupportCase, SupportMessage, SupportTopic
+
+ACTIVE = ("waiting", "open")
+PRIORITY_CUSTOMER, PRIORITY_EDIT, PRIORITY_CARD, PRIORITY_REMINDER = 0, 1, 2, 3
+
+
+@dataclass(frozen=True, slots=True)
+class CaseView:
+    id: int
+    customer_id: int
+    number: int
+    status: str
+    origin: str
+    origin_text: str | None
+    group_chat_id: int
+    opened_at: datetime
+    first_staff_reply_at: datetime | None
+    closed_at: datetime | None
+    csat_score: int | None
+    csat_comment: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class TopicView:
+    id: int
+    customer_id: int
+    group_chat_id: int
+    thread_id: int | None
+    banned: bool
+
+
+def case_view(row: SupportCase) -> CaseView:
+    return CaseView(
+        id=row.id, customer_id=row.customer_id, number=row.number, status=row.status,
+        origin=row.origin, origin_text=row.origin_text, group_chat_id=row.group_chat_id,
+        opened_at=row.opened_at, first_staff_reply_at=row.first_staff_reply_at,
+        closed_at=row.closed_at, csat_score=row.csat_score, csat_comment=row.csat_comment,
+    )
+
+
+def topic_view(row: SupportTopic) -> TopicView:
+    return TopicView(
+        id=row.id, customer_id=row.customer_id, group_chat_id=row.group_chat_id,
+        thread_id=row.thread_id, banned=row.banned,
+    )
+
+
+def route_group(
+    *, default: int | None, routes: dict[str, int], language: str, category: str | None = None
+) -> int | None:
+    """Which staff group serves this customer: by FAQ category, then language, then default."""
+    if category and f"category:{category}" in routes:
+        return routes[f"category:{category}"]
+    return routes.get(language, default)
+
+
+async def active_case(session: AsyncSession, *, customer_id: int) -> CaseView | None:
+    """The customer's waiting or open case, if any."""
+    row = await _active_row(session, customer_id)
+    return case_view(row) if row else None
+
+
+async def _active_row(session: AsyncSession, customer_id: int) -> SupportCase | None:
+    return (
+        await session.execute(
+            select(SupportCase)
+            .where(SupportCase.customer_id == customer_id, SupportCase.status.in_(ACTIVE))
+            .order_by(SupportCase.id.desc())
+            .limit(1)
+        )
+    ).scalar_one_or_none()
+
+
+async def topic_of(
+    session: AsyncSession, *, customer_id: int, group_chat_id: int
+) -> TopicView | None:
+    row = await _topic_row(session, customer_id, group_chat_id)
+    return topic_view(row) if row else None
+
+
+async def _topic_row(session: AsyncSession, customer_id: int, group_chat_id: int) -> SupportTopic | None:
+    return (
+        await session.execute(
+            select(SupportTopic).where(
+                SupportTopic.customer_id == customer_id, SupportTopic.group_chat_id == group_chat_id
+            )
+        )
+    ).scalar_one_or_none()
+
+
+async def is_banned(session: AsyncSession, *, customer_id: int) -> bool:
+    """Staff stopped relaying this customer's messages (in any group)."""
+    banned = await session.scalar(
+        select(func.count()).where(SupportTopic.customer_id == customer_id, SupportTopic.banned)
+    )
+    return bool(banned)
+
+
+async def open_case(
+    session: AsyncSession,
+    *,
+    clock: Clock,
+    customer_id: int,
+    group_chat_id: int,
+    origin: str,
+    origin_text: str | None = None,
+) -> tuple[CaseView, bool]:
+    """Open a case (or return the active one); returns (case, created).
+
+    A new case in a customer's existing topic gets a notice there; a case with a known question
+    (e.g. the FAQ query that did not help) is posted to staff right away with the card.
+    """
+    current = await _active_row(session, customer_id)
+    if current is not None:
+        return case_view(current), False
+    now = clock.now()
+    number = (
+        await session.scalar(
+            select(func.coalesce(func.max(SupportCase.number), 0)).where(
+                SupportCase.customer_id == customer_id
+            )
+        )
+    ) + 1
+    row = SupportCase(
+        customer_id=customer_id, number=number, status="waiting", origin=origin,
+        origin_text=(origin_text or None) and origin_text[:2000], group_chat_id=group_chat_id,
+        opened_at=now,
+    )
+    session.add(row)
+    topic = await _topic_row(session, customer_id, group_chat_id)
+    if topic is None:
+        session.add(
+            SupportTopic(customer_id=customer_id, group_chat_id=group_chat_id, thread_id=None,
+                         name="", banned=False, created_at=now, updated_at=now)
+        )
+    await session.flush()
+    # The card opens every case: who is writing and why.
+    session.add(
+        GroupPost(group_chat_id=group_chat_id, customer_id=customer_id, case_id=row.id,
+                  priority=PRIORITY_CARD, kind="card", payload={}, status="queued",
+                  attempts=0, created_at=now)
+    )
+    await session.flush()
+    return case_view(row), True
+
+
+async def relay_customer_message(
+    session: AsyncSession,
+    *,
+    clock: Clock,
+    case: CaseView,
+    chat_id: int,
+    message_id: int,
+    kind: str,
+    text: str | None,
+    media_group_id: str | None = None,
+) -> None:
+    """Queue a customer's message for the case's topic (sent by the group-post worker)."""
+    now = clock.now()
+    msg = SupportMessage(
+        case_id=case.id, direction="in", customer_chat_id=chat_id, customer_message_id=message_id,
+        group_chat_id=case.group_chat_id, kind=kind, text=text, created_at=now,
+    )
+    session.add(msg)
+    await session.flush()
+    session.add(
+        GroupPost(group_chat_id=case.group_chat_id, customer_id=case.customer_id, case_id=case.id,
+                  support_message_id=msg.id, priority=PRIORITY_CUSTOMER, kind="copy",
+                  payload={"chat_id": chat_id, "message_id": message_id, "kind": kind,
+                           "text": text, "media_group_id": media_group_id},
+                  status="queued", attempts=0, created_at=now)
+    )
+    await session.flush()
+
+
+async def customer_edited(
+    session: AsyncSession, *, clock: Clock, chat_id: int, message_id: int, text: str | None,
+) -> bool:
+    """Sync a customer's edit to the topic copy; False if that message was never relayed."""
+    msg = (
+        await session.execute(
+            select(SupportMessage).where(
+                SupportMessage.customer_chat_id == chat_id,
+                SupportMessage.customer_message_id == message_id,
+                SupportMessage.direction == "in",
+            )
+        )
+    ).scalar_one_or_none()
+    if msg is None:
+        return False
+    msg.text, msg.edited_at = text, clock.now()
+    if msg.topic_message_id is None:
+        return True  # still queued: the copy will carry the new content
+    case = await session.get(SupportCase, msg.case_id)
+    assert case is not None
+    session.add(
+        GroupPost(group_chat_id=msg.group_chat_id, customer_id=case.customer_id, case_id=case.id,
+                  support_message_id=msg.id, priority=PRIORITY_EDIT, kind="edit",
+                  payload={"text": text, "topic_message_id": msg.topic_message_id,
+                           "kind": msg.kind},
+                  status="queued", attempts=0, created_at=clock.now())
+    )
+    await session.flush()
+    return True
+
+
+async def find_by_thread(
+    session: AsyncSession, *, group_chat_id: int, thread_id: int
+) -> tuple[TopicView, Any] | None:
+    """The topic (and its customer row) behind a forum thread."""
+    row = (
+        await session.execute(
+            select(SupportTopic, Customer)
+            .join(Customer, Customer.id == SupportTopic.customer_id)
+            .where(SupportTopic.group_chat_id == group_chat_id, SupportTopic.thread_id == thread_id)
+        )
+    ).first()
+    if row is None:
+        return None
+    return topic_view(row[0]), row[1]
+
+
+async def staff_reply(
+    session: AsyncSession,
+    *,
+    clock: Clock,
+    customer_id: int,
+    group_chat_id: int,
+    topic_message_id: int,
+    staff_id: int,
+    kind: str,
+    text: str | None,
+    note: bool = False,
+) -> tuple[CaseView | None, int | None]:
+    """Record a staff message in the topic; returns (case, support message id).
+
+    A reply when no case is active reopens nothing: staff may write first (e.g. a follow-up),
+    which opens a new case so the conversation is tracked.
+    """
+    now = clock.now()
+    row = await _active_row(session, customer_id)
+    if row is None:
+        if note:
+            return None, None
+        case, _ = await open_case(session, clock=clock, customer_id=customer_id,
+                                  group_chat_id=group_chat_id, origin="staff")
+        row = await session.get(SupportCase, case.id)
+        assert row is not None
+        # Staff started it; no card needed in an existing topic.
+        await session.execute(
+            update(GroupPost)
+            .where(GroupPost.case_id == row.id, GroupPost.kind == "card", GroupPost.status == "queued")
+            .values(status="sent", sent_at=now, error="skipped: staff-initiated case")
+        )
+    if not note and row.first_staff_reply_at is None:
+        row.first_staff_reply_at = now
+        row.status = "open"
+    msg = SupportMessage(
+        case_id=row.id, direction="note" if note else "out",
+        customer_chat_id=(await session.get(Customer, customer_id)).telegram_id or 0,  # type: ignore[union-attr]
+        group_chat_id=group_chat_id, topic_message_id=topic_message_id, staff_id=staff_id,
+        kind=kind, text=text, created_at=now,
+    )
+    session.add(msg)
+    await session.flush()
+    return case_view(row), msg.id
+
+
+async def mark_delivered(
+    session: AsyncSession, *, support_message_id: int, customer_message_id: int
+) -> None:
+    """Remember where a staff reply landed in the customer's chat (for edit sync)."""
+    await session.execute(
+        update(SupportMessage)
+        .where(SupportMessage.id == support_message_id)
+        .values(customer_message_id=customer_message_id)
+    )
+
+
+async def staff_edited(
+    session: AsyncSession, *, clock: Clock, group_chat_id: int, topic_message_id: int,
+    text: str | None,
+) -> SupportMessage | None:
+    """The customer-side copy of a staff message that was edited (None if not relayed)."""
+    msg = (
+        await session.execute(
+            select(SupportMessage).where(
+                SupportMessage.group_chat_id == group_chat_id,
+                SupportMessage.topic_message_id == topic_message_id,
+                SupportMessage.direction == "out",
+            )
+        )
+    ).scalar_one_or_none()
+    if msg is None or msg.customer_message_id is None:
+        return None
+    msg.text, msg.edited_at = text, clock.now()
+    await session.flush()
+    return msg
+
+
+async def close_case(
+    session: AsyncSession, *, clock: Clock, customer_id: int, closed_by: int | None,
+    status: str = "closed",
+) -> CaseView | None:
+    """Close the active case; None if there was none."""
+    row = await _active_row(session, customer_id)
+    if row is None:
+        return None
+    row.status, row.closed_at, row.closed_by = status, clock.now(), closed_by
+    await session.flush()
+    return case_view(row)
+
+
+async def set_banned(
+    session: AsyncSession, *, clock: Clock, customer_id: int, group_chat_id: int, banned: bool
+) -> None:
+    """Stop (or restore) relaying an abusive customer's messages."""
+    topic = await _topic_row(session, customer_id, group_chat_id)
+    if topic is None:
+        raise NotFound("no topic for this customer", code="topic_not_found")
+    topic.banned, topic.updated_at = banned, clock.now()
+    await session.flush()
+
+
+async def rate_case(
+    session: AsyncSession, *, clock: Clock, case_id: int, customer_id: int,
+    score: int | None = None, comment: str | None = None,
+) -> CaseView:
+    """Store the CSAT score (1-5) and/or comment of a closed case."""
+    row = await session.get(SupportCase, case_id)
+    if row is None or row.customer_id != customer_id:
+        raise NotFound("case not found", code="case_not_found")
+    if score is not None:
+        if not 1 <= score <= 5:
+            raise Invalid("CSAT score must be 1-5", code="invalid_score")
+        row.csat_score, row.csat_at = score, clock.now()
+    if comment is not None:
+        row.csat_comment = comment[:2000]
+    await session.flush()
+    return case_view(row)
+
+
+async def due_reminders(
+    session: AsyncSession, *, clock: Clock, after: timedelta
+) -> list[CaseView]:
+    """Waiting cases with no staff reply for longer than `after` and no reminder yet."""
+    rows = (
+        await session.execute(
+            select(SupportCase).where(
+                SupportCase.status == "waiting",
+                SupportCase.reminded_at.is_(None),
+                SupportCase.opened_at <= clock.now() - after,
+            )
+        )
+    ).scalars()
+    return [case_view(r) for r in rows]
+
+
+async def queue_reminder(session: AsyncSession, *, clock: Clock, case: CaseView, waited: timedelta) -> None:
+    """Post a reminder into the case's topic (lowest priority) and remember it was sent."""
+    await session.execute(
+        update(SupportCase).where(SupportCase.id == case.id).values(reminded_at=clock.now())
+    )
+    session.add(
+        GroupPost(group_chat_id=case.group_chat_id, customer_id=case.customer_id, case_id=case.id,
+                  priority=PRIORITY_REMINDER, kind="notice",
+                  payload={"key": "staff-reminder", "minutes": int(waited.total_seconds() // 60),
+                           "number": case.number},
+                  status="queued", attempts=0, created_at=clock.now())
+    )
+    await session.flush()
+
+
+async def queue_notice(
+    session: AsyncSession, *, clock: Clock, customer_id: int, group_chat_id: int,
+    case_id: int | None, key: str, priority: int = PRIORITY_CARD, **params: Any,
+) -> None:
+    """Queue a bot notice (a text from the staff locale) into the customer's topic."""
+    session.add(
+        GroupPost(group_chat_id=group_chat_id, customer_id=customer_id, case_id=case_id,
+                  priority=priority, kind="notice", payload={"key": key, **params},
+                  status="queued", attempts=0, created_at=clock.now())
+    )
+    await session.flush()
+
+
+async def record_unreachable(session: AsyncSession, *, case_id: int, reason: str) -> None:
+    """A staff reply bounced with 403: note it on the case (never retried)."""
+    await session.execute(
+        update(SupportCase).where(SupportCase.id == case_id).values(unreachable_reason=reason)
+    )
+
+
+async def queue_depth(session: AsyncSession) -> dict[int, int]:
+    """Queued posts per staff group."""
+    rows = await session.execute(
+        select(GroupPost.group_chat_id, func.count())
+        .where(GroupPost.status == "queued")
+        .group_by(GroupPost.group_chat_id)
+    )
+    return {int(g): int(n) for g, n in rows.all()}
+
+
+async def list_cases(
+    session: AsyncSession, *, status: str | None = None, customer_id: int | None = None,
+    limit: int = 50, after_id: int = 0,
+) -> list[CaseView]:
+    """Cases, newest last (keyset paging by id)."""
+    stmt = select(SupportCase).where(SupportCase.id > after_id)
+    if status == "active":
+        stmt = stmt.where(SupportCase.status.in_(ACTIVE))
+    elif status:
+        stmt = stmt.where(SupportCase.status == status)
+    if customer_id is not None:
+        stmt = stmt.where(SupportCase.customer_id == customer_id)
+    rows = (await session.execute(stmt.order_by(SupportCase.id).limit(limit))).scalars()
+    return [case_view(r) for r in rows]
+
+
+async def case_messages(session: AsyncSession, *, case_id: int) -> list[dict[str, Any]]:
+    rows = (
+        await session.execute(
+            select(SupportMessage).where(SupportMessage.case_id == case_id).order_by(SupportMessage.id)
+        )
+    ).scalars()
+    return [
+        {"id": m.id, "direction": m.direction, "kind": m.kind, "text": m.text,
+         "staff_id": m.staff_id, "created_at": m.created_at, "edited_at": m.edited_at}
+        for m in rows
+    ]
+
+
+async def get_case(session: AsyncSession, *, case_id: int) -> CaseView:
+    row = await session.get(SupportCase, case_id)
+    if row is None:
+        raise NotFound("case not found", code="case_not_found")
+    return case_view(row)
