@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from api.errors import install_error_handlers
 from api.middleware import BodyLimitMiddleware
-from api.routes import customers, health
+from api.routes import customers, faq, health, support
 from core.clock import Clock
 from core.settings import Settings
 
@@ -78,4 +78,6 @@ def create_app(
     app.add_middleware(BodyLimitMiddleware, max_bytes=MAX_V1_BODY_BYTES, path_prefix="/v1/")
     app.include_router(health.router)
     app.include_router(customers.router)
+    app.include_router(support.router)
+    app.include_router(faq.router)
     return app

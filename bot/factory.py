@@ -18,6 +18,9 @@ from core.clock import Clock
 from core.ratelimit import FloodGate
 from core.settings import Settings
 from dialogs import fallback, onboarding
+from dialogs.faq import handlers as faq_handlers
+from dialogs.handoff import customer as handoff_customer
+from dialogs.handoff import staff as handoff_staff
 from dialogs.i18n import I18n
 
 ALLOWED_UPDATES = ["message", "edited_message", "callback_query", "my_chat_member"]
@@ -51,7 +54,14 @@ def create_dispatcher(
     dp = Dispatcher(storage=SqlStorage(db, clock), settings=settings, db=db, clock=clock, i18n=i18n,
                     **services)
     dp.update.outer_middleware(CustomerMiddleware(db=db, clock=clock, settings=settings, i18n=i18n))
-    routers = [errors_router, onboarding.router, fallback.router]
+    routers = [
+        errors_router,
+        onboarding.router,
+        handoff_staff.router,  # staff groups only
+        handoff_customer.router,  # CSAT, relaying while a case is active, follow-ups
+        faq_handlers.router,  # free text outside a case
+        fallback.router,  # last: whatever nobody claimed
+    ]
     for router in routers:
         # Flow routers are module-level (decorator style); a process may build several
         # dispatchers over its life (tests do), so detach them from the previous one.

@@ -14,5 +14,10 @@ Worker = Callable[[BotContext], Awaitable[None]]
 
 def workers() -> list[tuple[str, Worker]]:
     """(name, worker) pairs, imported lazily so each feature keeps its own module."""
-    found: list[tuple[str, Worker]] = []
+    from bot import support_worker
+
+    found: list[tuple[str, Worker]] = [
+        ("support-group-posts", support_worker.run_group_posts),
+        ("support-reminders", support_worker.run_reminders),
+    ]
     return found

@@ -68,9 +68,75 @@ class Settings(BaseSettings):
     business_hours_start: time = time(9, 0)
     business_hours_end: time = time(18, 0)
     business_timezone: str = "UTC"
+    # Extra staff groups: "ru=-1001,en=-1002,category:payment=-1003" (language or FAQ category).
+    support_routes: Annotated[dict[str, int], NoDecode] = Field(default_factory=dict)
+    support_first_reply_minutes: int = Field(default=15, ge=1, le=7 * 24 * 60)
+    support_group_per_minute: int = Field(default=20, ge=1, le=60)
+    # After a case closes, the customer's next message opens a new case for this many days.
+    support_followup_days: int = Field(default=7, ge=0, le=365)
+    faq_dir: str = "faq"
+    staff_language: Literal["en", "ru"] = "en"
 
     # --- Proactive messages ---
     proactive_cap_days: float = Field(default=7, ge=0, le=365)
+
+    # --- Loyalty, NPS and exit interviews ---
+    loyalty_currency: str = Field(default="USD", pattern=r"^[A-Z]{3}$")
+    # Orders in other currencies: "EUR=1.08,RUB=0.011" (units of LOYALTY_CURRENCY per unit).
+    loyalty_exchange_rates: Annotated[dict[str, float], NoDecode] = Field(default_factory=dict)
+    loyalty_points_per_unit: float = Field(default=1.0, ge=0, le=1000)
+    loyalty_pending_days: float = Field(default=0, ge=0, le=365)
+    loyalty_expiry_days: int = Field(default=365, ge=0, le=3650)
+    loyalty_expiry_warning_days: int = Field(default=14, ge=0, le=365)
+    loyalty_vip_min_spend: float = Field(default=1000, ge=0)
+    loyalty_vip_min_orders: int = Field(default=5, ge=1)
+    loyalty_pre_vip_min_spend: float = Field(default=600, ge=0)
+    loyalty_pre_vip_min_orders: int = Field(default=3, ge=1)
+    loyalty_referral_reward_referrer: int = Field(default=200, ge=0, le=1_000_000)
+    loyalty_referral_reward_referred: int = Field(default=100, ge=0, le=1_000_000)
+    loyalty_birthday_reward: int = Field(default=100, ge=0, le=1_000_000)
+    loyalty_birthday_min_notice_days: int = Field(default=30, ge=0, le=365)
+    nps_answered_cooldown_days: float = Field(default=90, ge=0, le=3650)
+    nps_ignored_cooldown_days: float = Field(default=30, ge=0, le=3650)
+    nps_answer_window_days: float = Field(default=7, ge=0.01, le=365)
+    nps_send_window_days: float = Field(default=14, ge=0, le=365)
+    nps_after_support_case: bool = True
+    nps_after_support_case_hours: float = Field(default=24, ge=0, le=24 * 90)
+    nps_after_first_purchase_days: float = Field(default=14, ge=0, le=365)
+    exit_save_offer_enabled: bool = True
+    exit_save_offer_pool: str = Field(default="exit-save", min_length=1, max_length=64)
+    exit_save_offer_discount_percent: int = Field(default=15, ge=1, le=50)
+    exit_save_offer_valid_days: int = Field(default=14, ge=1, le=365)
+    exit_save_window_days: int = Field(default=30, ge=1, le=365)
+    exit_send_window_days: float = Field(default=3, ge=0, le=90)
+    engagement_poll_seconds: float = Field(default=2.0, gt=0, le=60)
+    engagement_jobs_seconds: float = Field(default=300, gt=0, le=86400)
+
+    @field_validator("loyalty_exchange_rates", mode="before")
+    @classmethod
+    def _rates(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        rates: dict[str, float] = {}
+        for part in (p.strip() for p in value.split(",")):
+            if not part:
+                continue
+            code, _, rate = part.partition("=")
+            try:
+                number = float(rate)
+                if not re.fullmatch(r"[A-Z]{3}", code.strip()) or not number > 0:
+                    raise ValueError
+            except ValueError:
+                raise ValueError("comma-separated CUR=RATE pairs, e.g. EUR=1.08,RUB=0.011") from None
+            rates[code.strip()] = number
+        return rates
+
+    @model_validator(mode="after")
+    def _loyalty_tiers(self) -> Settings:
+        if (self.loyalty_pre_vip_min_spend > self.loyalty_vip_min_spend
+                or self.loyalty_pre_vip_min_orders > self.loyalty_vip_min_orders):
+            raise ValueError("LOYALTY_PRE_VIP_MIN_SPEND/ORDERS must not exceed the VIP thresholds")
+        return self
 
     # --- Operations ---
     environment: Literal["development", "production"] = "development"
@@ -134,6 +200,27 @@ class Settings(BaseSettings):
                 return [int(p) for p in parts]
             except ValueError:
                 raise ValueError("a comma-separated list of whole numbers") from None
+        return value
+
+    @field_validator("support_routes", mode="before")
+    @classmethod
+    def _routes(cls, value: object) -> object:
+        if isinstance(value, str):
+            routes: dict[str, int] = {}
+            for part in (p.strip() for p in value.split(",")):
+                if not part:
+                    continue
+                key, sep, chat = part.partition("=")
+                try:
+                    if not sep or not key.strip():
+                        raise ValueError
+                    routes[key.strip()] = int(chat)
+                except ValueError:
+                    raise ValueError(
+                        "comma-separated KEY=CHAT_ID pairs, KEY a language (ru, en) or "
+                        "category:<faq category id>"
+                    ) from None
+            return routes
         return value
 
     @field_validator("default_timezone", "business_timezone")

@@ -51,17 +51,28 @@ class TopicView:
 
 def case_view(row: SupportCase) -> CaseView:
     return CaseView(
-        id=row.id, customer_id=row.customer_id, number=row.number, status=row.status,
-        origin=row.origin, origin_text=row.origin_text, group_chat_id=row.group_chat_id,
-        opened_at=row.opened_at, first_staff_reply_at=row.first_staff_reply_at,
-        closed_at=row.closed_at, csat_score=row.csat_score, csat_comment=row.csat_comment,
+        id=row.id,
+        customer_id=row.customer_id,
+        number=row.number,
+        status=row.status,
+        origin=row.origin,
+        origin_text=row.origin_text,
+        group_chat_id=row.group_chat_id,
+        opened_at=row.opened_at,
+        first_staff_reply_at=row.first_staff_reply_at,
+        closed_at=row.closed_at,
+        csat_score=row.csat_score,
+        csat_comment=row.csat_comment,
     )
 
 
 def topic_view(row: SupportTopic) -> TopicView:
     return TopicView(
-        id=row.id, customer_id=row.customer_id, group_chat_id=row.group_chat_id,
-        thread_id=row.thread_id, banned=row.banned,
+        id=row.id,
+        customer_id=row.customer_id,
+        group_chat_id=row.group_chat_id,
+        thread_id=row.thread_id,
+        banned=row.banned,
     )
 
 
@@ -91,9 +102,7 @@ async def _active_row(session: AsyncSession, customer_id: int) -> SupportCase | 
     ).scalar_one_or_none()
 
 
-async def topic_of(
-    session: AsyncSession, *, customer_id: int, group_chat_id: int
-) -> TopicView | None:
+async def topic_of(session: AsyncSession, *, customer_id: int, group_chat_id: int) -> TopicView | None:
     row = await _topic_row(session, customer_id, group_chat_id)
     return topic_view(row) if row else None
 
@@ -106,6 +115,23 @@ async def _topic_row(session: AsyncSession, customer_id: int, group_chat_id: int
             )
         )
     ).scalar_one_or_none()
+
+
+async def recent_case(session: AsyncSession, *, customer_id: int, since: datetime) -> CaseView | None:
+    """The customer's last case if staff closed it after `since` (a follow-up goes to staff)."""
+    row = (
+        await session.execute(
+            select(SupportCase)
+            .where(
+                SupportCase.customer_id == customer_id,
+                SupportCase.status == "closed",
+                SupportCase.closed_at >= since,
+            )
+            .order_by(SupportCase.id.desc())
+            .limit(1)
+        )
+    ).scalar_one_or_none()
+    return case_view(row) if row else None
 
 
 async def is_banned(session: AsyncSession, *, customer_id: int) -> bool:
@@ -142,26 +168,52 @@ async def open_case(
         )
     ) + 1
     row = SupportCase(
-        customer_id=customer_id, number=number, status="waiting", origin=origin,
-        origin_text=(origin_text or None) and origin_text[:2000], group_chat_id=group_chat_id,
+        customer_id=customer_id,
+        number=number,
+        status="waiting",
+        origin=origin,
+        origin_text=(origin_text or None) and origin_text[:2000],
+        group_chat_id=group_chat_id,
         opened_at=now,
     )
     session.add(row)
     topic = await _topic_row(session, customer_id, group_chat_id)
     if topic is None:
         session.add(
-            SupportTopic(customer_id=customer_id, group_chat_id=group_chat_id, thread_id=None,
-                         name="", banned=False, created_at=now, updated_at=now)
+            SupportTopic(
+                customer_id=customer_id,
+                group_chat_id=group_chat_id,
+                thread_id=None,
+                name="",
+                banned=False,
+                created_at=now,
+                updated_at=now,
+            )
         )
     await session.flush()
-    # The card opens every case: who is writing and why.
+    if row.origin_text:
+        # A known question is worth staff's attention now; a bare request waits for the
+        # customer's first real message (no empty topics from a stray tap).
+        await _queue_card(session, row, now)
+    return case_view(row), True
+
+
+async def _queue_card(session: AsyncSession, case: SupportCase, now: datetime) -> None:
+    """The card opens every case in the topic: who is writing and why."""
     session.add(
-        GroupPost(group_chat_id=group_chat_id, customer_id=customer_id, case_id=row.id,
-                  priority=PRIORITY_CARD, kind="card", payload={}, status="queued",
-                  attempts=0, created_at=now)
+        GroupPost(
+            group_chat_id=case.group_chat_id,
+            customer_id=case.customer_id,
+            case_id=case.id,
+            priority=PRIORITY_CUSTOMER,
+            kind="card",
+            payload={},
+            status="queued",
+            attempts=0,
+            created_at=now,
+        )
     )
     await session.flush()
-    return case_view(row), True
 
 
 async def relay_customer_message(
@@ -177,24 +229,55 @@ async def relay_customer_message(
 ) -> None:
     """Queue a customer's message for the case's topic (sent by the group-post worker)."""
     now = clock.now()
+    has_card = await session.scalar(
+        select(func.count()).where(GroupPost.case_id == case.id, GroupPost.kind == "card")
+    )
+    if not has_card:
+        row = await session.get(SupportCase, case.id)
+        assert row is not None
+        await _queue_card(session, row, now)
     msg = SupportMessage(
-        case_id=case.id, direction="in", customer_chat_id=chat_id, customer_message_id=message_id,
-        group_chat_id=case.group_chat_id, kind=kind, text=text, created_at=now,
+        case_id=case.id,
+        direction="in",
+        customer_chat_id=chat_id,
+        customer_message_id=message_id,
+        group_chat_id=case.group_chat_id,
+        kind=kind,
+        text=text,
+        created_at=now,
     )
     session.add(msg)
     await session.flush()
     session.add(
-        GroupPost(group_chat_id=case.group_chat_id, customer_id=case.customer_id, case_id=case.id,
-                  support_message_id=msg.id, priority=PRIORITY_CUSTOMER, kind="copy",
-                  payload={"chat_id": chat_id, "message_id": message_id, "kind": kind,
-                           "text": text, "media_group_id": media_group_id},
-                  status="queued", attempts=0, created_at=now)
+        GroupPost(
+            group_chat_id=case.group_chat_id,
+            customer_id=case.customer_id,
+            case_id=case.id,
+            support_message_id=msg.id,
+            priority=PRIORITY_CUSTOMER,
+            kind="copy",
+            payload={
+                "chat_id": chat_id,
+                "message_id": message_id,
+                "kind": kind,
+                "text": text,
+                "media_group_id": media_group_id,
+            },
+            status="queued",
+            attempts=0,
+            created_at=now,
+        )
     )
     await session.flush()
 
 
 async def customer_edited(
-    session: AsyncSession, *, clock: Clock, chat_id: int, message_id: int, text: str | None,
+    session: AsyncSession,
+    *,
+    clock: Clock,
+    chat_id: int,
+    message_id: int,
+    text: str | None,
 ) -> bool:
     """Sync a customer's edit to the topic copy; False if that message was never relayed."""
     msg = (
@@ -214,11 +297,18 @@ async def customer_edited(
     case = await session.get(SupportCase, msg.case_id)
     assert case is not None
     session.add(
-        GroupPost(group_chat_id=msg.group_chat_id, customer_id=case.customer_id, case_id=case.id,
-                  support_message_id=msg.id, priority=PRIORITY_EDIT, kind="edit",
-                  payload={"text": text, "topic_message_id": msg.topic_message_id,
-                           "kind": msg.kind},
-                  status="queued", attempts=0, created_at=clock.now())
+        GroupPost(
+            group_chat_id=msg.group_chat_id,
+            customer_id=case.customer_id,
+            case_id=case.id,
+            support_message_id=msg.id,
+            priority=PRIORITY_EDIT,
+            kind="edit",
+            payload={"text": text, "topic_message_id": msg.topic_message_id, "kind": msg.kind},
+            status="queued",
+            attempts=0,
+            created_at=clock.now(),
+        )
     )
     await session.flush()
     return True
@@ -262,33 +352,31 @@ async def staff_reply(
     if row is None:
         if note:
             return None, None
-        case, _ = await open_case(session, clock=clock, customer_id=customer_id,
-                                  group_chat_id=group_chat_id, origin="staff")
+        case, _ = await open_case(
+            session, clock=clock, customer_id=customer_id, group_chat_id=group_chat_id, origin="staff"
+        )
         row = await session.get(SupportCase, case.id)
         assert row is not None
-        # Staff started it; no card needed in an existing topic.
-        await session.execute(
-            update(GroupPost)
-            .where(GroupPost.case_id == row.id, GroupPost.kind == "card", GroupPost.status == "queued")
-            .values(status="sent", sent_at=now, error="skipped: staff-initiated case")
-        )
     if not note and row.first_staff_reply_at is None:
         row.first_staff_reply_at = now
         row.status = "open"
     msg = SupportMessage(
-        case_id=row.id, direction="note" if note else "out",
+        case_id=row.id,
+        direction="note" if note else "out",
         customer_chat_id=(await session.get(Customer, customer_id)).telegram_id or 0,  # type: ignore[union-attr]
-        group_chat_id=group_chat_id, topic_message_id=topic_message_id, staff_id=staff_id,
-        kind=kind, text=text, created_at=now,
+        group_chat_id=group_chat_id,
+        topic_message_id=topic_message_id,
+        staff_id=staff_id,
+        kind=kind,
+        text=text,
+        created_at=now,
     )
     session.add(msg)
     await session.flush()
     return case_view(row), msg.id
 
 
-async def mark_delivered(
-    session: AsyncSession, *, support_message_id: int, customer_message_id: int
-) -> None:
+async def mark_delivered(session: AsyncSession, *, support_message_id: int, customer_message_id: int) -> None:
     """Remember where a staff reply landed in the customer's chat (for edit sync)."""
     await session.execute(
         update(SupportMessage)
@@ -298,7 +386,11 @@ async def mark_delivered(
 
 
 async def staff_edited(
-    session: AsyncSession, *, clock: Clock, group_chat_id: int, topic_message_id: int,
+    session: AsyncSession,
+    *,
+    clock: Clock,
+    group_chat_id: int,
+    topic_message_id: int,
     text: str | None,
 ) -> SupportMessage | None:
     """The customer-side copy of a staff message that was edited (None if not relayed)."""
@@ -319,7 +411,11 @@ async def staff_edited(
 
 
 async def close_case(
-    session: AsyncSession, *, clock: Clock, customer_id: int, closed_by: int | None,
+    session: AsyncSession,
+    *,
+    clock: Clock,
+    customer_id: int,
+    closed_by: int | None,
     status: str = "closed",
 ) -> CaseView | None:
     """Close the active case; None if there was none."""
@@ -343,8 +439,13 @@ async def set_banned(
 
 
 async def rate_case(
-    session: AsyncSession, *, clock: Clock, case_id: int, customer_id: int,
-    score: int | None = None, comment: str | None = None,
+    session: AsyncSession,
+    *,
+    clock: Clock,
+    case_id: int,
+    customer_id: int,
+    score: int | None = None,
+    comment: str | None = None,
 ) -> CaseView:
     """Store the CSAT score (1-5) and/or comment of a closed case."""
     row = await session.get(SupportCase, case_id)
@@ -360,9 +461,7 @@ async def rate_case(
     return case_view(row)
 
 
-async def due_reminders(
-    session: AsyncSession, *, clock: Clock, after: timedelta
-) -> list[CaseView]:
+async def due_reminders(session: AsyncSession, *, clock: Clock, after: timedelta) -> list[CaseView]:
     """Waiting cases with no staff reply for longer than `after` and no reminder yet."""
     rows = (
         await session.execute(
@@ -382,24 +481,49 @@ async def queue_reminder(session: AsyncSession, *, clock: Clock, case: CaseView,
         update(SupportCase).where(SupportCase.id == case.id).values(reminded_at=clock.now())
     )
     session.add(
-        GroupPost(group_chat_id=case.group_chat_id, customer_id=case.customer_id, case_id=case.id,
-                  priority=PRIORITY_REMINDER, kind="notice",
-                  payload={"key": "staff-reminder", "minutes": int(waited.total_seconds() // 60),
-                           "number": case.number},
-                  status="queued", attempts=0, created_at=clock.now())
+        GroupPost(
+            group_chat_id=case.group_chat_id,
+            customer_id=case.customer_id,
+            case_id=case.id,
+            priority=PRIORITY_REMINDER,
+            kind="notice",
+            payload={
+                "key": "staff-reminder",
+                "minutes": int(waited.total_seconds() // 60),
+                "number": case.number,
+            },
+            status="queued",
+            attempts=0,
+            created_at=clock.now(),
+        )
     )
     await session.flush()
 
 
 async def queue_notice(
-    session: AsyncSession, *, clock: Clock, customer_id: int, group_chat_id: int,
-    case_id: int | None, key: str, priority: int = PRIORITY_CARD, **params: Any,
+    session: AsyncSession,
+    *,
+    clock: Clock,
+    customer_id: int,
+    group_chat_id: int,
+    case_id: int | None,
+    key: str,
+    priority: int = PRIORITY_CARD,
+    **params: Any,
 ) -> None:
     """Queue a bot notice (a text from the staff locale) into the customer's topic."""
     session.add(
-        GroupPost(group_chat_id=group_chat_id, customer_id=customer_id, case_id=case_id,
-                  priority=priority, kind="notice", payload={"key": key, **params},
-                  status="queued", attempts=0, created_at=clock.now())
+        GroupPost(
+            group_chat_id=group_chat_id,
+            customer_id=customer_id,
+            case_id=case_id,
+            priority=priority,
+            kind="notice",
+            payload={"key": key, **params},
+            status="queued",
+            attempts=0,
+            created_at=clock.now(),
+        )
     )
     await session.flush()
 
@@ -422,8 +546,12 @@ async def queue_depth(session: AsyncSession) -> dict[int, int]:
 
 
 async def list_cases(
-    session: AsyncSession, *, status: str | None = None, customer_id: int | None = None,
-    limit: int = 50, after_id: int = 0,
+    session: AsyncSession,
+    *,
+    status: str | None = None,
+    customer_id: int | None = None,
+    limit: int = 50,
+    after_id: int = 0,
 ) -> list[CaseView]:
     """Cases, newest last (keyset paging by id)."""
     stmt = select(SupportCase).where(SupportCase.id > after_id)
@@ -444,8 +572,15 @@ async def case_messages(session: AsyncSession, *, case_id: int) -> list[dict[str
         )
     ).scalars()
     return [
-        {"id": m.id, "direction": m.direction, "kind": m.kind, "text": m.text,
-         "staff_id": m.staff_id, "created_at": m.created_at, "edited_at": m.edited_at}
+        {
+            "id": m.id,
+            "direction": m.direction,
+            "kind": m.kind,
+            "text": m.text,
+            "staff_id": m.staff_id,
+            "created_at": m.created_at,
+            "edited_at": m.edited_at,
+        }
         for m in rows
     ]
 

@@ -316,6 +316,11 @@ class SandboxClient:
             "POST", f"/sandbox/chats/{chat_id}/topics", json={"user_id": user_id, "name": name}
         )
 
+    async def staff_delete_topic(self, chat_id: int, thread_id: int, user_id: int) -> dict[str, Any]:
+        return await self._request(
+            "DELETE", f"/sandbox/chats/{chat_id}/topics/{thread_id}", json={"user_id": user_id}
+        )
+
     async def staff_close_topic(self, chat_id: int, thread_id: int, user_id: int) -> dict[str, Any]:
         return await self._request(
             "POST", f"/sandbox/chats/{chat_id}/topics/{thread_id}/close", json={"user_id": user_id}

@@ -116,6 +116,7 @@ class ControlApi:
             r.get("/sandbox/chats/{chat_id}/topics", self.topics),
             r.post("/sandbox/chats/{chat_id}/topics", self.create_topic),
             r.post("/sandbox/chats/{chat_id}/topics/{thread_id}/close", self.close_topic),
+            r.delete("/sandbox/chats/{chat_id}/topics/{thread_id}", self.delete_topic),
             r.post("/sandbox/chats/{chat_id}/topics/{thread_id}/reopen", self.reopen_topic),
             r.get("/sandbox/chats/{chat_id}/wait", self.wait_message),
             r.get("/sandbox/callbacks/{callback_id}", self.get_callback),
@@ -394,6 +395,15 @@ class ControlApi:
             _int(request.match_info["chat_id"], "chat_id"),
             _int(request.match_info["thread_id"], "thread_id"),
             closed,
+        )
+        return ok(topic.to_control())
+
+    async def delete_topic(self, request: web.Request) -> web.Response:
+        body = await _body(request)
+        topic = self.state.user_delete_topic(
+            _int(body.get("user_id"), "user_id"),
+            _int(request.match_info["chat_id"], "chat_id"),
+            _int(request.match_info["thread_id"], "thread_id"),
         )
         return ok(topic.to_control())
 

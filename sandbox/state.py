@@ -1501,6 +1501,22 @@ class SandboxState:
         self.enqueue_update("message", self.render_message(msg))
         return topic
 
+    def user_delete_topic(self, user_id: int, chat_id: int, thread_id: int) -> Topic:
+        """A staff member deletes a topic with all its messages (no update reaches the bot)."""
+        user = self.get_user(user_id)
+        chat = self.get_chat(chat_id)
+        topic = chat.topics.get(thread_id)
+        if topic is None or topic.deleted:
+            raise ControlError(404, "topic not found")
+        mem = chat.members.get(user.id)
+        if mem is None or not (mem.right("can_delete_messages") or mem.status == "creator"):
+            raise ControlError(403, f"user {user.id} can't delete topics in chat {chat.id}")
+        topic.deleted = True
+        for mid in chat.threads.get(topic.message_thread_id, []):
+            self.delete_message(self.messages[(chat.id, mid)])
+        self.emit("topic_deleted", chat_id=chat.id, topic=topic.to_control())
+        return topic
+
     def user_set_topic_closed(self, user_id: int, chat_id: int, thread_id: int, closed: bool) -> Topic:
         """A staff member closes/reopens a topic; the bot gets the service message as an update."""
         user = self.get_user(user_id)

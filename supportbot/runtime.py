@@ -10,6 +10,7 @@ import asyncio
 import logging
 import signal
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import uvicorn
@@ -22,7 +23,8 @@ from bot.journal import SendJournalMiddleware
 from bot.webhook import create_webhook_router
 from bot.workers import Worker, workers
 from core.clock import Clock, SystemClock
-from core.ratelimit import FloodGate
+from core.faq import FaqLibrary
+from core.ratelimit import FloodGate, Limits
 from core.settings import Settings
 from dialogs.i18n import I18n
 from storage import migrate
@@ -60,7 +62,15 @@ class Runtime:
             await self.sandbox.start(s.sandbox_host, s.sandbox_port)
             self.telegram_url = self.sandbox.base_url
 
-        self.gate = FloodGate() if self.flood_control else None
+        if self.sandbox is not None and s.support_chat_id is None:
+            s = self.settings = await self._sandbox_staff_group(s)
+        self.faq = load_faq(s.faq_dir)
+
+        self.gate = (
+            # One short of Telegram's burst per chat: our clock and Telegram's never agree exactly.
+            FloodGate(Limits(group_per_minute=s.support_group_per_minute, private_burst=2))
+            if self.flood_control else None
+        )
         self.bot, self.sender = create_bot(
             token=s.token,
             api_url=self.telegram_url,
@@ -78,7 +88,7 @@ class Runtime:
             stop=self.stop_event, gate=self.gate,
         )
         self.dp = create_dispatcher(
-            settings=s, db=self.db, clock=self.clock, i18n=self.i18n, ctx=self.ctx
+            settings=s, db=self.db, clock=self.clock, i18n=self.i18n, ctx=self.ctx, faq=self.faq
         )
         self.inbox = Inbox(
             bot=self.bot,
@@ -93,6 +103,7 @@ class Runtime:
         from api.app import create_app
 
         self.app = create_app(settings=s, sessionmaker=self.db, clock=self.clock, engine=self.engine)
+        self.app.state.faq = self.faq
         if s.webhook_url:
             assert s.webhook_secret is not None
             self.app.include_router(
@@ -135,6 +146,24 @@ class Runtime:
             await self.bot(DeleteWebhook(drop_pending_updates=False))
             self._tasks.append(asyncio.create_task(self.inbox.poll(self.stop_event), name="poll"))
 
+    async def _sandbox_staff_group(self, s: Settings) -> Settings:
+        """Sandbox mode: a staff forum group with one staff member, so handoff works at once."""
+        from sandbox.client import SandboxClient
+
+        client = SandboxClient(self.sandbox.base_url)
+        try:
+            await client.set_bot(token=s.token)
+            staff = await client.create_user("Alex", last_name="(support)", username="alex_support",
+                                             language_code=s.staff_language)
+            group = await client.create_forum_group(
+                "Support team", members=[{"user_id": staff["id"], "status": "creator"}]
+            )
+        finally:
+            await client.close()
+        log.info("sandbox: staff group %s with staff member %s", group["id"], staff["id"])
+        self.sandbox_staff = {"group_id": group["id"], "staff_user_id": staff["id"]}
+        return s.model_copy(update={"support_chat_id": group["id"]})
+
     async def _guard(self, name: str, worker: Worker) -> None:
         """A worker that crashes is logged and restarted; it never takes the process down."""
         while not self.stop_event.is_set():
@@ -171,6 +200,19 @@ class Runtime:
         await self.engine.dispose()
 
 
+def load_faq(directory: str) -> FaqLibrary:
+    """The FAQ files: FAQ_DIR as given, or relative to the project if not found from here."""
+    path = Path(directory)
+    if not path.is_absolute() and not path.exists():
+        path = Path(__file__).resolve().parents[1] / directory
+    library = FaqLibrary()
+    if path.is_dir():
+        library.load_dir(path)
+    else:
+        log.warning("FAQ folder %s not found; the FAQ is empty", directory)
+    return library
+
+
 def install_signal_handlers(runtime: Runtime) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -187,6 +229,9 @@ async def serve(settings: Settings) -> None:
         lines.append(f"Sandbox Bot API (no BOT_TOKEN set): {runtime.telegram_url}")
     elif settings.telegram_api_url:
         lines.append(f"Bot API server: {settings.telegram_api_url}")
+    staff = getattr(runtime, "sandbox_staff", None)
+    if staff:
+        lines.append(f"Sandbox staff group {staff['group_id']} (staff user {staff['staff_user_id']})")
     lines.append(f"Bot: @{runtime.bot_username} ({'webhook' if settings.webhook_url else 'polling'})")
     for line in lines:
         print(line, flush=True)

@@ -11,6 +11,7 @@ import pytest
 from core.settings import Settings
 from sandbox import SandboxServer, SandboxState
 from sandbox.client import SandboxClient
+from sandbox.limits import FloodConfig
 from supportbot.runtime import Runtime
 
 TOKEN = "1234567890:AAE2eTestTokenABCDEFGHIJKLMNOPQRSTUV"
@@ -18,7 +19,11 @@ TOKEN = "1234567890:AAE2eTestTokenABCDEFGHIJKLMNOPQRSTUV"
 
 @pytest.fixture
 async def sandbox() -> AsyncIterator[SandboxServer]:
-    server = SandboxServer(SandboxState(), flood_limits=True, validate_responses=True)
+    # Telegram's limits, except 120 posts/min per group (Telegram: 20) so that staff-group
+    # traffic in tests does not wait minutes; the product is set to 60/min to stay under it.
+    server = SandboxServer(
+        SandboxState(), flood_config=FloodConfig(group_per_minute=120), validate_responses=True
+    )
     await server.start("127.0.0.1", 0)
     yield server
     await server.stop()
@@ -41,6 +46,7 @@ def make_settings(sandbox: SandboxServer, tmp_path) -> Callable[..., Settings]: 
             "api_port": 0,
             "polling_timeout": 2,
             "business_name": "Demo Shop",
+            "support_group_per_minute": 60,
         }
         values.update(overrides)
         return Settings(_env_file=None, **values)
@@ -49,8 +55,21 @@ def make_settings(sandbox: SandboxServer, tmp_path) -> Callable[..., Settings]: 
 
 
 @pytest.fixture
-async def product(make_settings: Callable[..., Settings]) -> AsyncIterator[Runtime]:
-    runtime = Runtime(make_settings())
+async def staff(tg: SandboxClient) -> dict[str, Any]:
+    """A staff forum supergroup with one support agent (the bot is an admin there)."""
+    await tg.set_bot(token=TOKEN)
+    agent = await tg.create_user("Olga", last_name="Support", language_code="en")
+    group = await tg.create_forum_group(
+        "Support", members=[{"user_id": agent["id"], "status": "administrator"}]
+    )
+    return {"group_id": group["id"], "agent_id": agent["id"]}
+
+
+@pytest.fixture
+async def product(
+    make_settings: Callable[..., Settings], staff: dict[str, Any]
+) -> AsyncIterator[Runtime]:
+    runtime = Runtime(make_settings(support_chat_id=staff["group_id"]))
     await runtime.start()
     yield runtime
     await runtime.stop()

@@ -95,7 +95,7 @@ async def test_odd_inputs_get_helpful_answers(product: Runtime, tg: SandboxClien
         ({"text": "/nonsense"}, "don't know the command /nonsense"),
         ({"sticker": {}}, "only read text"),
         ({"text": "x" * 4096}, "very long"),
-        ({"text": "hello?"}, "menu"),
+        ({"text": "hello?"}, "couldn't find an answer"),
     ]:
         last = await tg.last_message_id(uid)
         if "sticker" in payload:

@@ -1,0 +1,154 @@
+"""What customers asked the FAQ, whether it helped, and how many questions needed no human."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import Date, and_, cast, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.faq.text import normalize
+from storage.models_support import FaqQuery
+
+
+async def record_query(
+    session: AsyncSession,
+    *,
+    now: datetime,
+    customer_id: int | None,
+    language: str,
+    text: str,
+    result: str,
+    entry_id: str | None,
+    score: float | None,
+) -> int:
+    """Log one FAQ lookup (free text or browsing); returns its id for feedback."""
+    row = FaqQuery(
+        customer_id=customer_id,
+        language=language,
+        text=text[:2000],
+        normalized=normalize(text)[:512],
+        result=result,
+        entry_id=entry_id,
+        score=score,
+        helpful=None,
+        escalated=False,
+        created_at=now,
+    )
+    session.add(row)
+    await session.flush()
+    return row.id
+
+
+async def set_feedback(
+    session: AsyncSession, *, query_id: int, customer_id: int, helpful: bool
+) -> FaqQuery | None:
+    """Record "did this help?"; returns the query (None if not this customer's)."""
+    row = await session.get(FaqQuery, query_id)
+    if row is None or row.customer_id != customer_id:
+        return None
+    row.helpful = helpful
+    await session.flush()
+    return row
+
+
+async def mark_escalated(session: AsyncSession, *, query_id: int, customer_id: int) -> None:
+    await session.execute(
+        update(FaqQuery)
+        .where(FaqQuery.id == query_id, FaqQuery.customer_id == customer_id)
+        .values(escalated=True)
+    )
+
+
+@dataclass(frozen=True)
+class FrequentQuestion:
+    normalized: str
+    example: str
+    language: str
+    count: int
+    unanswered: int
+    unhelpful: int
+    last_asked: datetime
+
+
+async def frequent_gaps(
+    session: AsyncSession, *, since: datetime, limit: int = 20, language: str | None = None
+) -> list[FrequentQuestion]:
+    """Questions the FAQ could not answer or whose answer did not help, most frequent first."""
+    gap = or_(FaqQuery.result == "none", FaqQuery.helpful.is_(False), FaqQuery.escalated)
+    stmt = (
+        select(
+            FaqQuery.normalized,
+            func.min(FaqQuery.text),
+            FaqQuery.language,
+            func.count(),
+            func.sum(cast(FaqQuery.result == "none", type_=FaqQuery.id.type)),
+            func.sum(cast(FaqQuery.helpful.is_(False), type_=FaqQuery.id.type)),
+            func.max(FaqQuery.created_at),
+        )
+        .where(FaqQuery.created_at >= since, FaqQuery.result != "browse", gap)
+        .group_by(FaqQuery.normalized, FaqQuery.language)
+        .order_by(func.count().desc(), func.max(FaqQuery.created_at).desc())
+        .limit(limit)
+    )
+    if language:
+        stmt = stmt.where(FaqQuery.language == language)
+    rows = (await session.execute(stmt)).all()
+    out = []
+    for norm, example, lang, count, none, unhelpful, last in rows:
+        if last is not None and last.tzinfo is None:
+            from datetime import UTC
+
+            last = last.replace(tzinfo=UTC)
+        out.append(
+            FrequentQuestion(norm, example, lang, int(count), int(none or 0), int(unhelpful or 0), last)
+        )
+    return out
+
+
+@dataclass(frozen=True)
+class DeflectionDay:
+    day: date
+    questions: int
+    deflected: int
+    escalated: int
+
+    @property
+    def rate(self) -> float | None:
+        return None if self.questions == 0 else self.deflected / self.questions
+
+
+async def deflection_by_day(session: AsyncSession, *, start: datetime, end: datetime) -> list[DeflectionDay]:
+    """Per UTC day: FAQ answers shown, how many ended without a human (not 'no', not escalated)."""
+    day = (
+        cast(FaqQuery.created_at, Date)
+        if session.bind.dialect.name == "postgresql"
+        else func.date(FaqQuery.created_at)
+    )
+    answered = FaqQuery.result.in_(("answer", "browse"))
+    deflected = and_(answered, FaqQuery.helpful.is_not(False), FaqQuery.escalated.is_(False))
+    rows = (
+        await session.execute(
+            select(
+                day,
+                func.count(),
+                func.sum(cast(deflected, type_=FaqQuery.id.type)),
+                func.sum(cast(FaqQuery.escalated, type_=FaqQuery.id.type)),
+            )
+            .where(FaqQuery.created_at >= start, FaqQuery.created_at < end)
+            .group_by(day)
+            .order_by(day)
+        )
+    ).all()
+    by_day = {
+        (d if isinstance(d, date) else date.fromisoformat(str(d))): (int(q), int(x or 0), int(e or 0))
+        for d, q, x, e in rows
+    }
+    out = []
+    cursor = start.date()
+    while cursor < end.date() or (cursor == end.date() and end.time() != datetime.min.time()):
+        q, x, e = by_day.get(cursor, (0, 0, 0))
+        out.append(DeflectionDay(cursor, q, x, e))
+        cursor += timedelta(days=1)
+    return out

@@ -1,0 +1,51 @@
+"""What background workers get: everything they need to talk to the database and Telegram."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+
+from aiogram import Bot
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from core.clock import Clock
+from core.ratelimit import FloodGate
+from core.settings import Settings
+from dialogs.i18n import I18n
+
+
+@dataclass
+class BotContext:
+    settings: Settings
+    db: async_sessionmaker[AsyncSession]
+    clock: Clock
+    bot: Bot
+    i18n: I18n
+    stop: asyncio.Event
+    gate: FloodGate | None = None
+    _signals: dict[str, asyncio.Event] = field(default_factory=dict)
+
+    def notify(self, name: str) -> None:
+        """Wake the worker waiting on `name` (e.g. new rows in its queue)."""
+        self._signals.setdefault(name, asyncio.Event()).set()
+
+    async def wait(self, name: str, seconds: float) -> bool:
+        """Wait for `notify(name)`, at most `seconds`; True when the worker should stop."""
+        event = self._signals.setdefault(name, asyncio.Event())
+        stop = asyncio.ensure_future(self.stop.wait())
+        signal = asyncio.ensure_future(event.wait())
+        try:
+            await asyncio.wait({stop, signal}, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stop.cancel()
+            signal.cancel()
+        event.clear()
+        return self.stop.is_set()
+
+    async def sleep(self, seconds: float) -> bool:
+        """Sleep unless asked to stop; True when the worker should stop."""
+        try:
+            await asyncio.wait_for(self.stop.wait(), seconds)
+        except TimeoutError:
+            return False
+        return True

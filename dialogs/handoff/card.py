@@ -1,0 +1,56 @@
+"""The customer card that opens every case in the staff topic.
+
+Other features add lines (loyalty tier and balance, orders, last NPS, exit reason) by
+registering a section: `async def section(session, customer_id, t) -> list[str]`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from html import escape
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.customers import CustomerView
+from core.support import CaseView
+from dialogs.i18n import Translator
+
+CardSection = Callable[[AsyncSession, int, Translator], Awaitable[list[str]]]
+SECTIONS: list[CardSection] = []
+
+
+def register_section(section: CardSection) -> None:
+    if section not in SECTIONS:
+        SECTIONS.append(section)
+
+
+def topic_name(customer: CustomerView) -> str:
+    """Forum topic titles are limited to 128 characters."""
+    name = customer.display_name
+    if customer.username and not name.startswith("@"):
+        name = f"{name} @{customer.username}"
+    return f"{name} · #{customer.id}"[:128]
+
+
+async def render_card(session: AsyncSession, *, customer: CustomerView, case: CaseView, t: Translator) -> str:
+    """HTML text of the card (names are escaped)."""
+    lines = [
+        t("card-title", name=escape(customer.display_name)),
+        t("card-username", username=escape(customer.username)) if customer.username else None,
+        t(
+            "card-ids",
+            telegram_id=str(customer.telegram_id or "-"),
+            customer_id=str(customer.id),
+            external_id=escape(customer.external_id or "-"),
+        ),
+        t("card-language", language=customer.language),
+        t("card-case", number=case.number, origin=t(f"origin-{case.origin}")),
+    ]
+    if case.origin_text:
+        lines.append(t("card-question", text=escape(case.origin_text[:500])))
+    if not customer.opted_in:
+        lines.append(t("card-opted-out"))
+    for section in SECTIONS:
+        lines.extend(await section(session, customer.id, t))
+    lines.append(t("card-help"))
+    return "\n".join(line for line in lines if line)
