@@ -71,7 +71,7 @@ class Settings(BaseSettings):
     # Extra staff groups: "ru=-1001,en=-1002,category:payment=-1003" (language or FAQ category).
     support_routes: Annotated[dict[str, int], NoDecode] = Field(default_factory=dict)
     support_first_reply_minutes: int = Field(default=15, ge=1, le=7 * 24 * 60)
-    support_group_per_minute: int = Field(default=20, ge=1, le=60)
+    support_group_per_minute: int = Field(default=20, ge=1, le=1000)
     # After a case closes, the customer's next message opens a new case for this many days.
     support_followup_days: int = Field(default=7, ge=0, le=365)
     faq_dir: str = "faq"

@@ -1,0 +1,120 @@
+"""Support case rules on a real database (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from core import customers, support
+from core.clock import FrozenClock
+
+GROUP = -1001
+
+
+async def _customer(sessionmaker, clock, tg_id: int = 1) -> int:  # type: ignore[no-untyped-def]
+    async with sessionmaker.begin() as s:
+        c, _ = await customers.touch_telegram_user(s, clock=clock, telegram_id=tg_id, first_name="A")
+    return c.id
+
+
+async def test_one_active_case_and_numbering(sessionmaker, clock: FrozenClock) -> None:  # type: ignore[no-untyped-def]
+    cid = await _customer(sessionmaker, clock)
+    async with sessionmaker.begin() as s:
+        first, created = await support.open_case(s, clock=clock, customer_id=cid, group_chat_id=GROUP,
+                                                 origin="menu")
+        again, created_again = await support.open_case(s, clock=clock, customer_id=cid,
+                                                       group_chat_id=GROUP, origin="command")
+    assert created and not created_again and again.id == first.id and first.number == 1
+    async with sessionmaker.begin() as s:
+        closed = await support.close_case(s, clock=clock, customer_id=cid, closed_by=42)
+        assert closed is not None and closed.status == "closed"
+        second, created = await support.open_case(s, clock=clock, customer_id=cid,
+                                                  group_chat_id=GROUP, origin="message")
+    assert created and second.number == 2
+    async with sessionmaker() as s:
+        assert len(await support.list_cases(s, customer_id=cid)) == 2
+        assert [c.number for c in await support.list_cases(s, status="active")] == [2]
+
+
+async def test_card_waits_for_a_real_message(sessionmaker, clock: FrozenClock) -> None:  # type: ignore[no-untyped-def]
+    cid = await _customer(sessionmaker, clock)
+    async with sessionmaker.begin() as s:
+        case, _ = await support.open_case(s, clock=clock, customer_id=cid, group_chat_id=GROUP,
+                                          origin="menu")
+    async with sessionmaker() as s:
+        assert await support.queue_depth(s) == {}  # a bare request posts nothing yet
+    async with sessionmaker.begin() as s:
+        await support.relay_customer_message(s, clock=clock, case=case, chat_id=1, message_id=5,
+                                             kind="text", text="hi")
+        await support.relay_customer_message(s, clock=clock, case=case, chat_id=1, message_id=6,
+                                             kind="text", text="there")
+    async with sessionmaker() as s:
+        assert await support.queue_depth(s) == {GROUP: 3}  # one card, two messages
+
+
+async def test_reminder_once_after_the_wait(sessionmaker, clock: FrozenClock) -> None:  # type: ignore[no-untyped-def]
+    cid = await _customer(sessionmaker, clock)
+    async with sessionmaker.begin() as s:
+        await support.open_case(s, clock=clock, customer_id=cid, group_chat_id=GROUP,
+                                origin="menu", origin_text="help")
+    wait = timedelta(minutes=15)
+    clock.advance(minutes=14)
+    async with sessionmaker() as s:
+        assert await support.due_reminders(s, clock=clock, after=wait) == []
+    clock.advance(minutes=2)
+    async with sessionmaker.begin() as s:
+        due = await support.due_reminders(s, clock=clock, after=wait)
+        assert len(due) == 1
+        await support.queue_reminder(s, clock=clock, case=due[0], waited=timedelta(minutes=16))
+    async with sessionmaker() as s:
+        assert await support.due_reminders(s, clock=clock, after=wait) == []
+
+
+async def test_first_staff_reply_opens_the_case_and_notes_do_not(sessionmaker, clock: FrozenClock) -> None:  # type: ignore[no-untyped-def]
+    cid = await _customer(sessionmaker, clock)
+    async with sessionmaker.begin() as s:
+        await support.open_case(s, clock=clock, customer_id=cid, group_chat_id=GROUP, origin="menu")
+        case, _ = await support.staff_reply(s, clock=clock, customer_id=cid, group_chat_id=GROUP,
+                                            topic_message_id=10, staff_id=7, kind="text",
+                                            text="internal", note=True)
+        assert case is not None and case.status == "waiting" and case.first_staff_reply_at is None
+        clock.advance(minutes=3)
+        case, msg_id = await support.staff_reply(s, clock=clock, customer_id=cid,
+                                                 group_chat_id=GROUP, topic_message_id=11,
+                                                 staff_id=7, kind="text", text="hello")
+        assert case is not None and case.status == "open" and case.first_staff_reply_at == clock.now()
+        await support.mark_delivered(s, support_message_id=msg_id, customer_message_id=99)
+        edited = await support.staff_edited(s, clock=clock, group_chat_id=GROUP,
+                                            topic_message_id=11, text="hello!")
+        assert edited is not None and edited.customer_message_id == 99
+        assert await support.staff_edited(s, clock=clock, group_chat_id=GROUP,
+                                          topic_message_id=10, text="x") is None
+
+
+async def test_follow_up_window_and_ban(sessionmaker, clock: FrozenClock) -> None:  # type: ignore[no-untyped-def]
+    cid = await _customer(sessionmaker, clock)
+    async with sessionmaker.begin() as s:
+        await support.open_case(s, clock=clock, customer_id=cid, group_chat_id=GROUP, origin="menu")
+        await support.close_case(s, clock=clock, customer_id=cid, closed_by=1)
+    async with sessionmaker.begin() as s:
+        since = clock.now() - timedelta(days=7)
+        assert await support.recent_case(s, customer_id=cid, since=since) is not None
+        assert await support.recent_case(s, customer_id=cid, since=clock.now() + timedelta(seconds=1)) is None
+        assert not await support.is_banned(s, customer_id=cid)
+        await support.set_banned(s, clock=clock, customer_id=cid, group_chat_id=GROUP, banned=True)
+        assert await support.is_banned(s, customer_id=cid)
+
+
+async def test_csat_range(sessionmaker, clock: FrozenClock) -> None:  # type: ignore[no-untyped-def]
+    import pytest
+
+    from core.errors import Invalid
+
+    cid = await _customer(sessionmaker, clock)
+    async with sessionmaker.begin() as s:
+        case, _ = await support.open_case(s, clock=clock, customer_id=cid, group_chat_id=GROUP,
+                                          origin="menu")
+        with pytest.raises(Invalid):
+            await support.rate_case(s, clock=clock, case_id=case.id, customer_id=cid, score=6)
+        rated = await support.rate_case(s, clock=clock, case_id=case.id, customer_id=cid, score=4,
+                                        comment="ok")
+        assert (rated.csat_score, rated.csat_comment) == (4, "ok")
