@@ -1,7 +1,12 @@
-"""aiogram FSM storage in the database: a conversation in progress survives a restart."""
+"""aiogram FSM storage in the database: a conversation in progress survives a restart.
+
+Reads are served from a write-through in-memory cache (this process is the only writer of
+these rows), so the state lookup aiogram makes for every update costs no database round trip.
+"""
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any
 
@@ -12,6 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.clock import Clock
 from storage.models import FsmState
+
+CACHE_SIZE = 100_000
 
 
 def _key(key: StorageKey) -> str:
@@ -27,38 +34,58 @@ class SqlStorage(BaseStorage):
     def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], clock: Clock) -> None:
         self._sessionmaker = sessionmaker
         self._clock = clock
+        self._cache: OrderedDict[str, tuple[str | None, dict[str, Any]]] = OrderedDict()
 
-    async def _write(self, key: StorageKey, **values: Any) -> None:
-        async with self._sessionmaker() as session, session.begin():
-            row = await session.get(FsmState, _key(key))
-            if row is None:
-                row = FsmState(key=_key(key), state=None, data={}, updated_at=self._clock.now())
-                session.add(row)
-            for name, value in values.items():
-                setattr(row, name, value)
-            row.updated_at = self._clock.now()
-            if row.state is None and not row.data:
-                await session.execute(delete(FsmState).where(FsmState.key == row.key))
+    async def _load(self, key: str) -> tuple[str | None, dict[str, Any]]:
+        cached = self._cache.get(key)
+        if cached is not None:
+            self._cache.move_to_end(key)
+            return cached
+        async with self._sessionmaker.read() as session:  # type: ignore[attr-defined]
+            row = (
+                await session.execute(select(FsmState.state, FsmState.data).where(FsmState.key == key))
+            ).first()
+        value = (row[0], dict(row[1] or {})) if row else (None, {})
+        self._remember(key, value)
+        return value
+
+    def _remember(self, key: str, value: tuple[str | None, dict[str, Any]]) -> None:
+        self._cache[key] = value
+        self._cache.move_to_end(key)
+        while len(self._cache) > CACHE_SIZE:
+            self._cache.popitem(last=False)
+
+    async def _write(self, key: StorageKey, *, state: Any = ..., data: Any = ...) -> None:
+        k = _key(key)
+        current_state, current_data = await self._load(k)
+        new_state = current_state if state is ... else state
+        new_data = current_data if data is ... else dict(data)
+        if (new_state, new_data) == (current_state, current_data):
+            return
+        async with self._sessionmaker.begin() as session:
+            if new_state is None and not new_data:
+                await session.execute(delete(FsmState).where(FsmState.key == k))
+            else:
+                row = await session.get(FsmState, k)
+                if row is None:
+                    session.add(FsmState(key=k, state=new_state, data=new_data,
+                                         updated_at=self._clock.now()))
+                else:
+                    row.state, row.data, row.updated_at = new_state, new_data, self._clock.now()
+        self._remember(k, (new_state, new_data))
 
     async def set_state(self, key: StorageKey, state: str | State | None = None) -> None:
         value = state.state if isinstance(state, State) else state
         await self._write(key, state=value)
 
     async def get_state(self, key: StorageKey) -> str | None:
-        async with self._sessionmaker() as session:
-            return (
-                await session.execute(select(FsmState.state).where(FsmState.key == _key(key)))
-            ).scalar_one_or_none()
+        return (await self._load(_key(key)))[0]
 
     async def set_data(self, key: StorageKey, data: Mapping[str, Any]) -> None:
-        await self._write(key, data=dict(data))
+        await self._write(key, data=data)
 
     async def get_data(self, key: StorageKey) -> dict[str, Any]:
-        async with self._sessionmaker() as session:
-            data = (
-                await session.execute(select(FsmState.data).where(FsmState.key == _key(key)))
-            ).scalar_one_or_none()
-        return dict(data or {})
+        return dict((await self._load(_key(key)))[1])
 
     async def close(self) -> None:
-        return None
+        self._cache.clear()

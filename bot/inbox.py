@@ -169,26 +169,30 @@ class Inbox:
     # ------------------------------------------------------------------ handling
 
     async def recover(self) -> int:
-        """Schedule whatever was stored but not finished before the last stop."""
-        async with self.db() as session:
+        """Schedule whatever was stored but not finished before the last stop.
+
+        Any of them may have been half-handled when the process died, so all are handled as
+        replays: the send journal skips what was already sent.
+        """
+        async with self.db.begin() as session:
             rows = (
                 await session.execute(
-                    select(InboxUpdate.update_id, InboxUpdate.payload, InboxUpdate.status)
-                    .where(InboxUpdate.status.in_(("pending", "processing")))
+                    select(InboxUpdate.update_id, InboxUpdate.payload)
+                    .where(InboxUpdate.status == "pending")
                     .order_by(InboxUpdate.update_id)
                 )
             ).all()
-        for update_id, payload, status in rows:
-            replay = status == "processing"
-            if replay:
-                log.warning(
-                    "update %s was being handled when the process stopped; handling it again "
-                    "(a reply sent just before the stop may repeat)", update_id,
+            if rows:
+                await session.execute(
+                    update(InboxUpdate)
+                    .where(InboxUpdate.status == "pending")
+                    .values(attempts=InboxUpdate.attempts + 1)
                 )
-                self.replayed.append(update_id)
-            self._schedule(update_id, payload, replay=replay)
+        for update_id, payload in rows:
+            self.replayed.append(update_id)
+            self._schedule(update_id, payload, replay=True)
         if rows:
-            log.info("recovered %d stored updates", len(rows))
+            log.info("recovered %d stored updates from before the last stop", len(rows))
         return len(rows)
 
     def _schedule(self, update_id: int, payload: dict[str, Any], *, replay: bool) -> None:
@@ -217,14 +221,7 @@ class Inbox:
             if not self._tasks:
                 self._idle.set()
 
-    async def _set_status(self, update_id: int, **values: Any) -> None:
-        async with self.db.begin() as session:
-            await session.execute(
-                update(InboxUpdate).where(InboxUpdate.update_id == update_id).values(**values)
-            )
-
     async def _handle(self, update_id: int, payload: dict[str, Any], replay: bool) -> None:
-        await self._set_status(update_id, status="processing", attempts=InboxUpdate.attempts + 1)
         error: str | None = None
         ctx = UpdateContext(update_id=update_id, replay=replay)
         token = current_update.set(ctx)

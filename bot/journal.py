@@ -45,6 +45,7 @@ class UpdateContext:
     seq: int = 0
     seqs: dict[int, int] = field(default_factory=dict)  # id(method) -> seq, stable over retries
     uncertain: list[str] = field(default_factory=list)
+    written: set[int] = field(default_factory=set)  # seqs with an inflight row from this run
 
 
 current_update: contextvars.ContextVar[UpdateContext | None] = contextvars.ContextVar(
@@ -87,7 +88,7 @@ class SendJournalMiddleware(BaseRequestMiddleware):
             seq = ctx.seqs[id(method)] = ctx.seq
         key = (SentJournal.update_id == ctx.update_id) & (SentJournal.seq == seq)
         if ctx.replay:
-            async with self.db() as session:
+            async with self.db.read() as session:  # type: ignore[attr-defined]
                 stored = (await session.execute(select(SentJournal).where(key))).scalar_one_or_none()
             if stored is not None and stored.method == name:
                 if stored.status == "sent":
@@ -98,11 +99,13 @@ class SendJournalMiddleware(BaseRequestMiddleware):
                     )
                 ctx.uncertain.append(f"{name} #{seq}")
                 raise UncertainDelivery(f"{name} #{seq} was in flight when the process stopped")
-        async with self.db.begin() as session:
-            await session.merge(
-                SentJournal(update_id=ctx.update_id, seq=seq, method=name, status="inflight",
-                            result=None, started_at=self.clock.now())
-            )
+        if seq not in ctx.written:  # a retry after 429/5xx reuses the row
+            async with self.db.begin() as session:
+                session.add(
+                    SentJournal(update_id=ctx.update_id, seq=seq, method=name, status="inflight",
+                                result=None, started_at=self.clock.now())
+                )
+            ctx.written.add(seq)
         result = await make_request(bot, method)
         async with self.db.begin() as session:
             await session.execute(

@@ -123,8 +123,8 @@ class BotState(Base):
 class InboxUpdate(Base):
     """Each incoming Telegram update, stored before it is confirmed to Telegram.
 
-    status: pending -> processing -> done | failed. A row left in `processing` by a crash
-    is handled again on start-up and flagged as `replayed`.
+    status: pending -> done | failed. Rows still pending at start-up are handled then;
+    `attempts` counts the starts that found them unfinished.
     """
 
     __tablename__ = "inbox_updates"

@@ -73,7 +73,7 @@ class InActiveCase(BaseFilter):
     ) -> bool | dict[str, Any]:
         if customer is None:
             return False
-        async with db() as session:
+        async with db.read() as session:
             case = await support.active_case(session, customer_id=customer.id)
             if case is None:
                 return False
@@ -336,7 +336,7 @@ class FollowUp(BaseFilter):
         if customer is None or settings.support_followup_days == 0:
             return False
         since = clock.now() - timedelta(days=settings.support_followup_days)
-        async with db() as session:
+        async with db.read() as session:
             last = await support.recent_case(session, customer_id=customer.id, since=since)
             if last is None or await support.is_banned(session, customer_id=customer.id):
                 return False
