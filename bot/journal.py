@@ -1,13 +1,12 @@
 """Send journal: makes handling a stored update idempotent towards Telegram.
 
 While an update is handled, each message-producing call is journaled as `inflight` just before
-the request leaves and as `sent` (with Telegram's answer) when it returns. If the process dies
-mid-handler, the update is handled again at the next start and:
-
-- a call journaled as `sent` is not repeated: the handler gets the stored answer;
-- a call journaled as `inflight` was on the wire at the kill: Telegram may or may not have
-  it, and has no way to ask. It is not repeated (no duplicate in the customer's chat); the
-  handler stops there and the update is marked with the uncertain call, so operators see it.
+the request leaves. When the update is done, its journal rows are dropped in the same
+transaction that marks it done. If the process dies mid-handler, the update is handled again at
+the next start, and a call found in the journal may or may not have reached Telegram (which has
+no way to ask): it is not repeated (no duplicate in the customer's chat); the handler stops
+there and the update is marked with the uncertain call, so operators see it. Sends before it
+were made too; a handler's database effects commit only with the update, so they are redone.
 """
 
 from __future__ import annotations
@@ -21,8 +20,6 @@ from aiogram import Bot
 from aiogram.client.session.middlewares.base import BaseRequestMiddleware, NextRequestMiddlewareType
 from aiogram.methods import TelegramMethod
 from aiogram.methods.base import TelegramType
-from pydantic import BaseModel, TypeAdapter
-from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.sender import counts_against_flood
@@ -57,14 +54,6 @@ def journaled(method: TelegramMethod[Any]) -> bool:
     return counts_against_flood(method) or type(method).__name__ in JOURNALED_EXTRA
 
 
-def _dump(result: Any) -> Any:
-    if isinstance(result, BaseModel):
-        return result.model_dump(mode="json", exclude_none=True, by_alias=True)
-    if isinstance(result, list):
-        return [_dump(r) for r in result]
-    return result
-
-
 class SendJournalMiddleware(BaseRequestMiddleware):
     """Sits inside the flood control, so `inflight` is written right before the wire."""
 
@@ -86,29 +75,25 @@ class SendJournalMiddleware(BaseRequestMiddleware):
         if seq is None:
             ctx.seq += 1
             seq = ctx.seqs[id(method)] = ctx.seq
-        key = (SentJournal.update_id == ctx.update_id) & (SentJournal.seq == seq)
         if ctx.replay:
             async with self.db.read() as session:  # type: ignore[attr-defined]
-                stored = (await session.execute(select(SentJournal).where(key))).scalar_one_or_none()
-            if stored is not None and stored.method == name:
-                if stored.status == "sent":
-                    log.info("update %s: %s #%d was sent before the restart; not repeating",
-                             ctx.update_id, name, seq)
-                    return TypeAdapter(method.__returning__).validate_python(  # type: ignore[no-any-return]
-                        stored.result, context={"bot": bot}
-                    )
+                stored = await session.get(SentJournal, (ctx.update_id, seq))
+            if stored is not None:
                 ctx.uncertain.append(f"{name} #{seq}")
                 raise UncertainDelivery(f"{name} #{seq} was in flight when the process stopped")
         if seq not in ctx.written:  # a retry after 429/5xx reuses the row
             async with self.db.begin() as session:
                 session.add(
-                    SentJournal(update_id=ctx.update_id, seq=seq, method=name, status="inflight",
-                                result=None, started_at=self.clock.now())
+                    SentJournal(
+                        update_id=ctx.update_id,
+                        seq=seq,
+                        method=name,
+                        status="inflight",
+                        result=None,
+                        started_at=self.clock.now(),
+                    )
                 )
             ctx.written.add(seq)
-        result = await make_request(bot, method)
-        async with self.db.begin() as session:
-            await session.execute(
-                update(SentJournal).where(key).values(status="sent", result=_dump(result))
-            )
-        return result
+        # No write after the send: the update's final transaction (Inbox._handle) drops the
+        # journal. A crash in between leaves the row, i.e. uncertain, never resent.
+        return await make_request(bot, method)

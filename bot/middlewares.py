@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from typing import Any
 
 from aiogram import BaseMiddleware
@@ -14,12 +15,15 @@ from core.clock import Clock
 from core.settings import Settings
 from dialogs.i18n import I18n
 
+TOUCH_EVERY = timedelta(minutes=1)
+
 
 class CustomerMiddleware(BaseMiddleware):
     """Puts `customer` (private chats) and `t` (translator) into handler data.
 
-    Every private update from a person refreshes last-seen in one short transaction: it is the
-    activity signal that dormant/churn segments rest on.
+    Every private update from a person refreshes last-seen (the activity signal that dormant and
+    churn segments rest on), with minute resolution: a read per update, a write at most once a
+    minute per customer or when their Telegram profile changed.
     """
 
     def __init__(
@@ -29,6 +33,20 @@ class CustomerMiddleware(BaseMiddleware):
         self.clock = clock
         self.settings = settings
         self.i18n = i18n
+
+    def _stale(self, customer: svc.CustomerView, user: User) -> bool:
+        """Whether last-seen or the profile needs a write (last-seen has minute resolution)."""
+        if customer.last_seen_at is None or not customer.reachable:
+            return True
+        if self.clock.now() - customer.last_seen_at >= TOUCH_EVERY:
+            return True
+        if (customer.first_name, customer.last_name, customer.username) != (
+            user.first_name, user.last_name, user.username
+        ):
+            return True
+        return not customer.language_chosen and customer.language != svc.language_from_telegram(
+            user.language_code, self.settings.default_language
+        )
 
     async def __call__(
         self,
@@ -41,11 +59,11 @@ class CustomerMiddleware(BaseMiddleware):
         customer = None
         if user is not None and not user.is_bot and chat is not None and chat.type == "private":
             is_membership = isinstance(event, Update) and event.my_chat_member is not None
-            async with self.db.begin() as session:
-                if is_membership:
-                    row = await svc.by_telegram_id(session, user.id)
-                    customer = svc.view(row) if row is not None else None
-                else:
+            async with self.db.read() as session:  # type: ignore[attr-defined]
+                row = await svc.by_telegram_id(session, user.id)
+                customer = svc.view(row) if row is not None else None
+            if not is_membership and (customer is None or self._stale(customer, user)):
+                async with self.db.begin() as session:
                     customer, _ = await svc.touch_telegram_user(
                         session,
                         clock=self.clock,
