@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: install run test lint format bench clean
+.PHONY: install run test test-browser lint format bench clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required"'
@@ -21,6 +21,9 @@ run: install  ## run the product (no BOT_TOKEN: local sandbox, see the printed U
 
 test: install  ## the whole test suite (PostgreSQL tests skip if no server on 127.0.0.1:5432)
 	$(BIN)/python -m pytest -q
+
+test-browser: install  ## only the sandbox page in Chromium (apt-get install -y chromium); screenshots in test-artifacts/browser
+	$(BIN)/python -m pytest -q -m browser tests/browser
 
 lint: install
 	$(BIN)/ruff check .

@@ -25,6 +25,7 @@ from .limits import FaultConfig, FaultInjector, FloodConfig, FloodLimiter
 from .methods import BotApi
 from .spec import UploadedFile
 from .state import SandboxState
+from .web import WEB_CONFIG_KEY, add_web_routes
 
 __all__ = ["create_app", "SandboxServer", "main", "STATE_KEY", "API_KEY"]
 
@@ -222,6 +223,7 @@ def create_app(
     app.router.add_route("*", "/bot{token}/{method}", bot_method)
     app.router.add_route("*", "/bot{token}", bot_root)
     app.router.add_get("/file/bot{token}/{file_path:.+}", file_download)
+    add_web_routes(app)  # the page at / (sandbox/web)
     return app
 
 
@@ -238,6 +240,8 @@ class SandboxServer:
         self.state = state or SandboxState()
         self.app = create_app(self.state, **app_kwargs)
         self.api: BotApi = self.app[API_KEY]
+        # What the web page is told about the product around the sandbox (api_url, api_key...).
+        self.web_config: dict[str, Any] = self.app[WEB_CONFIG_KEY]
         self._runner: web.AppRunner | None = None
         self.host: str | None = None
         self.port: int | None = None

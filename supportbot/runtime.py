@@ -32,6 +32,7 @@ from storage.db import create_engine, create_sessionmaker
 from storage.state import set_state
 
 log = logging.getLogger("supportbot")
+SANDBOX_WEB_KEY_NAME = "sandbox-web"  # the key the sandbox page uses (sandbox mode only)
 
 
 @dataclass
@@ -130,6 +131,8 @@ class Runtime:
             await asyncio.sleep(0.01)
         port = self.server.servers[0].sockets[0].getsockname()[1]
         self.api_url = f"http://{s.api_host}:{port}"
+        if self.sandbox is not None:
+            await self._sandbox_web(s)
 
         await self.inbox.recover()
         for name, worker in workers():
@@ -163,6 +166,31 @@ class Runtime:
         log.info("sandbox: staff group %s with staff member %s", group["id"], staff["id"])
         self.sandbox_staff = {"group_id": group["id"], "staff_user_id": staff["id"]}
         return s.model_copy(update={"support_chat_id": group["id"]})
+
+    async def _sandbox_web(self, s: Settings) -> None:
+        """Sandbox mode: the browser page gets an all-scopes API key (the previous start's key
+        is revoked), the API's address and the staff group; two customers to play."""
+        from core import apikeys
+
+        async with self.db.begin() as session:
+            for old in await apikeys.list_api_keys(session, include_revoked=False):
+                if old.name == SANDBOX_WEB_KEY_NAME:
+                    await apikeys.revoke_api_key(session, clock=self.clock, key_id_or_prefix=old.id)
+            key, _ = await apikeys.create_api_key(
+                session, clock=self.clock, name=SANDBOX_WEB_KEY_NAME, scopes=["*"]
+            )
+        staff = getattr(self, "sandbox_staff", None) or {}
+        self.sandbox.web_config.update(
+            api_url=self.api_url,
+            api_key=key,
+            docs_url=f"{self.api_url}/docs",
+            staff_group_id=staff.get("group_id", s.support_chat_id),
+            staff_user_id=staff.get("staff_user_id"),
+            business_name=s.business_name,
+        )
+        state = self.sandbox.state
+        state.create_user(first_name="Anna", last_name="Smith", username="anna_smith", language_code="en")
+        state.create_user(first_name="Иван", last_name="Петров", username="ivan_p", language_code="ru")
 
     async def _guard(self, name: str, worker: Worker) -> None:
         """A worker that crashes is logged and restarted; it never takes the process down."""
@@ -227,6 +255,7 @@ async def serve(settings: Settings) -> None:
     lines = [f"HTTP API: {runtime.api_url}  (docs: {runtime.api_url}/docs)"]
     if runtime.sandbox is not None:
         lines.append(f"Sandbox Bot API (no BOT_TOKEN set): {runtime.telegram_url}")
+        lines.append(f"Try it in the browser: {runtime.sandbox.base_url}/  (customers, staff, API)")
     elif settings.telegram_api_url:
         lines.append(f"Bot API server: {settings.telegram_api_url}")
     staff = getattr(runtime, "sandbox_staff", None)
