@@ -11,7 +11,21 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from api.errors import install_error_handlers
 from api.middleware import BodyLimitMiddleware
-from api.routes import customers, faq, health, support
+from api.routes import (
+    analytics,
+    campaigns,
+    customers,
+    events,
+    exit_interviews,
+    faq,
+    health,
+    loyalty,
+    orders,
+    promo_codes,
+    segments,
+    support,
+    surveys,
+)
 from core.clock import Clock
 from core.settings import Settings
 
@@ -52,6 +66,27 @@ def _operation_id(route: APIRoute) -> str:
     return route.name
 
 
+def _offline_docs(app: FastAPI) -> None:
+    """Swagger UI at /docs from the swagger-ui-bundle package instead of a CDN."""
+    import swagger_ui_bundle
+    from fastapi.openapi.docs import get_swagger_ui_html
+    from fastapi.responses import HTMLResponse
+    from fastapi.staticfiles import StaticFiles
+
+    app.mount("/docs-assets", StaticFiles(directory=swagger_ui_bundle.swagger_ui_path),
+              name="docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    async def swagger_ui() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title=f"{app.title} - docs",
+            swagger_js_url="/docs-assets/swagger-ui-bundle.js",
+            swagger_css_url="/docs-assets/swagger-ui.css",
+            swagger_favicon_url="/docs-assets/favicon-32x32.png",
+        )
+
+
 def create_app(
     *,
     settings: Settings,
@@ -65,7 +100,7 @@ def create_app(
         version=_version(),
         description=DESCRIPTION,
         openapi_tags=OPENAPI_TAGS,
-        docs_url="/docs",
+        docs_url=None,  # served below from local files: the product works offline
         redoc_url=None,
         openapi_url="/openapi.json",
         generate_unique_id_function=_operation_id,
@@ -75,9 +110,19 @@ def create_app(
     app.state.clock = clock
     app.state.engine = engine
     install_error_handlers(app)
+    _offline_docs(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=MAX_V1_BODY_BYTES, path_prefix="/v1/")
     app.include_router(health.router)
     app.include_router(customers.router)
     app.include_router(support.router)
     app.include_router(faq.router)
+    app.include_router(orders.router)
+    app.include_router(loyalty.router)
+    app.include_router(promo_codes.router)
+    app.include_router(surveys.router)
+    app.include_router(exit_interviews.router)
+    app.include_router(events.router)
+    app.include_router(segments.router)
+    app.include_router(campaigns.router)
+    app.include_router(analytics.router)
     return app

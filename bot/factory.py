@@ -13,15 +13,17 @@ from bot.errors import router as errors_router
 from bot.fsm_storage import SqlStorage
 from bot.journal import SendJournalMiddleware
 from bot.middlewares import CustomerMiddleware
+from bot.outreach import OutreachMiddleware
 from bot.sender import FloodControlMiddleware
 from core.clock import Clock
 from core.ratelimit import FloodGate
 from core.settings import Settings
-from dialogs import fallback, onboarding
+from dialogs import exit_interview, fallback, loyalty, nps, onboarding, outreach
 from dialogs.faq import handlers as faq_handlers
 from dialogs.handoff import customer as handoff_customer
 from dialogs.handoff import staff as handoff_staff
 from dialogs.i18n import I18n
+from dialogs.stats import handlers as stats_handlers
 
 ALLOWED_UPDATES = ["message", "edited_message", "callback_query", "my_chat_member"]
 
@@ -54,9 +56,15 @@ def create_dispatcher(
     dp = Dispatcher(storage=SqlStorage(db, clock), settings=settings, db=db, clock=clock, i18n=i18n,
                     **services)
     dp.update.outer_middleware(CustomerMiddleware(db=db, clock=clock, settings=settings, i18n=i18n))
+    dp.update.outer_middleware(OutreachMiddleware(db=db, clock=clock))  # activity; ends sequences
     routers = [
         errors_router,
         onboarding.router,
+        loyalty.router,  # /balance; its state handlers only match inside their own flows
+        nps.router,
+        exit_interview.router,
+        outreach.router,  # buttons on campaign messages
+        stats_handlers.router,  # /stats; before handoff_staff, which takes every staff-group message
         handoff_staff.router,  # staff groups only
         handoff_customer.router,  # CSAT, relaying while a case is active, follow-ups
         faq_handlers.router,  # free text outside a case

@@ -3,12 +3,22 @@
 It waits for the flood gate before each message-producing call (so Telegram does not answer
 429), honours `retry_after` when it does, and retries server and network errors with
 exponential backoff. 403 (blocked / deactivated) is never retried: the caller records it.
+
+Requests go in the `live` lane unless the caller says otherwise with `sending(...)`: the outbox
+sends in the `campaign` lane (or `paid`, for `allow_paid_broadcast`), takes its tokens itself
+(`prepaid`) and handles 429/5xx in its own durable way (`retry=False`), so a message is never
+retried while it is marked in flight.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import contextvars
 import logging
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from aiogram import Bot
@@ -17,12 +27,32 @@ from aiogram.exceptions import TelegramNetworkError, TelegramRetryAfter, Telegra
 from aiogram.methods import TelegramMethod
 from aiogram.methods.base import TelegramType
 
-from core.ratelimit import FloodGate
+from core.ratelimit import FloodGate, Lane
 
 log = logging.getLogger(__name__)
 
 COUNTED_PREFIXES = ("Send", "CopyMessage", "ForwardMessage")
 NOT_COUNTED = {"SendChatAction"}
+
+
+@dataclass(frozen=True, slots=True)
+class SendOptions:
+    lane: Lane = Lane.LIVE
+    prepaid: bool = False  # the caller already took this send's tokens from the gate
+    retry: bool = True  # False: 429 / 5xx / network errors are raised to the caller at once
+
+
+_options: contextvars.ContextVar[SendOptions | None] = contextvars.ContextVar("send_options", default=None)
+
+
+@contextlib.contextmanager
+def sending(*, lane: Lane = Lane.LIVE, prepaid: bool = False, retry: bool = True) -> Iterator[None]:
+    """Send the requests made inside this block in `lane` (see the module docstring)."""
+    token = _options.set(SendOptions(lane, prepaid, retry))
+    try:
+        yield
+    finally:
+        _options.reset(token)
 
 
 def counts_against_flood(method: TelegramMethod[Any]) -> bool:
@@ -31,13 +61,12 @@ def counts_against_flood(method: TelegramMethod[Any]) -> bool:
 
 
 class FloodControlMiddleware(BaseRequestMiddleware):
-    def __init__(
-        self, gate: FloodGate | None, *, max_retries: int = 5, max_backoff: float = 30.0
-    ) -> None:
+    def __init__(self, gate: FloodGate | None, *, max_retries: int = 5, max_backoff: float = 30.0) -> None:
         self.gate = gate
         self.max_retries = max_retries
         self.max_backoff = max_backoff
         self.stats = {"sent": 0, "retry_after": 0, "server_errors": 0, "network_errors": 0}
+        self.lanes: Counter[str] = Counter()
 
     async def __call__(
         self,
@@ -45,35 +74,40 @@ class FloodControlMiddleware(BaseRequestMiddleware):
         bot: Bot,
         method: TelegramMethod[TelegramType],
     ) -> TelegramType:
+        options = _options.get() or SendOptions()
         counted = self.gate is not None and counts_against_flood(method)
+        lane = Lane.PAID if getattr(method, "allow_paid_broadcast", None) else options.lane
         chat_id = getattr(method, "chat_id", None)
+        prepaid = options.prepaid
         attempt = 0
         while True:
-            if counted:
+            if counted and not prepaid:
                 assert self.gate is not None
-                while (wait := self.gate.delay(chat_id)) > 0:
-                    await asyncio.sleep(wait)
+                await self.gate.acquire(chat_id, lane)
+            prepaid = False
             try:
                 response = await make_request(bot, method)
                 if counted:
                     self.stats["sent"] += 1
+                    self.lanes[lane] += 1
                 return response
             except TelegramRetryAfter as exc:
                 self.stats["retry_after"] += 1
                 attempt += 1
-                if attempt > self.max_retries:
-                    raise
-                log.warning("429 on %s to %s: retry after %ss", type(method).__name__, chat_id,
-                            exc.retry_after)
                 if self.gate is not None:
-                    self.gate.retry_after(chat_id, exc.retry_after)
-                else:
+                    self.gate.retry_after(chat_id, exc.retry_after, lane)
+                if not options.retry or attempt > self.max_retries:
+                    raise
+                log.warning(
+                    "429 on %s to %s: retry after %ss", type(method).__name__, chat_id, exc.retry_after
+                )
+                if self.gate is None:
                     await asyncio.sleep(exc.retry_after)
             except (TelegramServerError, TelegramNetworkError) as exc:
                 key = "server_errors" if isinstance(exc, TelegramServerError) else "network_errors"
                 self.stats[key] += 1
                 attempt += 1
-                if attempt > self.max_retries or type(method).__name__ == "GetUpdates":
+                if not options.retry or attempt > self.max_retries or type(method).__name__ == "GetUpdates":
                     raise
                 delay = min(self.max_backoff, 0.5 * 2 ** (attempt - 1))
                 log.warning("%s on %s, retry %d in %.1fs", exc, type(method).__name__, attempt, delay)

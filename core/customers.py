@@ -450,3 +450,11 @@ async def _merge_into(session: AsyncSession, *, source: Customer, target: Custom
 
 # Later features register (session, from_id, to_id) coroutines here to move their own rows.
 MERGE_HOOKS: list[Any] = []
+
+from core.loyalty_merge import merge_customer_rows  # noqa: E402  (imports no core service)
+
+MERGE_HOOKS.append(merge_customer_rows)
+
+from core.outreach.merge import merge_outreach_rows  # noqa: E402  (imports no core service)
+
+MERGE_HOOKS.append(merge_outreach_rows)

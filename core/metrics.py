@@ -8,7 +8,7 @@ never a division error and never a misleading 0.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 
@@ -118,6 +118,15 @@ def csat(scores: Sequence[int]) -> tuple[float | None, float | None]:
     if not scores:
         return None, None
     return sum(scores) / len(scores), 100.0 * sum(1 for s in scores if s >= 4) / len(scores)
+
+
+def csat_from_counts(counts: Mapping[int, int]) -> tuple[float | None, float | None]:
+    """csat() over a histogram {score: how many} (what a GROUP BY returns)."""
+    total = sum(counts.values())
+    if total == 0:
+        return None, None
+    return (sum(s * n for s, n in counts.items()) / total,
+            100.0 * sum(n for s, n in counts.items() if s >= 4) / total)
 
 
 def percentile(values: Sequence[float], q: float) -> float | None:

@@ -1,13 +1,37 @@
-"""Telegram flood limits as token buckets: ~30 msg/s per bot, ~1/s per private chat, 20/min per group.
+"""Telegram flood limits as token buckets: ~30 msg/s per bot, ~1/s per private chat, 20/min per
+group, and 1000/s for paid broadcasts. One gate for every request the bot makes, in lanes:
 
-Pure rules with an injected monotonic clock; the bot's sender awaits `delay()`.
+- `live`: replies to people who are writing now (support, menus, flows). Always first: while a
+  live send waits for the global bucket, no campaign message takes a token.
+- `campaign`: proactive messages. Shares the global bucket but leaves `live_reserve` tokens in
+  it, so a burst of live replies goes out at once even in the middle of a broadcast, and the
+  reserve also absorbs network jitter (Telegram's bucket is never drained to the last token).
+- `paid`: messages sent with `allow_paid_broadcast` (up to 1000/s, charged in Stars). Their own
+  bucket; they do not count against the free 30/s.
+
+Per-chat buckets are shared by every lane. A 429 pauses the lane it happened in for
+`retry_after` (a live 429 pauses only its chat). Pure rules with an injected monotonic clock;
+`acquire()` is the only awaiting call.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
+from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from core.settings import Settings
+
+
+class Lane(StrEnum):
+    LIVE = "live"
+    CAMPAIGN = "campaign"
+    PAID = "paid"
 
 
 @dataclass
@@ -27,10 +51,11 @@ class TokenBucket:
             self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.rate)
             self.updated = now
 
-    def wait_time(self, now: float) -> float:
-        """Seconds until one token is available (0 if now)."""
+    def wait_time(self, now: float, reserve: float = 0.0) -> float:
+        """Seconds until one token is available while keeping `reserve` tokens (0 if now)."""
         self._refill(now)
-        wait = 0.0 if self.tokens >= 1 else (1 - self.tokens) / self.rate
+        need = 1 + reserve
+        wait = 0.0 if self.tokens >= need else (need - self.tokens) / self.rate
         return max(wait, self.paused_until - now)
 
     def take(self, now: float) -> None:
@@ -50,16 +75,52 @@ class Limits:
     private_burst: float = 3.0
     group_per_minute: float = 20.0
     group_burst: float = 3.0
+    live_reserve: float = 5.0
+    paid_per_second: float = 1000.0
+    paid_burst: float = 50.0
+
+    @classmethod
+    def from_settings(cls, s: Settings) -> Limits:
+        rate = s.outreach_rate_per_second
+        paid = s.outreach_paid_rate_per_second
+        return cls(
+            global_per_second=rate,
+            global_burst=max(1.0, rate),
+            live_reserve=min(5.0, max(0.0, rate / 6)),
+            paid_per_second=paid,
+            paid_burst=max(1.0, min(100.0, paid / 10)),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Grant:
+    """The answer to "may this send go now?": wait 0 means yes (and the tokens are taken)."""
+
+    wait: float
+    reason: str = ""  # what is in the way: global | chat | lane | live
 
 
 class FloodGate:
     """Decides how long a send to a chat must wait so Telegram never answers 429."""
 
     def __init__(self, limits: Limits = Limits(), monotonic: Callable[[], float] = time.monotonic):
-        self.limits = limits
         self._now = monotonic
-        self.global_bucket = TokenBucket(limits.global_per_second, limits.global_burst)
         self._chats: dict[int | str, TokenBucket] = {}
+        self._live_waiting = 0
+        self.taken: Counter[str] = Counter()
+        self.configure(limits)
+
+    def configure(self, limits: Limits) -> None:
+        """Apply new limits (settings are read after the gate is built); chat buckets stay."""
+        self.limits = limits
+        self.global_bucket = TokenBucket(limits.global_per_second, limits.global_burst)
+        self.global_bucket.updated = self._now()
+        self.paid_bucket = TokenBucket(limits.paid_per_second, limits.paid_burst)
+        self.paid_bucket.updated = self._now()
+        self._lane_pause: dict[Lane, float] = {}
+
+    def with_limits(self, **changes: float) -> None:
+        self.configure(replace(self.limits, **changes))
 
     def _chat_bucket(self, chat_id: int | str) -> TokenBucket:
         bucket = self._chats.get(chat_id)
@@ -75,18 +136,58 @@ class FloodGate:
             self._chats[chat_id] = bucket
         return bucket
 
-    def delay(self, chat_id: int | str | None) -> float:
-        """Seconds to wait before this send; 0 means the send may go now (and is counted)."""
+    def check(self, chat_id: int | str | None, lane: Lane = Lane.LIVE) -> Grant:
+        """Take the tokens for one send if it may go now; else say how long and why not."""
         now = self._now()
-        buckets = [self.global_bucket] + ([self._chat_bucket(chat_id)] if chat_id is not None else [])
-        wait = max(b.wait_time(now) for b in buckets)
-        if wait <= 0:
-            for b in buckets:
-                b.take(now)
-        return wait
+        paused = self._lane_pause.get(lane, 0.0) - now
+        if paused > 0:
+            return Grant(paused, "lane")
+        if lane == Lane.CAMPAIGN and self._live_waiting:
+            return Grant(1.0 / max(self.limits.global_per_second, 1.0), "live")
+        if lane == Lane.PAID:
+            shared, reserve = self.paid_bucket, 0.0
+        else:
+            shared = self.global_bucket
+            reserve = self.limits.live_reserve if lane == Lane.CAMPAIGN else 0.0
+        wait_shared = shared.wait_time(now, reserve)
+        chat = self._chat_bucket(chat_id) if chat_id is not None else None
+        wait_chat = chat.wait_time(now) if chat is not None else 0.0
+        if wait_shared <= 0 and wait_chat <= 0:
+            shared.take(now)
+            if chat is not None:
+                chat.take(now)
+            self.taken[lane] += 1
+            return Grant(0.0)
+        if wait_chat > wait_shared:
+            return Grant(wait_chat, "chat")
+        return Grant(wait_shared, "global")
 
-    def retry_after(self, chat_id: int | str | None, seconds: float) -> None:
-        """Telegram said 429: pause the chat (or everything, if no chat) for that long."""
+    def delay(self, chat_id: int | str | None, lane: Lane = Lane.LIVE) -> float:
+        """Seconds to wait before this send; 0 means the send may go now (and is counted)."""
+        return self.check(chat_id, lane).wait
+
+    async def acquire(self, chat_id: int | str | None, lane: Lane = Lane.LIVE) -> None:
+        """Wait until this send may go (and take its tokens). Live sends jump the queue."""
+        waiting = False
+        try:
+            while True:
+                grant = self.check(chat_id, lane)
+                if grant.wait <= 0:
+                    return
+                if lane == Lane.LIVE and grant.reason == "global" and not waiting:
+                    waiting = True
+                    self._live_waiting += 1
+                await asyncio.sleep(grant.wait)
+        finally:
+            if waiting:
+                self._live_waiting -= 1
+
+    def retry_after(self, chat_id: int | str | None, seconds: float, lane: Lane = Lane.LIVE) -> None:
+        """Telegram said 429. Live: pause the chat (or everything, if no chat). A background
+        lane: pause the whole lane, so the broadcast backs off while live replies continue."""
         now = self._now()
-        bucket = self._chat_bucket(chat_id) if chat_id is not None else self.global_bucket
-        bucket.pause(now, seconds)
+        if lane == Lane.LIVE:
+            bucket = self._chat_bucket(chat_id) if chat_id is not None else self.global_bucket
+            bucket.pause(now, seconds)
+            return
+        self._lane_pause[lane] = max(self._lane_pause.get(lane, 0.0), now + seconds)

@@ -138,6 +138,64 @@ class Settings(BaseSettings):
             raise ValueError("LOYALTY_PRE_VIP_MIN_SPEND/ORDERS must not exceed the VIP thresholds")
         return self
 
+    # --- Outreach: segments, campaigns, delivery ---
+    outreach_dormant_days: int = Field(default=30, ge=1, le=3650)
+    outreach_churn_days: int = Field(default=90, ge=1, le=3650)
+    outreach_late_churn_min_tenure_days: int = Field(default=180, ge=0, le=3650)
+    outreach_late_churn_min_orders: int = Field(default=3, ge=0, le=1_000_000)
+    outreach_quiet_hours: str = "21:00-09:00"
+    outreach_default_holdout: float = Field(default=0.1, ge=0, le=0.5)
+    outreach_default_goal_days: int = Field(default=30, ge=1, le=365)
+    outreach_rate_per_second: float = Field(default=30, gt=0, le=1000)
+    outreach_paid_rate_per_second: float = Field(default=1000, gt=0, le=1000)
+    outreach_paid_max_stars: float = Field(default=0, ge=0, le=1_000_000)
+    outreach_concurrency: int = Field(default=16, ge=1, le=512)
+    outreach_max_attempts: int = Field(default=5, ge=1, le=50)
+    outreach_retry_base_seconds: float = Field(default=2, gt=0, le=3600)
+    outreach_retry_max_seconds: float = Field(default=300, gt=0, le=86400)
+    outreach_webhook_max_attempts: int = Field(default=8, ge=1, le=50)
+    outreach_webhook_timeout_seconds: float = Field(default=10, gt=0, le=120)
+    outreach_progress_log_seconds: float = Field(default=30, gt=0, le=3600)
+    outreach_sync_seconds: float = Field(default=2, gt=0, le=3600)
+
+    @field_validator("outreach_quiet_hours")
+    @classmethod
+    def _quiet_hours(cls, value: str) -> str:
+        if value.strip().lower() in ("", "off", "none"):
+            return "off"
+        from core.outreach.rules import Window
+
+        return str(Window.parse(value))
+
+    @model_validator(mode="after")
+    def _outreach_windows(self) -> Settings:
+        if self.outreach_churn_days < self.outreach_dormant_days:
+            raise ValueError("OUTREACH_CHURN_DAYS must not be shorter than OUTREACH_DORMANT_DAYS")
+        if self.outreach_retry_max_seconds < self.outreach_retry_base_seconds:
+            raise ValueError("OUTREACH_RETRY_MAX_SECONDS must not be below OUTREACH_RETRY_BASE_SECONDS")
+        return self
+
+    # --- Analytics (retention reports, /stats) ---
+    # A customer is active at a moment if they placed a counted order within this many days before it.
+    analytics_active_days: int = Field(default=90, ge=1, le=3650)
+    # Period boundaries are local midnights in this zone (unset: BUSINESS_TIMEZONE).
+    analytics_timezone: str | None = None
+    # What /stats without an argument shows: the current week, month or quarter so far.
+    analytics_stats_period: Literal["week", "month", "quarter"] = "month"
+    # How many periods (or monthly cohorts) the /stats charts look back.
+    analytics_chart_periods: int = Field(default=12, ge=2, le=36)
+
+    @field_validator("analytics_timezone")
+    @classmethod
+    def _analytics_tz(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError("an IANA time zone such as Europe/Moscow or UTC") from None
+        return value
+
     # --- Operations ---
     environment: Literal["development", "production"] = "development"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"

@@ -32,6 +32,7 @@ from storage.db import create_engine, create_sessionmaker
 from storage.state import set_state
 
 log = logging.getLogger("supportbot")
+STOP_TIMEOUT = 10.0
 SANDBOX_WEB_KEY_NAME = "sandbox-web"  # the key the sandbox page uses (sandbox mode only)
 
 
@@ -221,6 +222,11 @@ class Runtime:
             log.warning("stopping with %d updates still stored; they run at next start",
                         self.inbox.backlog)
         self.server.should_exit = True
+        done, pending = await asyncio.wait(self._tasks, timeout=STOP_TIMEOUT)
+        for task in pending:  # a worker that ignores the stop signal must not hang the exit
+            log.warning("worker %s did not stop within %ss; cancelling it", task.get_name(),
+                        STOP_TIMEOUT)
+            task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.bot.session.close()
         if self.sandbox is not None:

@@ -16,6 +16,7 @@ from core.settings import Settings
 from dialogs import menu
 from dialogs.common import name_of, show
 from dialogs.i18n import I18n, Translator
+from dialogs.loyalty.handlers import referral_notice
 
 router = Router(name=__name__)
 router.message.filter(F.chat.type == "private")
@@ -79,25 +80,30 @@ async def on_start(
     t = i18n(customer.language)
     payload = (command.args or "").strip()
     notice: str | None = None
-    async with db.begin() as session:
-        was_opted_out = not customer.opted_in
-        if payload:
-            kind = await svc.record_deep_link(
-                session, clock=clock, customer_id=customer.id, payload=payload
-            )
-            if kind == "link":
-                try:
-                    customer = await svc.redeem_link_token(
-                        session, clock=clock, token=payload, telegram_id=message.chat.id
-                    )
-                    notice = t("link-ok")
-                except DomainError as exc:
-                    notice = t(LINK_ERRORS.get(exc.code, "link-unknown"))
-        if was_opted_out:
-            customer = await svc.set_opt_in(
-                session, clock=clock, telegram_id=message.chat.id, opted_in=True
-            )
-        await svc.mark_onboarded(session, clock=clock, telegram_id=message.chat.id)
+    was_opted_out = not customer.opted_in
+    # A returning customer's plain /start needs no write at all (the hot path).
+    if payload or was_opted_out or customer.onboarded_at is None:
+        async with db.begin() as session:
+            if payload:
+                kind = await svc.record_deep_link(
+                    session, clock=clock, customer_id=customer.id, payload=payload
+                )
+                if kind == "link":
+                    try:
+                        customer = await svc.redeem_link_token(
+                            session, clock=clock, token=payload, telegram_id=message.chat.id
+                        )
+                        notice = t("link-ok")
+                    except DomainError as exc:
+                        notice = t(LINK_ERRORS.get(exc.code, "link-unknown"))
+                elif kind == "referral":
+                    notice = await referral_notice(session, clock=clock, settings=settings,
+                                                   customer=customer, payload=payload, t=t)
+            if was_opted_out:
+                customer = await svc.set_opt_in(
+                    session, clock=clock, telegram_id=message.chat.id, opted_in=True
+                )
+            await svc.mark_onboarded(session, clock=clock, telegram_id=message.chat.id)
     t = i18n(customer.language)
     if notice:
         await message.answer(notice)

@@ -44,3 +44,21 @@ def test_webhook_needs_secret() -> None:
 def test_lists_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ADMIN_IDS", "1, 2,3")
     assert make().admin_ids == [1, 2, 3]
+
+
+def test_env_example_documents_every_setting() -> None:
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[2] / ".env.example").read_text()
+    documented = {line.split("=", 1)[0].strip() for line in text.splitlines()
+                  if line and not line.startswith("#") and "=" in line}
+    missing = {name.upper() for name in Settings.model_fields} - documented
+    assert not missing, f"add to .env.example: {sorted(missing)}"
+
+
+def test_env_example_loads_as_is(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from pathlib import Path
+
+    (tmp_path / ".env").write_text((Path(__file__).resolve().parents[2] / ".env.example").read_text())
+    monkeypatch.chdir(tmp_path)
+    assert Settings().sandbox_mode

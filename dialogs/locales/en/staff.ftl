@@ -34,5 +34,6 @@ staff-commands =
     /ban, /unban — stop or restore relaying
     // text or /note text — internal note, not sent
     /queue — waiting and open cases, queued posts
+    /stats [week|month|quarter|YYYY-MM] — retention, NPS, CSAT and campaign figures with charts
 staff-queue = 📊 Waiting: { $waiting } · open: { $open } · posts queued: { $queued }
 staff-refused = Only members of the support group can do that.

@@ -1,0 +1,298 @@
+"""/v1/analytics: retention figures for any period and granularity, as JSON or CSV."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import Response
+
+from api.deps import ClockDep, SessionDep, SettingsDep, require_scope
+from api.errors import error_responses
+from api.schemas.analytics import (
+    CampaignReportOut,
+    CohortReportOut,
+    ExitReportOut,
+    NpsReportOut,
+    PeriodOut,
+    RetentionReportOut,
+    RevenueChurnReportOut,
+    SummaryOut,
+    SupportReportOut,
+)
+from api.schemas.common import Timezone
+from core import exit_interview
+from core.analytics import definitions as defs
+from core.analytics import engagement, retention, summary, tables
+from core.analytics import periods as pr
+from core.analytics.periods import PeriodRange
+from core.apikeys import ApiKeyView
+from core.clock import Clock
+from core.settings import Settings
+
+router = APIRouter(prefix="/v1/analytics", tags=["analytics"])
+
+CanRead = Annotated[ApiKeyView, Depends(require_scope("analytics:read"))]
+Granularity = Annotated[Literal["week", "month", "quarter"],
+                        Query(description="Period length: ISO weeks, months or quarters.")]
+Start = Annotated[date | None, Query(description="First day to cover (YYYY-MM-DD); snapped to the "
+                                     "start of its period. Omitted: the last `periods` periods.")]
+End = Annotated[date | None, Query(description="Day after the last one to cover (exclusive). "
+                                   "Omitted: up to now (the current period so far).")]
+Periods = Annotated[int | None, Query(ge=1, le=260, description="How many periods up to `end` "
+                                      "when `start` is omitted (default 12).")]
+Tz = Annotated[Timezone | None, Query(description="IANA zone of the period boundaries (default "
+                                      "ANALYTICS_TIMEZONE, else BUSINESS_TIMEZONE).")]
+Format = Annotated[Literal["json", "csv"],
+                   Query(description="`csv` for spreadsheets (money in major units).")]
+
+LTV_FORMULA = ("LTV = average order value x purchase frequency (orders per buyer per period) x "
+               "expected lifetime (1 / churn rate, in periods)")
+REQUIRES = "Requires scope `analytics:read`. "
+COMMON = ("Periods: `granularity` week|month|quarter; `start`/`end` dates, or the last `periods` "
+          "ones; boundaries are local midnights in `tz`. `format=csv` returns text/csv. 422 "
+          "`invalid_range`, `too_many_periods`, `period_in_future`.")
+
+
+def _responses() -> dict[int | str, dict[str, Any]]:
+    return {200: {"content": {"text/csv": {"schema": {"type": "string"}}},
+                  "description": "The report (JSON, or CSV with `format=csv`)."},
+            **error_responses(401, 403, 422)}
+
+
+def _range(settings: Settings, clock: Clock, granularity: str, start: date | None, end: date | None,
+           count: int | None, tz: str | None, default_count: int = 12) -> PeriodRange:
+    return pr.build(
+        granularity=granularity, timezone=tz or settings.analytics_timezone or settings.business_timezone,
+        now=clock.now(), start=start, end=end, periods=count or default_count,
+    )
+
+
+def _meta(rng: PeriodRange, settings: Settings, *parts: dict[str, str]) -> dict[str, Any]:
+    return {
+        "granularity": rng.granularity, "timezone": rng.timezone, "as_of": rng.as_of,
+        "start": rng.periods[0].start, "end": rng.periods[-1].end, "currency": settings.loyalty_currency,
+        "active_days": settings.analytics_active_days,
+        "definitions": defs.render(*parts, active_days=settings.analytics_active_days),
+    }
+
+
+def _csv(table: tables.Table, name: str, rng: PeriodRange) -> Response:
+    filename = f"{name}_{rng.periods[0].label}_{rng.periods[-1].label}.csv"
+    return Response(tables.to_csv(table), media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+@router.get(
+    "/retention",
+    summary="Customers, CRR, churn, growth, purchases and LTV per period",
+    description=REQUIRES + "Per period: customers active at the start (S) and end (E), new, "
+    "reactivated, retained and lost customers, CRR = (E - N) / S, churn = lost / S, customer "
+    "growth, orders, buyers, repeat purchase rate, purchase frequency, revenue, average order "
+    "value, realised revenue per buyer and LTV (formula in `ltv_formula`). `definitions` states "
+    "each one exactly. " + COMMON,
+    response_model=RetentionReportOut,
+    responses=_responses(),
+)
+async def analytics_retention(
+    _key: CanRead, session: SessionDep, clock: ClockDep, settings: SettingsDep,
+    granularity: Granularity = "month", start: Start = None, end: End = None, periods: Periods = None,
+    tz: Tz = None, format: Format = "json",
+) -> Any:
+    await session.commit()  # end the auth transaction: on SQLite it holds the write lock
+    rng = _range(settings, clock, granularity, start, end, periods, tz)
+    report = await retention.retention_report(session, rng=rng, active_days=settings.analytics_active_days)
+    await session.commit()
+    if format == "csv":
+        return _csv(tables.retention_table(report, settings.loyalty_currency), "retention", rng)
+    return RetentionReportOut(**_meta(rng, settings, defs.RETENTION), ltv_formula=LTV_FORMULA,
+                              periods=report.rows)  # type: ignore[arg-type]
+
+
+@router.get(
+    "/revenue-churn",
+    summary="Revenue churn per period",
+    description=REQUIRES + "Per period: the revenue of the activity window before the period "
+    "start, the part of it that came from customers lost during the period, and their ratio. "
+    "Heavier than /retention (one more sum per period per customer). " + COMMON,
+    response_model=RevenueChurnReportOut,
+    responses=_responses(),
+)
+async def analytics_revenue_churn(
+    _key: CanRead, session: SessionDep, clock: ClockDep, settings: SettingsDep,
+    granularity: Granularity = "month", start: Start = None, end: End = None, periods: Periods = None,
+    tz: Tz = None, format: Format = "json",
+) -> Any:
+    await session.commit()  # end the auth transaction: on SQLite it holds the write lock
+    rng = _range(settings, clock, granularity, start, end, periods, tz)
+    report = await retention.revenue_churn_report(session, rng=rng,
+                                                  active_days=settings.analytics_active_days)
+    await session.commit()
+    if format == "csv":
+        return _csv(tables.revenue_churn_table(report, settings.loyalty_currency), "revenue_churn", rng)
+    return RevenueChurnReportOut(**_meta(rng, settings, defs.REVENUE_CHURN),
+                                 periods=report.rows)  # type: ignore[arg-type]
+
+
+@router.get(
+    "/cohorts",
+    summary="Cohort retention by first-purchase period (a triangle)",
+    description=REQUIRES + "Customers grouped by the period of their first counted order ever; "
+    "for each later period, how many of them bought and what share that is. Monthly by default. "
+    + COMMON,
+    response_model=CohortReportOut,
+    responses=_responses(),
+)
+async def analytics_cohorts(
+    _key: CanRead, session: SessionDep, clock: ClockDep, settings: SettingsDep,
+    granularity: Granularity = "month", start: Start = None, end: End = None, periods: Periods = None,
+    tz: Tz = None, format: Format = "json",
+) -> Any:
+    await session.commit()  # end the auth transaction: on SQLite it holds the write lock
+    rng = _range(settings, clock, granularity, start, end, periods, tz)
+    report = await retention.cohort_report(session, rng=rng)
+    await session.commit()
+    if format == "csv":
+        return _csv(tables.cohort_table(report), "cohorts", rng)
+    return CohortReportOut(**_meta(rng, settings, defs.COHORTS), cohorts=report.rows)  # type: ignore[arg-type]
+
+
+@router.get(
+    "/nps",
+    summary="NPS trend per period and by segment",
+    description=REQUIRES + "NPS of the answers given in each period, and over the whole range by "
+    "the customer's tier and by what triggered the survey. " + COMMON,
+    response_model=NpsReportOut,
+    responses=_responses(),
+)
+async def analytics_nps(
+    _key: CanRead, session: SessionDep, clock: ClockDep, settings: SettingsDep,
+    granularity: Granularity = "month", start: Start = None, end: End = None, periods: Periods = None,
+    tz: Tz = None, format: Format = "json",
+) -> Any:
+    await session.commit()  # end the auth transaction: on SQLite it holds the write lock
+    rng = _range(settings, clock, granularity, start, end, periods, tz)
+    trend = await engagement.nps_trend(session, rng=rng)
+    await session.commit()
+    if format == "csv":
+        return _csv(tables.nps_table(trend), "nps", rng)
+    return NpsReportOut(**_meta(rng, settings, defs.NPS), trend=trend.points,  # type: ignore[arg-type]
+                        overall=trend.overall)  # type: ignore[arg-type]
+
+
+@router.get(
+    "/support",
+    summary="CSAT, first-response time and FAQ deflection per period",
+    description=REQUIRES + "CSAT (1-5 after a closed case: average and share of 4-5), time to the "
+    "first staff reply (median and p90) and the share of FAQ questions answered without a human. "
+    + COMMON,
+    response_model=SupportReportOut,
+    responses=_responses(),
+)
+async def analytics_support(
+    _key: CanRead, session: SessionDep, clock: ClockDep, settings: SettingsDep,
+    granularity: Granularity = "month", start: Start = None, end: End = None, periods: Periods = None,
+    tz: Tz = None, format: Format = "json",
+) -> Any:
+    await session.commit()  # end the auth transaction: on SQLite it holds the write lock
+    rng = _range(settings, clock, granularity, start, end, periods, tz)
+    report = await engagement.support_report(session, rng=rng)
+    await session.commit()
+    if format == "csv":
+        return _csv(tables.support_table(report), "support", rng)
+    return SupportReportOut(**_meta(rng, settings, defs.SUPPORT), periods=report.rows)  # type: ignore[arg-type]
+
+
+@router.get(
+    "/exit-reasons",
+    summary="Why customers leave",
+    description=REQUIRES + "Exit interviews sent in the range: reasons by count and share, the "
+    "most missed features, how many were saved. Covers the whole range (one period by "
+    "default). " + COMMON,
+    response_model=ExitReportOut,
+    responses=_responses(),
+)
+async def analytics_exit_reasons(
+    _key: CanRead, session: SessionDep, clock: ClockDep, settings: SettingsDep,
+    granularity: Granularity = "month", start: Start = None, end: End = None, periods: Periods = None,
+    tz: Tz = None, format: Format = "json",
+) -> Any:
+    await session.commit()  # end the auth transaction: on SQLite it holds the write lock
+    rng = _range(settings, clock, granularity, start, end, periods, tz, default_count=1)
+    report = await engagement.exit_reasons(session, rng=rng, clock=clock,
+                                           rules=exit_interview.ExitRules.from_settings(settings))
+    await session.commit()
+    if format == "csv":
+        return _csv(tables.exit_table(report), "exit_reasons", rng)
+    return ExitReportOut(
+        **_meta(rng, settings, defs.EXIT), interviews=report.interviews, answered=report.answered,
+        response_rate_percent=report.response_rate_percent, reasons=report.reasons,  # type: ignore[arg-type]
+        top_features=report.top_features, save_window_days=report.save_window_days,  # type: ignore[arg-type]
+        customers=report.customers, saved=report.saved, save_rate_percent=report.save_rate_percent,
+    )
+
+
+@router.get(
+    "/campaigns",
+    summary="Win-back rate and uplift over the holdout per campaign",
+    description=REQUIRES + "Campaigns running at some point of the range: conversion of the "
+    "treated group within the goal window (win-back rate), of the holdout, and the uplift in "
+    "percentage points with a 95% confidence interval. Filter by `playbook`. " + COMMON,
+    response_model=CampaignReportOut,
+    responses=_responses(),
+)
+async def analytics_campaigns(
+    _key: CanRead, session: SessionDep, clock: ClockDep, settings: SettingsDep,
+    granularity: Granularity = "month", start: Start = None, end: End = None, periods: Periods = None,
+    tz: Tz = None, format: Format = "json",
+    playbook: Annotated[str | None, Query(max_length=32, pattern=r"^[a-z0-9_-]+$")] = None,
+) -> Any:
+    await session.commit()  # end the auth transaction: on SQLite it holds the write lock
+    rng = _range(settings, clock, granularity, start, end, periods, tz, default_count=1)
+    report = await engagement.campaign_results(session, rng=rng, clock=clock, playbook=playbook)
+    await session.commit()
+    if format == "csv":
+        return _csv(tables.campaign_table(report), "campaigns", rng)
+    return CampaignReportOut(**_meta(rng, settings, defs.CAMPAIGNS),
+                             campaigns=[_campaign(c) for c in report.campaigns])  # type: ignore[misc]
+
+
+@router.get(
+    "/summary",
+    summary="One period at a glance",
+    description=REQUIRES + "The headline figures of one period (the current week, month or "
+    "quarter by default, or the one containing `start`): retention, revenue churn, purchases, "
+    "LTV, NPS, CSAT, first response, FAQ deflection, exit reasons, campaigns. " + COMMON,
+    response_model=SummaryOut,
+    responses=_responses(),
+)
+async def analytics_summary(
+    _key: CanRead, session: SessionDep, clock: ClockDep, settings: SettingsDep,
+    granularity: Granularity = "month",
+    start: Annotated[date | None, Query(description="A day of the period to show (default: today).")] = None,
+    tz: Tz = None, format: Format = "json",
+) -> Any:
+    first = None if start is None else pr.floor(start, granularity)
+    end = None if first is None else pr.shift(first, granularity, 1)
+    await session.commit()  # end the auth transaction: on SQLite it holds the write lock
+    rng = _range(settings, clock, granularity, first, end, 1, tz)
+    s = await summary.summary(session, rng=rng, active_days=settings.analytics_active_days, clock=clock,
+                              exit_rules=exit_interview.ExitRules.from_settings(settings))
+    await session.commit()
+    if format == "csv":
+        return _csv(tables.summary_table(s, settings.loyalty_currency), "summary", s.range)
+    return SummaryOut(
+        **_meta(s.range, settings, defs.RETENTION, defs.REVENUE_CHURN, defs.NPS, defs.SUPPORT,
+                defs.EXIT, defs.CAMPAIGNS),
+        ltv_formula=LTV_FORMULA, period=PeriodOut.model_validate(s.range.periods[0]),
+        retention=s.retention, revenue_churn=s.revenue_churn, support=s.support,  # type: ignore[arg-type]
+        nps=s.nps.overall, exit_reasons=s.exits.reasons,  # type: ignore[arg-type]
+        campaigns=[_campaign(c) for c in s.campaigns.campaigns],  # type: ignore[misc]
+    )
+
+
+def _campaign(c: engagement.CampaignResult) -> dict[str, Any]:
+    from dataclasses import asdict
+
+    return {**asdict(c), "significant": c.significant}

@@ -1,0 +1,153 @@
+"""Outreach background work and the hook that sees customers write.
+
+- `run_scheduler`: queues sequence steps whose delay has passed, folds new orders and refunds
+  into the segment summary (conversions, purchase exits), completes finished campaigns, and
+  logs progress (sent/total, rate, ETA) for running campaigns.
+- `run_webhooks`: posts signed campaign events to the backend, retrying with backoff.
+- `OutreachMiddleware`: every private message or button press is activity (not dormant any
+  more) and a reply to any campaign message that reached the person, which ends that sequence.
+  The update then goes on to the flows as usual (free text ends up with support).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import httpx
+from aiogram import BaseMiddleware
+from aiogram.types import TelegramObject, Update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.context import BotContext
+from core.clock import Clock
+from core.customers import CustomerView
+from core.outreach import delivery, sequences, stats, webhooks
+from core.outreach.rules import OutreachRules
+
+log = logging.getLogger(__name__)
+
+SIGNAL = "outreach"
+WEBHOOK_SIGNAL = "outreach-webhooks"
+MAX_IDLE = 5.0
+
+
+class OutreachMiddleware(BaseMiddleware):
+    """Outer update middleware, after the customer middleware (it needs `customer`)."""
+
+    def __init__(self, *, db: async_sessionmaker[AsyncSession], clock: Clock) -> None:
+        self.db = db
+        self.clock = clock
+
+    async def __call__(
+        self,
+        handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
+        event: TelegramObject,
+        data: dict[str, Any],
+    ) -> Any:
+        customer: CustomerView | None = data.get("customer")
+        if customer is not None and isinstance(event, Update) and (event.message or event.callback_query):
+            try:
+                async with self.db.begin() as session:
+                    await stats.note_activity(session, customer_id=customer.id, at=self.clock.now())
+                    await sequences.on_reply(session, clock=self.clock, customer_id=customer.id)
+            except Exception:  # bookkeeping must never cost the customer their answer
+                log.exception("outreach: recording activity of customer %s failed", customer.id)
+        return await handler(event, data)
+
+
+async def run_scheduler(ctx: BotContext) -> None:
+    """Sequence steps, order sync, completion and the progress log line."""
+    s = ctx.settings
+    last_sync = last_log = 0.0
+    seen: dict[int, tuple[int, float]] = {}
+    while not ctx.stop.is_set():
+        queued = 0
+        while True:
+            async with ctx.db.begin() as session:
+                n = await delivery.schedule_due(session, clock=ctx.clock)
+            queued += n
+            if n < 5000:
+                break
+        if queued:
+            ctx.notify("outbox")
+        mono = time.monotonic()
+        if mono - last_sync >= s.outreach_sync_seconds:
+            last_sync = mono
+            async with ctx.db.begin() as session:
+                synced = await stats.sync_orders(session, clock=ctx.clock)
+            if synced.backfilled:
+                log.info("outreach: segment summary built from customers and orders")
+        async with ctx.db.begin() as session:
+            finished = await delivery.finish_campaigns(session, clock=ctx.clock)
+        for cid in finished:
+            log.info("outreach: campaign %s completed", cid)
+        if mono - last_log >= s.outreach_progress_log_seconds:
+            last_log = mono
+            async with ctx.db() as session:
+                for p in await delivery.progress(session):
+                    before = seen.get(p.campaign_id)
+                    rate = (p.sent - before[0]) / (mono - before[1]) if before and mono > before[1] else None
+                    seen[p.campaign_id] = (p.sent, mono)
+                    eta = f"{p.waiting / rate:.0f}s" if rate else "-"
+                    log.info(
+                        "outreach: campaign %s %r: sent %d/%d (%.0f%%), %s, ETA %s; failed %d, skipped %d",
+                        p.campaign_id,
+                        p.name,
+                        p.sent,
+                        p.total,
+                        100 * p.sent / max(p.total, 1),
+                        f"{rate:.1f} msg/s" if rate is not None else "rate -",
+                        eta,
+                        p.failed,
+                        p.skipped,
+                    )
+        async with ctx.db() as session:
+            due = await delivery.next_step_due(session)
+        wait = MAX_IDLE
+        if due is not None:
+            wait = max(0.05, min(wait, (due - ctx.clock.now()).total_seconds()))
+        wait = min(wait, s.outreach_sync_seconds)
+        if await ctx.wait(SIGNAL, wait):
+            return
+
+
+async def run_webhooks(ctx: BotContext) -> None:
+    """Post signed campaign events to the backend (at least once; receivers dedupe by id)."""
+    s = ctx.settings
+    rules = OutreachRules.from_settings(s)
+    async with httpx.AsyncClient(timeout=s.outreach_webhook_timeout_seconds) as http:
+        while not ctx.stop.is_set():
+            async with ctx.db() as session:
+                due = await webhooks.due_webhooks(session, now=ctx.clock.now())
+            for hook in due:
+                error: str | None = None
+                try:
+                    r = await http.post(hook.url, content=hook.body, headers=hook.headers)
+                    if r.status_code >= 300:
+                        error = f"HTTP {r.status_code}"
+                except httpx.HTTPError as exc:
+                    error = f"{type(exc).__name__}: {exc}"
+                async with ctx.db.begin() as session:
+                    status = await webhooks.webhook_done(
+                        session,
+                        webhook_id=hook.id,
+                        now=ctx.clock.now(),
+                        error=error,
+                        max_attempts=rules.webhook_max_attempts,
+                    )
+                if status == "failed":
+                    log.warning("outreach webhook %s to %s gave up: %s", hook.id, hook.url, error)
+            if due:
+                await asyncio.sleep(0)
+                continue
+            async with ctx.db() as session:
+                nxt = await webhooks.next_webhook_at(session)
+            wait = MAX_IDLE
+            if nxt is not None:
+                wait = max(0.05, min(MAX_IDLE, (nxt - ctx.clock.now()).total_seconds()))
+            if await ctx.wait(WEBHOOK_SIGNAL, wait):
+                return

@@ -1,0 +1,191 @@
+"""Messages the engagement worker sends: expiry warnings, rewards, reminders, 'it shipped' news.
+
+Every row names its contact policy:
+
+- `proactive`: asks `core.contact_policy.may_contact` (opt-in, reachability, the weekly budget)
+  and is counted; when only the budget is in the way it waits for it, until its deadline;
+- `requested`: the customer asked for it (a break reminder, news of a feature they missed):
+  sent past the weekly budget (but not after /stop), and counted so campaigns back off;
+- `service`: about the customer's own action (a referral reward): neither asked nor counted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.clock import Clock
+from core.contact_policy import last_contact, may_contact, record_contact
+from storage.models import Customer
+from storage.models_loyalty import LoyaltyNotice
+
+PROACTIVE, REQUESTED, SERVICE = "proactive", "requested", "service"
+POLICIES = (PROACTIVE, REQUESTED, SERVICE)
+
+
+@dataclass(frozen=True, slots=True)
+class Gate:
+    """What to do with a message now: send, defer until `retry_at`, or skip for `reason`."""
+
+    action: str
+    reason: str | None = None
+    retry_at: datetime | None = None
+
+
+async def contact_gate(
+    session: AsyncSession,
+    *,
+    customer_id: int,
+    now: datetime,
+    cap: timedelta,
+    policy: str,
+    deadline: datetime | None,
+) -> Gate:
+    """Decide whether a message under `policy` may go to this customer now."""
+    if policy == PROACTIVE:
+        ok, reason = await may_contact(session, customer_id=customer_id, now=now, cap=cap)
+        if ok:
+            return Gate("send")
+        if reason == "frequency_cap":
+            last = await last_contact(session, customer_id=customer_id)
+            retry = (last or now) + cap
+            if deadline is not None and retry > deadline:
+                return Gate("skip", "contact_budget")
+            return Gate("defer", reason, retry)
+        return Gate("skip", reason)
+    customer = await session.get(Customer, customer_id)
+    if customer is None or customer.erased_at is not None:
+        return Gate("skip", "erased")
+    if customer.telegram_id is None:
+        return Gate("skip", "no_telegram")
+    if not customer.reachable:
+        return Gate("skip", "unreachable")
+    if policy == REQUESTED and not customer.opted_in:
+        return Gate("skip", "opted_out")
+    return Gate("send")
+
+
+@dataclass(frozen=True, slots=True)
+class OutgoingNotice:
+    id: int
+    customer_id: int
+    telegram_id: int
+    language: str | None
+    kind: str
+    params: dict[str, Any]
+
+
+async def queue_notice(
+    session: AsyncSession,
+    *,
+    clock: Clock,
+    customer_id: int,
+    kind: str,
+    dedupe_key: str,
+    policy: str,
+    params: dict[str, Any] | None = None,
+    not_before: datetime | None = None,
+    deadline: datetime | None = None,
+) -> bool:
+    """Queue a message once per `dedupe_key`; False if it was queued before."""
+    if policy not in POLICIES:
+        raise ValueError(f"unknown contact policy {policy!r}")
+    exists = await session.scalar(select(LoyaltyNotice.id).where(LoyaltyNotice.dedupe_key == dedupe_key))
+    if exists is not None:
+        return False
+    now = clock.now()
+    try:
+        async with session.begin_nested():
+            session.add(
+                LoyaltyNotice(
+                    customer_id=customer_id, kind=kind, dedupe_key=dedupe_key, params=params or {},
+                    policy=policy, status="queued", not_before=not_before or now, deadline=deadline,
+                    attempts=0, created_at=now,
+                )
+            )
+    except IntegrityError:  # queued concurrently
+        return False
+    return True
+
+
+async def claim_notices(
+    session: AsyncSession, *, clock: Clock, cap: timedelta, limit: int = 20
+) -> list[OutgoingNotice]:
+    """Due notices that may go now, marked `sending`; the others are deferred or skipped."""
+    now = clock.now()
+    rows = (
+        await session.execute(
+            select(LoyaltyNotice)
+            .where(LoyaltyNotice.status == "queued", LoyaltyNotice.not_before <= now)
+            .order_by(LoyaltyNotice.not_before, LoyaltyNotice.id)
+            .limit(limit)
+        )
+    ).scalars().all()
+    out: list[OutgoingNotice] = []
+    for row in rows:
+        if row.deadline is not None and row.deadline < now:
+            row.status, row.error = "skipped", "deadline passed"
+            continue
+        gate = await contact_gate(
+            session, customer_id=row.customer_id, now=now, cap=cap, policy=row.policy,
+            deadline=row.deadline,
+        )
+        if gate.action == "skip":
+            row.status, row.error = "skipped", gate.reason
+            continue
+        if gate.action == "defer":
+            assert gate.retry_at is not None
+            row.not_before = gate.retry_at
+            continue
+        customer = await session.get(Customer, row.customer_id)
+        assert customer is not None and customer.telegram_id is not None
+        row.status, row.attempts = "sending", row.attempts + 1
+        out.append(
+            OutgoingNotice(
+                id=row.id, customer_id=row.customer_id, telegram_id=customer.telegram_id,
+                language=customer.language, kind=row.kind, params=dict(row.params or {}),
+            )
+        )
+    await session.flush()
+    return out
+
+
+async def notice_sent(session: AsyncSession, *, clock: Clock, notice_id: int) -> None:
+    """Mark a notice sent and count it against the budget unless it was a service message."""
+    row = await session.get(LoyaltyNotice, notice_id)
+    if row is None:
+        return
+    row.status, row.sent_at, row.error = "sent", clock.now(), None
+    if row.policy != SERVICE:
+        await record_contact(
+            session, customer_id=row.customer_id, kind=f"loyalty:{row.kind}", ref=str(row.id),
+            now=clock.now(),
+        )
+    await session.flush()
+
+
+async def notice_failed(
+    session: AsyncSession, *, notice_id: int, error: str, retry_at: datetime | None = None
+) -> None:
+    """A send failed: retry later (network, 429) or give up (refused, unreachable)."""
+    values: dict[str, Any] = {"error": error[:500]}
+    if retry_at is not None:
+        values.update(status="queued", not_before=retry_at)
+    else:
+        values["status"] = "failed"
+    await session.execute(update(LoyaltyNotice).where(LoyaltyNotice.id == notice_id).values(**values))
+
+
+async def recover_notices(session: AsyncSession) -> int:
+    """Notices left `sending` by a crash may have arrived: never send them twice."""
+    result = await session.execute(
+        update(LoyaltyNotice)
+        .where(LoyaltyNotice.status == "sending")
+        .values(status="sent", error="in flight when the process stopped; not repeated")
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
