@@ -196,7 +196,9 @@ async def run_one(name: str, n: int, *, paid: bool, faults: bool, concurrency: i
             "OUTREACH_PAID_MAX_STARS": str(n),
             "OUTREACH_RETRY_BASE_SECONDS": "1",
         }
-        profile = ["-m", "cProfile", "-o", os.environ["BENCH_PROFILE"]] if os.environ.get("BENCH_PROFILE") else []
+        profile = (
+            ["-m", "cProfile", "-o", os.environ["BENCH_PROFILE"]] if os.environ.get("BENCH_PROFILE") else []
+        )
         product = await asyncio.create_subprocess_exec(
             sys.executable,
             *profile,
@@ -291,7 +293,7 @@ async def run_one(name: str, n: int, *, paid: bool, faults: bool, concurrency: i
             "status_api": {k: figures[k] for k in ("sent", "failed", "skipped", "uncertain", "queued")},
             "paid_sent": figures["paid_sent"],
             "per_second": timeline,
-            "progress_log": [ln.split(": ", 1)[-1] for ln in log_lines if "outreach: campaign" in ln or "DBG" in ln][-8:],
+            "progress_log": [ln.split(": ", 1)[-1] for ln in log_lines if "outreach: campaign" in ln][-2:],
         }
         return result
     finally:

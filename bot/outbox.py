@@ -156,29 +156,6 @@ class Deliverer:
                 database.cancel()
             listener.cancel()
             await asyncio.gather(database, listener, return_exceptions=True)
-            d = getattr(self, "_dbg", [])
-            if d:
-                import statistics
-
-                ts = sorted(x[0] for x in d)
-                log.warning(
-                    "DBG turns=%d p50=%.1fms p90=%.1fms p99=%.1fms max=%.1fms total=%.2fs",
-                    len(ts),
-                    1000 * ts[len(ts) // 2],
-                    1000 * ts[int(len(ts) * 0.9)],
-                    1000 * ts[int(len(ts) * 0.99)],
-                    1000 * ts[-1],
-                    sum(ts),
-                )
-                cl = [x for x in d if x[3]]
-                log.warning(
-                    "DBG claims=%d avg=%.1fms avg_ready=%.1f; avg marks/turn=%.1f results/turn=%.1f",
-                    len(cl),
-                    1000 * statistics.mean(x[0] for x in cl) if cl else 0,
-                    statistics.mean(x[4] for x in cl) if cl else 0,
-                    statistics.mean(x[1] for x in d),
-                    statistics.mean(x[2] for x in d),
-                )
 
     async def _wait_any(self, event: asyncio.Event, seconds: float) -> None:
         """Wait for `event`, at most `seconds` (a cancellation is never swallowed)."""

@@ -15,6 +15,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -41,6 +42,9 @@ class OutreachMiddleware(BaseMiddleware):
     def __init__(self, *, db: async_sessionmaker[AsyncSession], clock: Clock) -> None:
         self.db = db
         self.clock = clock
+        # Activity is written at most every ACTIVITY_RESOLUTION per customer; remembering when
+        # we last wrote it saves a transaction on nearly every message of a conversation.
+        self._noted: dict[int, datetime] = {}
 
     async def __call__(
         self,
@@ -51,12 +55,23 @@ class OutreachMiddleware(BaseMiddleware):
         customer: CustomerView | None = data.get("customer")
         if customer is not None and isinstance(event, Update) and (event.message or event.callback_query):
             try:
-                async with self.db.begin() as session:
-                    await stats.note_activity(session, customer_id=customer.id, at=self.clock.now())
-                    await sequences.on_reply(session, clock=self.clock, customer_id=customer.id)
+                await self._record(customer.id)
             except Exception:  # bookkeeping must never cost the customer their answer
                 log.exception("outreach: recording activity of customer %s failed", customer.id)
         return await handler(event, data)
+
+    async def _record(self, customer_id: int) -> None:
+        now = self.clock.now()
+        noted = self._noted.get(customer_id)
+        fresh = noted is not None and timedelta(0) <= now - noted < stats.ACTIVITY_RESOLUTION
+        async with self.db.begin() as session:
+            if not fresh:
+                await stats.note_activity(session, customer_id=customer_id, at=now)
+            await sequences.on_reply(session, clock=self.clock, customer_id=customer_id)
+        if not fresh:
+            if len(self._noted) > 100_000:
+                self._noted.clear()
+            self._noted[customer_id] = now
 
 
 async def run_scheduler(ctx: BotContext) -> None:

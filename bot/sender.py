@@ -25,7 +25,7 @@ from aiogram import Bot
 from aiogram.client.session.middlewares.base import BaseRequestMiddleware, NextRequestMiddlewareType
 from aiogram.exceptions import TelegramNetworkError, TelegramRetryAfter, TelegramServerError
 from aiogram.methods import TelegramMethod
-from aiogram.methods.base import TelegramType
+from aiogram.methods.base import Response, TelegramType
 
 from core.ratelimit import FloodGate, Lane
 
@@ -73,7 +73,7 @@ class FloodControlMiddleware(BaseRequestMiddleware):
         make_request: NextRequestMiddlewareType[TelegramType],
         bot: Bot,
         method: TelegramMethod[TelegramType],
-    ) -> TelegramType:
+    ) -> Response[TelegramType]:
         options = _options.get() or SendOptions()
         counted = self.gate is not None and counts_against_flood(method)
         lane = Lane.PAID if getattr(method, "allow_paid_broadcast", None) else options.lane

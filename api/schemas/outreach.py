@@ -10,13 +10,14 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    Strict,
     StrictBool,
     StrictFloat,
     StrictInt,
     StringConstraints,
 )
 
-from api.schemas.common import AttributeKey, Language, text
+from api.schemas.common import AttributeKey, Language
 from api.schemas.loyalty import ExternalIdField, IdempotencyKey, Tier
 from core.outreach import campaigns as svc
 from core.outreach import segments
@@ -47,6 +48,7 @@ EventKind = Literal[
 PlaybookName = Literal["winback", "renewal", "abandoned_cart"]
 ExitCondition = Literal["reply", "purchase", "opt_out"]
 WebhookEvent = Literal["sent", "failed", "replied", "converted"]
+WEBHOOK_EVENTS: tuple[WebhookEvent, ...] = ("sent", "failed", "replied", "converted")
 WindowText = Annotated[
     str,
     StringConstraints(pattern=r"^(\d{1,2}:\d{2}-\d{1,2}:\d{2}|any|off)$"),
@@ -58,6 +60,10 @@ WindowText = Annotated[
 Days = Annotated[StrictInt, Field(ge=0, le=3650)]
 Scalar = Annotated[str, StringConstraints(max_length=1024)] | StrictBool | StrictInt | StrictFloat
 TemplateText = Annotated[str, StringConstraints(min_length=1, max_length=4096)]
+ProductName = Annotated[str, Strict(), StringConstraints(strip_whitespace=True, min_length=1, max_length=256)]
+CampaignName = Annotated[
+    str, Strict(), StringConstraints(strip_whitespace=True, min_length=1, max_length=128)
+]
 Label = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
 
 
@@ -78,7 +84,7 @@ class EventIn(BaseModel):
     expires_at: AwareDatetime | None = Field(
         default=None, description="Subscription end (required for `subscription_expiring`)."
     )
-    product: text(256) | None = Field(
+    product: ProductName | None = Field(
         default=None, description="A product the event is about ({last_product})."
     )
     data: dict[AttributeKey, Any] | None = Field(
@@ -289,7 +295,7 @@ class WebhookIn(BaseModel):
     secret: Annotated[str, StringConstraints(min_length=16, max_length=256)] = Field(
         description="Signs every call (X-Outreach-Signature); never shown again."
     )
-    events: list[WebhookEvent] = Field(default_factory=lambda: ["sent", "failed", "replied", "converted"])
+    events: list[WebhookEvent] = Field(default_factory=lambda: list(WEBHOOK_EVENTS))
 
 
 class CampaignIn(BaseModel):
@@ -315,7 +321,7 @@ class CampaignIn(BaseModel):
         },
     )
 
-    name: text(128)
+    name: CampaignName
     idempotency_key: IdempotencyKey | None = Field(
         default=None, description="The same key and body return the first campaign (200); another body: 409."
     )
@@ -546,7 +552,7 @@ class CampaignOut(BaseModel):
         return cls(
             id=v.id,
             name=v.name,
-            kind=v.kind,
+            kind=v.kind,  # type: ignore[arg-type]
             playbook=v.playbook,
             status=status,  # type: ignore[arg-type]
             segment=v.segment,

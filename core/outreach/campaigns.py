@@ -30,7 +30,7 @@ from core.outreach import segments, templates
 from core.outreach.playbooks import PlaybookOptions, build
 from core.outreach.rules import PAID_STARS_PER_MESSAGE, OutreachRules, Window, ever_allowed, in_holdout
 from core.outreach.segments import SegmentSpec
-from core.outreach.sequences import EXIT_CONDITIONS, GOALS, IN_PROGRESS, stop
+from core.outreach.sequences import EXIT_CONDITIONS, GOALS, IN_PROGRESS
 from core.outreach.variables import load, values_for
 from core.outreach.webhooks import EVENTS as WEBHOOK_EVENTS
 from storage.models import Customer
@@ -167,7 +167,7 @@ def _step(
                 where=f"{where}.templates.{lang}",
                 variables=sorted(missing),
             )
-    buttons = []
+    buttons: list[dict[str, Any]] = []
     for j, b in enumerate(step.get("buttons") or []):
         bw = f"{where}.buttons[{j}]"
         kind = b.get("kind")
@@ -782,12 +782,6 @@ async def cancel(session: AsyncSession, *, clock: Clock, campaign_id: int) -> Ca
     return _view(row)
 
 
-async def stop_recipient(session: AsyncSession, *, recipient_id: int, status: str) -> None:
-    row = await session.get(CampaignRecipient, recipient_id)
-    if row is not None and row.status in IN_PROGRESS:
-        await stop(session, recipient=row, status=status)
-
-
 # ------------------------------------------------------------------ reading
 
 
@@ -841,17 +835,16 @@ async def campaign_stats(session: AsyncSession, *, campaign: Campaign, now: date
             in_progress += n
         elif status not in ("done", "held_out"):
             stopped[reason or status] += n
-    choices = Counter(
-        dict(
-            (
-                await session.execute(
-                    select(R.reply_choice, func.count())
-                    .where(R.campaign_id == campaign.id, R.reply_choice.is_not(None))
-                    .group_by(R.reply_choice)
-                )
-            ).all()
-        )
-    )
+    choices = {
+        str(choice): int(n)
+        for choice, n in (
+            await session.execute(
+                select(R.reply_choice, func.count())
+                .where(R.campaign_id == campaign.id, R.reply_choice.is_not(None))
+                .group_by(R.reply_choice)
+            )
+        ).all()
+    }
     out = (
         await session.execute(
             select(
@@ -903,7 +896,7 @@ async def campaign_stats(session: AsyncSession, *, campaign: Campaign, now: date
         uncertain=totals["uncertain"],
         cancelled=totals["cancelled"],
         replied=replied,
-        reply_choices=dict(choices),
+        reply_choices=choices,
         converted=converted,
         holdout_converted=holdout_converted,
         conversion_rate=up.treated_rate,

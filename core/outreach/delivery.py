@@ -20,20 +20,19 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import lru_cache
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import Table, bindparam, case, delete, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import customers as customer_svc
 from core.clock import Clock
-from core.contact_policy import record_contact
 from core.outreach import templates, webhooks
 from core.outreach.rules import OutreachRules, Window, next_allowed, retry_delay, zone
 from core.outreach.sequences import stop
-from core.outreach.variables import load, values_for
+from core.outreach.variables import balances, values_for
 from storage.models import ContactLog, Customer
-from storage.models_outreach import Campaign, CampaignRecipient, OutboxMessage
+from storage.models_outreach import Campaign, CampaignRecipient, OutboxMessage, OutreachStats
 
 log = logging.getLogger(__name__)
 
@@ -117,176 +116,251 @@ async def _by_id(session: AsyncSession, model: Any, ids: set[int]) -> dict[int, 
     return {r.id: r for r in (await session.execute(select(model).where(model.id.in_(ids)))).scalars()}
 
 
+def refusal(
+    customer: Any | None, last_contact: datetime | None, *, now: datetime, cap: timedelta
+) -> str | None:
+    """`core.contact_policy.may_contact`'s rules, in its order and with its reasons (None: may)."""
+    if customer is None or customer.erased_at is not None:
+        return "erased"
+    if customer.telegram_id is None:
+        return "no_telegram"
+    if not customer.opted_in:
+        return "opted_out"
+    if not customer.reachable:
+        return "unreachable"
+    if last_contact is not None and now - last_contact < cap:
+        return "frequency_cap"
+    return None
+
+
+_CUSTOMER = (
+    Customer.id,
+    Customer.erased_at,
+    Customer.telegram_id,
+    Customer.opted_in,
+    Customer.reachable,
+    Customer.first_name,
+    Customer.username,
+    Customer.language,
+    Customer.timezone,
+)
+
+
+async def _customers(session: AsyncSession, ids: set[int]) -> tuple[dict[int, Any], dict[int, datetime]]:
+    """The columns the rules and templates need, and each customer's last proactive contact."""
+    rows = {r.id: r for r in (await session.execute(select(*_CUSTOMER).where(Customer.id.in_(ids)))).all()}
+    last = dict(
+        (
+            await session.execute(
+                select(ContactLog.customer_id, func.max(ContactLog.sent_at))
+                .where(ContactLog.customer_id.in_(ids))
+                .group_by(ContactLog.customer_id)
+            )
+        ).all()
+    )
+    return rows, last
+
+
 async def contact_refusals(
     session: AsyncSession, *, customer_ids: set[int], now: datetime, cap: timedelta
 ) -> dict[int, str | None]:
     """`core.contact_policy.may_contact` for a batch: why each customer may not get a proactive
     message now (None: they may), in two queries instead of one per message.
 
-    The rules are the shared ones, in the same order with the same reasons;
-    tests/integration/test_outbox_engine.py checks both agree on every case.
+    tests/integration/test_outbox_engine.py checks that both agree on every case.
     """
     if not customer_ids:
         return {}
-    rows = (
-        await session.execute(
-            select(
-                Customer.id, Customer.erased_at, Customer.telegram_id, Customer.opted_in, Customer.reachable
-            ).where(Customer.id.in_(customer_ids))
-        )
-    ).all()
-    last = dict(
-        (
-            await session.execute(
-                select(ContactLog.customer_id, func.max(ContactLog.sent_at))
-                .where(ContactLog.customer_id.in_(customer_ids))
-                .group_by(ContactLog.customer_id)
-            )
-        ).all()
-    )
-    out: dict[int, str | None] = {cid: "erased" for cid in customer_ids}
-    for cid, erased_at, telegram_id, opted_in, reachable in rows:
-        seen = last.get(cid)
-        out[cid] = (
-            "erased"
-            if erased_at is not None
-            else "no_telegram"
-            if telegram_id is None
-            else "opted_out"
-            if not opted_in
-            else "unreachable"
-            if not reachable
-            else "frequency_cap"
-            if seen is not None and now - seen < cap
-            else None
-        )
-    return out
+    rows, last = await _customers(session, customer_ids)
+    return {cid: refusal(rows.get(cid), last.get(cid), now=now, cap=cap) for cid in customer_ids}
+
+
+_TABLE = cast(Table, OutboxMessage.__table__)
+_RECIPIENTS = cast(Table, CampaignRecipient.__table__)
+STATS_VARIABLES = {"tier", "last_product", "days_since_last_order", "expires_on", "cart_items"}
+Ob = OutboxMessage
 
 
 async def claim(session: AsyncSession, *, clock: Clock, rules: OutreachRules, limit: int) -> ClaimResult:
-    """Take up to `limit` due messages, apply every send-time rule, render the ready ones."""
+    """Take up to `limit` due messages, apply every send-time rule, render the ready ones.
+
+    Written with a few set-wise statements (no per-message round trip): at a thousand
+    messages a second this is most of the database's work.
+    """
     now = clock.now()
     result = ClaimResult()
-    rows = list(
-        (
-            await session.execute(
-                select(OutboxMessage)
-                .where(OutboxMessage.status == "queued", OutboxMessage.not_before <= now)
-                .order_by(OutboxMessage.not_before, OutboxMessage.id)
-                .limit(limit)
-            )
-        ).scalars()
-    )
+    rows = (
+        await session.execute(
+            select(Ob.id, Ob.campaign_id, Ob.recipient_id, Ob.customer_id, Ob.step)
+            .where(Ob.status == "queued", Ob.not_before <= now)
+            .order_by(Ob.not_before, Ob.id)
+            .limit(limit)
+        )
+    ).all()
     if not rows:
         return result
     result.examined = len(rows)
     campaigns = await _by_id(session, Campaign, {r.campaign_id for r in rows})
-    recipients = await _by_id(session, CampaignRecipient, {r.recipient_id for r in rows})
-    need_balance = any(
-        "{balance" in t for c in campaigns.values() for s in c.steps for t in s["templates"].values()
-    )
-    facts = await load(
-        session, customer_ids={r.customer_id for r in rows}, now=now, rules=rules, need_balance=need_balance
-    )
-    refusals = await contact_refusals(
-        session, customer_ids={r.customer_id for r in rows}, now=now, cap=rules.cap
-    )
+    recipients = {
+        r.id: r
+        for r in (
+            await session.execute(
+                select(CampaignRecipient.id, CampaignRecipient.status, CampaignRecipient.stop_reason).where(
+                    CampaignRecipient.id.in_({r.recipient_id for r in rows})
+                )
+            )
+        ).all()
+    }
+    ids = {r.customer_id for r in rows}
+    customers, last = await _customers(session, ids)
+    needed = {
+        v.name
+        for r in rows
+        for source in campaigns[r.campaign_id].steps[r.step]["templates"].values()
+        for v in _parsed(source).variables
+    }
+    stats: dict[int, Any] = {}
+    if needed & STATS_VARIABLES:
+        stats = {
+            x.customer_id: x
+            for x in (
+                await session.execute(select(OutreachStats).where(OutreachStats.customer_id.in_(ids)))
+            ).scalars()
+        }
+    points = await balances(session, customer_ids=list(ids), now=now) if "balance" in needed else {}
+
+    claimed, skipped, deferred, dropped, stopped, contacts = [], [], [], [], [], []
     taken: set[int] = set()
-    with session.no_autoflush:  # one flush for the batch, not one per rule check
-        for row in rows:
-            await _claim_one(
-                session,
-                row,
+    for row in rows:
+        campaign, recipient = campaigns[row.campaign_id], recipients.get(row.recipient_id)
+        if recipient is None or recipient.status != "queued":  # the sequence ended since
+            dropped.append(
+                {
+                    "b_id": row.id,
+                    "b_status": "cancelled",
+                    "b_code": recipient.stop_reason or recipient.status if recipient else "gone",
+                }
+            )
+            continue
+        if campaign.status != "running":
+            dropped.append(
+                {
+                    "b_id": row.id,
+                    "b_status": "held" if campaign.status == "paused" else "cancelled",
+                    "b_code": None,
+                }
+            )
+            continue
+        if row.customer_id in taken:  # one message per person per batch; the cap decides the next
+            deferred.append(
+                {"b_id": row.id, "b_at": now + SAME_CUSTOMER_DELAY, "b_why": "same_customer", "b_count": 0}
+            )
+            result.deferred["same_customer"] += 1
+            continue
+        customer = customers.get(row.customer_id)
+        reason = refusal(customer, last.get(row.customer_id), now=now, cap=rules.cap)
+        if reason is not None:
+            skipped.append({"b_id": row.id, "b_code": reason})
+            stopped.append(
+                {
+                    "b_id": row.recipient_id,
+                    "b_status": "opted_out" if reason == "opted_out" else "skipped",
+                    "b_code": reason,
+                }
+            )
+            result.skipped[reason] += 1
+            continue
+        assert customer is not None  # refusal() refuses a missing customer
+        tz = zone(customer.timezone, rules.default_timezone)
+        quiet, window = _window(campaign.rules.get("quiet")), _window(campaign.rules.get("window"))
+        later = next_allowed(now, tz=tz, quiet=quiet, window=window)
+        if later is not None:
+            local = now.astimezone(tz).time().replace(tzinfo=None)
+            why = "quiet_hours" if quiet is not None and quiet.contains(local) else "send_window"
+            deferred.append({"b_id": row.id, "b_at": later, "b_why": why, "b_count": 1})
+            result.deferred[why] += 1
+            continue
+        step = campaign.steps[row.step]
+        lang = customer.language or campaign.default_language
+        source = step["templates"].get(lang) or step["templates"][campaign.default_language]
+        text = _parsed(source).render(
+            values_for(
+                customer,
+                stats.get(row.customer_id),
                 now=now,
                 rules=rules,
-                result=result,
-                taken=taken,
-                campaign=campaigns[row.campaign_id],
-                recipient=recipients[row.recipient_id],
-                facts=facts.get(row.customer_id),
-                refusals=refusals,
+                balance=points.get(row.customer_id, 0),
+                offer=step.get("offer"),
             )
-    await session.flush()
+        )
+        paid = campaign.paid_broadcast and campaign.paid_sent < campaign.paid_max_messages
+        if paid:
+            campaign.paid_sent += 1
+        claimed.append(
+            {
+                "b_id": row.id,
+                "b_chat": customer.telegram_id,
+                "b_text": text,
+                "b_lane": "paid" if paid else "campaign",
+            }
+        )
+        contacts.append(
+            {"customer_id": row.customer_id, "kind": CONTACT_KIND, "ref": contact_ref(row.id), "sent_at": now}
+        )
+        taken.add(row.customer_id)
+        result.ready.append(
+            Outgoing(
+                outbox_id=row.id,
+                campaign_id=row.campaign_id,
+                recipient_id=row.recipient_id,
+                customer_id=row.customer_id,
+                step=row.step,
+                chat_id=customer.telegram_id,
+                language=lang,
+                text=text,
+                buttons=_buttons(step, lang, campaign.default_language),
+                paid=paid,
+            )
+        )
+    b = bindparam
+    t, rt = _TABLE, _RECIPIENTS  # plain tables: executemany updates
+    if claimed:
+        await session.execute(
+            t.update()
+            .where(t.c.id == b("b_id"))
+            .values(
+                status="claimed", claimed_at=now, chat_id=b("b_chat"), text=b("b_text"), lane=b("b_lane")
+            ),
+            claimed,
+        )
+        # The shared contact budget, reserved: the rows contact_policy.record_contact writes.
+        await session.execute(insert(ContactLog), contacts)
+    if skipped:
+        await session.execute(
+            t.update().where(t.c.id == b("b_id")).values(status="skipped", error_code=b("b_code")), skipped
+        )
+        await session.execute(
+            rt.update()
+            .where(rt.c.id == b("b_id"), or_(rt.c.status == "active", rt.c.status == "queued"))
+            .values(status=b("b_status"), stop_reason=b("b_code"), next_at=None),
+            stopped,
+        )
+    if deferred:
+        await session.execute(
+            t.update()
+            .where(t.c.id == b("b_id"))
+            .values(
+                not_before=b("b_at"), defer_reason=b("b_why"), defer_count=t.c.defer_count + b("b_count")
+            ),
+            deferred,
+        )
+    if dropped:
+        await session.execute(
+            t.update().where(t.c.id == b("b_id")).values(status=b("b_status"), error_code=b("b_code")),
+            dropped,
+        )
+    await session.flush()  # paid budget counters
     return result
-
-
-async def _claim_one(
-    session: AsyncSession,
-    row: OutboxMessage,
-    *,
-    now: datetime,
-    rules: OutreachRules,
-    result: ClaimResult,
-    taken: set[int],
-    campaign: Campaign,
-    recipient: CampaignRecipient,
-    facts: Any,
-    refusals: dict[int, str | None],
-) -> None:
-    """Apply the send-time rules to one message; render it if it may go."""
-    if recipient.status != "queued":  # stopped since it was queued
-        row.status, row.error_code = "cancelled", recipient.stop_reason or recipient.status
-        return
-    if campaign.status != "running":
-        row.status = "held" if campaign.status == "paused" else "cancelled"
-        return
-    if row.customer_id in taken:  # one message per person per batch; the cap decides next
-        row.not_before = now + SAME_CUSTOMER_DELAY
-        result.deferred["same_customer"] += 1
-        return
-    reason = refusals.get(row.customer_id, "erased")
-    if reason is not None:
-        row.status, row.error_code = "skipped", reason
-        result.skipped[reason or "unknown"] += 1
-        await stop(
-            session,
-            recipient=recipient,
-            status="opted_out" if reason == "opted_out" else "skipped",
-            reason=reason,
-        )
-        return
-    assert facts is not None  # the customer exists: contact_refusals said so
-    customer, stats, balance = facts
-    tz = zone(customer.timezone, rules.default_timezone)
-    quiet, window = _window(campaign.rules.get("quiet")), _window(campaign.rules.get("window"))
-    later = next_allowed(now, tz=tz, quiet=quiet, window=window)
-    if later is not None:
-        local = now.astimezone(tz).time().replace(tzinfo=None)
-        why = "quiet_hours" if quiet is not None and quiet.contains(local) else "send_window"
-        row.not_before, row.defer_reason = later, why
-        row.defer_count += 1
-        result.deferred[why] += 1
-        return
-    step = campaign.steps[row.step]
-    lang = customer.language or campaign.default_language
-    source = step["templates"].get(lang) or step["templates"][campaign.default_language]
-    text = _parsed(source).render(
-        values_for(customer, stats, now=now, rules=rules, balance=balance, offer=step.get("offer"))
-    )
-    paid = campaign.paid_broadcast and campaign.paid_sent < campaign.paid_max_messages
-    if paid:
-        campaign.paid_sent += 1
-    assert customer.telegram_id is not None  # the contact rules refused customers without one
-    row.status, row.claimed_at, row.chat_id, row.text = "claimed", now, customer.telegram_id, text
-    row.lane = "paid" if paid else "campaign"
-    await record_contact(
-        session, customer_id=row.customer_id, kind=CONTACT_KIND, ref=contact_ref(row.id), now=now
-    )
-    taken.add(row.customer_id)
-    result.ready.append(
-        Outgoing(
-            outbox_id=row.id,
-            campaign_id=row.campaign_id,
-            recipient_id=row.recipient_id,
-            customer_id=row.customer_id,
-            step=row.step,
-            chat_id=customer.telegram_id,
-            language=lang,
-            text=text,
-            buttons=_buttons(step, lang, campaign.default_language),
-            paid=paid,
-        )
-    )
 
 
 async def mark_inflight(session: AsyncSession, *, ids: list[int]) -> None:
@@ -326,13 +400,31 @@ def _advance(recipient: CampaignRecipient, campaign: Campaign, step: int, now: d
 async def complete(
     session: AsyncSession, *, clock: Clock, rules: OutreachRules, results: list[Result]
 ) -> Counter[str]:
-    """Record what Telegram answered; schedule retries; end sequences that cannot continue."""
+    """Record what Telegram answered; schedule retries; end sequences that cannot continue.
+
+    Deliveries (nearly all answers) are written set-wise; the rarer failures and retries go
+    through the ORM, one row at a time.
+    """
     now = clock.now()
     outcome: Counter[str] = Counter()
-    rows = await _by_id(session, OutboxMessage, {r.outbox_id for r in results})
-    recipients = await _by_id(session, CampaignRecipient, {r.recipient_id for r in rows.values()})
-    campaigns = await _by_id(session, Campaign, {r.campaign_id for r in rows.values()})
-    hooked = {r.customer_id for r in rows.values() if campaigns[r.campaign_id].webhook_url}
+    t, rt = _TABLE, _RECIPIENTS
+    rows = {
+        r.id: r
+        for r in (
+            await session.execute(
+                select(
+                    t.c.id, t.c.status, t.c.campaign_id, t.c.recipient_id, t.c.customer_id, t.c.step
+                ).where(t.c.id.in_({r.outbox_id for r in results}))
+            )
+        ).all()
+    }
+    live = [res for res in results if res.outbox_id in rows and rows[res.outbox_id].status == "inflight"]
+    if not live:
+        return outcome
+    campaigns = await _by_id(session, Campaign, {rows[r.outbox_id].campaign_id for r in live})
+    hooked = {
+        rows[r.outbox_id].customer_id for r in live if campaigns[rows[r.outbox_id].campaign_id].webhook_url
+    }
     external: dict[int, str | None] = {}
     if hooked:
         external = dict(
@@ -342,54 +434,101 @@ async def complete(
                 )
             ).all()
         )
-    for res in results:
-        row = rows.get(res.outbox_id)
-        if row is None or row.status != "inflight":
-            continue
-        campaign, recipient = campaigns[row.campaign_id], recipients[row.recipient_id]
-        who = {
-            "recipient_id": recipient.id,
+
+    def who(row: Any) -> dict[str, Any]:
+        return {
+            "recipient_id": row.recipient_id,
             "customer_id": row.customer_id,
             "external_id": external.get(row.customer_id),
             "step": row.step + 1,
         }
-        if res.outcome == "sent":
-            row.status, row.sent_at, row.telegram_message_id = "sent", now, res.message_id
-            row.error_code = row.error = None
-            _advance(recipient, campaign, row.step, now)
-            webhooks.enqueue(
-                session, campaign=campaign, event="sent", now=now, data={**who, "message_id": res.message_id}
-            )
-            outcome["sent"] += 1
-            continue
-        await _release(session, row, campaign)
-        row.error_code, row.error = res.error_code, (res.error or "")[:2000] or None
-        if res.outcome == "retry" and row.attempts < rules.max_attempts:
-            wait = max(
-                res.retry_after or 0.0,
-                retry_delay(row.attempts, base=rules.retry_base, maximum=rules.retry_max),
-            )
-            row.status, row.not_before = "queued", now + timedelta(seconds=wait)
-            outcome["retry"] += 1
-            continue
-        code = res.error_code or "error"
-        if res.outcome == "retry":
-            code = f"{code}_max_attempts" if not code.endswith("_max_attempts") else code
-        row.status, row.error_code = "failed", code
-        outcome["failed"] += 1
-        if recipient.status in ("queued", "active"):
-            await stop(session, recipient=recipient, status="failed", reason=code)
-        if code in UNREACHABLE_CODES and row.chat_id is not None:
-            await customer_svc.set_reachable(
-                session, clock=clock, telegram_id=row.chat_id, reachable=False, reason=code
-            )
-        webhooks.enqueue(
-            session,
-            campaign=campaign,
-            event="failed",
-            now=now,
-            data={**who, "error_code": code, "error": row.error},
+
+    delivered = [res for res in live if res.outcome == "sent"]
+    if delivered:
+        b = bindparam
+        await session.execute(
+            t.update()
+            .where(t.c.id == b("b_id"))
+            .values(status="sent", sent_at=now, telegram_message_id=b("b_mid"), error_code=None, error=None),
+            [{"b_id": res.outbox_id, "b_mid": res.message_id} for res in delivered],
         )
+        # The sequence moves on to its next step, unless it ended meanwhile (a reply, a purchase).
+        advance = []
+        for res in delivered:
+            row = rows[res.outbox_id]
+            steps = campaigns[row.campaign_id].steps
+            last = row.step + 1 >= len(steps)
+            advance.append(
+                {
+                    "b_id": row.recipient_id,
+                    "b_step": row.step,
+                    "b_status": "done" if last else "active",
+                    "b_next_step": row.step if last else row.step + 1,
+                    "b_next_at": None
+                    if last
+                    else now + timedelta(seconds=steps[row.step + 1]["delay_seconds"]),
+                }
+            )
+        here = (rt.c.status == "queued") & (rt.c.step == b("b_step"))
+        await session.execute(
+            rt.update()
+            .where(rt.c.id == b("b_id"))
+            .values(
+                sent_steps=rt.c.sent_steps + 1,
+                first_sent_at=func.coalesce(rt.c.first_sent_at, now),
+                last_sent_at=now,
+                status=case((here, b("b_status")), else_=rt.c.status),
+                step=case((here, b("b_next_step")), else_=rt.c.step),
+                next_at=case((here, b("b_next_at")), else_=rt.c.next_at),
+            ),
+            advance,
+        )
+        for res in delivered:
+            row = rows[res.outbox_id]
+            webhooks.enqueue(
+                session,
+                campaign=campaigns[row.campaign_id],
+                event="sent",
+                now=now,
+                data={**who(row), "message_id": res.message_id},
+            )
+        outcome["sent"] += len(delivered)
+
+    problems = [res for res in live if res.outcome != "sent"]
+    if problems:
+        orm_rows = await _by_id(session, OutboxMessage, {r.outbox_id for r in problems})
+        recipients = await _by_id(session, CampaignRecipient, {r.recipient_id for r in orm_rows.values()})
+        for res in problems:
+            row = orm_rows[res.outbox_id]
+            campaign, recipient = campaigns[row.campaign_id], recipients[row.recipient_id]
+            await _release(session, row, campaign)
+            row.error_code, row.error = res.error_code, (res.error or "")[:2000] or None
+            if res.outcome == "retry" and row.attempts < rules.max_attempts:
+                wait = max(
+                    res.retry_after or 0.0,
+                    retry_delay(row.attempts, base=rules.retry_base, maximum=rules.retry_max),
+                )
+                row.status, row.not_before = "queued", now + timedelta(seconds=wait)
+                outcome["retry"] += 1
+                continue
+            code = res.error_code or "error"
+            if res.outcome == "retry" and not code.endswith("_max_attempts"):
+                code = f"{code}_max_attempts"
+            row.status, row.error_code = "failed", code
+            outcome["failed"] += 1
+            if recipient.status in ("queued", "active"):
+                await stop(session, recipient=recipient, status="failed", reason=code)
+            if code in UNREACHABLE_CODES and row.chat_id is not None:
+                await customer_svc.set_reachable(
+                    session, clock=clock, telegram_id=row.chat_id, reachable=False, reason=code
+                )
+            webhooks.enqueue(
+                session,
+                campaign=campaign,
+                event="failed",
+                now=now,
+                data={**who(row), "error_code": code, "error": row.error},
+            )
     await session.flush()
     return outcome
 

@@ -230,7 +230,7 @@ async def share(
     million rows). Told the share (a cheap count over a covering index), it scans customers
     in id order instead, which is fast. PostgreSQL plans this well by itself: None.
     """
-    if session.bind.dialect.name != "sqlite":
+    if session.get_bind().dialect.name != "sqlite":
         return None
     cond = _estimate(spec, now, rules)
     if cond is None:

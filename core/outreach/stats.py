@@ -49,7 +49,7 @@ ACTIVITY_RESOLUTION = timedelta(minutes=30)  # bot activity is written at most t
 
 
 def _insert(session: AsyncSession):  # type: ignore[no-untyped-def]
-    return pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+    return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
 
 
 def _latest(a: datetime | None, b: datetime | None) -> datetime | None:
@@ -363,7 +363,7 @@ async def backfill(session: AsyncSession, *, now: datetime) -> None:
     summary is kept current incrementally. The orders are aggregated once, by a sequential scan
     (on SQLite an index walk over millions of orders is several times slower).
     """
-    sqlite = session.bind.dialect.name != "postgresql"
+    sqlite = session.get_bind().dialect.name != "postgresql"
     counted = ", ".join(f"'{s}'" for s in COUNTED)
     lo, hi = ("min", "max") if sqlite else ("LEAST", "GREATEST")
     days = (
@@ -427,9 +427,41 @@ async def backfill(session: AsyncSession, *, now: datetime) -> None:
     await session.flush()
 
 
-async def stats_of(session: AsyncSession, *, customer_id: int) -> OutreachStats | None:
-    """The raw summary row (for tests and the customer card)."""
-    return await session.get(OutreachStats, customer_id)
+@dataclass(frozen=True, slots=True)
+class SummaryView:
+    customer_id: int
+    first_active_at: datetime
+    last_active_at: datetime | None
+    last_purchase_at: datetime | None
+    last_engaged_at: datetime
+    tenure_days: int
+    orders_count: int
+    spend_minor: int
+    last_product: str | None
+    subscription_status: str | None
+    subscription_expires_at: datetime | None
+    cart_abandoned_at: datetime | None
+
+
+async def stats_of(session: AsyncSession, *, customer_id: int) -> SummaryView | None:
+    """What segments know about one customer (None: nothing yet)."""
+    row = await session.get(OutreachStats, customer_id)
+    if row is None:
+        return None
+    return SummaryView(
+        customer_id=row.customer_id,
+        first_active_at=row.first_active_at,
+        last_active_at=row.last_active_at,
+        last_purchase_at=row.last_purchase_at,
+        last_engaged_at=row.last_engaged_at,
+        tenure_days=row.tenure_days,
+        orders_count=row.orders_count,
+        spend_minor=row.spend_minor,
+        last_product=row.last_product,
+        subscription_status=row.subscription_status,
+        subscription_expires_at=row.subscription_expires_at,
+        cart_abandoned_at=row.cart_abandoned_at,
+    )
 
 
 async def customer_by_external_id(session: AsyncSession, *, external_id: str) -> int | None:

@@ -50,7 +50,7 @@ async def balances(session: AsyncSession, *, customer_ids: list[int], now: datet
 
 
 def values_for(
-    customer: Customer,
+    customer: Any,
     stats: OutreachStats | None,
     *,
     now: datetime,

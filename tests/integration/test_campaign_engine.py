@@ -70,7 +70,7 @@ async def test_audience_holdout_and_idempotency(sessionmaker, clock: FrozenClock
     salt = campaigns.holdout_salt("wb-1")
     assert held == {c for c in ids if in_holdout(salt, c, 0.25)}  # random but stable
     assert 0 < len(held) < 20
-    assert queued == [c for c in reversed(ids) if c not in held]  # step 1 for everyone else, in priority order
+    assert queued == [c for c in reversed(ids) if c not in held]  # everyone else, in priority order
     async with sessionmaker() as s:
         view = await campaigns.get_campaign(s, clock=clock, campaign_id=first.id)
     assert view.stats is not None and view.stats.held_out == len(held) and view.stats.queued == 40 - len(held)
