@@ -83,7 +83,11 @@ class Inbox:
         return int(value) if value else 0
 
     async def store(self, payloads: Iterable[dict[str, Any]], *, offset: int | None = None) -> list[int]:
-        """Persist updates (and the offset that confirms them) in one transaction."""
+        """Persist updates (and the offset that confirms them) in one transaction.
+
+        Returns the ids that were new: Telegram redelivers a webhook update it thinks failed,
+        and an update already stored must not be handled again.
+        """
         rows = [
             {
                 "update_id": p["update_id"],
@@ -95,11 +99,23 @@ class Inbox:
             }
             for p in payloads
         ]
+        new = rows
         async with self.db.begin() as session:
             if rows:
+                known = set(
+                    (
+                        await session.execute(
+                            select(InboxUpdate.update_id).where(
+                                InboxUpdate.update_id.in_([r["update_id"] for r in rows])
+                            )
+                        )
+                    ).scalars()
+                )
+                new = [r for r in rows if r["update_id"] not in known]
+            if new:
                 dialect = session.bind.dialect.name
                 ins = (pg_insert if dialect == "postgresql" else sqlite_insert)(InboxUpdate)
-                await session.execute(ins.on_conflict_do_nothing(index_elements=["update_id"]), rows)
+                await session.execute(ins.on_conflict_do_nothing(index_elements=["update_id"]), new)
             if offset is not None:
                 ins2 = (pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert)(
                     BotState
@@ -110,12 +126,12 @@ class Inbox:
                         index_elements=["key"], set_={"value": str(offset), "updated_at": now}
                     )
                 )
-        return [r["update_id"] for r in rows]
+        return [r["update_id"] for r in new]
 
     async def accept(self, payload: dict[str, Any]) -> None:
-        """Store one update (webhook mode) and schedule it."""
-        await self.store([payload])
-        self._schedule(payload["update_id"], payload, replay=False)
+        """Store one update (webhook mode) and schedule it, unless it was delivered before."""
+        if await self.store([payload]):
+            self._schedule(payload["update_id"], payload, replay=False)
 
     # ------------------------------------------------------------------ polling
 
@@ -160,10 +176,22 @@ class Inbox:
             payloads = [
                 u.model_dump(mode="json", exclude_none=True, by_alias=True) for u in updates
             ]
-            offset = max(p["update_id"] for p in payloads) + 1
-            await self.store(payloads, offset=offset)
+            next_offset = max(p["update_id"] for p in payloads) + 1
+            try:
+                new = set(await self.store(payloads, offset=next_offset))
+            except Exception:
+                # Not stored, so not confirmed: the same updates come back with the old offset.
+                log.exception("could not store %d updates; asking for them again", len(payloads))
+                try:
+                    await asyncio.wait_for(stop.wait(), backoff)
+                except TimeoutError:
+                    pass
+                backoff = min(backoff * 2, 30.0)
+                continue
+            offset = next_offset
             for p in payloads:
-                self._schedule(p["update_id"], p, replay=False)
+                if p["update_id"] in new:
+                    self._schedule(p["update_id"], p, replay=False)
         self._polling = False
 
     # ------------------------------------------------------------------ handling
@@ -172,7 +200,7 @@ class Inbox:
         """Schedule whatever was stored but not finished before the last stop.
 
         Any of them may have been half-handled when the process died, so all are handled as
-        replays: the send journal skips what was already sent.
+        replays: a send found in the journal is not repeated (bot/journal.py).
         """
         async with self.db.begin() as session:
             rows = (
@@ -210,8 +238,15 @@ class Inbox:
         try:
             while queue:
                 update_id, payload, replay = queue[0]
-                async with self._sem:
-                    await self._handle(update_id, payload, replay)
+                try:
+                    async with self._sem:
+                        await self._handle(update_id, payload, replay)
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    # e.g. the database refused the done mark: the row stays pending and is
+                    # handled again at the next start; the chat's other updates go on.
+                    log.exception("update %s could not be finished; left pending", update_id)
                 queue.popleft()
                 self._known.discard(update_id)
         finally:

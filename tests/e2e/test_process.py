@@ -230,3 +230,68 @@ async def test_webhook_mode_checks_the_secret(tmp_path: Path, double: SandboxSer
     finally:
         await tg.close()
         await runtime.stop()
+
+
+async def test_webhook_redelivery_is_handled_once(tmp_path: Path, double: SandboxServer) -> None:
+    """Telegram redelivers an update whose webhook call it thinks failed: one answer only."""
+    port = free_port()
+    from core.settings import Settings
+
+    settings = Settings(
+        _env_file=None, bot_token=TOKEN, telegram_api_url=double.base_url,
+        database_url=f"sqlite+aiosqlite:///{tmp_path}/wh2.sqlite3", api_port=port,
+        webhook_url=f"http://127.0.0.1:{port}", webhook_secret="s3cret",
+    )
+    runtime = Runtime(settings)
+    await runtime.start()
+    tg = SandboxClient(double.base_url)
+    try:
+        user = await tg.create_user("Twice", language_code="en")
+        await tg.send_text(user["id"], "/start")  # the chat must exist before the bot can write
+        await wait_text(tg, user["id"], "Hi, Twice")
+        update = {"update_id": 777001, "message": {
+            "message_id": 1, "date": 1_700_000_000, "text": "/help",
+            "chat": {"id": user["id"], "type": "private", "first_name": "Twice"},
+            "from": {"id": user["id"], "is_bot": False, "first_name": "Twice"},
+            "entities": [{"type": "bot_command", "offset": 0, "length": 5}]}}
+        headers = {"X-Telegram-Bot-Api-Secret-Token": "s3cret"}
+        async with httpx.AsyncClient() as http:
+            url = f"http://127.0.0.1:{port}/telegram/webhook"
+            for _ in range(2):
+                assert (await http.post(url, json=update, headers=headers)).status_code == 200
+        await wait_text(tg, user["id"], "Commands:")
+        await asyncio.sleep(0.5)
+        assert len([m for m in await tg.bot_messages(user["id"]) if "Commands:" in (m["text"] or "")]) == 1
+    finally:
+        await tg.close()
+        await runtime.stop()
+
+
+async def test_polling_survives_a_failed_store(tmp_path: Path, double: SandboxServer) -> None:
+    """If the database refuses a batch, it is not confirmed and is fetched again, not lost."""
+    from core.settings import Settings
+
+    runtime = Runtime(Settings(
+        _env_file=None, bot_token=TOKEN, telegram_api_url=double.base_url,
+        database_url=f"sqlite+aiosqlite:///{tmp_path}/st.sqlite3", api_port=0, polling_timeout=1,
+    ))
+    await runtime.start()
+    real_store = runtime.inbox.store
+    failures = []
+
+    async def flaky_store(payloads, *, offset=None):  # type: ignore[no-untyped-def]
+        if not failures:
+            failures.append(1)
+            raise RuntimeError("database is locked")
+        return await real_store(payloads, offset=offset)
+
+    runtime.inbox.store = flaky_store  # type: ignore[method-assign]
+    tg = SandboxClient(double.base_url)
+    try:
+        user = await tg.create_user("Stubborn", language_code="en")
+        await tg.send_text(user["id"], "/help")
+        await wait_text(tg, user["id"], "Commands:", timeout=10)
+        assert failures == [1]
+    finally:
+        await tg.close()
+        await runtime.stop()
