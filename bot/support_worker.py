@@ -39,7 +39,7 @@ from core import support
 from core.support import PRIORITY_CUSTOMER
 from dialogs.handoff.card import render_card, topic_name
 from storage.models import Customer
-from storage.models_support import GroupPost, SupportCase, SupportMessage, SupportTopic
+from storage.models_support import GroupPost, SupportCase, SupportMessage
 
 log = logging.getLogger(__name__)
 TOPIC_GONE = ("message thread not found", "topic_deleted", "thread not found", "topic not found",
@@ -170,76 +170,43 @@ async def _send_batch(ctx: BotContext, posts: list[GroupPost]) -> None:
 
 
 async def _forget_topic(ctx: BotContext, post: GroupPost, *, closed: bool) -> None:
+    """A deleted topic is forgotten (recreated by the retry); a closed one is reopened."""
     async with ctx.db.begin() as session:
-        topic = (
-            await session.execute(
-                select(SupportTopic).where(
-                    SupportTopic.customer_id == post.customer_id,
-                    SupportTopic.group_chat_id == post.group_chat_id,
-                )
-            )
-        ).scalar_one_or_none()
-        if topic is None or topic.thread_id is None:
-            return
         if closed:
-            thread = topic.thread_id
-        else:
-            log.info(
-                "topic %s of customer %s is gone; it will be recreated", topic.thread_id, post.customer_id
+            topic = await support.topic_of(
+                session, customer_id=post.customer_id, group_chat_id=post.group_chat_id
             )
-            topic.thread_id = None
+            thread = topic.thread_id if topic else None
+        else:
+            gone = await support.forget_thread(
+                session, customer_id=post.customer_id, group_chat_id=post.group_chat_id
+            )
+            log.info("topic %s of customer %s is gone; it will be recreated", gone, post.customer_id)
             return
-    await ctx.bot(ReopenForumTopic(chat_id=post.group_chat_id, message_thread_id=thread))
+    if thread is not None:
+        await ctx.bot(ReopenForumTopic(chat_id=post.group_chat_id, message_thread_id=thread))
 
 
 async def _ensure_topic(ctx: BotContext, post: GroupPost) -> int:
     """The customer's thread id; creates the topic (and posts the card) on first use."""
-    async with ctx.db() as session:
-        topic = (
-            await session.execute(
-                select(SupportTopic).where(
-                    SupportTopic.customer_id == post.customer_id,
-                    SupportTopic.group_chat_id == post.group_chat_id,
-                )
-            )
-        ).scalar_one_or_none()
+    async with ctx.db.read() as session:  # type: ignore[attr-defined]
+        topic = await support.topic_of(
+            session, customer_id=post.customer_id, group_chat_id=post.group_chat_id
+        )
         customer_row = await session.get(Customer, post.customer_id)
     if topic is not None and topic.thread_id is not None:
         return topic.thread_id
-    customer = customers_svc.view(customer_row) if customer_row else None
-    name = topic_name(customer) if customer else f"#{post.customer_id}"
+    name = topic_name(customers_svc.view(customer_row)) if customer_row else f"#{post.customer_id}"
     created = await ctx.bot(CreateForumTopic(chat_id=post.group_chat_id, name=name))
     thread = created.message_thread_id
     async with ctx.db.begin() as session:
-        if topic is None:
-            session.add(
-                SupportTopic(
-                    customer_id=post.customer_id,
-                    group_chat_id=post.group_chat_id,
-                    thread_id=thread,
-                    name=name,
-                    banned=False,
-                    created_at=ctx.clock.now(),
-                    updated_at=ctx.clock.now(),
-                )
-            )
-        else:
-            await session.execute(
-                update(SupportTopic)
-                .where(SupportTopic.id == topic.id)
-                .values(thread_id=thread, name=name, updated_at=ctx.clock.now())
-            )
+        await support.set_thread(session, clock=ctx.clock, customer_id=post.customer_id,
+                                 group_chat_id=post.group_chat_id, thread_id=thread, name=name)
     if post.kind != "card" and post.case_id is not None:
         # A new topic always opens with the card, before the message that caused it.
         await _post_card(ctx, post.group_chat_id, thread, post.customer_id, post.case_id)
         async with ctx.db.begin() as session:
-            await session.execute(
-                update(GroupPost)
-                .where(
-                    GroupPost.case_id == post.case_id, GroupPost.kind == "card", GroupPost.status == "queued"
-                )
-                .values(status="sent", sent_at=ctx.clock.now())
-            )
+            await support.card_posted(session, clock=ctx.clock, case_id=post.case_id)
     return thread
 
 

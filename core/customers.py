@@ -251,6 +251,8 @@ async def forget(session: AsyncSession, *, clock: Clock, telegram_id: int) -> bo
     row.unreachable_reason = "erased"
     row.erased_at = row.updated_at = row.reachable_changed_at = now
     await session.flush()
+    for hook in FORGET_HOOKS:  # what the customer wrote elsewhere (cases, surveys...)
+        await hook(session, row.id)
     return True
 
 
@@ -450,6 +452,8 @@ async def _merge_into(session: AsyncSession, *, source: Customer, target: Custom
 
 # Later features register (session, from_id, to_id) coroutines here to move their own rows.
 MERGE_HOOKS: list[Any] = []
+# ... and (session, customer_id) coroutines that erase what the customer wrote in their tables.
+FORGET_HOOKS: list[Any] = []
 
 from core.loyalty_merge import merge_customer_rows  # noqa: E402  (imports no core service)
 
@@ -458,3 +462,16 @@ MERGE_HOOKS.append(merge_customer_rows)
 from core.outreach.merge import merge_outreach_rows  # noqa: E402  (imports no core service)
 
 MERGE_HOOKS.append(merge_outreach_rows)
+
+from core.loyalty_merge import scrub_erased  # noqa: E402
+
+
+async def _scrub_loyalty(session: AsyncSession, _customer_id: int) -> None:
+    await scrub_erased(session)  # set-based over erased customers; touches only what is left
+
+
+FORGET_HOOKS.append(_scrub_loyalty)
+
+from core.support import scrub_customer  # noqa: E402  (imports no core service)
+
+FORGET_HOOKS.append(scrub_customer)

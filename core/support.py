@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.clock import Clock
 from core.errors import Invalid, NotFound
 from storage.models import Customer
-from storage.models_support import GroupPost, SupportCase, SupportMessage, SupportTopic
+from storage.models_support import FaqQuery, GroupPost, SupportCase, SupportMessage, SupportTopic
 
 ACTIVE = ("waiting", "open")
 PRIORITY_CUSTOMER, PRIORITY_EDIT, PRIORITY_CARD, PRIORITY_REMINDER = 0, 1, 2, 3
@@ -132,6 +132,40 @@ async def recent_case(session: AsyncSession, *, customer_id: int, since: datetim
         )
     ).scalar_one_or_none()
     return case_view(row) if row else None
+
+
+async def forget_thread(session: AsyncSession, *, customer_id: int, group_chat_id: int) -> int | None:
+    """Staff deleted the customer's topic: drop its thread id (the next post recreates it)."""
+    topic = await _topic_row(session, customer_id, group_chat_id)
+    if topic is None or topic.thread_id is None:
+        return None
+    gone, topic.thread_id = topic.thread_id, None
+    return gone
+
+
+async def set_thread(
+    session: AsyncSession, *, clock: Clock, customer_id: int, group_chat_id: int, thread_id: int,
+    name: str,
+) -> None:
+    """Remember the forum topic just created for the customer."""
+    now = clock.now()
+    topic = await _topic_row(session, customer_id, group_chat_id)
+    if topic is None:
+        session.add(SupportTopic(customer_id=customer_id, group_chat_id=group_chat_id,
+                                 thread_id=thread_id, name=name, banned=False, created_at=now,
+                                 updated_at=now))
+    else:
+        topic.thread_id, topic.name, topic.updated_at = thread_id, name, now
+    await session.flush()
+
+
+async def card_posted(session: AsyncSession, *, clock: Clock, case_id: int) -> None:
+    """The case's card went out with a new topic: its queued card post is done."""
+    await session.execute(
+        update(GroupPost)
+        .where(GroupPost.case_id == case_id, GroupPost.kind == "card", GroupPost.status == "queued")
+        .values(status="sent", sent_at=clock.now())
+    )
 
 
 async def is_banned(session: AsyncSession, *, customer_id: int) -> bool:
@@ -590,3 +624,23 @@ async def get_case(session: AsyncSession, *, case_id: int) -> CaseView:
     if row is None:
         raise NotFound("case not found", code="case_not_found")
     return case_view(row)
+
+
+async def scrub_customer(session: AsyncSession, customer_id: int) -> None:
+    """After /forget: erase what the customer wrote to support and the FAQ, and drop posts
+    still queued for staff (counts, scores and timings stay for the figures)."""
+    await session.execute(
+        update(SupportCase).where(SupportCase.customer_id == customer_id)
+        .values(origin_text=None, csat_comment=None)
+    )
+    cases = select(SupportCase.id).where(SupportCase.customer_id == customer_id)
+    await session.execute(
+        update(SupportMessage).where(SupportMessage.case_id.in_(cases)).values(text=None)
+    )
+    await session.execute(
+        update(FaqQuery).where(FaqQuery.customer_id == customer_id).values(text="", normalized="")
+    )
+    await session.execute(
+        update(GroupPost).where(GroupPost.customer_id == customer_id, GroupPost.status == "queued")
+        .values(status="skipped", error="customer erased their data", payload={})
+    )

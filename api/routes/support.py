@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime
 from typing import Annotated, Literal
 
@@ -80,7 +81,7 @@ async def list_cases(
 
 
 def _as_dict(case: support.CaseView) -> dict[str, object]:
-    return {name: getattr(case, name) for name in case.__slots__}  # type: ignore[attr-defined]
+    return dataclasses.asdict(case)
 
 
 @router.get(

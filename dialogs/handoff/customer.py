@@ -309,17 +309,21 @@ async def on_message_in_case(
     if banned:
         return  # relaying stopped by staff; ignored on purpose
     async with db.begin() as session:
-        await support.relay_customer_message(
-            session,
-            clock=clock,
-            case=case,
-            chat_id=message.chat.id,
-            message_id=message.message_id,
-            kind=kind_of(message),
-            text=message.text or message.caption,
-            media_group_id=message.media_group_id,
-        )
+        await _relay(session, clock, case, message)
     ctx.notify("group_posts")
+
+
+async def _relay(session: AsyncSession, clock: Clock, case: support.CaseView, message: Message) -> None:
+    await support.relay_customer_message(
+        session,
+        clock=clock,
+        case=case,
+        chat_id=message.chat.id,
+        message_id=message.message_id,
+        kind=kind_of(message),
+        text=message.text or message.caption,
+        media_group_id=message.media_group_id,
+    )
 
 
 class FollowUp(BaseFilter):
@@ -361,19 +365,12 @@ async def on_follow_up(
             group_chat_id=last_case.group_chat_id,
             origin="message",
         )
-        await support.relay_customer_message(
-            session,
-            clock=clock,
-            case=case,
-            chat_id=message.chat.id,
-            message_id=message.message_id,
-            kind=kind_of(message),
-            text=message.text or message.caption,
-            media_group_id=message.media_group_id,
-        )
+        await _relay(session, clock, case, message)
     ctx.notify("group_posts")
-    if created:
-        await message.answer(t("handoff-already", number=case.number), reply_markup=cancel_keyboard(t))
+    if created:  # once per case, not for every message of an album
+        await message.answer(
+            t("handoff-opened-with-question", number=case.number), reply_markup=cancel_keyboard(t)
+        )
 
 
 @router.edited_message()

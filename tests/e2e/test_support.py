@@ -77,6 +77,7 @@ async def test_faq_then_person_then_csat_then_case_two(
 
     # A later message opens case #2 in the same topic.
     await tg.send_text(uid, "One more thing: can I change the address?")
+    await wait_text(tg, uid, "Request #2 is open")
     await wait_text(tg, group, "Case #2", thread_id=thread)
     await wait_text(tg, group, "change the address", thread_id=thread)
     assert len(await topics_of(tg, group)) == 1

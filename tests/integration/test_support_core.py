@@ -118,3 +118,28 @@ async def test_csat_range(sessionmaker, clock: FrozenClock) -> None:  # type: ig
         rated = await support.rate_case(s, clock=clock, case_id=case.id, customer_id=cid, score=4,
                                         comment="ok")
         assert (rated.csat_score, rated.csat_comment) == (4, "ok")
+
+
+async def test_forget_erases_what_the_customer_wrote(sessionmaker, clock: FrozenClock) -> None:  # type: ignore[no-untyped-def]
+    from sqlalchemy import select
+
+    from core import faq_stats
+    from storage.models_support import FaqQuery, GroupPost, SupportCase, SupportMessage
+
+    cid = await _customer(sessionmaker, clock, tg_id=77)
+    async with sessionmaker.begin() as s:
+        case, _ = await support.open_case(s, clock=clock, customer_id=cid, group_chat_id=GROUP,
+                                          origin="faq_no", origin_text="my address is Baker St 221b")
+        await support.relay_customer_message(s, clock=clock, case=case, chat_id=77, message_id=3,
+                                             kind="text", text="call me at +44 20 7946 0000")
+        await faq_stats.record_query(s, now=clock.now(), customer_id=cid, language="en",
+                                     text="where is Baker St", result="none", entry_id=None,
+                                     score=None)
+    async with sessionmaker.begin() as s:
+        assert await customers.forget(s, clock=clock, telegram_id=77)
+    async with sessionmaker() as s:
+        assert (await s.execute(select(SupportCase.origin_text))).scalars().all() == [None]
+        assert (await s.execute(select(SupportMessage.text))).scalars().all() == [None]
+        assert (await s.execute(select(FaqQuery.text))).scalars().all() == [""]
+        assert set((await s.execute(select(GroupPost.status))).scalars()) == {"skipped"}
+        assert (await s.execute(select(SupportCase.number))).scalars().all() == [1]  # figures stay
