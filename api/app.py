@@ -27,6 +27,7 @@ from api.routes import (
     surveys,
 )
 from core.clock import Clock
+from core.faq import FaqLibrary
 from core.settings import Settings
 
 DESCRIPTION = """\
@@ -93,6 +94,7 @@ def create_app(
     sessionmaker: async_sessionmaker[AsyncSession],
     clock: Clock,
     engine: AsyncEngine | None = None,
+    faq_library: FaqLibrary | None = None,
 ) -> FastAPI:
     """Build the API. The caller owns the engine; more routers may be included afterwards."""
     app = FastAPI(
@@ -109,6 +111,7 @@ def create_app(
     app.state.sessionmaker = sessionmaker
     app.state.clock = clock
     app.state.engine = engine
+    app.state.faq = faq_library if faq_library is not None else FaqLibrary()  # empty: /v1/faq answers 404s
     install_error_handlers(app)
     _offline_docs(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=MAX_V1_BODY_BYTES, path_prefix="/v1/")

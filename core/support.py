@@ -327,9 +327,34 @@ async def customer_edited(
         return False
     msg.text, msg.edited_at = text, clock.now()
     if msg.topic_message_id is None:
-        return True  # still queued: the copy will carry the new content
+        # Still queued: a copy carries the new content by itself, but queued texts may be
+        # merged into one post from their payload, so the payload must follow the edit.
+        post = (
+            await session.execute(
+                select(GroupPost).where(
+                    GroupPost.support_message_id == msg.id, GroupPost.status == "queued"
+                )
+            )
+        ).scalar_one_or_none()
+        if post is not None:
+            post.payload = {**post.payload, "text": text}
+        await session.flush()
+        return True
     case = await session.get(SupportCase, msg.case_id)
     assert case is not None
+    # Several queued texts may have gone out merged into one post: edit the whole post.
+    siblings = (
+        await session.execute(
+            select(SupportMessage.text)
+            .where(
+                SupportMessage.group_chat_id == msg.group_chat_id,
+                SupportMessage.topic_message_id == msg.topic_message_id,
+                SupportMessage.direction == "in",
+            )
+            .order_by(SupportMessage.id)
+        )
+    ).scalars().all()
+    shown = "\n\n".join(t for t in siblings if t) if len(siblings) > 1 else text
     session.add(
         GroupPost(
             group_chat_id=msg.group_chat_id,
@@ -338,7 +363,7 @@ async def customer_edited(
             support_message_id=msg.id,
             priority=PRIORITY_EDIT,
             kind="edit",
-            payload={"text": text, "topic_message_id": msg.topic_message_id, "kind": msg.kind},
+            payload={"text": shown, "topic_message_id": msg.topic_message_id, "kind": msg.kind},
             status="queued",
             attempts=0,
             created_at=clock.now(),

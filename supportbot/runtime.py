@@ -104,8 +104,9 @@ class Runtime:
 
         from api.app import create_app
 
-        self.app = create_app(settings=s, sessionmaker=self.db, clock=self.clock, engine=self.engine)
-        self.app.state.faq = self.faq
+        self.app = create_app(
+            settings=s, sessionmaker=self.db, clock=self.clock, engine=self.engine, faq_library=self.faq
+        )
         if s.webhook_url:
             assert s.webhook_secret is not None
             self.app.include_router(

@@ -122,3 +122,9 @@ async def test_gaps_and_deflection(client: httpx.AsyncClient, admin, sessionmake
     assert r.status_code == 422
     for path in ("/v1/faq/insights/gaps", "/v1/faq/insights/deflection"):
         assert (await client.get(path)).status_code == 401
+
+
+async def test_faq_routes_answer_cleanly_without_content(client: httpx.AsyncClient, admin) -> None:  # type: ignore[no-untyped-def]
+    """An app built without FAQ files gives 404 with a code, not a crash."""
+    r = await client.get("/v1/faq/en", headers=admin)
+    assert r.status_code == 404 and r.json()["error"]["code"] == "faq_language_not_found"

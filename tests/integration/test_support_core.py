@@ -143,3 +143,29 @@ async def test_forget_erases_what_the_customer_wrote(sessionmaker, clock: Frozen
         assert (await s.execute(select(FaqQuery.text))).scalars().all() == [""]
         assert set((await s.execute(select(GroupPost.status))).scalars()) == {"skipped"}
         assert (await s.execute(select(SupportCase.number))).scalars().all() == [1]  # figures stay
+
+
+async def test_edit_of_a_merged_post_keeps_the_other_messages(sessionmaker, clock: FrozenClock) -> None:  # type: ignore[no-untyped-def]
+    from sqlalchemy import select, update
+
+    from storage.models_support import GroupPost, SupportMessage
+
+    cid = await _customer(sessionmaker, clock, tg_id=5)
+    async with sessionmaker.begin() as s:
+        case, _ = await support.open_case(s, clock=clock, customer_id=cid, group_chat_id=GROUP,
+                                          origin="menu")
+        for mid, text in ((10, "first"), (11, "second")):
+            await support.relay_customer_message(s, clock=clock, case=case, chat_id=5,
+                                                 message_id=mid, kind="text", text=text)
+        # Edited while still queued: the payload (used when texts are merged) follows.
+        await support.customer_edited(s, clock=clock, chat_id=5, message_id=11, text="second!")
+        payloads = [p for p in (await s.execute(select(GroupPost.payload).where(
+            GroupPost.kind == "copy").order_by(GroupPost.id))).scalars()]
+        assert [p["text"] for p in payloads] == ["first", "second!"]
+        # Both went out merged into topic message 900; then the first one is edited.
+        await s.execute(update(SupportMessage).values(topic_message_id=900))
+        await s.execute(update(GroupPost).values(status="sent"))
+        await support.customer_edited(s, clock=clock, chat_id=5, message_id=10, text="first!")
+        edit = (await s.execute(select(GroupPost).where(GroupPost.kind == "edit"))).scalar_one()
+    assert edit.payload["text"] == "first!\n\nsecond!"
+    assert edit.payload["topic_message_id"] == 900
