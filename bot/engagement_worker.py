@@ -7,16 +7,16 @@ the customer unreachable and is never retried; a row in flight at a crash is nev
 
 Jobs (every ENGAGEMENT_JOBS_SECONDS): expire unanswered surveys and interviews, schedule surveys
 after closed support cases and first purchases, warn before points expire and expire them,
-credit birthdays, alert staff about detractors who did not finish the survey, and scrub what
-erased customers wrote.
+credit birthdays, alert staff about detractors who did not finish the survey. (What erased
+customers wrote is scrubbed by `core.customers.forget` itself.)
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
-from datetime import timedelta
-from typing import Any
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
 
 from aiogram.exceptions import (
     TelegramBadRequest,
@@ -30,9 +30,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.context import BotContext
 from bot.errors import unreachable_reason
+from bot.sender import sending
 from core import customers as customers_svc
-from core import exit_interview, loyalty, loyalty_merge, loyalty_notices, nps
+from core import exit_interview, loyalty, loyalty_notices, nps
+from core.exit_interview import OutgoingInterview
+from core.loyalty_notices import OutgoingNotice
 from core.loyalty_rules import LoyaltyRules, NpsRules
+from core.nps import OutgoingSurvey
+from core.ratelimit import Lane
 from dialogs.common import name_of
 from dialogs.exit_interview.handlers import question as exit_question
 from dialogs.loyalty.card import configure as configure_card
@@ -44,6 +49,10 @@ SIGNAL = "engagement"
 BATCH = 20
 
 
+RETRY_IN = timedelta(minutes=5)
+T = TypeVar("T", OutgoingSurvey, OutgoingInterview, OutgoingNotice)
+
+
 def _cap(ctx: BotContext) -> timedelta:
     return timedelta(days=ctx.settings.proactive_cap_days)
 
@@ -51,9 +60,14 @@ def _cap(ctx: BotContext) -> timedelta:
 async def _send(
     ctx: BotContext, chat_id: int, text: str, markup: InlineKeyboardMarkup | None = None
 ) -> tuple[str, int | None, str | None]:
-    """('sent', message id, None) | ('unreachable'|'retry'|'failed', None, why)."""
+    """('sent', message id, None) | ('unreachable'|'retry'|'failed', None, why).
+
+    In the campaign lane of the one sender: these messages are proactive, so a burst of them
+    never holds up a reply to someone who is writing now.
+    """
     try:
-        message = await ctx.bot.send_message(chat_id=chat_id, text=text, reply_markup=markup)
+        with sending(lane=Lane.CAMPAIGN):
+            message = await ctx.bot.send_message(chat_id=chat_id, text=text, reply_markup=markup)
     except TelegramForbiddenError as exc:
         reason = unreachable_reason(exc)
         async with ctx.db.begin() as session:
@@ -67,70 +81,91 @@ async def _send(
     return "sent", message.message_id, None
 
 
-async def _customer_name(ctx: BotContext, customer_id: int) -> str:
-    async with ctx.db() as session:
-        customer = await customers_svc.get_customer(session, customer_id=customer_id)
-    return name_of(customer, "")
+async def _deliver(
+    ctx: BotContext,
+    due: Sequence[T],
+    render: Callable[[T], tuple[str, InlineKeyboardMarkup | None]],
+    sent: Callable[[AsyncSession, T, int | None], Awaitable[None]],
+    failed: Callable[[AsyncSession, T, str, str | None, datetime | None], Awaitable[None]],
+) -> int:
+    """Send each claimed row and record the outcome (a retry is due again in RETRY_IN)."""
+    for item in due:
+        text, markup = render(item)
+        assert item.customer.telegram_id is not None
+        outcome, message_id, why = await _send(ctx, item.customer.telegram_id, text, markup)
+        async with ctx.db.begin() as session:
+            if outcome == "sent":
+                await sent(session, item, message_id)
+            else:
+                retry_at = ctx.clock.now() + RETRY_IN if outcome == "retry" else None
+                await failed(session, item, outcome, why, retry_at)
+    return len(due)
+
+
+def _skip_reason(outcome: str, why: str | None) -> str:
+    return outcome if outcome != "failed" else (why or "failed")
 
 
 async def send_surveys(ctx: BotContext) -> int:
     rules = NpsRules.from_settings(ctx.settings)
     async with ctx.db.begin() as session:
         due = await nps.claim_surveys(session, clock=ctx.clock, rules=rules, cap=_cap(ctx), limit=BATCH)
-    for item in due:
-        t = ctx.i18n(item.language)
-        text, markup = survey_message(t, survey_id=item.id, shop=ctx.settings.business_name,
-                                      customer_name=await _customer_name(ctx, item.customer_id))
-        outcome, message_id, why = await _send(ctx, item.telegram_id, text, markup)
-        async with ctx.db.begin() as session:
-            if outcome == "sent":
-                await nps.survey_sent(session, clock=ctx.clock, rules=rules, survey_id=item.id,
-                                      chat_id=item.telegram_id, message_id=message_id)
-            else:
-                retry = ctx.clock.now() + timedelta(minutes=5) if outcome == "retry" else None
-                await nps.survey_failed(session, survey_id=item.id, reason=outcome if outcome != "failed"
-                                        else (why or "failed"), retry_at=retry)
-    return len(due)
+
+    def render(item: OutgoingSurvey) -> tuple[str, InlineKeyboardMarkup | None]:
+        return survey_message(ctx.i18n(item.customer.language), survey_id=item.id,
+                              shop=ctx.settings.business_name, customer_name=name_of(item.customer))
+
+    async def sent(session: AsyncSession, item: OutgoingSurvey, message_id: int | None) -> None:
+        await nps.survey_sent(session, clock=ctx.clock, rules=rules, survey_id=item.id,
+                              chat_id=item.customer.telegram_id, message_id=message_id)
+
+    async def failed(session: AsyncSession, item: OutgoingSurvey, outcome: str, why: str | None,
+                     retry_at: datetime | None) -> None:
+        await nps.survey_failed(session, survey_id=item.id, reason=_skip_reason(outcome, why),
+                                retry_at=retry_at)
+
+    return await _deliver(ctx, due, render, sent, failed)
 
 
 async def send_interviews(ctx: BotContext) -> int:
     async with ctx.db.begin() as session:
         due = await exit_interview.claim_interviews(session, clock=ctx.clock, cap=_cap(ctx), limit=BATCH)
-    for item in due:
-        t = ctx.i18n(item.language)
-        text, markup = exit_question(t, interview_id=item.id, event=item.event,
-                                     customer_name=await _customer_name(ctx, item.customer_id))
-        outcome, message_id, why = await _send(ctx, item.telegram_id, text, markup)
-        async with ctx.db.begin() as session:
-            if outcome == "sent":
-                await exit_interview.interview_sent(session, clock=ctx.clock, interview_id=item.id,
-                                                    chat_id=item.telegram_id, message_id=message_id)
-            else:
-                retry = ctx.clock.now() + timedelta(minutes=5) if outcome == "retry" else None
-                await exit_interview.interview_failed(
-                    session, interview_id=item.id,
-                    reason=outcome if outcome != "failed" else (why or "failed"), retry_at=retry,
-                )
-    return len(due)
+
+    def render(item: OutgoingInterview) -> tuple[str, InlineKeyboardMarkup | None]:
+        return exit_question(ctx.i18n(item.customer.language), interview_id=item.id, event=item.event,
+                             customer_name=name_of(item.customer))
+
+    async def sent(session: AsyncSession, item: OutgoingInterview, message_id: int | None) -> None:
+        await exit_interview.interview_sent(session, clock=ctx.clock, interview_id=item.id,
+                                            chat_id=item.customer.telegram_id, message_id=message_id)
+
+    async def failed(session: AsyncSession, item: OutgoingInterview, outcome: str, why: str | None,
+                     retry_at: datetime | None) -> None:
+        await exit_interview.interview_failed(session, interview_id=item.id,
+                                              reason=_skip_reason(outcome, why), retry_at=retry_at)
+
+    return await _deliver(ctx, due, render, sent, failed)
 
 
 async def send_notices(ctx: BotContext) -> int:
     async with ctx.db.begin() as session:
         due = await loyalty_notices.claim_notices(session, clock=ctx.clock, cap=_cap(ctx), limit=BATCH)
-    for item in due:
-        async with ctx.db() as session:
-            customer = await customers_svc.get_customer(session, customer_id=item.customer_id)
-        text = render_notice(ctx.i18n(item.language), kind=item.kind, params=item.params,
-                             timezone=customer.timezone, default_timezone=ctx.settings.default_timezone)
-        outcome, _, why = await _send(ctx, item.telegram_id, text)
-        async with ctx.db.begin() as session:
-            if outcome == "sent":
-                await loyalty_notices.notice_sent(session, clock=ctx.clock, notice_id=item.id)
-            else:
-                retry = ctx.clock.now() + timedelta(minutes=5) if outcome == "retry" else None
-                await loyalty_notices.notice_failed(session, notice_id=item.id,
-                                                    error=why or outcome, retry_at=retry)
-    return len(due)
+
+    def render(item: OutgoingNotice) -> tuple[str, InlineKeyboardMarkup | None]:
+        text = render_notice(ctx.i18n(item.customer.language), kind=item.kind, params=item.params,
+                             timezone=item.customer.timezone,
+                             default_timezone=ctx.settings.default_timezone)
+        return text, None
+
+    async def sent(session: AsyncSession, item: OutgoingNotice, _message_id: int | None) -> None:
+        await loyalty_notices.notice_sent(session, clock=ctx.clock, notice_id=item.id)
+
+    async def failed(session: AsyncSession, item: OutgoingNotice, outcome: str, why: str | None,
+                     retry_at: datetime | None) -> None:
+        await loyalty_notices.notice_failed(session, notice_id=item.id, error=why or outcome,
+                                            retry_at=retry_at)
+
+    return await _deliver(ctx, due, render, sent, failed)
 
 
 async def recover(ctx: BotContext) -> None:
@@ -194,7 +229,6 @@ async def run_jobs_once(ctx: BotContext) -> dict[str, Any]:
         ("birthdays", lambda db: loyalty.run_birthdays(db, clock=ctx.clock, rules=loyalty_rules,
                                                        default_timezone=s.default_timezone)),
         ("detractor_alerts", lambda db: _detractor_alerts(db, ctx)),
-        ("scrub_erased", loyalty_merge.scrub_erased),
     ]
     results: dict[str, Any] = {}
     for name, job in jobs:

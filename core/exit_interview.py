@@ -15,7 +15,6 @@ from collections import Counter
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
@@ -24,9 +23,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core import idempotency, support
 from core.clock import Clock
 from core.contact_policy import record_contact
+from core.customers import CustomerView, set_opt_in
 from core.errors import Invalid, NotFound
-from core.loyalty_notices import PROACTIVE, REQUESTED, contact_gate, queue_notice
+from core.loyalty_notices import PROACTIVE, REQUESTED, claim_recipient, contact_block, queue_notice
 from core.loyalty_rules import percent
+from core.outreach.rules import zone
 from storage.models import Customer
 from storage.models_loyalty import ExitInterview, FeatureRequest, Order, PromoCode, ShippedFeature
 
@@ -152,18 +153,6 @@ async def _recent_block(
     return None
 
 
-def _contact_block(customer: Customer) -> str | None:
-    if customer.erased_at is not None:
-        return "erased"
-    if customer.telegram_id is None:
-        return "no_telegram"
-    if not customer.opted_in:
-        return "opted_out"
-    if not customer.reachable:
-        return "unreachable"
-    return None
-
-
 async def request_from_api(
     session: AsyncSession,
     *,
@@ -186,7 +175,7 @@ async def request_from_api(
     ).scalar_one_or_none()
     if customer is None:
         raise NotFound("customer not found", code="customer_not_found")
-    reason = _contact_block(customer) or await _recent_block(session, customer.id, now, rules)
+    reason = contact_block(customer) or await _recent_block(session, customer.id, now, rules)
     row = ExitInterview(
         customer_id=customer.id, request_id=request.id, source="api", event=event,
         status="skipped" if reason else "scheduled", skip_reason=reason, not_before=now,
@@ -218,9 +207,7 @@ async def start_from_menu(
 @dataclass(frozen=True, slots=True)
 class OutgoingInterview:
     id: int
-    customer_id: int
-    telegram_id: int
-    language: str | None
+    customer: CustomerView
     event: str | None
 
 
@@ -239,20 +226,10 @@ async def claim_interviews(
     ).scalars().all()
     out: list[OutgoingInterview] = []
     for row in rows:
-        gate = await contact_gate(session, customer_id=row.customer_id, now=now, cap=cap,
-                                  policy=PROACTIVE, deadline=row.send_deadline)
-        if gate.action == "skip":
-            row.status, row.skip_reason = "skipped", gate.reason
-            continue
-        if gate.action == "defer":
-            assert gate.retry_at is not None
-            row.not_before = gate.retry_at
-            continue
-        customer = await session.get(Customer, row.customer_id)
-        assert customer is not None and customer.telegram_id is not None
-        row.status = "sending"
-        out.append(OutgoingInterview(row.id, row.customer_id, customer.telegram_id, customer.language,
-                                     row.event))
+        customer = await claim_recipient(session, row, now=now, cap=cap, policy=PROACTIVE,
+                                         deadline=row.send_deadline, late_reason="deadline_passed")
+        if customer is not None:
+            out.append(OutgoingInterview(row.id, customer, row.event))
     await session.flush()
     return out
 
@@ -406,20 +383,10 @@ async def set_may_write(
     row.may_write_again = allowed
     row.completed_at, row.status = row.completed_at or now, "completed"
     customer = await session.get(Customer, customer_id)
-    if customer is not None and customer.opted_in != allowed and not allowed:
-        customer.opted_in, customer.opt_changed_at, customer.updated_at = False, now, now
+    if not allowed and customer is not None and customer.telegram_id is not None:
+        await set_opt_in(session, clock=clock, telegram_id=customer.telegram_id, opted_in=False)
     await session.flush()
     return _view(row)
-
-
-def _zone(name: str | None, default: str) -> ZoneInfo:
-    for candidate in (name, default, "UTC"):
-        if candidate:
-            try:
-                return ZoneInfo(candidate)
-            except (ZoneInfoNotFoundError, ValueError):
-                continue
-    return ZoneInfo("UTC")
 
 
 async def set_break(
@@ -435,14 +402,14 @@ async def set_break(
     row = await _own(session, interview_id, customer_id)
     now = clock.now()
     customer = await session.get(Customer, customer_id)
-    zone = _zone(customer.timezone if customer else None, default_timezone)
-    today = now.astimezone(zone).date()
+    tz = zone(customer.timezone if customer else None, default_timezone)
+    today = now.astimezone(tz).date()
     if until is not None:
         if until <= today:
             raise Invalid("the date must be in the future", code="date_in_past")
         if until - today > MAX_BREAK:
             raise Invalid("at most a year ahead", code="date_too_far")
-        remind_at = datetime.combine(until, time(10, 0), tzinfo=zone)
+        remind_at = datetime.combine(until, time(10, 0), tzinfo=tz)
         await queue_notice(
             session, clock=clock, customer_id=customer_id, kind="break_reminder",
             dedupe_key=f"break:{row.id}", policy=REQUESTED, params={"since": row.created_at.isoformat()},

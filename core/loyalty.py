@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import and_, case, func, select
 from sqlalchemy.exc import IntegrityError
@@ -38,6 +37,7 @@ from core.loyalty_rules import (
     tier_for,
     to_minor,
 )
+from core.outreach.rules import zone
 from storage.models import Customer
 from storage.models_loyalty import (
     LedgerEntry,
@@ -333,6 +333,30 @@ async def history(
     return page, (page[-1].id if len(rows) > limit else None)
 
 
+async def _movement(
+    session: AsyncSession, *, clock: Clock, rules: LoyaltyRules, customer_id: int, kind: str,
+    points: int, reason: str, idempotency_key: str, at_most_spendable: bool = False,
+) -> MovementResult:
+    """Record an API movement once per key (a debit past the spendable balance is refused)."""
+    await _lock_customer(session, customer_id)
+    key = f"api:{idempotency_key}"
+    now = clock.now()
+    if at_most_spendable and await session.scalar(
+        select(LedgerEntry.id).where(LedgerEntry.idempotency_key == key)
+    ) is None:
+        spendable, pending, _ = await _sums(session, customer_id, now)
+        if -points > spendable:
+            raise Conflict(
+                f"not enough points: {spendable} spendable, {-points} requested",
+                code="insufficient_points",
+                details={"spendable": spendable, "pending": pending, "requested": -points},
+            )
+    entry, dup = await _add_entry(session, now=now, customer_id=customer_id, kind=kind, points=points,
+                                  reason=reason, key=key)
+    return MovementResult(_entry_view(entry), dup,
+                          await balance(session, clock=clock, rules=rules, customer_id=customer_id))
+
+
 async def earn(
     session: AsyncSession,
     *,
@@ -346,13 +370,8 @@ async def earn(
     """Credit points outside an order (a goodwill gesture, a campaign bonus); spendable at once."""
     if points <= 0:
         raise Invalid("points to earn must be positive", code="invalid_points")
-    await _lock_customer(session, customer_id)
-    entry, dup = await _add_entry(
-        session, now=clock.now(), customer_id=customer_id, kind="earn", points=points,
-        reason=reason, key=f"api:{idempotency_key}",
-    )
-    return MovementResult(_entry_view(entry), dup,
-                          await balance(session, clock=clock, rules=rules, customer_id=customer_id))
+    return await _movement(session, clock=clock, rules=rules, customer_id=customer_id, kind="earn",
+                           points=points, reason=reason, idempotency_key=idempotency_key)
 
 
 async def redeem(
@@ -368,24 +387,9 @@ async def redeem(
     """Spend points; more than the spendable balance is refused and nothing changes."""
     if points <= 0:
         raise Invalid("points to redeem must be positive", code="invalid_points")
-    await _lock_customer(session, customer_id)
-    key = f"api:{idempotency_key}"
-    now = clock.now()
-    existing = await session.scalar(select(LedgerEntry.id).where(LedgerEntry.idempotency_key == key))
-    if existing is None:
-        spendable, pending, _ = await _sums(session, customer_id, now)
-        if points > spendable:
-            raise Conflict(
-                f"not enough points: {spendable} spendable, {points} requested",
-                code="insufficient_points",
-                details={"spendable": spendable, "pending": pending, "requested": points},
-            )
-    entry, dup = await _add_entry(
-        session, now=now, customer_id=customer_id, kind="redeem", points=-points, reason=reason,
-        key=key,
-    )
-    return MovementResult(_entry_view(entry), dup,
-                          await balance(session, clock=clock, rules=rules, customer_id=customer_id))
+    return await _movement(session, clock=clock, rules=rules, customer_id=customer_id, kind="redeem",
+                           points=-points, reason=reason, idempotency_key=idempotency_key,
+                           at_most_spendable=True)
 
 
 async def adjust(
@@ -401,13 +405,8 @@ async def adjust(
     """A manual correction either way (may take the balance below zero: it is a correction)."""
     if points == 0:
         raise Invalid("an adjustment cannot be zero", code="invalid_points")
-    await _lock_customer(session, customer_id)
-    entry, dup = await _add_entry(
-        session, now=clock.now(), customer_id=customer_id, kind="adjust", points=points,
-        reason=reason, key=f"api:{idempotency_key}",
-    )
-    return MovementResult(_entry_view(entry), dup,
-                          await balance(session, clock=clock, rules=rules, customer_id=customer_id))
+    return await _movement(session, clock=clock, rules=rules, customer_id=customer_id, kind="adjust",
+                           points=points, reason=reason, idempotency_key=idempotency_key)
 
 
 # ------------------------------------------------------------------ orders
@@ -526,8 +525,13 @@ async def _acknowledge(
 
 
 async def _mark_promo_redeemed(session: AsyncSession, *, now: datetime, code: str, order_id: str) -> None:
+    # Codes are matched regardless of case; should a pool hold two that differ only in case,
+    # the exact one wins.
     promo = (
-        await session.execute(select(PromoCode).where(func.upper(PromoCode.code) == code.upper()))
+        await session.execute(
+            select(PromoCode).where(func.upper(PromoCode.code) == code.upper())
+            .order_by((PromoCode.code == code).desc(), PromoCode.id).limit(1)
+        )
     ).scalar_one_or_none()
     if promo is not None and promo.redeemed_at is None:
         promo.redeemed_at, promo.redeemed_order = now, order_id
@@ -788,17 +792,6 @@ async def set_birthday(session: AsyncSession, *, clock: Clock, customer_id: int,
     await session.flush()
 
 
-def _local_today(now: datetime, tz: str | None, default_tz: str) -> date:
-    for name in (tz, default_tz, "UTC"):
-        if not name:
-            continue
-        try:
-            return now.astimezone(ZoneInfo(name)).date()
-        except (ZoneInfoNotFoundError, ValueError):
-            continue
-    return now.date()
-
-
 async def run_birthdays(
     session: AsyncSession, *, clock: Clock, rules: LoyaltyRules, default_timezone: str = "UTC"
 ) -> list[int]:
@@ -829,7 +822,7 @@ async def run_birthdays(
             profile.birthday = customer.birthday
             profile.birthday_set_at = min(customer.updated_at, now)
             profile.updated_at = now
-        today = _local_today(now, customer.timezone, default_timezone)
+        today = now.astimezone(zone(customer.timezone, default_timezone)).date()
         if birthday_refusal(birthday=customer.birthday, today=today, set_at=profile.birthday_set_at,
                             rules=rules):
             continue

@@ -21,11 +21,25 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.clock import Clock
 from core.contact_policy import last_contact, may_contact, record_contact
+from core.customers import CustomerView, view
 from storage.models import Customer
 from storage.models_loyalty import LoyaltyNotice
 
 PROACTIVE, REQUESTED, SERVICE = "proactive", "requested", "service"
 POLICIES = (PROACTIVE, REQUESTED, SERVICE)
+
+
+def contact_block(customer: Customer | None, *, opt_in: bool = True) -> str | None:
+    """Why nothing may be sent to this customer (None: something may); `opt_in`: /stop counts."""
+    if customer is None or customer.erased_at is not None:
+        return "erased"
+    if customer.telegram_id is None:
+        return "no_telegram"
+    if opt_in and not customer.opted_in:
+        return "opted_out"
+    if not customer.reachable:
+        return "unreachable"
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,24 +72,48 @@ async def contact_gate(
                 return Gate("skip", "contact_budget")
             return Gate("defer", reason, retry)
         return Gate("skip", reason)
-    customer = await session.get(Customer, customer_id)
-    if customer is None or customer.erased_at is not None:
-        return Gate("skip", "erased")
-    if customer.telegram_id is None:
-        return Gate("skip", "no_telegram")
-    if not customer.reachable:
-        return Gate("skip", "unreachable")
-    if policy == REQUESTED and not customer.opted_in:
-        return Gate("skip", "opted_out")
-    return Gate("send")
+    reason = contact_block(await session.get(Customer, customer_id), opt_in=policy == REQUESTED)
+    return Gate("skip", reason) if reason else Gate("send")
+
+
+async def claim_recipient(
+    session: AsyncSession,
+    row: Any,
+    *,
+    now: datetime,
+    cap: timedelta,
+    policy: str,
+    deadline: datetime | None,
+    late_reason: str,
+    reason_field: str = "skip_reason",
+) -> CustomerView | None:
+    """Gate one due queue row (a notice, survey or interview) for sending now.
+
+    Returns the customer to send it to, with the row marked `sending`; or None with the row
+    deferred (`not_before`) or skipped (`status`, and why in its `reason_field`).
+    """
+    gate = (
+        Gate("skip", late_reason) if deadline is not None and deadline < now
+        else await contact_gate(session, customer_id=row.customer_id, now=now, cap=cap,
+                                policy=policy, deadline=deadline)
+    )
+    if gate.action == "defer":
+        row.not_before = gate.retry_at
+        return None
+    if gate.action == "skip":
+        row.status = "skipped"
+        setattr(row, reason_field, gate.reason)
+        return None
+    customer = await session.get(Customer, row.customer_id)
+    assert customer is not None and customer.telegram_id is not None
+    row.status = "sending"
+    return view(customer)
 
 
 @dataclass(frozen=True, slots=True)
 class OutgoingNotice:
     id: int
-    customer_id: int
-    telegram_id: int
-    language: str | None
+    customer: CustomerView
     kind: str
     params: dict[str, Any]
 
@@ -128,29 +166,12 @@ async def claim_notices(
     ).scalars().all()
     out: list[OutgoingNotice] = []
     for row in rows:
-        if row.deadline is not None and row.deadline < now:
-            row.status, row.error = "skipped", "deadline passed"
-            continue
-        gate = await contact_gate(
-            session, customer_id=row.customer_id, now=now, cap=cap, policy=row.policy,
-            deadline=row.deadline,
-        )
-        if gate.action == "skip":
-            row.status, row.error = "skipped", gate.reason
-            continue
-        if gate.action == "defer":
-            assert gate.retry_at is not None
-            row.not_before = gate.retry_at
-            continue
-        customer = await session.get(Customer, row.customer_id)
-        assert customer is not None and customer.telegram_id is not None
-        row.status, row.attempts = "sending", row.attempts + 1
-        out.append(
-            OutgoingNotice(
-                id=row.id, customer_id=row.customer_id, telegram_id=customer.telegram_id,
-                language=customer.language, kind=row.kind, params=dict(row.params or {}),
-            )
-        )
+        customer = await claim_recipient(session, row, now=now, cap=cap, policy=row.policy,
+                                         deadline=row.deadline, late_reason="deadline passed",
+                                         reason_field="error")
+        if customer is not None:
+            row.attempts += 1
+            out.append(OutgoingNotice(row.id, customer, row.kind, dict(row.params or {})))
     await session.flush()
     return out
 

@@ -19,9 +19,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core import idempotency, support
 from core.clock import Clock
 from core.contact_policy import record_contact
+from core.customers import CustomerView
 from core.errors import Invalid, NotFound
 from core.loyalty import customer_tiers, purchase_stats
-from core.loyalty_notices import PROACTIVE, contact_gate
+from core.loyalty_notices import PROACTIVE, claim_recipient, contact_block
 from core.loyalty_rules import (
     DETRACTOR,
     PASSIVE,
@@ -119,18 +120,6 @@ async def histories(
     return {cid: SurveyHistory(**values) for cid, values in acc.items()}
 
 
-def _contact_block(customer: Customer) -> str | None:
-    if customer.erased_at is not None:
-        return "erased"
-    if customer.telegram_id is None:
-        return "no_telegram"
-    if not customer.opted_in:
-        return "opted_out"
-    if not customer.reachable:
-        return "unreachable"
-    return None
-
-
 async def _last_contacts(session: AsyncSession, customer_ids: list[int]) -> dict[int, datetime]:
     rows = await session.execute(
         select(ContactLog.customer_id, func.max(ContactLog.sent_at))
@@ -162,7 +151,7 @@ async def schedule(
     last_contact = await _last_contacts(session, ids) if ids else {}
     for customer in customers:
         result.requested += 1
-        reason = _contact_block(customer) or survey_throttle(
+        reason = contact_block(customer) or survey_throttle(
             history=hist.get(customer.id, SurveyHistory()), now=now, rules=rules
         )
         not_before = now + delay
@@ -349,9 +338,7 @@ async def schedule_after_first_purchase(
 @dataclass(frozen=True, slots=True)
 class OutgoingSurvey:
     id: int
-    customer_id: int
-    telegram_id: int
-    language: str | None
+    customer: CustomerView
     trigger: str
 
 
@@ -370,31 +357,17 @@ async def claim_surveys(
     ).scalars().all()
     out: list[OutgoingSurvey] = []
     for row in rows:
-        if row.send_deadline is not None and row.send_deadline < now:
-            row.status, row.skip_reason = "skipped", "contact_budget"
-            continue
         hist = (await histories(session, customer_ids=[row.customer_id], exclude_id=row.id)).get(
             row.customer_id, SurveyHistory()
         )
         reason = survey_throttle(history=hist, now=now, rules=rules)
-        gate = None
-        if reason is None:
-            gate = await contact_gate(session, customer_id=row.customer_id, now=now, cap=cap,
-                                      policy=PROACTIVE, deadline=row.send_deadline)
-            reason = gate.reason if gate.action == "skip" else None
         if reason is not None:
             row.status, row.skip_reason = "skipped", reason
             continue
-        assert gate is not None
-        if gate.action == "defer":
-            assert gate.retry_at is not None
-            row.not_before = gate.retry_at
-            continue
-        customer = await session.get(Customer, row.customer_id)
-        assert customer is not None and customer.telegram_id is not None
-        row.status = "sending"
-        out.append(OutgoingSurvey(row.id, row.customer_id, customer.telegram_id, customer.language,
-                                  row.trigger))
+        customer = await claim_recipient(session, row, now=now, cap=cap, policy=PROACTIVE,
+                                         deadline=row.send_deadline, late_reason="contact_budget")
+        if customer is not None:
+            out.append(OutgoingSurvey(row.id, customer, row.trigger))
     await session.flush()
     return out
 

@@ -41,8 +41,8 @@ async def send_all(sessionmaker, clock) -> list[nps.OutgoingSurvey]:  # type: ig
     async with sessionmaker() as s:
         due = await nps.claim_surveys(s, clock=clock, rules=RULES, cap=CAP)
         for item in due:
-            await nps.survey_sent(s, clock=clock, rules=RULES, survey_id=item.id, chat_id=item.telegram_id,
-                                  message_id=1)
+            await nps.survey_sent(s, clock=clock, rules=RULES, survey_id=item.id,
+                                  chat_id=item.customer.telegram_id, message_id=1)
         await s.commit()
         return due
 
