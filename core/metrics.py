@@ -1,8 +1,8 @@
 """Retention metrics with the exact definitions of PRODUCT.md: pure functions over counts.
 
-The SQL that produces the counts lives in core/analytics.py; everything here is arithmetic that
-tests pin with hand-worked examples. A ratio with a zero denominator is None ("no data"),
-never a division error and never a misleading 0.
+The SQL that produces the counts lives in core/analytics/; everything here is arithmetic that
+tests pin with hand-worked examples. A ratio with a zero denominator is None ("no data"), never
+a division error and never a misleading 0. NPS is core.loyalty_rules.nps_value (surveys use it).
 """
 
 from __future__ import annotations
@@ -88,40 +88,8 @@ def revenue_churn(lost_revenue: float, base_revenue: float) -> float | None:
     return pct(lost_revenue, base_revenue)
 
 
-@dataclass(frozen=True)
-class NpsCounts:
-    promoters: int
-    passives: int
-    detractors: int
-
-    @property
-    def responses(self) -> int:
-        return self.promoters + self.passives + self.detractors
-
-
-def nps_category(score: int) -> str:
-    """Promoters 9-10, passives 7-8, detractors 0-6."""
-    if not 0 <= score <= 10:
-        raise ValueError("NPS scores are 0-10")
-    return "promoter" if score >= 9 else "passive" if score >= 7 else "detractor"
-
-
-def nps(c: NpsCounts) -> float | None:
-    """NPS = %promoters - %detractors (-100..100)."""
-    if c.responses == 0:
-        return None
-    return 100.0 * (c.promoters - c.detractors) / c.responses
-
-
-def csat(scores: Sequence[int]) -> tuple[float | None, float | None]:
-    """(average 1-5, % satisfied = share of 4 and 5)."""
-    if not scores:
-        return None, None
-    return sum(scores) / len(scores), 100.0 * sum(1 for s in scores if s >= 4) / len(scores)
-
-
 def csat_from_counts(counts: Mapping[int, int]) -> tuple[float | None, float | None]:
-    """csat() over a histogram {score: how many} (what a GROUP BY returns)."""
+    """CSAT over a histogram {score 1-5: how many}: (average, % satisfied = share of 4 and 5)."""
     total = sum(counts.values())
     if total == 0:
         return None, None

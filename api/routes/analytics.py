@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.deps import ClockDep, SessionDep, SettingsDep, require_scope
 from api.errors import error_responses
@@ -28,7 +30,6 @@ from core.analytics import engagement, retention, summary, tables
 from core.analytics import periods as pr
 from core.analytics.periods import PeriodRange
 from core.apikeys import ApiKeyView
-from core.clock import Clock
 from core.settings import Settings
 
 router = APIRouter(prefix="/v1/analytics", tags=["analytics"])
@@ -55,18 +56,76 @@ COMMON = ("Periods: `granularity` week|month|quarter; `start`/`end` dates, or th
           "`invalid_range`, `too_many_periods`, `period_in_future`.")
 
 
+@dataclass(frozen=True, slots=True)
+class ReportQuery:
+    """What every report is asked: the periods it covers, and JSON or CSV."""
+
+    rng: PeriodRange
+    csv: bool
+
+
+def _zone(settings: Settings, tz: str | None) -> str:
+    return tz or settings.analytics_timezone or settings.business_timezone
+
+
+def _report_query(default_periods: int) -> Any:
+    """The period and format parameters of a report (`periods` defaults to `default_periods`)."""
+
+    def report_query(
+        settings: SettingsDep, clock: ClockDep, granularity: Granularity = "month", start: Start = None,
+        end: End = None, periods: Periods = None, tz: Tz = None, format: Format = "json",
+    ) -> ReportQuery:
+        rng = pr.build(granularity=granularity, timezone=_zone(settings, tz), now=clock.now(), start=start,
+                       end=end, periods=periods or default_periods)
+        return ReportQuery(rng, format == "csv")
+
+    return Depends(report_query)
+
+
+def _summary_query(
+    settings: SettingsDep, clock: ClockDep, granularity: Granularity = "month",
+    start: Annotated[date | None, Query(description="A day of the period to show (default: today).")] = None,
+    tz: Tz = None, format: Format = "json",
+) -> ReportQuery:
+    zone, now = _zone(settings, tz), clock.now()
+    if start is None:
+        rng = pr.build(granularity=granularity, timezone=zone, now=now, periods=1)
+    else:
+        rng = pr.single(day=start, granularity=granularity, timezone=zone, now=now)
+    return ReportQuery(rng, format == "csv")
+
+
+async def _read_session(_key: CanRead, session: SessionDep) -> AsyncSession:
+    """The request's session once the key is checked, for reads only."""
+    await session.commit()  # end the auth transaction: on SQLite it holds the write lock
+    # A deferred transaction on SQLite (as storage.db.Database.read): the report's reads do not
+    # make writers (the bot's updates) queue behind them. The session closes before the response.
+    await session.connection(execution_options={"sqlite_deferred": True})
+    return session
+
+
+def _playbook(
+    playbook: Annotated[str | None, Query(max_length=32, pattern=r"^[a-z0-9_-]+$")] = None,
+) -> str | None:
+    return playbook  # a dependency only so that /docs lists it after the report's parameters
+
+
+ReadSession = Annotated[AsyncSession, Depends(_read_session)]
+Report = Annotated[ReportQuery, _report_query(12)]
+WholeRange = Annotated[ReportQuery, _report_query(1)]  # reports over the whole range: one period
+OnePeriod = Annotated[ReportQuery, Depends(_summary_query)]
+
+
 def _responses() -> dict[int | str, dict[str, Any]]:
     return {200: {"content": {"text/csv": {"schema": {"type": "string"}}},
                   "description": "The report (JSON, or CSV with `format=csv`)."},
             **error_responses(401, 403, 422)}
 
 
-def _range(settings: Settings, clock: Clock, granularity: str, start: date | None, end: date | None,
-           count: int | None, tz: str | None, default_count: int = 12) -> PeriodRange:
-    return pr.build(
-        granularity=granularity, timezone=tz or settings.analytics_timezone or settings.business_timezone,
-        now=clock.now(), start=start, end=end, periods=count or default_count,
-    )
+def _csv(q: ReportQuery, name: str, table: tables.Table) -> Response:
+    filename = f"{name}_{q.rng.periods[0].label}_{q.rng.periods[-1].label}.csv"
+    return Response(tables.to_csv(table), media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
 
 def _meta(rng: PeriodRange, settings: Settings, *parts: dict[str, str]) -> dict[str, Any]:
@@ -76,12 +135,6 @@ def _meta(rng: PeriodRange, settings: Settings, *parts: dict[str, str]) -> dict[
         "active_days": settings.analytics_active_days,
         "definitions": defs.render(*parts, active_days=settings.analytics_active_days),
     }
-
-
-def _csv(table: tables.Table, name: str, rng: PeriodRange) -> Response:
-    filename = f"{name}_{rng.periods[0].label}_{rng.periods[-1].label}.csv"
-    return Response(tables.to_csv(table), media_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
 
 @router.get(
@@ -95,18 +148,11 @@ def _csv(table: tables.Table, name: str, rng: PeriodRange) -> Response:
     response_model=RetentionReportOut,
     responses=_responses(),
 )
-async def analytics_retention(
-    _key: CanRead, session: SessionDep, clock: ClockDep, settings: SettingsDep,
-    granularity: Granularity = "month", start: Start = None, end: End = None, periods: Periods = None,
-    tz: Tz = None, format: Format = "json",
-) -> Any:
-    await session.commit()  # end the auth transaction: on SQLite it holds the write lock
-    rng = _range(settings, clock, granularity, start, end, periods, tz)
-    report = await retention.retention_report(session, rng=rng, active_days=settings.analytics_active_days)
-    await session.commit()
-    if format == "csv":
-        return _csv(tables.retention_table(report, settings.loyalty_currency), "retention", rng)
-    return RetentionReportOut(**_meta(rng, settings, defs.RETENTION), ltv_formula=LTV_FORMULA,
+async def analytics_retention(_key: CanRead, session: ReadSession, settings: SettingsDep, q: Report) -> Any:
+    report = await retention.retention_report(session, rng=q.rng, active_days=settings.analytics_active_days)
+    if q.csv:
+        return _csv(q, "retention", tables.retention_table(report, settings.loyalty_currency))
+    return RetentionReportOut(**_meta(q.rng, settings, defs.RETENTION), ltv_formula=LTV_FORMULA,
                               periods=report.rows)  # type: ignore[arg-type]
 
 
@@ -120,18 +166,13 @@ async def analytics_retention(
     responses=_responses(),
 )
 async def analytics_revenue_churn(
-    _key: CanRead, session: SessionDep, clock: ClockDep, settings: SettingsDep,
-    granularity: Granularity = "month", start: Start = None, end: End = None, periods: Periods = None,
-    tz: Tz = None, format: Format = "json",
+    _key: CanRead, session: ReadSession, settings: SettingsDep, q: Report
 ) -> Any:
-    await session.commit()  # end the auth transaction: on SQLite it holds the write lock
-    rng = _range(settings, clock, granularity, start, end, periods, tz)
-    report = await retention.revenue_churn_report(session, rng=rng,
+    report = await retention.revenue_churn_report(session, rng=q.rng,
                                                   active_days=settings.analytics_active_days)
-    await session.commit()
-    if format == "csv":
-        return _csv(tables.revenue_churn_table(report, settings.loyalty_currency), "revenue_churn", rng)
-    return RevenueChurnReportOut(**_meta(rng, settings, defs.REVENUE_CHURN),
+    if q.csv:
+        return _csv(q, "revenue_churn", tables.revenue_churn_table(report, settings.loyalty_currency))
+    return RevenueChurnReportOut(**_meta(q.rng, settings, defs.REVENUE_CHURN),
                                  periods=report.rows)  # type: ignore[arg-type]
 
 
@@ -144,18 +185,11 @@ async def analytics_revenue_churn(
     response_model=CohortReportOut,
     responses=_responses(),
 )
-async def analytics_cohorts(
-    _key: CanRead, session: SessionDep, clock: ClockDep, settings: SettingsDep,
-    granularity: Granularity = "month", start: Start = None, end: End = None, periods: Periods = None,
-    tz: Tz = None, format: Format = "json",
-) -> Any:
-    await session.commit()  # end the auth transaction: on SQLite it holds the write lock
-    rng = _range(settings, clock, granularity, start, end, periods, tz)
-    report = await retention.cohort_report(session, rng=rng)
-    await session.commit()
-    if format == "csv":
-        return _csv(tables.cohort_table(report), "cohorts", rng)
-    return CohortReportOut(**_meta(rng, settings, defs.COHORTS), cohorts=report.rows)  # type: ignore[arg-type]
+async def analytics_cohorts(_key: CanRead, session: ReadSession, settings: SettingsDep, q: Report) -> Any:
+    report = await retention.cohort_report(session, rng=q.rng)
+    if q.csv:
+        return _csv(q, "cohorts", tables.cohort_table(report))
+    return CohortReportOut(**_meta(q.rng, settings, defs.COHORTS), cohorts=report.rows)  # type: ignore[arg-type]
 
 
 @router.get(
@@ -166,18 +200,11 @@ async def analytics_cohorts(
     response_model=NpsReportOut,
     responses=_responses(),
 )
-async def analytics_nps(
-    _key: CanRead, session: SessionDep, clock: ClockDep, settings: SettingsDep,
-    granularity: Granularity = "month", start: Start = None, end: End = None, periods: Periods = None,
-    tz: Tz = None, format: Format = "json",
-) -> Any:
-    await session.commit()  # end the auth transaction: on SQLite it holds the write lock
-    rng = _range(settings, clock, granularity, start, end, periods, tz)
-    trend = await engagement.nps_trend(session, rng=rng)
-    await session.commit()
-    if format == "csv":
-        return _csv(tables.nps_table(trend), "nps", rng)
-    return NpsReportOut(**_meta(rng, settings, defs.NPS), trend=trend.points,  # type: ignore[arg-type]
+async def analytics_nps(_key: CanRead, session: ReadSession, settings: SettingsDep, q: Report) -> Any:
+    trend = await engagement.nps_trend(session, rng=q.rng)
+    if q.csv:
+        return _csv(q, "nps", tables.nps_table(trend))
+    return NpsReportOut(**_meta(q.rng, settings, defs.NPS), trend=trend.points,  # type: ignore[arg-type]
                         overall=trend.overall)  # type: ignore[arg-type]
 
 
@@ -190,18 +217,11 @@ async def analytics_nps(
     response_model=SupportReportOut,
     responses=_responses(),
 )
-async def analytics_support(
-    _key: CanRead, session: SessionDep, clock: ClockDep, settings: SettingsDep,
-    granularity: Granularity = "month", start: Start = None, end: End = None, periods: Periods = None,
-    tz: Tz = None, format: Format = "json",
-) -> Any:
-    await session.commit()  # end the auth transaction: on SQLite it holds the write lock
-    rng = _range(settings, clock, granularity, start, end, periods, tz)
-    report = await engagement.support_report(session, rng=rng)
-    await session.commit()
-    if format == "csv":
-        return _csv(tables.support_table(report), "support", rng)
-    return SupportReportOut(**_meta(rng, settings, defs.SUPPORT), periods=report.rows)  # type: ignore[arg-type]
+async def analytics_support(_key: CanRead, session: ReadSession, settings: SettingsDep, q: Report) -> Any:
+    report = await engagement.support_report(session, rng=q.rng)
+    if q.csv:
+        return _csv(q, "support", tables.support_table(report))
+    return SupportReportOut(**_meta(q.rng, settings, defs.SUPPORT), periods=report.rows)  # type: ignore[arg-type]
 
 
 @router.get(
@@ -214,19 +234,14 @@ async def analytics_support(
     responses=_responses(),
 )
 async def analytics_exit_reasons(
-    _key: CanRead, session: SessionDep, clock: ClockDep, settings: SettingsDep,
-    granularity: Granularity = "month", start: Start = None, end: End = None, periods: Periods = None,
-    tz: Tz = None, format: Format = "json",
+    _key: CanRead, session: ReadSession, clock: ClockDep, settings: SettingsDep, q: WholeRange
 ) -> Any:
-    await session.commit()  # end the auth transaction: on SQLite it holds the write lock
-    rng = _range(settings, clock, granularity, start, end, periods, tz, default_count=1)
-    report = await engagement.exit_reasons(session, rng=rng, clock=clock,
+    report = await engagement.exit_reasons(session, rng=q.rng, clock=clock,
                                            rules=exit_interview.ExitRules.from_settings(settings))
-    await session.commit()
-    if format == "csv":
-        return _csv(tables.exit_table(report), "exit_reasons", rng)
+    if q.csv:
+        return _csv(q, "exit_reasons", tables.exit_table(report))
     return ExitReportOut(
-        **_meta(rng, settings, defs.EXIT), interviews=report.interviews, answered=report.answered,
+        **_meta(q.rng, settings, defs.EXIT), interviews=report.interviews, answered=report.answered,
         response_rate_percent=report.response_rate_percent, reasons=report.reasons,  # type: ignore[arg-type]
         top_features=report.top_features, save_window_days=report.save_window_days,  # type: ignore[arg-type]
         customers=report.customers, saved=report.saved, save_rate_percent=report.save_rate_percent,
@@ -243,19 +258,14 @@ async def analytics_exit_reasons(
     responses=_responses(),
 )
 async def analytics_campaigns(
-    _key: CanRead, session: SessionDep, clock: ClockDep, settings: SettingsDep,
-    granularity: Granularity = "month", start: Start = None, end: End = None, periods: Periods = None,
-    tz: Tz = None, format: Format = "json",
-    playbook: Annotated[str | None, Query(max_length=32, pattern=r"^[a-z0-9_-]+$")] = None,
+    _key: CanRead, session: ReadSession, clock: ClockDep, settings: SettingsDep, q: WholeRange,
+    playbook: Annotated[str | None, Depends(_playbook)],
 ) -> Any:
-    await session.commit()  # end the auth transaction: on SQLite it holds the write lock
-    rng = _range(settings, clock, granularity, start, end, periods, tz, default_count=1)
-    report = await engagement.campaign_results(session, rng=rng, clock=clock, playbook=playbook)
-    await session.commit()
-    if format == "csv":
-        return _csv(tables.campaign_table(report), "campaigns", rng)
-    return CampaignReportOut(**_meta(rng, settings, defs.CAMPAIGNS),
-                             campaigns=[_campaign(c) for c in report.campaigns])  # type: ignore[misc]
+    report = await engagement.campaign_results(session, rng=q.rng, clock=clock, playbook=playbook)
+    if q.csv:
+        return _csv(q, "campaigns", tables.campaign_table(report))
+    return CampaignReportOut(**_meta(q.rng, settings, defs.CAMPAIGNS),
+                             campaigns=report.campaigns)  # type: ignore[arg-type]
 
 
 @router.get(
@@ -268,31 +278,17 @@ async def analytics_campaigns(
     responses=_responses(),
 )
 async def analytics_summary(
-    _key: CanRead, session: SessionDep, clock: ClockDep, settings: SettingsDep,
-    granularity: Granularity = "month",
-    start: Annotated[date | None, Query(description="A day of the period to show (default: today).")] = None,
-    tz: Tz = None, format: Format = "json",
+    _key: CanRead, session: ReadSession, clock: ClockDep, settings: SettingsDep, q: OnePeriod
 ) -> Any:
-    first = None if start is None else pr.floor(start, granularity)
-    end = None if first is None else pr.shift(first, granularity, 1)
-    await session.commit()  # end the auth transaction: on SQLite it holds the write lock
-    rng = _range(settings, clock, granularity, first, end, 1, tz)
-    s = await summary.summary(session, rng=rng, active_days=settings.analytics_active_days, clock=clock,
+    s = await summary.summary(session, rng=q.rng, active_days=settings.analytics_active_days, clock=clock,
                               exit_rules=exit_interview.ExitRules.from_settings(settings))
-    await session.commit()
-    if format == "csv":
-        return _csv(tables.summary_table(s, settings.loyalty_currency), "summary", s.range)
+    if q.csv:
+        return _csv(q, "summary", tables.summary_table(s, settings.loyalty_currency))
     return SummaryOut(
         **_meta(s.range, settings, defs.RETENTION, defs.REVENUE_CHURN, defs.NPS, defs.SUPPORT,
                 defs.EXIT, defs.CAMPAIGNS),
         ltv_formula=LTV_FORMULA, period=PeriodOut.model_validate(s.range.periods[0]),
         retention=s.retention, revenue_churn=s.revenue_churn, support=s.support,  # type: ignore[arg-type]
         nps=s.nps.overall, exit_reasons=s.exits.reasons,  # type: ignore[arg-type]
-        campaigns=[_campaign(c) for c in s.campaigns.campaigns],  # type: ignore[misc]
+        campaigns=s.campaigns.campaigns,  # type: ignore[arg-type]
     )
-
-
-def _campaign(c: engagement.CampaignResult) -> dict[str, Any]:
-    from dataclasses import asdict
-
-    return {**asdict(c), "significant": c.significant}

@@ -43,11 +43,12 @@ class NpsTrend:
 
 async def nps_trend(session: AsyncSession, *, rng: PeriodRange) -> NpsTrend:
     """NPS per period (answers given in it) and over the whole range by segment."""
-    points = []
-    for p in rng.periods:
-        r = await nps.report(session, since=p.start_at, until=p.end_at)
-        points.append(NpsPoint(p, r.responses, r.promoters, r.passives, r.detractors, r.nps))
-    overall = await nps.report(session, since=rng.start_at, until=rng.end_at)
+    reports = [await nps.report(session, since=p.start_at, until=p.end_at) for p in rng.periods]
+    points = [NpsPoint(p, r.responses, r.promoters, r.passives, r.detractors, r.nps)
+              for p, r in zip(rng.periods, reports, strict=True)]
+    # One period (the summary, /stats): the whole range is that period, already counted.
+    overall = reports[0] if len(reports) == 1 else await nps.report(session, since=rng.start_at,
+                                                                     until=rng.end_at)
     return NpsTrend(rng, points, overall)
 
 

@@ -17,6 +17,10 @@ from core.errors import Invalid
 
 GRANULARITIES: tuple[str, ...] = ("week", "month", "quarter")
 MAX_PERIODS = {"week": 260, "month": 120, "quarter": 40}
+# Dates a caller may ask for: far enough from date.min/max that shifting by whole periods and
+# subtracting activity windows never leaves the calendar (a 500 instead of a clear 422).
+EARLIEST = date(1900, 1, 1)
+LATEST = date(9000, 1, 1)
 _MONTH_RE = re.compile(r"^(\d{4})-(\d{2})$")
 _QUARTER_RE = re.compile(r"^(\d{4})-[Qq]([1-4])$")
 _WEEK_RE = re.compile(r"^(\d{4})-[Ww](\d{2})$")
@@ -59,6 +63,12 @@ def zone(name: str) -> ZoneInfo:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
         raise Invalid(f"unknown time zone {name!r}", code="invalid_timezone") from None
+
+
+def _check_dates(*days: date | None) -> None:
+    if any(day is not None and not EARLIEST <= day <= LATEST for day in days):
+        raise Invalid(f"dates must be from {EARLIEST} to {LATEST}", code="invalid_range",
+                      details={"earliest": EARLIEST.isoformat(), "latest": LATEST.isoformat()})
 
 
 def local_midnight(day: date, tz: ZoneInfo) -> datetime:
@@ -107,6 +117,7 @@ def build(
 ) -> PeriodRange:
     """Periods covering [start, end) (snapped outwards to whole periods), or the last `periods`
     ones up to the current period (or up to `end`)."""
+    _check_dates(start, end)
     tz = zone(timezone)
     first_of = floor(start, granularity) if start else None
     today = now.astimezone(tz).date()
@@ -146,30 +157,32 @@ def build(
     return PeriodRange(granularity, timezone, now, tuple(out))
 
 
+def single(*, day: date, granularity: str, timezone: str, now: datetime) -> PeriodRange:
+    """The one period of `granularity` that contains `day`."""
+    _check_dates(day)
+    first = floor(day, granularity)
+    return build(granularity=granularity, timezone=timezone, now=now, start=first,
+                 end=shift(first, granularity, 1))
+
+
 def parse(text: str | None, *, default: str, timezone: str, now: datetime) -> PeriodRange:
     """A period as staff type it: week | month | quarter (the current one so far) or a given
     month 2025-06, quarter 2025-Q2, ISO week 2025-W23."""
     value = (text or default).strip().lower()
     if value in GRANULARITIES:
         return build(granularity=value, timezone=timezone, now=now, periods=1)
-    if m := _MONTH_RE.match(value):
-        year, month = int(m[1]), int(m[2])
-        if 1 <= month <= 12:
-            first = date(year, month, 1)
-            return build(granularity="month", timezone=timezone, now=now, start=first,
-                         end=shift(first, "month", 1))
-    if m := _QUARTER_RE.match(value):
-        first = date(int(m[1]), 3 * (int(m[2]) - 1) + 1, 1)
-        return build(granularity="quarter", timezone=timezone, now=now, start=first,
-                     end=shift(first, "quarter", 1))
-    if m := _WEEK_RE.match(value):
-        try:
-            first = date.fromisocalendar(int(m[1]), int(m[2]), 1)
-        except ValueError:
-            pass
-        else:
-            return build(granularity="week", timezone=timezone, now=now, start=first,
-                         end=first + timedelta(weeks=1))
+    day: date | None = None
+    try:
+        if m := _MONTH_RE.match(value):
+            day, granularity = date(int(m[1]), int(m[2]), 1), "month"
+        elif m := _QUARTER_RE.match(value):
+            day, granularity = date(int(m[1]), 3 * (int(m[2]) - 1) + 1, 1), "quarter"
+        elif m := _WEEK_RE.match(value):
+            day, granularity = date.fromisocalendar(int(m[1]), int(m[2]), 1), "week"
+    except ValueError:  # month 13, week 60, year 0
+        day = None
+    if day is not None:
+        return single(day=day, granularity=granularity, timezone=timezone, now=now)
     raise Invalid(f"not a period: {text!r}", code="invalid_period",
                   details={"examples": ["week", "month", "quarter", "2025-06", "2025-Q2", "2025-W23"]})
 

@@ -30,8 +30,8 @@ async def summary(
     exit_rules: exit_interview.ExitRules,
 ) -> Summary:
     """Every headline figure of one period (the last one of `rng`)."""
-    one = periods.build(granularity=rng.granularity, timezone=rng.timezone, now=rng.as_of,
-                        start=rng.periods[-1].start, end=rng.periods[-1].end)
+    one = periods.single(day=rng.periods[-1].start, granularity=rng.granularity, timezone=rng.timezone,
+                         now=rng.as_of)
     ret, churn = await rt.retention_and_churn(session, rng=one, active_days=active_days)
     sup = await engagement.support_report(session, rng=one)
     trend = await engagement.nps_trend(session, rng=one)
@@ -53,8 +53,8 @@ async def chart_data(
 ) -> ChartData:
     """The summary plus what /stats draws: cohort heatmap, NPS trend (exit reasons and campaign
     uplift come from the summary)."""
-    # The cohort pass first: on SQLite it reads outside the session, and the session's first
-    # statement starts a transaction that holds the write lock until the caller commits.
+    # The cohort pass first: on SQLite it reads outside the session, so it does not keep the
+    # session's transaction open while it runs.
     cohorts = await rt.cohort_report(
         session, rng=periods.trailing(rng, count=lookback, granularity="month")
     )

@@ -6,6 +6,7 @@ import csv
 import io
 
 import pytest
+from sqlalchemy import event
 
 from tests.api.conftest import bearer
 from tests.integration.test_analytics_core import seed_engagement, seed_product_md_example
@@ -112,3 +113,34 @@ async def test_invalid_ranges_are_422_with_a_code(client, admin) -> None:
     for params in ({"tz": "Mars/Olympus"}, {"start": "2025-13-01"}, {"periods": "0"}, {"format": "xml"}):
         r = await client.get("/v1/analytics/retention", params=params, headers=admin)
         assert r.status_code == 422 and r.json()["error"]["code"] == "validation_error", params
+
+
+@pytest.mark.parametrize(("report", "params"), [
+    ("retention", {"end": "0001-02-01", "periods": "12"}),  # twelve months before year 1
+    ("cohorts", {"end": "9999-12-31"}),  # the period after December 9999
+    ("nps", {"start": "0001-01-01", "end": "0001-02-01", "tz": "Europe/Moscow"}),  # midnight before year 1
+    ("summary", {"start": "9999-12-15"}),
+])
+async def test_dates_off_the_calendar_are_422_not_500(report, params, client, admin) -> None:
+    r = await client.get(f"/v1/analytics/{report}", params=params, headers=admin)
+    assert r.status_code == 422 and r.json()["error"]["code"] == "invalid_range", r.text
+    assert r.json()["error"]["details"] == {"earliest": "1900-01-01", "latest": "9000-01-01"}
+
+
+async def test_reports_read_without_taking_the_sqlite_write_lock(client, admin, engine) -> None:
+    begins: list[str] = []
+
+    def on_execute(conn, cursor, statement, *args) -> None:  # type: ignore[no-untyped-def]
+        if statement.startswith("BEGIN"):
+            begins.append(statement)
+
+    event.listen(engine.sync_engine, "before_cursor_execute", on_execute)
+    try:
+        for report in ("nps", "support", "summary"):
+            begins.clear()
+            r = await client.get(f"/v1/analytics/{report}", params=JUNE, headers=admin)
+            assert r.status_code == 200, r.text
+            # The key check may write (last used), the report itself only reads: writers go on.
+            assert begins == ["BEGIN IMMEDIATE", "BEGIN"], (report, begins)
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", on_execute)

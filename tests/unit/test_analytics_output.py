@@ -9,7 +9,6 @@ from decimal import Decimal
 
 import pytest
 
-from core import metrics as m
 from core.analytics import engagement, periods, retention, summary, tables
 from core.exit_interview import ExitReport, ReasonLine
 from core.nps import NpsReport
@@ -18,11 +17,6 @@ from dialogs.stats import charts
 from dialogs.stats.handlers import chart_specs, duration, summary_text
 
 NOW = datetime(2025, 7, 15, tzinfo=UTC)
-
-
-def test_csat_from_counts_matches_csat() -> None:
-    assert m.csat_from_counts({5: 1, 4: 1, 3: 1, 1: 1}) == m.csat([5, 4, 3, 1])
-    assert m.csat_from_counts({}) == (None, None)
 
 
 def test_money_in_major_units_and_empty_cells() -> None:

@@ -19,8 +19,7 @@ def test_empty_period_is_no_data_not_zero() -> None:
     assert m.crr(c) is None and m.churn_rate(c) is None and m.growth_rate(c) is None
     assert m.repeat_purchase_rate(0, 0) is None
     assert m.purchase_frequency(0, 0) is None
-    assert m.nps(m.NpsCounts(0, 0, 0)) is None
-    assert m.csat([]) == (None, None)
+    assert m.csat_from_counts({}) == (None, None)
     assert m.percentile([], 50) is None
 
 
@@ -35,17 +34,10 @@ def test_rpr_frequency_aov_ltv() -> None:
     assert m.expected_lifetime_periods(0.0) is None and m.ltv(aov, 1.5, None) is None
 
 
-def test_nps_categories_and_score() -> None:
-    assert [m.nps_category(s) for s in (0, 6, 7, 8, 9, 10)] == [
-        "detractor", "detractor", "passive", "passive", "promoter", "promoter"]
-    with pytest.raises(ValueError):
-        m.nps_category(11)
-    assert m.nps(m.NpsCounts(promoters=50, passives=30, detractors=20)) == pytest.approx(30.0)
-    assert m.nps(m.NpsCounts(0, 0, 4)) == pytest.approx(-100.0)
-
-
 def test_csat_and_percentiles() -> None:
-    assert m.csat([5, 4, 3, 1]) == (pytest.approx(3.25), pytest.approx(50.0))
+    # Ratings 5, 4, 3, 1 as a GROUP BY returns them: average 13 / 4, two of four satisfied.
+    assert m.csat_from_counts({5: 1, 4: 1, 3: 1, 1: 1}) == (pytest.approx(3.25), pytest.approx(50.0))
+    assert m.csat_from_counts({5: 3, 2: 1}) == (pytest.approx(4.25), pytest.approx(75.0))
     assert m.percentile([10, 20, 30, 40], 50) == pytest.approx(25.0)
     assert m.percentile([1, 2, 3, 4, 5, 6, 7, 8, 9, 10], 90) == pytest.approx(9.1)
 
