@@ -5,8 +5,9 @@
   logs progress (sent/total, rate, ETA) for running campaigns.
 - `run_webhooks`: posts signed campaign events to the backend, retrying with backoff.
 - `OutreachMiddleware`: every private message or button press is activity (not dormant any
-  more) and a reply to any campaign message that reached the person, which ends that sequence.
-  The update then goes on to the flows as usual (free text ends up with support).
+  more) and a reply to any campaign message that reached the person, which ends that sequence
+  (a campaign button's handler records its reply itself, with the answer). The update then
+  goes on to the flows as usual (free text ends up with support).
 """
 
 from __future__ import annotations
@@ -24,10 +25,12 @@ from aiogram.types import TelegramObject, Update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.context import BotContext
+from bot.middlewares import TOUCH_EVERY
 from core.clock import Clock
 from core.customers import CustomerView
 from core.outreach import delivery, sequences, stats, webhooks
 from core.outreach.rules import OutreachRules
+from dialogs.outreach.handlers import is_campaign_button
 
 log = logging.getLogger(__name__)
 
@@ -37,14 +40,18 @@ MAX_IDLE = 5.0
 
 
 class OutreachMiddleware(BaseMiddleware):
-    """Outer update middleware, after the customer middleware (it needs `customer`)."""
+    """Outer update middleware, after the customer middleware (it needs `customer`).
+
+    It runs on every private update, so it writes only when there is something to write:
+    activity at most once per `TOUCH_EVERY` per customer (last-seen's resolution; remembered
+    in process), and a reply only when a campaign message reached the customer and is still
+    unanswered (one indexed read, no write lock, otherwise).
+    """
 
     def __init__(self, *, db: async_sessionmaker[AsyncSession], clock: Clock) -> None:
         self.db = db
         self.clock = clock
-        # Activity is written at most every ACTIVITY_RESOLUTION per customer; remembering when
-        # we last wrote it saves a transaction on nearly every message of a conversation.
-        self._noted: dict[int, datetime] = {}
+        self._noted: dict[int, datetime] = {}  # customer id -> activity last written
 
     async def __call__(
         self,
@@ -54,21 +61,30 @@ class OutreachMiddleware(BaseMiddleware):
     ) -> Any:
         customer: CustomerView | None = data.get("customer")
         if customer is not None and isinstance(event, Update) and (event.message or event.callback_query):
+            # A campaign button is a reply with an answer: its handler records it, choice included.
+            reply = not (event.callback_query and is_campaign_button(event.callback_query.data))
             try:
-                await self._record(customer.id)
+                await self._record(customer.id, reply=reply)
             except Exception:  # bookkeeping must never cost the customer their answer
                 log.exception("outreach: recording activity of customer %s failed", customer.id)
         return await handler(event, data)
 
-    async def _record(self, customer_id: int) -> None:
+    async def _record(self, customer_id: int, *, reply: bool) -> None:
         now = self.clock.now()
         noted = self._noted.get(customer_id)
-        fresh = noted is not None and timedelta(0) <= now - noted < stats.ACTIVITY_RESOLUTION
+        activity = noted is None or not timedelta(0) <= now - noted < TOUCH_EVERY
+        if not activity:
+            if not reply:
+                return
+            async with self.db.read() as session:  # type: ignore[attr-defined]
+                if not await sequences.awaits_reply(session, customer_id=customer_id):
+                    return
         async with self.db.begin() as session:
-            if not fresh:
-                await stats.note_activity(session, customer_id=customer_id, at=now)
-            await sequences.on_reply(session, clock=self.clock, customer_id=customer_id)
-        if not fresh:
+            if activity:
+                await stats.note_activity(session, customer_id=customer_id, at=now, resolution=TOUCH_EVERY)
+            if reply:
+                await sequences.on_reply(session, clock=self.clock, customer_id=customer_id)
+        if activity:
             if len(self._noted) > 100_000:
                 self._noted.clear()
             self._noted[customer_id] = now

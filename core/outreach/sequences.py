@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.clock import Clock
@@ -57,6 +57,22 @@ def _who(customer: Customer | None, recipient: CampaignRecipient) -> dict[str, A
     }
 
 
+def _unanswered(customer_id: int) -> tuple[ColumnElement[bool], ...]:
+    """Campaign messages reached this customer and they have not replied since."""
+    return (
+        CampaignRecipient.customer_id == customer_id,
+        CampaignRecipient.last_sent_at.is_not(None),
+        CampaignRecipient.replied_at.is_(None),
+    )
+
+
+async def awaits_reply(session: AsyncSession, *, customer_id: int) -> bool:
+    """Whether a message from this customer could be a reply `on_reply` records (by index: the
+    bot asks on every update; nearly always the answer is no and nothing needs writing)."""
+    found = await session.scalar(select(CampaignRecipient.id).where(*_unanswered(customer_id)).limit(1))
+    return found is not None
+
+
 async def on_reply(
     session: AsyncSession,
     *,
@@ -74,11 +90,7 @@ async def on_reply(
     stmt = (
         select(CampaignRecipient, Campaign)
         .join(Campaign, Campaign.id == CampaignRecipient.campaign_id)
-        .where(
-            CampaignRecipient.customer_id == customer_id,
-            CampaignRecipient.last_sent_at.is_not(None),
-            CampaignRecipient.replied_at.is_(None),
-        )
+        .where(*_unanswered(customer_id))
     )
     if recipient_id is not None:
         stmt = stmt.where(CampaignRecipient.id == recipient_id)
@@ -165,16 +177,18 @@ async def on_goal(
 async def record_choice(
     session: AsyncSession, *, clock: Clock, customer_id: int, recipient_id: int, choice: str
 ) -> bool:
-    """A button on a campaign message was pressed: a reply with an answer. False if the message
-    is not theirs (a forwarded keyboard) or its campaign is gone."""
+    """A button on a campaign message was pressed: a reply with an answer (and, like any reply,
+    the end of other sequences that reached them). False if the message is not theirs (a
+    forwarded keyboard) or its campaign is gone."""
+    choice = choice[:32]
     row = await session.get(CampaignRecipient, recipient_id)
-    if row is None or row.customer_id != customer_id:
-        return False
-    if row.replied_at is None:
+    ours = row is not None and row.customer_id == customer_id
+    if ours:
         await on_reply(
             session, clock=clock, customer_id=customer_id, choice=choice, recipient_id=recipient_id
         )
-    if row.reply_choice is None:
-        row.reply_choice = choice[:32]
+    await on_reply(session, clock=clock, customer_id=customer_id)
+    if row is not None and ours and row.reply_choice is None:
+        row.reply_choice = choice  # they had replied in words before they pressed
     await session.flush()
-    return True
+    return ours

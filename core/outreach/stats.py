@@ -2,7 +2,8 @@
 
 Sources, each folded in as it arrives:
 
-- the bot: every private message or button press is activity (`note_activity`, throttled);
+- the bot: every private message or button press is activity (`note_activity`, at most once a
+  minute per customer);
 - the backend: `/v1/events` (activity, subscription started/expiring/cancelled, cart abandoned),
   idempotent by event id (`record_events`);
 - orders (the loyalty module's table): new orders and refunds are picked up by id watermarks
@@ -45,7 +46,6 @@ ENGAGING = (ACTIVITY, SUBSCRIPTION_STARTED, CART_ABANDONED)
 COUNTED = ("completed", "partially_refunded")
 ORDERS_MARK = "outreach.orders_seen"
 REFUNDS_MARK = "outreach.refunds_seen"
-ACTIVITY_RESOLUTION = timedelta(minutes=30)  # bot activity is written at most this often
 
 
 def _insert(session: AsyncSession):  # type: ignore[no-untyped-def]
@@ -97,9 +97,10 @@ async def note_activity(
     *,
     customer_id: int,
     at: datetime,
-    resolution: timedelta = ACTIVITY_RESOLUTION,
+    resolution: timedelta = timedelta(0),
 ) -> None:
-    """The customer did something (wrote to the bot, opened the app): not dormant from `at`."""
+    """The customer did something (wrote to the bot, opened the app): not dormant from `at`
+    (unchanged if the activity on record is less than `resolution` older)."""
     row = await session.get(OutreachStats, customer_id)
     if row is not None and row.last_active_at is not None and at - row.last_active_at < resolution:
         return

@@ -38,6 +38,11 @@ class CampaignCb(CallbackData, prefix="cr"):
     v: str
 
 
+def is_campaign_button(data: str | None) -> bool:
+    """Whether this callback data is a campaign message's button (see `on_campaign_button`)."""
+    return data is not None and data.startswith(CampaignCb.__prefix__ + CampaignCb.__separator__)
+
+
 def keyboard(
     t: Translator, buttons: tuple[dict[str, Any], ...] | list[dict[str, Any]], recipient_id: int
 ) -> InlineKeyboardMarkup | None:
