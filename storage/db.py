@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
@@ -15,6 +16,8 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+
+from storage import sqlite_driver
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
@@ -43,9 +46,16 @@ def create_engine(database_url: str, *, echo: bool = False) -> AsyncEngine:
     if url.get_backend_name() == "sqlite":
         if url.database and url.database != ":memory:":
             Path(url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(url, echo=echo, connect_args={"timeout": 15})
+        fast = url.get_driver_name() == "aiosqlite" and sqlite_driver.SUPPORTED
+        engine = create_async_engine(
+            url, echo=echo, connect_args={"timeout": 15},
+            # storage.sqlite_driver rolls back on check-in only what is still open.
+            **({"pool_reset_on_return": None} if fast else {}),
+        )
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         event.listen(engine.sync_engine, "begin", _sqlite_begin)
+        if fast:
+            sqlite_driver.install(engine.sync_engine)
         return engine
     return create_async_engine(url, echo=echo, pool_size=10, max_overflow=20, pool_pre_ping=True)
 
@@ -62,6 +72,8 @@ class Database(async_sessionmaker[AsyncSession]):
     def __init__(self, engine: AsyncEngine) -> None:
         super().__init__(engine, expire_on_commit=False)
         self._write_lock = asyncio.Lock() if is_sqlite(engine) else None
+        self._queued: list[tuple[Callable[[AsyncSession], Awaitable[Any]], asyncio.Future[None]]] = []
+        self._committer: asyncio.Task[None] | None = None
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
@@ -84,6 +96,54 @@ class Database(async_sessionmaker[AsyncSession]):
                 yield session
         finally:
             self._write_lock.release()
+
+
+    async def batched(self, op: Callable[[AsyncSession], Awaitable[Any]]) -> None:
+        """Run `op(session)` in a write transaction shared with the other `batched` writes
+        queued meanwhile (group commit), and return once it is committed.
+
+        For the small bookkeeping writes of many concurrent updates (a send journaled, an
+        update marked done): while one transaction commits, the next ones queue up and then
+        share a single BEGIN/COMMIT. Should the shared transaction fail, each write is retried
+        alone, so a bad one fails only its own caller.
+        """
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._queued.append((op, future))
+        if self._committer is None or self._committer.done():
+            self._committer = asyncio.create_task(self._commit_queued(), name="group-commit")
+        await future
+
+    async def _commit_queued(self) -> None:
+        while self._queued:
+            batch, self._queued = self._queued, []
+            try:
+                async with self.begin() as session:
+                    for op, _ in batch:
+                        await op(session)
+            except Exception as exc:
+                if len(batch) == 1:
+                    _settle(batch[0][1], exc)
+                    continue
+                for op, future in batch:
+                    try:
+                        async with self.begin() as session:
+                            await op(session)
+                    except Exception as single:
+                        _settle(future, single)
+                    else:
+                        _settle(future, None)
+            else:
+                for _, future in batch:
+                    _settle(future, None)
+
+
+def _settle(future: asyncio.Future[None], error: BaseException | None) -> None:
+    if future.done():  # the caller was cancelled; its write went ahead regardless
+        return
+    if error is None:
+        future.set_result(None)
+    else:
+        future.set_exception(error)
 
 
 LOCK_TIMEOUT = 30.0
