@@ -65,7 +65,7 @@ class Inbox:
         self.allowed_updates = allowed_updates
         self.polling_timeout = polling_timeout
         self._sem = asyncio.Semaphore(workers)
-        self._queues: dict[Any, deque[tuple[int, dict[str, Any], bool]]] = {}
+        self._queues: dict[Any, deque[tuple[int, dict[str, Any], bool, Update | None]]] = {}
         self._tasks: dict[Any, asyncio.Task[None]] = {}
         self._known: set[int] = set()
         self._idle = asyncio.Event()
@@ -189,9 +189,9 @@ class Inbox:
                 backoff = min(backoff * 2, 30.0)
                 continue
             offset = next_offset
-            for p in payloads:
+            for u, p in zip(updates, payloads, strict=True):
                 if p["update_id"] in new:
-                    self._schedule(p["update_id"], p, replay=False)
+                    self._schedule(p["update_id"], p, replay=False, parsed=u)
         self._polling = False
 
     # ------------------------------------------------------------------ handling
@@ -223,12 +223,16 @@ class Inbox:
             log.info("recovered %d stored updates from before the last stop", len(rows))
         return len(rows)
 
-    def _schedule(self, update_id: int, payload: dict[str, Any], *, replay: bool) -> None:
+    def _schedule(
+        self, update_id: int, payload: dict[str, Any], *, replay: bool, parsed: Update | None = None
+    ) -> None:
+        """Queue an update behind its chat's others (`parsed`: the object polling already has,
+        so it is not parsed again from the stored payload)."""
         if update_id in self._known:
             return
         self._known.add(update_id)
         key = chat_key(payload) or f"u{update_id}"
-        self._queues.setdefault(key, deque()).append((update_id, payload, replay))
+        self._queues.setdefault(key, deque()).append((update_id, payload, replay, parsed))
         if key not in self._tasks:
             self._idle.clear()
             self._tasks[key] = asyncio.create_task(self._drain(key), name=f"chat-{key}")
@@ -237,10 +241,10 @@ class Inbox:
         queue = self._queues[key]
         try:
             while queue:
-                update_id, payload, replay = queue[0]
+                update_id, payload, replay, parsed = queue[0]
                 try:
                     async with self._sem:
-                        await self._handle(update_id, payload, replay)
+                        await self._handle(update_id, payload, replay, parsed)
                 except asyncio.CancelledError:
                     raise
                 except Exception:
@@ -256,12 +260,14 @@ class Inbox:
             if not self._tasks:
                 self._idle.set()
 
-    async def _handle(self, update_id: int, payload: dict[str, Any], replay: bool) -> None:
+    async def _handle(
+        self, update_id: int, payload: dict[str, Any], replay: bool, parsed: Update | None = None
+    ) -> None:
         error: str | None = None
         ctx = UpdateContext(update_id=update_id, replay=replay)
         token = current_update.set(ctx)
         try:
-            tg_update = Update.model_validate(payload, context={"bot": self.bot})
+            tg_update = parsed or Update.model_validate(payload, context={"bot": self.bot})
             await self.dp.feed_update(self.bot, tg_update, replayed_update=replay)
         except asyncio.CancelledError:
             raise
@@ -276,18 +282,25 @@ class Inbox:
             log.warning("update %s: %s may or may not have reached Telegram before the stop; "
                         "not repeated", update_id, ", ".join(ctx.uncertain))
             error = "uncertain: " + ", ".join(ctx.uncertain)
-        async with self.db.begin() as session:
-            await session.execute(
-                update(InboxUpdate)
-                .where(InboxUpdate.update_id == update_id)
-                .values(
-                    status="failed" if error and not ctx.uncertain else "done",
-                    handled_at=self.clock.now(),
-                    error=error,
-                )
+        mark = (
+            update(InboxUpdate)
+            .where(InboxUpdate.update_id == update_id)
+            .values(
+                status="failed" if error and not ctx.uncertain else "done",
+                handled_at=self.clock.now(),
+                error=error,
             )
-            # The journal only matters while the update may be replayed.
-            await session.execute(delete(SentJournal).where(SentJournal.update_id == update_id))
+        )
+        # The journal only matters while the update may be replayed (a replay may find rows an
+        # earlier run wrote; a first run only the ones it wrote itself).
+        forget = ctx.replay or bool(ctx.written)
+
+        async def finish(session: AsyncSession) -> None:
+            await session.execute(mark)
+            if forget:
+                await session.execute(delete(SentJournal).where(SentJournal.update_id == update_id))
+
+        await self.db.batched(finish)  # type: ignore[attr-defined]  # shares a commit with others
         self.handled += 1
         if self._on_handled is not None:
             await self._on_handled(update_id)

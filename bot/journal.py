@@ -20,6 +20,7 @@ from aiogram import Bot
 from aiogram.client.session.middlewares.base import BaseRequestMiddleware, NextRequestMiddlewareType
 from aiogram.methods import TelegramMethod
 from aiogram.methods.base import TelegramType
+from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.sender import counts_against_flood
@@ -82,17 +83,12 @@ class SendJournalMiddleware(BaseRequestMiddleware):
                 ctx.uncertain.append(f"{name} #{seq}")
                 raise UncertainDelivery(f"{name} #{seq} was in flight when the process stopped")
         if seq not in ctx.written:  # a retry after 429/5xx reuses the row
-            async with self.db.begin() as session:
-                session.add(
-                    SentJournal(
-                        update_id=ctx.update_id,
-                        seq=seq,
-                        method=name,
-                        status="inflight",
-                        result=None,
-                        started_at=self.clock.now(),
-                    )
-                )
+            row = insert(SentJournal).values(  # Core: no unit of work to run
+                update_id=ctx.update_id, seq=seq, method=name, status="inflight", result=None,
+                started_at=self.clock.now(),
+            )
+            # Committed before the request leaves; concurrent updates' rows share a commit.
+            await self.db.batched(lambda session: session.execute(row))  # type: ignore[attr-defined]
             ctx.written.add(seq)
         # No write after the send: the update's final transaction (Inbox._handle) drops the
         # journal. A crash in between leaves the row, i.e. uncertain, never resent.

@@ -39,13 +39,21 @@ WEBHOOK_SIGNAL = "outreach-webhooks"
 MAX_IDLE = 5.0
 
 
+AWAITS_REPLY = "outreach_awaits_reply"
+
+
+async def awaits_reply_probe(session: AsyncSession, customer_id: int) -> bool:
+    """For the customer middleware's read (`probes`): is a campaign message awaiting a reply?"""
+    return await sequences.awaits_reply(session, customer_id=customer_id)
+
+
 class OutreachMiddleware(BaseMiddleware):
     """Outer update middleware, after the customer middleware (it needs `customer`).
 
     It runs on every private update, so it writes only when there is something to write:
     activity at most once per `TOUCH_EVERY` per customer (last-seen's resolution; remembered
     in process), and a reply only when a campaign message reached the customer and is still
-    unanswered (one indexed read, no write lock, otherwise).
+    unanswered (one indexed read, made with the customer middleware's, otherwise).
     """
 
     def __init__(self, *, db: async_sessionmaker[AsyncSession], clock: Clock) -> None:
@@ -64,21 +72,23 @@ class OutreachMiddleware(BaseMiddleware):
             # A campaign button is a reply with an answer: its handler records it, choice included.
             reply = not (event.callback_query and is_campaign_button(event.callback_query.data))
             try:
-                await self._record(customer.id, reply=reply)
+                await self._record(customer.id, reply=reply, awaits=data.get(AWAITS_REPLY))
             except Exception:  # bookkeeping must never cost the customer their answer
                 log.exception("outreach: recording activity of customer %s failed", customer.id)
         return await handler(event, data)
 
-    async def _record(self, customer_id: int, *, reply: bool) -> None:
+    async def _record(self, customer_id: int, *, reply: bool, awaits: bool | None) -> None:
         now = self.clock.now()
         noted = self._noted.get(customer_id)
         activity = noted is None or not timedelta(0) <= now - noted < TOUCH_EVERY
         if not activity:
             if not reply:
                 return
-            async with self.db.read() as session:  # type: ignore[attr-defined]
-                if not await sequences.awaits_reply(session, customer_id=customer_id):
-                    return
+            if awaits is None:  # not probed with the customer's read (see awaits_reply_probe)
+                async with self.db.read() as session:  # type: ignore[attr-defined]
+                    awaits = await sequences.awaits_reply(session, customer_id=customer_id)
+            if not awaits:
+                return
         async with self.db.begin() as session:
             if activity:
                 await stats.note_activity(session, customer_id=customer_id, at=now, resolution=TOUCH_EVERY)

@@ -113,6 +113,14 @@ async def by_telegram_id(session: AsyncSession, telegram_id: int) -> Customer | 
     ).scalar_one_or_none()
 
 
+async def view_by_telegram_id(session: AsyncSession, telegram_id: int) -> CustomerView | None:
+    """The customer as a view, read as a plain row: no ORM object is built (the bot asks this
+    on every update it handles)."""
+    table = Customer.__table__
+    row = (await session.execute(select(table).where(table.c.telegram_id == telegram_id))).first()
+    return view(row) if row is not None else None  # type: ignore[arg-type]  # same names as the model
+
+
 async def touch_telegram_user(
     session: AsyncSession,
     *,
