@@ -6,7 +6,9 @@ calls `record_contact` when it sent. Support replies are not proactive and are n
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -21,23 +23,65 @@ async def last_contact(session: AsyncSession, *, customer_id: int) -> datetime |
     )
 
 
+def block(customer: Any | None, *, opt_in: bool = True) -> str | None:
+    """Why nothing may be sent to this customer at all (None: something may): erased, no
+    Telegram account, opted out (`opt_in`: whether /stop counts), or unreachable. `customer` is
+    a Customer or any row with its columns."""
+    if customer is None or customer.erased_at is not None:
+        return "erased"
+    if customer.telegram_id is None:
+        return "no_telegram"
+    if opt_in and not customer.opted_in:
+        return "opted_out"
+    if not customer.reachable:
+        return "unreachable"
+    return None
+
+
+def refusal(
+    customer: Any | None, last: datetime | None, *, now: datetime, cap: timedelta
+) -> str | None:
+    """Why a proactive message may not go now (None: it may): `block`, then the budget
+    (`last`: when they last got a proactive message)."""
+    reason = block(customer)
+    if reason is None and last is not None and now - last < cap:
+        return "frequency_cap"
+    return reason
+
+
 async def may_contact(
     session: AsyncSession, *, customer_id: int, now: datetime, cap: timedelta
 ) -> tuple[bool, str | None]:
     """Whether a proactive message may go now, and the reason if not."""
     customer = await session.get(Customer, customer_id)
-    if customer is None or customer.erased_at is not None:
-        return False, "erased"
-    if customer.telegram_id is None:
-        return False, "no_telegram"
-    if not customer.opted_in:
-        return False, "opted_out"
-    if not customer.reachable:
-        return False, "unreachable"
-    last = await last_contact(session, customer_id=customer_id)
-    if last is not None and now - last < cap:
-        return False, "frequency_cap"
-    return True, None
+    last = await last_contact(session, customer_id=customer_id) if block(customer) is None else None
+    reason = refusal(customer, last, now=now, cap=cap)
+    return reason is None, reason
+
+
+_COLUMNS = (Customer.id, Customer.erased_at, Customer.telegram_id, Customer.opted_in, Customer.reachable)
+
+
+async def last_contacts(session: AsyncSession, customer_ids: Iterable[int]) -> dict[int, datetime]:
+    """When each of these customers last got a proactive message (absent: never)."""
+    rows = await session.execute(
+        select(ContactLog.customer_id, func.max(ContactLog.sent_at))
+        .where(ContactLog.customer_id.in_(list(customer_ids)))
+        .group_by(ContactLog.customer_id)
+    )
+    return dict(rows.all())  # type: ignore[arg-type]
+
+
+async def may_contact_many(
+    session: AsyncSession, *, customer_ids: set[int], now: datetime, cap: timedelta
+) -> dict[int, str | None]:
+    """`may_contact` for a batch, in two queries: why each customer may not get a proactive
+    message now (None: they may)."""
+    if not customer_ids:
+        return {}
+    rows = {r.id: r for r in (await session.execute(select(*_COLUMNS).where(Customer.id.in_(customer_ids))))}
+    last = await last_contacts(session, customer_ids)
+    return {cid: refusal(rows.get(cid), last.get(cid), now=now, cap=cap) for cid in customer_ids}
 
 
 async def record_contact(

@@ -22,10 +22,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import idempotency, support
 from core.clock import Clock
-from core.contact_policy import record_contact
+from core.contact_policy import block, record_contact
 from core.customers import CustomerView, set_opt_in
 from core.errors import Invalid, NotFound
-from core.loyalty_notices import PROACTIVE, REQUESTED, claim_recipient, contact_block, queue_notice
+from core.loyalty_notices import PROACTIVE, REQUESTED, claim_recipient, queue_notice
 from core.loyalty_rules import percent
 from core.outreach.rules import zone
 from storage.models import Customer
@@ -175,7 +175,7 @@ async def request_from_api(
     ).scalar_one_or_none()
     if customer is None:
         raise NotFound("customer not found", code="customer_not_found")
-    reason = contact_block(customer) or await _recent_block(session, customer.id, now, rules)
+    reason = block(customer) or await _recent_block(session, customer.id, now, rules)
     row = ExitInterview(
         customer_id=customer.id, request_id=request.id, source="api", event=event,
         status="skipped" if reason else "scheduled", skip_reason=reason, not_before=now,

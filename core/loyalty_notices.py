@@ -20,26 +20,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.clock import Clock
-from core.contact_policy import last_contact, may_contact, record_contact
+from core.contact_policy import block, last_contact, may_contact, record_contact
 from core.customers import CustomerView, view
 from storage.models import Customer
 from storage.models_loyalty import LoyaltyNotice
 
 PROACTIVE, REQUESTED, SERVICE = "proactive", "requested", "service"
 POLICIES = (PROACTIVE, REQUESTED, SERVICE)
-
-
-def contact_block(customer: Customer | None, *, opt_in: bool = True) -> str | None:
-    """Why nothing may be sent to this customer (None: something may); `opt_in`: /stop counts."""
-    if customer is None or customer.erased_at is not None:
-        return "erased"
-    if customer.telegram_id is None:
-        return "no_telegram"
-    if opt_in and not customer.opted_in:
-        return "opted_out"
-    if not customer.reachable:
-        return "unreachable"
-    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +59,7 @@ async def contact_gate(
                 return Gate("skip", "contact_budget")
             return Gate("defer", reason, retry)
         return Gate("skip", reason)
-    reason = contact_block(await session.get(Customer, customer_id), opt_in=policy == REQUESTED)
+    reason = block(await session.get(Customer, customer_id), opt_in=policy == REQUESTED)
     return Gate("skip", reason) if reason else Gate("send")
 
 

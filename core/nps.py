@@ -18,11 +18,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import idempotency, support
 from core.clock import Clock
-from core.contact_policy import record_contact
+from core.contact_policy import block, last_contacts, record_contact
 from core.customers import CustomerView
 from core.errors import Invalid, NotFound
 from core.loyalty import customer_tiers, purchase_stats
-from core.loyalty_notices import PROACTIVE, claim_recipient, contact_block
+from core.loyalty_notices import PROACTIVE, claim_recipient
 from core.loyalty_rules import (
     DETRACTOR,
     PASSIVE,
@@ -36,7 +36,7 @@ from core.loyalty_rules import (
     percent,
     survey_throttle,
 )
-from storage.models import ContactLog, Customer
+from storage.models import Customer
 from storage.models_loyalty import Order, Survey
 from storage.models_support import SupportCase
 
@@ -120,15 +120,6 @@ async def histories(
     return {cid: SurveyHistory(**values) for cid, values in acc.items()}
 
 
-async def _last_contacts(session: AsyncSession, customer_ids: list[int]) -> dict[int, datetime]:
-    rows = await session.execute(
-        select(ContactLog.customer_id, func.max(ContactLog.sent_at))
-        .where(ContactLog.customer_id.in_(customer_ids))
-        .group_by(ContactLog.customer_id)
-    )
-    return {int(cid): at for cid, at in rows.all()}
-
-
 async def schedule(
     session: AsyncSession,
     *,
@@ -148,10 +139,10 @@ async def schedule(
     result = result or TriggerResult()
     ids = [c.id for c in customers]
     hist = await histories(session, customer_ids=ids)
-    last_contact = await _last_contacts(session, ids) if ids else {}
+    last_contact = await last_contacts(session, ids) if ids else {}
     for customer in customers:
         result.requested += 1
-        reason = contact_block(customer) or survey_throttle(
+        reason = block(customer) or survey_throttle(
             history=hist.get(customer.id, SurveyHistory()), now=now, rules=rules
         )
         not_before = now + delay

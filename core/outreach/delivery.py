@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import customers as customer_svc
 from core.clock import Clock
+from core.contact_policy import last_contacts, refusal
 from core.outreach import templates, webhooks
 from core.outreach.rules import OutreachRules, Window, next_allowed, retry_delay, zone
 from core.outreach.sequences import stop
@@ -116,23 +117,6 @@ async def _by_id(session: AsyncSession, model: Any, ids: set[int]) -> dict[int, 
     return {r.id: r for r in (await session.execute(select(model).where(model.id.in_(ids)))).scalars()}
 
 
-def refusal(
-    customer: Any | None, last_contact: datetime | None, *, now: datetime, cap: timedelta
-) -> str | None:
-    """`core.contact_policy.may_contact`'s rules, in its order and with its reasons (None: may)."""
-    if customer is None or customer.erased_at is not None:
-        return "erased"
-    if customer.telegram_id is None:
-        return "no_telegram"
-    if not customer.opted_in:
-        return "opted_out"
-    if not customer.reachable:
-        return "unreachable"
-    if last_contact is not None and now - last_contact < cap:
-        return "frequency_cap"
-    return None
-
-
 _CUSTOMER = (
     Customer.id,
     Customer.erased_at,
@@ -149,30 +133,7 @@ _CUSTOMER = (
 async def _customers(session: AsyncSession, ids: set[int]) -> tuple[dict[int, Any], dict[int, datetime]]:
     """The columns the rules and templates need, and each customer's last proactive contact."""
     rows = {r.id: r for r in (await session.execute(select(*_CUSTOMER).where(Customer.id.in_(ids)))).all()}
-    last = dict(
-        (
-            await session.execute(
-                select(ContactLog.customer_id, func.max(ContactLog.sent_at))
-                .where(ContactLog.customer_id.in_(ids))
-                .group_by(ContactLog.customer_id)
-            )
-        ).all()
-    )
-    return rows, last
-
-
-async def contact_refusals(
-    session: AsyncSession, *, customer_ids: set[int], now: datetime, cap: timedelta
-) -> dict[int, str | None]:
-    """`core.contact_policy.may_contact` for a batch: why each customer may not get a proactive
-    message now (None: they may), in two queries instead of one per message.
-
-    tests/integration/test_outbox_engine.py checks that both agree on every case.
-    """
-    if not customer_ids:
-        return {}
-    rows, last = await _customers(session, customer_ids)
-    return {cid: refusal(rows.get(cid), last.get(cid), now=now, cap=cap) for cid in customer_ids}
+    return rows, await last_contacts(session, ids)
 
 
 _TABLE = cast(Table, OutboxMessage.__table__)
@@ -270,7 +231,7 @@ async def claim(session: AsyncSession, *, clock: Clock, rules: OutreachRules, li
             )
             result.skipped[reason] += 1
             continue
-        assert customer is not None  # refusal() refuses a missing customer
+        assert customer is not None  # contact_policy.refusal refuses a missing customer
         tz = zone(customer.timezone, rules.default_timezone)
         quiet, window = _window(campaign.rules.get("quiet")), _window(campaign.rules.get("window"))
         later = next_allowed(now, tz=tz, quiet=quiet, window=window)

@@ -201,7 +201,7 @@ async def test_paid_lane_budget(sessionmaker, clock: FrozenClock) -> None:  # ty
 
 async def test_batch_contact_rules_agree_with_the_shared_policy(sessionmaker, clock: FrozenClock) -> None:  # type: ignore[no-untyped-def]
     """The outbox checks a whole batch at once; it must say exactly what may_contact says."""
-    from core.contact_policy import may_contact
+    from core.contact_policy import may_contact, may_contact_many
 
     ids = await people(sessionmaker, clock, 8)
     async with sessionmaker.begin() as s:
@@ -216,10 +216,15 @@ async def test_batch_contact_rules_agree_with_the_shared_policy(sessionmaker, cl
     everyone = set(ids) | {999_999}
     for cap in (timedelta(days=7), timedelta(0)):
         async with sessionmaker() as s:
-            batch = await delivery.contact_refusals(s, customer_ids=everyone, now=clock.now(), cap=cap)
+            batch = await may_contact_many(s, customer_ids=everyone, now=clock.now(), cap=cap)
             single = {}
             for cid in everyone:
                 ok, reason = await may_contact(s, customer_id=cid, now=clock.now(), cap=cap)
                 single[cid] = None if ok else reason
         assert batch == single
     assert set(batch.values()) == {None, "opted_out", "unreachable", "no_telegram", "erased"}
+    async with sessionmaker() as s:  # with the weekly budget: 6 days ago is too recent, 8 is not
+        week = await may_contact_many(s, customer_ids=everyone, now=clock.now(), cap=timedelta(days=7))
+    assert [week[i] for i in ids] == [None, "opted_out", "unreachable", "no_telegram", "erased",
+                                      "frequency_cap", None, "opted_out"]
+    assert week[999_999] == "erased"
