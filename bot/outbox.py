@@ -34,7 +34,7 @@ from bot.sender import sending
 from core.outreach import delivery
 from core.outreach.delivery import Outgoing, Result
 from core.outreach.rules import OutreachRules
-from core.ratelimit import Lane, Limits
+from core.ratelimit import Lane
 from dialogs.outreach.handlers import keyboard
 
 log = logging.getLogger(__name__)
@@ -112,16 +112,6 @@ class Deliverer:
 
     async def run(self) -> None:
         ctx = self.ctx
-        if ctx.gate is not None:
-            # The runtime builds the gate before settings reach the outreach: apply our lanes.
-            ours = Limits.from_settings(ctx.settings)
-            ctx.gate.with_limits(
-                global_per_second=ours.global_per_second,
-                global_burst=ours.global_burst,
-                live_reserve=ours.live_reserve,
-                paid_per_second=ours.paid_per_second,
-                paid_burst=ours.paid_burst,
-            )
         async with ctx.db.begin() as session:
             requeued, uncertain = await delivery.recover(session, clock=ctx.clock)
         if requeued or uncertain:

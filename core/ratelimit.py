@@ -81,9 +81,13 @@ class Limits:
 
     @classmethod
     def from_settings(cls, s: Settings) -> Limits:
+        """The limits the product runs with (the runtime builds its one gate from these)."""
         rate = s.outreach_rate_per_second
         paid = s.outreach_paid_rate_per_second
         return cls(
+            group_per_minute=s.support_group_per_minute,
+            # One short of Telegram's burst per chat: our clock and Telegram's never agree exactly.
+            private_burst=2,
             global_per_second=rate,
             global_burst=max(1.0, rate),
             live_reserve=min(5.0, max(0.0, rate / 6)),

@@ -68,11 +68,7 @@ class Runtime:
             s = self.settings = await self._sandbox_staff_group(s)
         self.faq = load_faq(s.faq_dir)
 
-        self.gate = (
-            # One short of Telegram's burst per chat: our clock and Telegram's never agree exactly.
-            FloodGate(Limits(group_per_minute=s.support_group_per_minute, private_burst=2))
-            if self.flood_control else None
-        )
+        self.gate = FloodGate(Limits.from_settings(s)) if self.flood_control else None
         self.bot, self.sender = create_bot(
             token=s.token,
             api_url=self.telegram_url,

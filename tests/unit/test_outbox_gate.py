@@ -97,9 +97,11 @@ def test_limits_from_settings() -> None:
     from core.settings import Settings
 
     limits = Limits.from_settings(
-        Settings(_env_file=None, outreach_rate_per_second=20, outreach_paid_rate_per_second=500)
+        Settings(_env_file=None, outreach_rate_per_second=20, outreach_paid_rate_per_second=500,
+                 support_group_per_minute=12)
     )
     assert limits.global_per_second == 20 and limits.paid_per_second == 500 and limits.live_reserve < 5
+    assert limits.group_per_minute == 12 and limits.private_burst == 2
 
 
 # ------------------------------------------------------------------ the sender middleware
