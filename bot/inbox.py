@@ -101,34 +101,34 @@ class Inbox:
             }
             for p in payloads
         ]
-        new = rows
-        async with self.db.begin() as session:
+        inserted: list[int] = []
+
+        async def write(session: AsyncSession) -> None:
+            nonlocal inserted
+            insert_ = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
             if rows:
-                known = set(
-                    (
-                        await session.execute(
-                            select(InboxUpdate.update_id).where(
-                                InboxUpdate.update_id.in_([r["update_id"] for r in rows])
-                            )
-                        )
-                    ).scalars()
+                # RETURNING gives exactly the rows that were new (a redelivery conflicts).
+                result = await session.execute(
+                    insert_(INBOX)
+                    .on_conflict_do_nothing(index_elements=["update_id"])
+                    .returning(INBOX.c.update_id),
+                    rows,
                 )
-                new = [r for r in rows if r["update_id"] not in known]
-            if new:
-                dialect = session.bind.dialect.name
-                ins = (pg_insert if dialect == "postgresql" else sqlite_insert)(INBOX)
-                await session.execute(ins.on_conflict_do_nothing(index_elements=["update_id"]), new)
+                inserted = list(result.scalars())
             if offset is not None:
-                ins2 = (pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert)(
-                    BotState
-                )
                 now = self.clock.now()
                 await session.execute(
-                    ins2.values(key=OFFSET_KEY, value=str(offset), updated_at=now).on_conflict_do_update(
+                    insert_(BotState)
+                    .values(key=OFFSET_KEY, value=str(offset), updated_at=now)
+                    .on_conflict_do_update(
                         index_elements=["key"], set_={"value": str(offset), "updated_at": now}
                     )
                 )
-        return [r["update_id"] for r in new]
+
+        # Webhook deliveries arriving together (Telegram opens several connections) share a commit.
+        await self.db.batched(write)  # type: ignore[attr-defined]
+        fresh = set(inserted)
+        return [r["update_id"] for r in rows if r["update_id"] in fresh]
 
     async def accept(self, payload: dict[str, Any]) -> None:
         """Store one update (webhook mode) and schedule it, unless it was delivered before."""

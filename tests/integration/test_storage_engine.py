@@ -6,7 +6,7 @@ import asyncio
 from datetime import date
 
 import pytest
-from sqlalchemy import event, text
+from sqlalchemy import event, select, text
 from sqlalchemy.exc import IntegrityError
 
 from storage import sqlite_driver
@@ -96,3 +96,25 @@ async def test_the_bots_plain_row_read_of_a_customer_matches_the_orm_view(sessio
         assert await customers.view_by_telegram_id(s, 43) is None
     assert plain == orm and plain.language == "ru" and plain.birthday == date(1990, 5, 1)
     assert plain.last_seen_at is not None and plain.last_seen_at.tzinfo is not None
+
+
+async def test_the_inbox_stores_each_update_once_and_the_offset_with_it(sessionmaker, clock) -> None:
+    from bot.inbox import OFFSET_KEY, Inbox
+    from storage.models import BotState, InboxUpdate
+
+    inbox = Inbox(bot=None, dispatcher=None, sessionmaker=sessionmaker, clock=clock)  # type: ignore[arg-type]
+
+    def update(n: int) -> dict:
+        return {"update_id": n, "message": {"message_id": n, "date": 0, "chat": {"id": 7, "type": "private"},
+                                            "text": f"m{n}"}}
+
+    assert await inbox.store([update(1), update(2)], offset=3) == [1, 2]
+    # Telegram redelivers 2 (it thought the webhook failed) together with a new one.
+    assert await inbox.store([update(2), update(3)], offset=4) == [3]
+    assert await inbox.store([update(3)]) == []
+    async with sessionmaker.read() as s:
+        rows = (await s.execute(select(InboxUpdate.update_id, InboxUpdate.chat_id, InboxUpdate.status)
+                                .order_by(InboxUpdate.update_id))).all()
+        offset = await s.scalar(select(BotState.value).where(BotState.key == OFFSET_KEY))
+    assert [tuple(r) for r in rows] == [(1, 7, "pending"), (2, 7, "pending"), (3, 7, "pending")]
+    assert offset == "4"
