@@ -43,12 +43,12 @@ const ACTIONS = [
   {
     id: "campaign", title: "Win-back campaign for a segment",
     hint: "The win-back playbook for a segment; the delivery worker sends at Telegram's limits. Sandbox "
-      + "defaults: every customer (segment all), no holdout, no quiet hours, so you see the message now; "
+      + "defaults: every customer (segment all), no holdout, no quiet hours, any hour of the day, so you see the message now; "
       + "in production use e.g. {\"kind\": \"dormant\", \"days\": 45} and a 0.1 holdout to measure uplift.",
     match: (m, p) => m === "post" && /^\/v1\/campaigns$/.test(p),
     defaults: {
       name: "Win-back (sandbox)", playbook: "winback", segment: { kind: "all" }, customer_external_ids: "",
-      playbook_options: { promo_code: "COMEBACK10", discount_percent: 10 }, holdout: 0, quiet_hours: "off",
+      playbook_options: { promo_code: "COMEBACK10", discount_percent: 10 }, holdout: 0, quiet_hours: "off", send_window: "any",
       idempotency_key: undefined,
     },
     after: (B, data) => { if (data && data.id !== undefined) B.campaignId = data.id; },
