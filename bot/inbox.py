@@ -47,6 +47,15 @@ def chat_key(payload: dict[str, Any]) -> int | None:
     return None
 
 
+async def _back_off(stop: asyncio.Event, seconds: float) -> float:
+    """Wait `seconds` (less if `stop` is set meanwhile); the next, doubled wait (at most 30 s)."""
+    try:
+        await asyncio.wait_for(stop.wait(), seconds)
+    except TimeoutError:
+        pass
+    return min(seconds * 2, 30.0)
+
+
 class Inbox:
     def __init__(
         self,
@@ -167,11 +176,7 @@ class Inbox:
                 raise
             except Exception as exc:  # network trouble: keep polling with backoff
                 log.warning("getUpdates failed: %s; retrying in %.0fs", exc, backoff)
-                try:
-                    await asyncio.wait_for(stop.wait(), backoff)
-                except TimeoutError:
-                    pass
-                backoff = min(backoff * 2, 30.0)
+                backoff = await _back_off(stop, backoff)
                 continue
             if not updates:
                 continue
@@ -184,11 +189,7 @@ class Inbox:
             except Exception:
                 # Not stored, so not confirmed: the same updates come back with the old offset.
                 log.exception("could not store %d updates; asking for them again", len(payloads))
-                try:
-                    await asyncio.wait_for(stop.wait(), backoff)
-                except TimeoutError:
-                    pass
-                backoff = min(backoff * 2, 30.0)
+                backoff = await _back_off(stop, backoff)
                 continue
             offset = next_offset
             for u, p in zip(updates, payloads, strict=True):
@@ -293,14 +294,11 @@ class Inbox:
                 error=error,
             )
         )
-        # The journal only matters while the update may be replayed (a replay may find rows an
-        # earlier run wrote; a first run only the ones it wrote itself).
-        forget = ctx.replay or bool(ctx.written)
 
         async def finish(session: AsyncSession) -> None:
             await session.execute(mark)
-            if forget:
-                await session.execute(delete(JOURNAL).where(JOURNAL.c.update_id == update_id))
+            # The journal only matters while the update may be replayed.
+            await session.execute(delete(JOURNAL).where(JOURNAL.c.update_id == update_id))
 
         await self.db.batched(finish)  # type: ignore[attr-defined]  # shares a commit with others
         self.handled += 1

@@ -141,7 +141,13 @@ def install(sync_engine: Engine) -> None:
         # The pool's own reset-on-return is off for this engine (storage.db.create_engine):
         # roll back only when SQLite says a transaction is open. (Never while terminating:
         # that may run in garbage collection, with no event loop to talk to the thread.)
-        if not reset_state.terminate_only and dbapi_conn._connection.in_transaction:
+        if reset_state.terminate_only:
+            return
+        try:
+            open_ = dbapi_conn._connection.in_transaction
+        except ValueError:  # aiosqlite: the connection is closed, nothing is open
+            return
+        if open_:
             dbapi_conn.rollback()
 
 

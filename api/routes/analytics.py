@@ -104,12 +104,6 @@ async def _read_session(_key: CanRead, session: SessionDep) -> AsyncSession:
     return session
 
 
-def _playbook(
-    playbook: Annotated[str | None, Query(max_length=32, pattern=r"^[a-z0-9_-]+$")] = None,
-) -> str | None:
-    return playbook  # a dependency only so that /docs lists it after the report's parameters
-
-
 ReadSession = Annotated[AsyncSession, Depends(_read_session)]
 Report = Annotated[ReportQuery, _report_query(12)]
 WholeRange = Annotated[ReportQuery, _report_query(1)]  # reports over the whole range: one period
@@ -259,7 +253,7 @@ async def analytics_exit_reasons(
 )
 async def analytics_campaigns(
     _key: CanRead, session: ReadSession, clock: ClockDep, settings: SettingsDep, q: WholeRange,
-    playbook: Annotated[str | None, Depends(_playbook)],
+    playbook: Annotated[str | None, Query(max_length=32, pattern=r"^[a-z0-9_-]+$")] = None,
 ) -> Any:
     report = await engagement.campaign_results(session, rng=q.rng, clock=clock, playbook=playbook)
     if q.csv:

@@ -193,17 +193,22 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-async def test_webhook_mode_checks_the_secret(tmp_path: Path, double: SandboxServer) -> None:
-    port = free_port()
+async def webhook_runtime(tmp_path: Path, double: SandboxServer, secret: str) -> tuple[Runtime, int]:
+    """The product in webhook mode against the double, on a free port (started)."""
     from core.settings import Settings
 
-    settings = Settings(
+    port = free_port()
+    runtime = Runtime(Settings(
         _env_file=None, bot_token=TOKEN, telegram_api_url=double.base_url,
         database_url=f"sqlite+aiosqlite:///{tmp_path}/wh.sqlite3", api_port=port,
-        webhook_url=f"http://127.0.0.1:{port}", webhook_secret="s3cret-Token_1",
-    )
-    runtime = Runtime(settings)
+        webhook_url=f"http://127.0.0.1:{port}", webhook_secret=secret,
+    ))
     await runtime.start()
+    return runtime, port
+
+
+async def test_webhook_mode_checks_the_secret(tmp_path: Path, double: SandboxServer) -> None:
+    runtime, port = await webhook_runtime(tmp_path, double, "s3cret-Token_1")
     tg = SandboxClient(double.base_url)
     try:
         info = await tg.webhook()
@@ -234,16 +239,7 @@ async def test_webhook_mode_checks_the_secret(tmp_path: Path, double: SandboxSer
 
 async def test_webhook_redelivery_is_handled_once(tmp_path: Path, double: SandboxServer) -> None:
     """Telegram redelivers an update whose webhook call it thinks failed: one answer only."""
-    port = free_port()
-    from core.settings import Settings
-
-    settings = Settings(
-        _env_file=None, bot_token=TOKEN, telegram_api_url=double.base_url,
-        database_url=f"sqlite+aiosqlite:///{tmp_path}/wh2.sqlite3", api_port=port,
-        webhook_url=f"http://127.0.0.1:{port}", webhook_secret="s3cret",
-    )
-    runtime = Runtime(settings)
-    await runtime.start()
+    runtime, port = await webhook_runtime(tmp_path, double, "s3cret")
     tg = SandboxClient(double.base_url)
     try:
         user = await tg.create_user("Twice", language_code="en")

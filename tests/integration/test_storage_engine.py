@@ -56,8 +56,27 @@ async def test_a_session_closed_without_commit_leaves_nothing_behind(db) -> None
         assert (await s.execute(text("SELECT v FROM t"))).scalars().all() == ["kept"]
 
 
-def test_sqlite_uses_the_one_trip_cursor() -> None:
+async def test_sqlite_uses_the_one_trip_cursor_and_rolls_back_what_is_left_open(db) -> None:
+    engine = db.kw["bind"]
+    if engine.dialect.name != "sqlite":
+        pytest.skip("the one-trip cursor and its check-in rollback are SQLite's")
     assert sqlite_driver.SUPPORTED, "SQLAlchemy's asyncio adapter changed: storage/sqlite_driver.py"
+    async with engine.connect() as conn:
+        raw = await conn.get_raw_connection()
+        assert type(raw.dbapi_connection) is sqlite_driver.OneTripConnection
+        await conn.commit()  # SQLAlchemy holds no transaction now...
+
+        def sneak(sync_conn) -> None:  # type: ignore[no-untyped-def]  # ...but SQLite does
+            cursor = sync_conn.connection.dbapi_connection.cursor()
+            cursor.execute("BEGIN IMMEDIATE")
+            cursor.execute("INSERT INTO t (v) VALUES ('left open')")
+
+        await conn.run_sync(sneak)
+    # Checked in: the pool's reset saw the open transaction and rolled it back.
+    async with db.begin() as s:
+        await s.execute(text("INSERT INTO t (v) VALUES ('next')"))
+    async with db.read() as s:
+        assert (await s.execute(text("SELECT v FROM t"))).scalars().all() == ["next"]
 
 
 async def test_concurrent_writes_share_one_commit_and_a_bad_one_fails_alone(db) -> None:
