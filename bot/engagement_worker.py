@@ -13,24 +13,18 @@ customers wrote is scrubbed by `core.customers.forget` itself.)
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from aiogram.exceptions import (
-    TelegramBadRequest,
-    TelegramForbiddenError,
-    TelegramNetworkError,
-    TelegramRetryAfter,
-    TelegramServerError,
-)
 from aiogram.types import InlineKeyboardMarkup
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.context import BotContext
-from bot.errors import unreachable_reason
 from bot.sender import sending
+from bot.telegram_errors import UNREACHABLE, classify
 from core import customers as customers_svc
 from core import exit_interview, loyalty, loyalty_notices, nps
 from core.exit_interview import OutgoingInterview
@@ -68,16 +62,20 @@ async def _send(
     try:
         with sending(lane=Lane.CAMPAIGN):
             message = await ctx.bot.send_message(chat_id=chat_id, text=text, reply_markup=markup)
-    except TelegramForbiddenError as exc:
-        reason = unreachable_reason(exc)
-        async with ctx.db.begin() as session:
-            await customers_svc.set_reachable(session, clock=ctx.clock, telegram_id=chat_id,
-                                              reachable=False, reason=reason)
-        return "unreachable", None, reason
-    except (TelegramRetryAfter, TelegramServerError, TelegramNetworkError) as exc:
-        return "retry", None, str(exc)
-    except TelegramBadRequest as exc:
-        return "failed", None, exc.message
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:
+        failure = classify(exc)
+        if failure.outcome == UNREACHABLE:
+            async with ctx.db.begin() as session:
+                await customers_svc.set_reachable(session, clock=ctx.clock, telegram_id=chat_id,
+                                                  reachable=False, reason=failure.code)
+            return "unreachable", None, failure.code
+        if failure.retryable:
+            if failure.code == "error":
+                log.exception("engagement: send to %s failed", chat_id)
+            return "retry", None, failure.text
+        return "failed", None, failure.code
     return "sent", message.message_id, None
 
 

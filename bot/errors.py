@@ -11,6 +11,7 @@ from aiogram.types import ErrorEvent
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.journal import UncertainDelivery
+from bot.telegram_errors import classify
 from core import customers as svc
 from core.clock import Clock
 from dialogs.i18n import Translator
@@ -20,12 +21,7 @@ router = Router(name=__name__)
 
 
 def unreachable_reason(exc: TelegramForbiddenError) -> str:
-    text = exc.message.lower()
-    if "deactivated" in text:
-        return "deactivated"
-    if "blocked" in text:
-        return "blocked"
-    return "forbidden"
+    return classify(exc).code
 
 
 @router.errors()

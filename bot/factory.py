@@ -14,6 +14,7 @@ from aiogram.methods import TelegramMethod
 from aiogram.methods.base import Response, TelegramType
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.callbacks import AnswerCallbackMiddleware, CallbackAnswers
 from bot.errors import router as errors_router
 from bot.fsm_storage import SqlStorage
 from bot.journal import SendJournalMiddleware
@@ -59,15 +60,21 @@ def create_bot(
     api_url: str | None,
     gate: FloodGate | None,
     journal: SendJournalMiddleware | None = None,
+    answers: CallbackAnswers | None = None,
 ) -> tuple[Bot, FloodControlMiddleware]:
-    """A Bot whose every request goes through the flood-control sender and the send journal."""
+    """A Bot whose every request goes through the flood-control sender and the send journal
+    (and, with `answers`, the one-answer-per-press guard)."""
     session = AiohttpSession(api=TelegramAPIServer.from_base(api_url)) if api_url else AiohttpSession()
     sender = FloodControlMiddleware(gate)
+    if answers is not None:
+        session.middleware(AnswerCallbackMiddleware(answers))
     session.middleware(KeepResponseModels())
     session.middleware(sender)
     if journal is not None:
         session.middleware(journal)  # inside the flood wait: journaled right before the wire
     bot = Bot(token=token, session=session, default=DefaultBotProperties(parse_mode=None))
+    if answers is not None:
+        answers.bot = bot
     return bot, sender
 
 

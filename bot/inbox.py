@@ -25,6 +25,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.callbacks import CallbackAnswers
 from bot.journal import UncertainDelivery, UpdateContext, current_update
 from core.clock import Clock
 from storage.models import BotState, InboxUpdate, SentJournal
@@ -68,6 +69,7 @@ class Inbox:
         allowed_updates: list[str] | None = None,
         polling_timeout: int = 25,
         on_handled: Callable[[int], Awaitable[None]] | None = None,
+        callbacks: CallbackAnswers | None = None,
     ) -> None:
         self.bot = bot
         self.dp = dispatcher
@@ -83,6 +85,7 @@ class Inbox:
         self._idle.set()
         self._polling = False
         self._on_handled = on_handled
+        self._callbacks = callbacks
         self.handled = 0
         self.replayed: list[int] = []
 
@@ -235,7 +238,11 @@ class Inbox:
             return
         self._known.add(update_id)
         key = chat_key(payload) or f"u{update_id}"
-        self._queues.setdefault(key, deque()).append((update_id, payload, replay, parsed))
+        queue = self._queues.setdefault(key, deque())
+        if self._callbacks is not None and "callback_query" in payload:
+            # A press must be answered within ~15 s: never let it wait behind its chat's queue.
+            self._callbacks.received(payload["callback_query"]["id"], queued_behind=len(queue), replay=replay)
+        queue.append((update_id, payload, replay, parsed))
         if key not in self._tasks:
             self._idle.clear()
             self._tasks[key] = asyncio.create_task(self._drain(key), name=f"chat-{key}")

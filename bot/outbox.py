@@ -18,17 +18,7 @@ from collections import Counter, deque
 from datetime import datetime
 from typing import Any
 
-from aiogram.exceptions import (
-    TelegramAPIError,
-    TelegramBadRequest,
-    TelegramForbiddenError,
-    TelegramNetworkError,
-    TelegramNotFound,
-    TelegramRetryAfter,
-    TelegramServerError,
-    TelegramUnauthorizedError,
-)
-
+from bot import telegram_errors
 from bot.context import BotContext
 from bot.sender import sending
 from core.outreach import delivery
@@ -44,36 +34,11 @@ SIGNAL = "outbox"
 
 
 def classify(exc: BaseException) -> Result:
-    """What a Telegram error means for this one message (outbox_id filled in by the caller)."""
-    text = getattr(exc, "message", str(exc)) or type(exc).__name__
-    if isinstance(exc, TelegramRetryAfter):
-        return Result(0, "retry", error_code="rate_limited", error=text, retry_after=float(exc.retry_after))
-    if isinstance(exc, TelegramForbiddenError):
-        low = text.lower()
-        code = (
-            "deactivated"
-            if "deactivated" in low
-            else "blocked"
-            if "blocked" in low
-            else "not_started"
-            if "initiate" in low
-            else "forbidden"
-        )
-        return Result(0, "failed", error_code=code, error=text)
-    if isinstance(exc, TelegramBadRequest):
-        code = "chat_not_found" if "chat not found" in text.lower() else "bad_request"
-        return Result(0, "failed", error_code=code, error=text)
-    if isinstance(exc, TelegramNotFound):
-        return Result(0, "failed", error_code="not_found", error=text)
-    if isinstance(exc, TelegramServerError):
-        return Result(0, "retry", error_code="server_error", error=text)
-    if isinstance(exc, TelegramNetworkError):
-        return Result(0, "retry", error_code="network_error", error=text)
-    if isinstance(exc, TelegramUnauthorizedError):
-        return Result(0, "retry", error_code="unauthorized", error=text)
-    if isinstance(exc, TelegramAPIError):
-        return Result(0, "failed", error_code="api_error", error=text)
-    return Result(0, "retry", error_code="error", error=f"{type(exc).__name__}: {exc}")
+    """What a Telegram error means for this one message (outbox_id filled in by the caller);
+    the meaning itself comes from the one classifier, bot/telegram_errors.py."""
+    failure = telegram_errors.classify(exc)
+    outcome = "retry" if failure.retryable else "failed"
+    return Result(0, outcome, error_code=failure.code, error=failure.text, retry_after=failure.retry_after)
 
 
 class Deliverer:

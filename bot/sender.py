@@ -1,8 +1,13 @@
 """The one place that talks to Telegram: every request passes this middleware.
 
 It waits for the flood gate before each message-producing call (so Telegram does not answer
-429), honours `retry_after` when it does, and retries server and network errors with
-exponential backoff. 403 (blocked / deactivated) is never retried: the caller records it.
+429), honours `retry_after` when it does -- for every method, edits and button answers
+included, not only sends -- and retries server and network errors with exponential backoff.
+403 (blocked / deactivated) is never retried: the caller records it.
+
+A durable queue marks its row "on the wire" through `on_wire`: the middleware calls it after
+the flood gate let the request go and right before the request leaves, so a row that is only
+waiting for its rate-limit token is never taken for one that may have reached Telegram.
 
 Requests go in the `live` lane unless the caller says otherwise with `sending(...)`: the outbox
 sends in the `campaign` lane (or `paid`, for `allow_paid_broadcast`), takes its tokens itself
@@ -17,7 +22,7 @@ import contextlib
 import contextvars
 import logging
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,15 +45,22 @@ class SendOptions:
     lane: Lane = Lane.LIVE
     prepaid: bool = False  # the caller already took this send's tokens from the gate
     retry: bool = True  # False: 429 / 5xx / network errors are raised to the caller at once
+    on_wire: Callable[[], Awaitable[None]] | None = None  # called right before each attempt leaves
 
 
 _options: contextvars.ContextVar[SendOptions | None] = contextvars.ContextVar("send_options", default=None)
 
 
 @contextlib.contextmanager
-def sending(*, lane: Lane = Lane.LIVE, prepaid: bool = False, retry: bool = True) -> Iterator[None]:
+def sending(
+    *,
+    lane: Lane = Lane.LIVE,
+    prepaid: bool = False,
+    retry: bool = True,
+    on_wire: Callable[[], Awaitable[None]] | None = None,
+) -> Iterator[None]:
     """Send the requests made inside this block in `lane` (see the module docstring)."""
-    token = _options.set(SendOptions(lane, prepaid, retry))
+    token = _options.set(SendOptions(lane, prepaid, retry, on_wire))
     try:
         yield
     finally:
@@ -60,11 +72,24 @@ def counts_against_flood(method: TelegramMethod[Any]) -> bool:
     return name not in NOT_COUNTED and name.startswith(COUNTED_PREFIXES)
 
 
+# A button press must be answered within about 15 s of the press: waiting longer than this for a
+# 429 makes no sense, Telegram would refuse the answer as "query is too old".
+CALLBACK_ANSWER_MAX_WAIT = 10.0
+
+
 class FloodControlMiddleware(BaseRequestMiddleware):
-    def __init__(self, gate: FloodGate | None, *, max_retries: int = 5, max_backoff: float = 30.0) -> None:
+    def __init__(
+        self,
+        gate: FloodGate | None,
+        *,
+        max_retries: int = 5,
+        max_backoff: float = 30.0,
+        max_retry_after: float = 120.0,
+    ) -> None:
         self.gate = gate
         self.max_retries = max_retries
         self.max_backoff = max_backoff
+        self.max_retry_after = max_retry_after  # a live request waits at most this long for one 429
         self.stats = {"sent": 0, "retry_after": 0, "server_errors": 0, "network_errors": 0}
         self.lanes: Counter[str] = Counter()
 
@@ -85,6 +110,8 @@ class FloodControlMiddleware(BaseRequestMiddleware):
                 assert self.gate is not None
                 await self.gate.acquire(chat_id, lane)
             prepaid = False
+            if options.on_wire is not None:
+                await options.on_wire()
             try:
                 response = await make_request(bot, method)
                 if counted:
@@ -94,14 +121,16 @@ class FloodControlMiddleware(BaseRequestMiddleware):
             except TelegramRetryAfter as exc:
                 self.stats["retry_after"] += 1
                 attempt += 1
+                name = type(method).__name__
                 if self.gate is not None:
                     self.gate.retry_after(chat_id, exc.retry_after, lane)
-                if not options.retry or attempt > self.max_retries:
+                limit = CALLBACK_ANSWER_MAX_WAIT if name == "AnswerCallbackQuery" else self.max_retry_after
+                if not options.retry or attempt > self.max_retries or exc.retry_after > limit:
                     raise
-                log.warning(
-                    "429 on %s to %s: retry after %ss", type(method).__name__, chat_id, exc.retry_after
-                )
-                if self.gate is None:
+                log.warning("429 on %s to %s: retry after %ss", name, chat_id, exc.retry_after)
+                if self.gate is None or not counted:
+                    # Not paced by the gate (edits, answers, topic calls...): wait here. Every
+                    # call honours retry_after, not only sends.
                     await asyncio.sleep(exc.retry_after)
             except (TelegramServerError, TelegramNetworkError) as exc:
                 key = "server_errors" if isinstance(exc, TelegramServerError) else "network_errors"

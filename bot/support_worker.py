@@ -2,10 +2,13 @@
 
 Customer messages, cards, edits and notices are rows in `group_posts`; this worker sends them
 per group in priority order (customer messages first), merges queued plain texts of one topic
-into one post when there is a backlog, creates the customer's forum topic on first use and
-recreates it if staff deleted it. Nothing is dropped: a post that cannot be sent now stays
-queued with a back-off. A post being sent when the process died is not sent again (it is
-marked `uncertain`), so a restart never relays anything twice.
+into one post when there is a backlog (and folds a new customer's first texts into the card
+post), creates the customer's forum topic on first use and recreates it if staff deleted it.
+Lengths are Telegram's (UTF-16 units): what does not fit is split or left for the next post,
+never dropped. A post that cannot be sent now stays queued with a back-off. A post is marked
+`sending` only when its request leaves (not while it waits for the group's budget); one that
+was on the wire when the process died is not sent again (it is marked `uncertain`), so a
+restart never relays anything twice and a kill while waiting loses nothing.
 """
 
 from __future__ import annotations
@@ -13,15 +16,9 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import timedelta
+from html import escape
 from typing import Any
 
-from aiogram.exceptions import (
-    TelegramBadRequest,
-    TelegramForbiddenError,
-    TelegramNetworkError,
-    TelegramRetryAfter,
-    TelegramServerError,
-)
 from aiogram.methods import (
     CopyMessage,
     CopyMessages,
@@ -34,19 +31,18 @@ from aiogram.methods import (
 from sqlalchemy import select, update
 
 from bot.context import BotContext
+from bot.sender import sending
+from bot.telegram_errors import NOT_MODIFIED, RETRY, TOPIC_CLOSED, TOPIC_GONE, UNREACHABLE, classify
 from core import customers as customers_svc
 from core import support
 from core.support import PRIORITY_CUSTOMER
+from core.text_limits import CAPTION_LIMIT, TEXT_LIMIT, split_text, utf16_len, visible_html_len
 from dialogs.handoff.card import render_card, topic_name
 from storage.models import Customer
 from storage.models_support import GroupPost, SupportCase, SupportMessage
 
 log = logging.getLogger(__name__)
-TOPIC_GONE = ("message thread not found", "topic_deleted", "thread not found", "topic not found",
-              "topic_id_invalid")
-TOPIC_CLOSED = ("topic_closed",)
-MERGE_LIMIT = 3500
-BATCH = 20
+MERGE_SCAN = 200  # queued posts of one customer looked at for merging
 
 
 async def recover_inflight(ctx: BotContext) -> int:
@@ -93,46 +89,88 @@ async def run_group_posts(ctx: BotContext) -> None:
 async def _drain(ctx: BotContext, group: int) -> None:
     while not ctx.stop.is_set():
         async with ctx.db() as session:
-            posts = (
-                (
-                    await session.execute(
-                        select(GroupPost)
-                        .where(GroupPost.group_chat_id == group, GroupPost.status == "queued")
-                        .where((GroupPost.not_before.is_(None)) | (GroupPost.not_before <= ctx.clock.now()))
-                        .order_by(GroupPost.priority, GroupPost.id)
-                        .limit(BATCH)
-                    )
+            first = (
+                await session.execute(
+                    select(GroupPost)
+                    .where(GroupPost.group_chat_id == group, GroupPost.status == "queued")
+                    .where((GroupPost.not_before.is_(None)) | (GroupPost.not_before <= ctx.clock.now()))
+                    .order_by(GroupPost.priority, GroupPost.id)
+                    .limit(1)
                 )
-                .scalars()
-                .all()
-            )
-        if not posts:
-            return
-        batch = _take(posts)
+            ).scalar_one_or_none()
+            if first is None:
+                return
+            batch = await _take(session, first, ctx.clock.now())
         await _send_batch(ctx, batch)
 
 
 def _is_plain_text(post: GroupPost) -> bool:
-    return post.kind == "copy" and post.payload.get("kind") == "text" and bool(post.payload.get("text"))
+    return (
+        post.kind == "copy"
+        and post.priority == PRIORITY_CUSTOMER
+        and post.payload.get("kind") == "text"
+        and bool(post.payload.get("text"))
+        and not post.payload.get("media_group_id")
+    )
 
 
-def _take(posts: list[GroupPost]) -> list[GroupPost]:
-    """The next post, plus queued posts it can share one Telegram message with."""
-    first = posts[0]
+async def _take(session: Any, first: GroupPost, now: Any) -> list[GroupPost]:
+    """The next post, plus the queued posts of the same topic it can share one message with.
+
+    Looks at the customer's whole queue in this group (not a window of the group's queue), so
+    under a backlog each topic gets one post per turn: an album goes in one copyMessages call,
+    consecutive plain texts are merged into one post, and a card carries the texts queued right
+    behind it. What fits is decided by Telegram's own count (UTF-16 units) when the post is
+    rendered; the rest stays queued for the next turn.
+    """
+    if first.kind not in ("copy", "card"):
+        return [first]
+    later = (
+        (
+            await session.execute(
+                select(GroupPost)
+                .where(
+                    GroupPost.group_chat_id == first.group_chat_id,
+                    GroupPost.customer_id == first.customer_id,
+                    GroupPost.status == "queued",
+                    GroupPost.id > first.id,
+                    (GroupPost.not_before.is_(None)) | (GroupPost.not_before <= now),
+                )
+                .order_by(GroupPost.id)
+                .limit(MERGE_SCAN)
+            )
+        )
+        .scalars()
+        .all()
+    )
     group_id = first.payload.get("media_group_id") if first.kind == "copy" else None
     if group_id:  # an album goes in one copyMessages call
-        return [p for p in posts if p.kind == "copy" and p.payload.get("media_group_id") == group_id]
-    if _is_plain_text(first):
-        batch, size = [first], len(first.payload["text"])
-        for post in posts[1:]:
-            if post.priority != PRIORITY_CUSTOMER or post.customer_id != first.customer_id:
-                continue
-            if not _is_plain_text(post) or size + len(post.payload["text"]) > MERGE_LIMIT:
-                break
-            batch.append(post)
-            size += len(post.payload["text"]) + 2
-        return batch
-    return [first]
+        return [
+            first,
+            *(p for p in later if p.kind == "copy" and p.payload.get("media_group_id") == group_id),
+        ]
+    if first.kind == "copy" and not _is_plain_text(first):
+        return [first]
+    batch = [first]
+    for post in later:
+        if post.kind in ("edit",):
+            continue  # an edit of an earlier post does not break the run of texts
+        if not _is_plain_text(post) or post.case_id != first.case_id:
+            break
+        batch.append(post)
+    return batch
+
+
+def _fit_texts(texts: list[str], budget: int) -> int:
+    """How many of `texts`, joined by blank lines, fit in `budget` UTF-16 units."""
+    used, n = 0, 0
+    for text in texts:
+        cost = utf16_len(text) + (2 if n or used else 0)
+        if used + cost > budget:
+            break
+        used += cost
+        n += 1
+    return n
 
 
 async def _mark(ctx: BotContext, posts: list[GroupPost], **values: Any) -> None:
@@ -142,31 +180,58 @@ async def _mark(ctx: BotContext, posts: list[GroupPost], **values: Any) -> None:
         )
 
 
+class _Wire:
+    """Marks the posts `sending` once the first request of the post leaves (not before: while
+    it waits for the group's 20-a-minute budget it is only queued, and a kill then loses
+    nothing)."""
+
+    def __init__(self, ctx: BotContext, posts: list[GroupPost]) -> None:
+        self.ctx, self.posts, self.on = ctx, posts, False
+
+    async def __call__(self) -> None:
+        if not self.on:
+            self.on = True
+            await _mark(self.ctx, self.posts, status="sending", attempts=self.posts[0].attempts + 1)
+
+
 async def _send_batch(ctx: BotContext, posts: list[GroupPost]) -> None:
-    await _mark(ctx, posts, status="sending", attempts=posts[0].attempts + 1)
+    wire = _Wire(ctx, posts)
     try:
-        await _deliver(ctx, posts)
-    except TelegramBadRequest as exc:
-        text = exc.message.lower()
-        if any(s in text for s in TOPIC_GONE + TOPIC_CLOSED):
-            await _forget_topic(ctx, posts[0], closed=any(s in text for s in TOPIC_CLOSED))
-            await _mark(ctx, posts, status="queued")  # retried into the new topic
+        covered = await _deliver(ctx, posts, wire)
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:
+        failure = classify(exc)
+        covered = wire.posts
+        if failure.outcome in (TOPIC_GONE, TOPIC_CLOSED):
+            await _forget_topic(ctx, posts[0], closed=failure.outcome == TOPIC_CLOSED)
+            await _mark(ctx, covered, status="queued")  # retried into the new topic
             return
-        log.warning("group post %s refused: %s", [p.id for p in posts], exc.message)
-        await _mark(ctx, posts, status="failed", error=exc.message[:500])
+        if failure.outcome == NOT_MODIFIED:
+            await _mark(ctx, covered, status="sent", sent_at=ctx.clock.now(), error=None)
+            return
+        attempts = posts[0].attempts + 1
+        if failure.outcome in (RETRY, UNREACHABLE) and (failure.code != "error" or attempts < 5):
+            delay = max(failure.retry_after or 0.0, min(600, 5 * 2 ** min(posts[0].attempts, 7)))
+            if failure.code == "error":
+                log.exception(
+                    "group post %s failed; retry %d in %ss", [p.id for p in covered], attempts, delay
+                )
+            else:
+                log.warning("group post %s deferred %ss: %s", [p.id for p in covered], delay, failure.text)
+            await _mark(
+                ctx,
+                covered,
+                status="queued",
+                attempts=attempts,
+                error=failure.text,
+                not_before=ctx.clock.now() + timedelta(seconds=delay),
+            )
+            return
+        log.warning("group post %s refused (%s): %s", [p.id for p in covered], failure.code, failure.text)
+        await _mark(ctx, covered, status="failed", error=f"{failure.code}: {failure.text}"[:500])
         return
-    except (TelegramRetryAfter, TelegramServerError, TelegramNetworkError, TelegramForbiddenError) as exc:
-        delay = min(600, 5 * 2 ** min(posts[0].attempts, 7))
-        log.warning("group post %s deferred %ss: %s", [p.id for p in posts], delay, exc)
-        await _mark(
-            ctx,
-            posts,
-            status="queued",
-            error=str(exc)[:500],
-            not_before=ctx.clock.now() + timedelta(seconds=delay),
-        )
-        return
-    await _mark(ctx, posts, status="sent", sent_at=ctx.clock.now(), error=None)
+    await _mark(ctx, covered, status="sent", sent_at=ctx.clock.now(), error=None)
 
 
 async def _forget_topic(ctx: BotContext, post: GroupPost, *, closed: bool) -> None:
@@ -200,88 +265,162 @@ async def _ensure_topic(ctx: BotContext, post: GroupPost) -> int:
     created = await ctx.bot(CreateForumTopic(chat_id=post.group_chat_id, name=name))
     thread = created.message_thread_id
     async with ctx.db.begin() as session:
-        await support.set_thread(session, clock=ctx.clock, customer_id=post.customer_id,
-                                 group_chat_id=post.group_chat_id, thread_id=thread, name=name)
+        await support.set_thread(
+            session,
+            clock=ctx.clock,
+            customer_id=post.customer_id,
+            group_chat_id=post.group_chat_id,
+            thread_id=thread,
+            name=name,
+        )
     if post.kind != "card" and post.case_id is not None:
         # A new topic always opens with the card, before the message that caused it.
-        await _post_card(ctx, post.group_chat_id, thread, post.customer_id, post.case_id)
-        async with ctx.db.begin() as session:
-            await support.card_posted(session, clock=ctx.clock, case_id=post.case_id)
+        card = await _card_text(ctx, post.customer_id, post.case_id)
+        if card is not None:
+            sent = await ctx.bot(
+                SendMessage(
+                    chat_id=post.group_chat_id, message_thread_id=thread, text=card, parse_mode="HTML"
+                )
+            )
+            async with ctx.db.begin() as session:
+                await support.card_posted(
+                    session, clock=ctx.clock, case_id=post.case_id, topic_message_id=sent.message_id
+                )
     return thread
 
 
-async def _post_card(ctx: BotContext, group: int, thread: int, customer_id: int, case_id: int) -> None:
+async def _card_text(ctx: BotContext, customer_id: int, case_id: int) -> str | None:
     t = ctx.i18n(ctx.settings.staff_language)
     async with ctx.db() as session:
         row = await session.get(Customer, customer_id)
         case = await session.get(SupportCase, case_id)
         if row is None or case is None:
-            return
-        text = await render_card(session, customer=customers_svc.view(row), case=support.case_view(case), t=t)
-    await ctx.bot(SendMessage(chat_id=group, message_thread_id=thread, text=text, parse_mode="HTML"))
+            return None
+        return await render_card(session, customer=customers_svc.view(row), case=support.case_view(case), t=t)
 
 
-async def _deliver(ctx: BotContext, posts: list[GroupPost]) -> None:
+async def _send_texts(ctx: BotContext, group: int, thread: int | None, text: str) -> int:
+    """Send a plain `text` into the thread, split at Telegram's limit (never cut off); returns
+    the first part's message id."""
+    first_id: int | None = None
+    for part in split_text(text, TEXT_LIMIT):
+        sent = await ctx.bot(SendMessage(chat_id=group, message_thread_id=thread, text=part))
+        first_id = first_id or sent.message_id
+    assert first_id is not None
+    return first_id
+
+
+async def _deliver(ctx: BotContext, posts: list[GroupPost], wire: _Wire) -> list[GroupPost]:
+    """Send one post (with what it carries); returns the posts it covered."""
     first = posts[0]
     group = first.group_chat_id
     thread = await _ensure_topic(ctx, first)
     if first.kind == "card":
         assert first.case_id is not None
-        await _post_card(ctx, group, thread, first.customer_id, first.case_id)
-        return
+        card = await _card_text(ctx, first.customer_id, first.case_id)
+        if card is None:
+            return [first]
+        texts = [p.payload["text"] for p in posts[1:]]
+        n = _fit_texts(texts, TEXT_LIMIT - visible_html_len(card) - 2)
+        covered = posts[: n + 1]
+        wire.posts = covered
+        if n:
+            card = card + "\n\n" + "\n\n".join(escape(x) for x in texts[:n])
+        with sending(on_wire=wire):
+            sent = await ctx.bot(
+                SendMessage(chat_id=group, message_thread_id=thread, text=card, parse_mode="HTML")
+            )
+        async with ctx.db.begin() as session:
+            await support.card_posted(
+                session,
+                clock=ctx.clock,
+                case_id=first.case_id,
+                topic_message_id=sent.message_id,
+                post_id=first.id,
+            )
+            await _remember_topic_ids(session, covered[1:], [sent.message_id] * n)
+        return covered
     if first.kind == "notice":
         t = ctx.i18n(ctx.settings.staff_language)
         params = {k: v for k, v in first.payload.items() if k != "key"}
-        await ctx.bot(
-            SendMessage(chat_id=group, message_thread_id=thread, text=t(first.payload["key"], **params))
-        )
-        return
+        with sending(on_wire=wire):
+            await _send_texts(ctx, group, thread, t(first.payload["key"], **params))
+        return [first]
     if first.kind == "edit":
-        p = first.payload
-        if p.get("kind") == "text":
-            await ctx.bot(
-                EditMessageText(chat_id=group, message_id=p["topic_message_id"], text=p.get("text") or "…")
-            )
-        else:
-            await ctx.bot(
-                EditMessageCaption(
-                    chat_id=group, message_id=p["topic_message_id"], caption=p.get("text") or ""
-                )
-            )
-        return
+        with sending(on_wire=wire):
+            await _edit(ctx, first, thread)
+        return [first]
     # copies of customer messages
     if len(posts) > 1 and first.payload.get("media_group_id"):
-        ids = await ctx.bot(
-            CopyMessages(
-                chat_id=group,
-                from_chat_id=first.payload["chat_id"],
-                message_ids=[p.payload["message_id"] for p in posts],
-                message_thread_id=thread,
-            )
-        )
-        topic_ids = [m.message_id for m in ids]
-    elif len(posts) > 1:
-        text = "\n\n".join(p.payload["text"] for p in posts)
-        sent = await ctx.bot(SendMessage(chat_id=group, message_thread_id=thread, text=text))
-        topic_ids = [sent.message_id] * len(posts)
-    else:
-        sent_id = await ctx.bot(
-            CopyMessage(
-                chat_id=group,
-                from_chat_id=first.payload["chat_id"],
-                message_id=first.payload["message_id"],
-                message_thread_id=thread,
-            )
-        )
-        topic_ids = [sent_id.message_id]
-    async with ctx.db.begin() as session:
-        for post, topic_message_id in zip(posts, topic_ids, strict=False):
-            if post.support_message_id is not None:
-                await session.execute(
-                    update(SupportMessage)
-                    .where(SupportMessage.id == post.support_message_id)
-                    .values(topic_message_id=topic_message_id)
+        with sending(on_wire=wire):
+            ids = await ctx.bot(
+                CopyMessages(
+                    chat_id=group,
+                    from_chat_id=first.payload["chat_id"],
+                    message_ids=[p.payload["message_id"] for p in posts],
+                    message_thread_id=thread,
                 )
+            )
+        covered, topic_ids = posts, [m.message_id for m in ids]
+    elif len(posts) > 1:
+        texts = [p.payload["text"] for p in posts]
+        n = max(1, _fit_texts(texts, TEXT_LIMIT))
+        covered = posts[:n]
+        wire.posts = covered
+        with sending(on_wire=wire):
+            message_id = await _send_texts(ctx, group, thread, "\n\n".join(texts[:n]))
+        topic_ids = [message_id] * n
+    else:
+        with sending(on_wire=wire):
+            sent_id = await ctx.bot(
+                CopyMessage(
+                    chat_id=group,
+                    from_chat_id=first.payload["chat_id"],
+                    message_id=first.payload["message_id"],
+                    message_thread_id=thread,
+                )
+            )
+        covered, topic_ids = [first], [sent_id.message_id]
+    async with ctx.db.begin() as session:
+        await _remember_topic_ids(session, covered, topic_ids)
+    return covered
+
+
+async def _remember_topic_ids(session: Any, posts: list[GroupPost], topic_ids: list[int]) -> None:
+    for post, topic_message_id in zip(posts, topic_ids, strict=False):
+        if post.support_message_id is not None:
+            await session.execute(
+                update(SupportMessage)
+                .where(SupportMessage.id == post.support_message_id)
+                .values(topic_message_id=topic_message_id)
+            )
+
+
+async def _edit(ctx: BotContext, post: GroupPost, thread: int | None) -> None:
+    """Mirror a customer's edit; a text that no longer fits is continued in a new message."""
+    p, group = post.payload, post.group_chat_id
+    text = p.get("text") or ""
+    if p.get("card_case_id"):  # the edited message went out inside the case's card
+        card = await _card_text(ctx, post.customer_id, p["card_case_id"])
+        if card is None:
+            return
+        texts = [x for x in p.get("texts") or [] if x]
+        n = _fit_texts(texts, TEXT_LIMIT - visible_html_len(card) - 2)
+        body = card + ("\n\n" + "\n\n".join(escape(x) for x in texts[:n]) if n else "")
+        await ctx.bot(
+            EditMessageText(chat_id=group, message_id=p["topic_message_id"], text=body, parse_mode="HTML")
+        )
+        if texts[n:]:
+            await _send_texts(ctx, group, thread, "\n\n".join(texts[n:]))
+        return
+    limit = TEXT_LIMIT if p.get("kind") == "text" else CAPTION_LIMIT
+    parts = split_text(text, limit) if text else [""]
+    if p.get("kind") == "text":
+        await ctx.bot(EditMessageText(chat_id=group, message_id=p["topic_message_id"], text=parts[0] or "…"))
+    else:
+        await ctx.bot(EditMessageCaption(chat_id=group, message_id=p["topic_message_id"], caption=parts[0]))
+    if len(parts) > 1:
+        await _send_texts(ctx, group, thread, "\n\n".join(parts[1:]))
 
 
 async def run_reminders(ctx: BotContext) -> None:

@@ -159,13 +159,29 @@ async def set_thread(
     await session.flush()
 
 
-async def card_posted(session: AsyncSession, *, clock: Clock, case_id: int) -> None:
-    """The case's card went out with a new topic: its queued card post is done."""
-    await session.execute(
-        update(GroupPost)
-        .where(GroupPost.case_id == case_id, GroupPost.kind == "card", GroupPost.status == "queued")
-        .values(status="sent", sent_at=clock.now())
-    )
+async def card_posted(
+    session: AsyncSession,
+    *,
+    clock: Clock,
+    case_id: int,
+    topic_message_id: int | None = None,
+    post_id: int | None = None,
+) -> None:
+    """The case's card went out (as `post_id`, or with a new topic: then its queued card post
+    is done). The card's message id is kept on the post, so an edit of a customer message that
+    went out inside the card re-renders the card."""
+    rows = (
+        await session.execute(
+            select(GroupPost).where(GroupPost.case_id == case_id, GroupPost.kind == "card")
+        )
+    ).scalars().all()
+    for row in rows:
+        if row.status == "queued" or row.id == post_id:
+            if topic_message_id is not None:
+                row.payload = {**row.payload, "topic_message_id": topic_message_id}
+            if row.id != post_id:
+                row.status, row.sent_at = "sent", clock.now()
+    await session.flush()
 
 
 async def is_banned(session: AsyncSession, *, customer_id: int) -> bool:
@@ -355,6 +371,16 @@ async def customer_edited(
         )
     ).scalars().all()
     shown = "\n\n".join(t for t in siblings if t) if len(siblings) > 1 else text
+    payload: dict[str, Any] = {"text": shown, "topic_message_id": msg.topic_message_id, "kind": msg.kind}
+    cards = (
+        await session.execute(
+            select(GroupPost.payload).where(GroupPost.case_id == case.id, GroupPost.kind == "card")
+        )
+    ).scalars().all()
+    if any(c.get("topic_message_id") == msg.topic_message_id for c in cards):
+        # The message went out inside the case's card: the worker re-renders card + texts.
+        payload = {"card_case_id": case.id, "texts": [t for t in siblings if t],
+                   "topic_message_id": msg.topic_message_id, "kind": "text"}
     session.add(
         GroupPost(
             group_chat_id=msg.group_chat_id,
@@ -363,7 +389,7 @@ async def customer_edited(
             support_message_id=msg.id,
             priority=PRIORITY_EDIT,
             kind="edit",
-            payload={"text": shown, "topic_message_id": msg.topic_message_id, "kind": msg.kind},
+            payload=payload,
             status="queued",
             attempts=0,
             created_at=clock.now(),

@@ -16,6 +16,7 @@ from typing import Any
 import uvicorn
 from aiogram.methods import DeleteWebhook, SetWebhook
 
+from bot.callbacks import CallbackAnswers
 from bot.context import BotContext
 from bot.factory import ALLOWED_UPDATES, create_bot, create_dispatcher
 from bot.inbox import Inbox
@@ -69,11 +70,13 @@ class Runtime:
         self.faq = load_faq(s.faq_dir)
 
         self.gate = FloodGate(Limits.from_settings(s)) if self.flood_control else None
+        self.callbacks = CallbackAnswers()
         self.bot, self.sender = create_bot(
             token=s.token,
             api_url=self.telegram_url,
             gate=self.gate,
             journal=SendJournalMiddleware(self.db, self.clock),
+            answers=self.callbacks,
         )
         me = await self.bot.get_me()
         self.bot_username = me.username or ""
@@ -96,6 +99,7 @@ class Runtime:
             workers=s.update_workers,
             allowed_updates=ALLOWED_UPDATES,
             polling_timeout=s.polling_timeout,
+            callbacks=self.callbacks,
         )
 
         from api.app import create_app
@@ -225,6 +229,7 @@ class Runtime:
                         STOP_TIMEOUT)
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.callbacks.close()
         await self.bot.session.close()
         if self.sandbox is not None:
             await self.sandbox.stop()

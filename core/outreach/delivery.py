@@ -38,7 +38,7 @@ from storage.models_outreach import Campaign, CampaignRecipient, OutboxMessage, 
 log = logging.getLogger(__name__)
 
 CONTACT_KIND = "campaign"
-UNREACHABLE_CODES = ("blocked", "deactivated", "not_started")
+UNREACHABLE_CODES = ("blocked", "deactivated", "not_started", "kicked")
 SAME_CUSTOMER_DELAY = timedelta(seconds=2)
 
 

@@ -177,7 +177,7 @@ async def test_paid_broadcast_goes_in_the_paid_lane() -> None:
         (
             TelegramBadRequest(method=message(), message="Bad Request: message is too long"),
             "failed",
-            "bad_request",
+            "too_long",
         ),
         (
             TelegramRetryAfter(method=message(), message="Too Many Requests", retry_after=3),
