@@ -105,6 +105,7 @@ class FloodControlMiddleware(BaseRequestMiddleware):
         chat_id = getattr(method, "chat_id", None)
         prepaid = options.prepaid
         attempt = 0
+        waited = 0.0  # seconds spent honouring 429s for this request
         while True:
             if counted and not prepaid:
                 assert self.gate is not None
@@ -120,12 +121,15 @@ class FloodControlMiddleware(BaseRequestMiddleware):
                 return response
             except TelegramRetryAfter as exc:
                 self.stats["retry_after"] += 1
-                attempt += 1
                 name = type(method).__name__
                 if self.gate is not None:
                     self.gate.retry_after(chat_id, exc.retry_after, lane)
+                # A 429 says "wait", not "fail": retried for as long as the waits add up to
+                # less than the limit (a press is useless after ~15 s, so its answer gives up
+                # sooner), however many 429s that takes.
                 limit = CALLBACK_ANSWER_MAX_WAIT if name == "AnswerCallbackQuery" else self.max_retry_after
-                if not options.retry or attempt > self.max_retries or exc.retry_after > limit:
+                waited += exc.retry_after
+                if not options.retry or waited > limit:
                     raise
                 log.warning("429 on %s to %s: retry after %ss", name, chat_id, exc.retry_after)
                 if self.gate is None or not counted:

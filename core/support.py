@@ -277,8 +277,20 @@ async def relay_customer_message(
     text: str | None,
     media_group_id: str | None = None,
 ) -> None:
-    """Queue a customer's message for the case's topic (sent by the group-post worker)."""
+    """Queue a customer's message for the case's topic (sent by the group-post worker).
+
+    Idempotent: an update handled again after a crash (the inbox replays what was not marked
+    done) finds its message already queued and queues nothing more."""
     now = clock.now()
+    known = await session.scalar(
+        select(SupportMessage.id).where(
+            SupportMessage.customer_chat_id == chat_id,
+            SupportMessage.customer_message_id == message_id,
+            SupportMessage.direction == "in",
+        )
+    )
+    if known is not None:
+        return
     has_card = await session.scalar(
         select(func.count()).where(GroupPost.case_id == case.id, GroupPost.kind == "card")
     )

@@ -491,8 +491,13 @@ class SandboxClient:
         *,
         retry_after: int | None = None,
         seed: int | None = 0,
+        methods: list[str] | None = None,
+        max_faults: int | None = None,
     ) -> dict[str, Any]:
-        body: dict[str, Any] = {"rate_429": rate_429, "rate_500": rate_500, "seed": seed}
+        """Answer a share of calls with 429/500: by default every sending method, or only
+        `methods` (e.g. ["editMessageText"]); at most `max_faults` of them if given."""
+        body: dict[str, Any] = {"rate_429": rate_429, "rate_500": rate_500, "seed": seed,
+                                "methods": methods, "max_faults": max_faults}
         if retry_after is not None:
             body["retry_after"] = retry_after
         return await self._request("POST", "/sandbox/settings/faults", json=body)

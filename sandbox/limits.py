@@ -143,6 +143,10 @@ class FaultConfig:
     rate_500: float = 0.0
     retry_after: int = 1
     seed: int | None = 0
+    # Which methods may be answered with a fault (Bot API names); None: every sending method.
+    # Telegram answers 429 to edits and button answers too, so tests can aim faults at them.
+    methods: list[str] | None = None
+    max_faults: int | None = None  # stop injecting after this many (None: no end)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -160,9 +164,14 @@ class FaultInjector:
         for k, v in kwargs.items():
             if not hasattr(self.config, k):
                 raise ValueError(f"unknown fault setting {k!r}")
-            if v is None and k != "seed":
+            if v is None and k not in ("seed", "methods", "max_faults"):
                 continue
             cur = getattr(self.config, k)
+            if k == "methods":
+                if v is not None and (not isinstance(v, list) or not all(isinstance(m, str) for m in v)):
+                    raise ValueError("methods must be a list of Bot API method names")
+                self.config.methods = v
+                continue
             setattr(self.config, k, v if v is None or cur is None else type(cur)(v))
         for k in ("rate_429", "rate_500"):
             if not 0.0 <= getattr(self.config, k) <= 1.0:
@@ -173,9 +182,16 @@ class FaultInjector:
     def active(self) -> bool:
         return self.config.rate_429 > 0 or self.config.rate_500 > 0
 
+    def applies_to(self, method: str) -> bool:
+        methods = self.config.methods
+        return method in SENDING_METHODS if methods is None else method in methods
+
     def roll(self) -> str | None:
         """Returns "429", "500" or None."""
         if not self.active:
+            return None
+        limit = self.config.max_faults
+        if limit is not None and self.injected["429"] + self.injected["500"] >= limit:
             return None
         x = self._rng.random()
         if x < self.config.rate_429:

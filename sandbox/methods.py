@@ -31,6 +31,7 @@ NOT_MODIFIED = (
 # Fields the sandbox adds to responses although the vendored spec lacks them (aiogram requires them).
 COMPAT_RESPONSE_FIELDS = frozenset({"can_send_welcome_messages"})
 
+CALLBACK_ANSWER_WINDOW = 15.0
 QUERY_TOO_OLD = "Bad Request: query is too old and response timeout expired or query ID is invalid"
 
 Handler = Callable[[dict[str, Any], dict[str, UploadedFile]], Any]
@@ -121,8 +122,8 @@ class BotApi:
             self._finish(entry, t0, 400, "unsupported", desc)
             return 400, {"ok": False, "error_code": 400, "description": desc}
         try:
-            if name in SENDING_METHODS:
-                self._check_limits(decoded)
+            if name in SENDING_METHODS or self.faults.applies_to(name):
+                self._check_limits(decoded, name)
             result = handler(decoded, files)
             if inspect.isawaitable(result):
                 result = await result
@@ -175,8 +176,8 @@ class BotApi:
         if viols:
             self.response_problems.append({"method": name, "problems": [v.to_dict() for v in viols[:5]]})
 
-    def _check_limits(self, p: dict[str, Any]) -> None:
-        fault = self.faults.roll()
+    def _check_limits(self, p: dict[str, Any], name: str) -> None:
+        fault = self.faults.roll() if self.faults.applies_to(name) else None
         if fault == "429":
             fault_ra = self.faults.config.retry_after
             raise ApiError(
@@ -187,6 +188,8 @@ class BotApi:
             )
         if fault == "500":
             raise ApiError(500, "Internal Server Error", kind="fault")
+        if name not in SENDING_METHODS:
+            return
         cid = p.get("chat_id")
         if isinstance(cid, str):
             chat = self.state.find_chat_by_username(cid)
@@ -923,7 +926,8 @@ class BotApi:
     def m_answerCallbackQuery(self, p: dict[str, Any], files: Any) -> Any:
         st = self.state
         cq = st.callbacks.get(p["callback_query_id"])
-        if cq is None or cq.answered:
+        # Telegram refuses an answer about 15 s after the press, and a second answer.
+        if cq is None or cq.answered or st.clock() - cq.created > CALLBACK_ANSWER_WINDOW:
             raise bad_request(QUERY_TOO_OLD)
         cq.answered = True
         cq.answer = {

@@ -306,6 +306,7 @@ class CallbackQuery:
             "data": self.data,
             "answered": self.answered,
             "answer": self.answer,
+            "created": self.created,
         }
 
 
