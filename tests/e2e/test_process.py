@@ -327,7 +327,7 @@ async def test_sigkill_while_staff_posts_wait_for_the_group_budget(
 
     loop = asyncio.get_running_loop()
     deadline = loop.time() + 20
-    while not any((await tg.messages(group))) or sum(shown(await tg.messages(group)).values()) == 0:
+    while not any(await tg.messages(group)) or sum(shown(await tg.messages(group)).values()) == 0:
         assert loop.time() < deadline, "nothing reached staff before the kill"
         await asyncio.sleep(0.05)
     await product.stop(signal.SIGKILL)

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 from core.settings import Settings
-from tests.e2e.conftest import eventually
 from sandbox.client import SandboxClient
 from supportbot.runtime import Runtime
+from tests.e2e.conftest import eventually
 
 pytestmark = pytest.mark.usefixtures("no_violations")
 
