@@ -6,7 +6,7 @@ cannot run code or reach into objects. `{{` and `}}` stand for literal braces.
 
 Everything that can be wrong is found when the campaign is created: a syntax error, an unknown
 variable, a promo code the step does not define, a variable some recipient has no value for
-(give a fallback: `{name|friend}`), a text that could exceed Telegram's 4096 characters.
+(give a fallback: `{name|friend}`), a text that could exceed Telegram's 4,096 UTF-16 units.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from core.errors import Invalid
+from core.text_limits import truncate, utf16_len
 
 MAX_TEXT = 4096
 _TOKEN = re.compile(r"\{\{|\}\}|\{([^{}]*)\}|\{|\}")
@@ -61,13 +62,14 @@ class Template:
         return tuple(p for p in self.parts if isinstance(p, Var))
 
     def max_length(self) -> int:
-        """The longest text this template can render to."""
+        """The longest text this template can render to, in UTF-16 code units as Telegram
+        counts them (an emoji is 2); a variable's value is capped at its limit in those units."""
         total = 0
         for p in self.parts:
             if isinstance(p, str):
-                total += len(p)
+                total += utf16_len(p)
             else:
-                total += max(VARIABLES[p.name][1], len(p.fallback or ""))
+                total += max(VARIABLES[p.name][1], utf16_len(p.fallback or ""))
         return total
 
     def render(self, values: Mapping[str, object | None]) -> str:
@@ -86,7 +88,7 @@ def clean(value: object, limit: int) -> str:
     """A value as plain text: control characters dropped, whitespace folded, length capped."""
     text = "".join(ch if unicodedata.category(ch)[0] != "C" else " " for ch in str(value))
     text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    return truncate(text, limit)
 
 
 def parse(source: str, *, where: str = "template") -> Template:

@@ -206,6 +206,11 @@ async def test_campaign_refusals(client, admin, sessionmaker, clock):
             "template_variable_missing",
         ),
         ({"name": "x", "steps": [{"templates": {"en": "hi"}}]}, "audience_required"),
+        (
+            # 3,000 emoji are 6,000 UTF-16 units: Telegram could never send it (4,096 at most).
+            {"name": "x", "steps": [{"templates": {"en": "🎉" * 3000}}], "customer_external_ids": ext},
+            "template_too_long",
+        ),
         ({"name": "x", "playbook": "winback", "send_window": "22:00-23:00"}, "invalid_window"),
         (
             {"name": "x", "playbook": "winback", "paid_broadcast": {"max_stars": 10}},
