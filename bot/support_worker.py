@@ -29,12 +29,14 @@ from aiogram.methods import (
     SendMessage,
 )
 from sqlalchemy import select, update
+from sqlalchemy import text as sql
 
 from bot.context import BotContext
 from bot.sender import sending
 from bot.telegram_errors import NOT_MODIFIED, RETRY, TOPIC_CLOSED, TOPIC_GONE, UNREACHABLE, classify
 from core import customers as customers_svc
-from core import support
+from core import delivery, support
+from core.delivery import QueueTable
 from core.support import PRIORITY_CUSTOMER
 from core.text_limits import CAPTION_LIMIT, TEXT_LIMIT, split_text, utf16_len, visible_html_len
 from dialogs.handoff.card import render_card, topic_name
@@ -45,23 +47,27 @@ log = logging.getLogger(__name__)
 MERGE_SCAN = 200  # queued posts of one customer looked at for merging
 
 
+QUEUE = QueueTable("group_posts", GroupPost, wire="sending")
+
+
 async def recover_inflight(ctx: BotContext) -> int:
-    """Posts left `sending` by a crash: maybe posted, maybe not. Never repeat them."""
+    """Posts a dead process left: claimed ones go back to the queue; ones on the wire (maybe
+    posted, maybe not) become `uncertain` and are never repeated."""
     async with ctx.db.begin() as session:
-        result = await session.execute(
-            update(GroupPost)
-            .where(GroupPost.status == "sending")
-            .values(status="uncertain", error="in flight when the process stopped; not repeated")
+        requeued, uncertain = await delivery.recover(
+            session, QUEUE, now=ctx.clock.now(), everything=ctx.single_process
         )
-    count = result.rowcount or 0
-    if count:
-        log.warning("%d staff-group posts were in flight at the last stop; not repeated", count)
-    return count
+    if uncertain:
+        log.warning("%d staff-group posts were on the wire at the last stop; not repeated", uncertain)
+    if requeued:
+        log.info("%d claimed staff-group posts put back in the queue", requeued)
+    return uncertain
 
 
 async def run_group_posts(ctx: BotContext) -> None:
     await recover_inflight(ctx)
     running: dict[int, asyncio.Task[None]] = {}
+    turns = 0
     while not ctx.stop.is_set():
         async with ctx.db() as session:
             groups = (
@@ -79,6 +85,9 @@ async def run_group_posts(ctx: BotContext) -> None:
         for group in groups:
             if group not in running or running[group].done():
                 running[group] = asyncio.create_task(_drain(ctx, group), name=f"group-{group}")
+        turns += 1
+        if turns % 30 == 0 and not ctx.single_process:
+            await recover_inflight(ctx)  # what a dead process left, once its leases ran out
         if await ctx.wait("group_posts", 1.0):
             break
     for task in running.values():
@@ -88,20 +97,60 @@ async def run_group_posts(ctx: BotContext) -> None:
 
 async def _drain(ctx: BotContext, group: int) -> None:
     while not ctx.stop.is_set():
-        async with ctx.db() as session:
-            first = (
-                await session.execute(
-                    select(GroupPost)
-                    .where(GroupPost.group_chat_id == group, GroupPost.status == "queued")
-                    .where((GroupPost.not_before.is_(None)) | (GroupPost.not_before <= ctx.clock.now()))
-                    .order_by(GroupPost.priority, GroupPost.id)
-                    .limit(1)
-                )
-            ).scalar_one_or_none()
-            if first is None:
-                return
-            batch = await _take(session, first, ctx.clock.now())
+        async with ctx.db.begin() as session:
+            batch = await _claim_next(session, ctx, group)
+        if not batch:
+            return
         await _send_batch(ctx, batch)
+
+
+async def _claim_next(session: Any, ctx: BotContext, group: int) -> list[GroupPost]:
+    """Claim the group's next post and what it can carry (see `_take`).
+
+    A customer's posts go out in order, one request at a time, whichever process sends them:
+    a post is not taken while another post of the same topic is claimed or on the wire, and
+    on PostgreSQL claims in one group are serialised by an advisory lock."""
+    now = ctx.clock.now()
+    if session.bind.dialect.name == "postgresql":
+        await session.execute(sql("SELECT pg_advisory_xact_lock(:k)"), {"k": _lock_key(group)})
+    held = (
+        select(GroupPost.customer_id)
+        .where(GroupPost.group_chat_id == group, GroupPost.status.in_((QUEUE.claimed, QUEUE.wire)))
+        .scalar_subquery()
+    )
+    first = (
+        await session.execute(
+            select(GroupPost)
+            .where(GroupPost.group_chat_id == group, GroupPost.status == "queued")
+            .where((GroupPost.not_before.is_(None)) | (GroupPost.not_before <= now))
+            .where(GroupPost.customer_id.not_in(held))
+            .order_by(GroupPost.priority, GroupPost.id)
+            .limit(1)
+        )
+    ).scalar_one_or_none()
+    if first is None:
+        return []
+    batch = await _take(session, first, now)
+    ids = [p.id for p in batch]
+    claimed = set(await delivery.claim_ids(session, QUEUE, now=now, owner=ctx.owner, ids=ids))
+    if first.id not in claimed:
+        return []
+    # Keep the batch's order and only what was claimed; an album or a run of texts is cut at
+    # the first post another process holds.
+    out: list[GroupPost] = []
+    for post in batch:
+        if post.id not in claimed:
+            break
+        out.append(post)
+    leftover = [p.id for p in batch if p.id in claimed and p not in out]
+    await delivery.release(session, QUEUE, leftover)
+    for post in out:
+        post.status = QUEUE.claimed
+    return out
+
+
+def _lock_key(group: int) -> int:
+    return (0x5350 << 48) ^ (group & 0xFFFFFFFFFFFF)
 
 
 def _is_plain_text(post: GroupPost) -> bool:
@@ -164,8 +213,8 @@ async def _take(session: Any, first: GroupPost, now: Any) -> list[GroupPost]:
 def _fit_texts(texts: list[str], budget: int) -> int:
     """How many of `texts`, joined by blank lines, fit in `budget` UTF-16 units."""
     used, n = 0, 0
-    for text in texts:
-        cost = utf16_len(text) + (2 if n or used else 0)
+    for item in texts:
+        cost = utf16_len(item) + (2 if n or used else 0)
         if used + cost > budget:
             break
         used += cost
@@ -173,25 +222,32 @@ def _fit_texts(texts: list[str], budget: int) -> int:
     return n
 
 
-async def _mark(ctx: BotContext, posts: list[GroupPost], **values: Any) -> None:
+async def _mark(ctx: BotContext, posts: list[GroupPost], status: str, **values: Any) -> None:
     async with ctx.db.begin() as session:
-        await session.execute(
-            update(GroupPost).where(GroupPost.id.in_([p.id for p in posts])).values(**values)
-        )
+        await delivery.finish(session, QUEUE, [p.id for p in posts], status, **values)
+
+
+class LeaseLost(Exception):
+    """Another process took these posts over (our lease ran out): they must not be sent here."""
 
 
 class _Wire:
-    """Marks the posts `sending` once the first request of the post leaves (not before: while
-    it waits for the group's 20-a-minute budget it is only queued, and a kill then loses
-    nothing)."""
+    """Marks the posts on the wire once the first request of the post leaves (not before:
+    while it waits for the group's 20-a-minute budget it is only claimed, and a kill then
+    loses nothing)."""
 
     def __init__(self, ctx: BotContext, posts: list[GroupPost]) -> None:
         self.ctx, self.posts, self.on = ctx, posts, False
 
     async def __call__(self) -> None:
-        if not self.on:
-            self.on = True
-            await _mark(self.ctx, self.posts, status="sending", attempts=self.posts[0].attempts + 1)
+        if self.on:
+            return
+        ids = [p.id for p in self.posts]
+        async with self.ctx.db.begin() as session:
+            marked = await delivery.mark_wire(session, QUEUE, ids, owner=self.ctx.owner)
+        if marked != set(ids):
+            raise LeaseLost(f"staff posts {sorted(set(ids) - marked)} are no longer ours")
+        self.on = True
 
 
 async def _send_batch(ctx: BotContext, posts: list[GroupPost]) -> None:
@@ -199,39 +255,49 @@ async def _send_batch(ctx: BotContext, posts: list[GroupPost]) -> None:
     try:
         covered = await _deliver(ctx, posts, wire)
     except asyncio.CancelledError:
+        if not wire.on:  # stopping while it waited for its turn: back to the queue at once
+            await _release_unsent(ctx, posts, [])
         raise
+    except LeaseLost as exc:
+        log.warning("%s", exc)
+        return
     except Exception as exc:
         failure = classify(exc)
         covered = wire.posts
+        await _release_unsent(ctx, posts, covered)
         if failure.outcome in (TOPIC_GONE, TOPIC_CLOSED):
             await _forget_topic(ctx, posts[0], closed=failure.outcome == TOPIC_CLOSED)
-            await _mark(ctx, covered, status="queued")  # retried into the new topic
+            await _mark(ctx, covered, "queued")  # retried into the new topic
             return
         if failure.outcome == NOT_MODIFIED:
-            await _mark(ctx, covered, status="sent", sent_at=ctx.clock.now(), error=None)
+            await _mark(ctx, covered, "sent", sent_at=ctx.clock.now(), error=None)
             return
         attempts = posts[0].attempts + 1
         if failure.outcome in (RETRY, UNREACHABLE) and (failure.code != "error" or attempts < 5):
             delay = max(failure.retry_after or 0.0, min(600, 5 * 2 ** min(posts[0].attempts, 7)))
+            ids = [p.id for p in covered]
             if failure.code == "error":
-                log.exception(
-                    "group post %s failed; retry %d in %ss", [p.id for p in covered], attempts, delay
-                )
+                log.exception("group post %s failed; retry %d in %ss", ids, attempts, delay)
             else:
-                log.warning("group post %s deferred %ss: %s", [p.id for p in covered], delay, failure.text)
+                log.warning("group post %s deferred %ss: %s", ids, delay, failure.text)
             await _mark(
-                ctx,
-                covered,
-                status="queued",
-                attempts=attempts,
-                error=failure.text,
+                ctx, covered, "queued", attempts=attempts, error=failure.text,
                 not_before=ctx.clock.now() + timedelta(seconds=delay),
             )
             return
         log.warning("group post %s refused (%s): %s", [p.id for p in covered], failure.code, failure.text)
-        await _mark(ctx, covered, status="failed", error=f"{failure.code}: {failure.text}"[:500])
+        await _mark(ctx, covered, "failed", error=f"{failure.code}: {failure.text}"[:500])
         return
-    await _mark(ctx, covered, status="sent", sent_at=ctx.clock.now(), error=None)
+    await _release_unsent(ctx, posts, covered)
+    await _mark(ctx, covered, "sent", sent_at=ctx.clock.now(), error=None)
+
+
+async def _release_unsent(ctx: BotContext, claimed: list[GroupPost], covered: list[GroupPost]) -> None:
+    """Claimed posts the message did not carry (they did not fit) go back to the queue."""
+    rest = [p.id for p in claimed if p not in covered]
+    if rest:
+        async with ctx.db.begin() as session:
+            await delivery.release(session, QUEUE, rest)
 
 
 async def _forget_topic(ctx: BotContext, post: GroupPost, *, closed: bool) -> None:

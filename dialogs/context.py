@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import socket
+import uuid
 from dataclasses import dataclass, field
 
 from aiogram import Bot
@@ -23,6 +26,11 @@ class BotContext:
     i18n: I18n
     stop: asyncio.Event
     gate: FloodGate | None = None
+    # Who holds a queue claim (core/delivery): unique per process start, never reused.
+    owner: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}")
+    # One process on SQLite: at start everything a previous run left is its to recover. On
+    # PostgreSQL other live processes may hold claims: only expired leases are recovered.
+    single_process: bool = True
     _signals: dict[str, asyncio.Event] = field(default_factory=dict)
 
     def notify(self, name: str) -> None:

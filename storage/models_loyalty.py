@@ -142,6 +142,8 @@ class LoyaltyNotice(Base):
     params: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     policy: Mapped[str] = mapped_column(String(16))
     status: Mapped[str] = mapped_column(String(16))
+    owner: Mapped[str | None] = mapped_column(String(64))  # the worker process holding a claim
+    lease_until: Mapped[datetime | None]  # the claim lapses then (core/delivery)
     not_before: Mapped[datetime]
     deadline: Mapped[datetime | None]
     attempts: Mapped[int] = mapped_column(Integer, default=0)
@@ -182,6 +184,8 @@ class Survey(Base):
     trigger: Mapped[str] = mapped_column(String(24))  # api | support_case | first_purchase | menu
     trigger_ref: Mapped[str | None] = mapped_column(String(128))
     status: Mapped[str] = mapped_column(String(16))
+    owner: Mapped[str | None] = mapped_column(String(64))  # the worker process holding a claim
+    lease_until: Mapped[datetime | None]  # the claim lapses then (core/delivery)
     skip_reason: Mapped[str | None] = mapped_column(String(32))
     not_before: Mapped[datetime]
     send_deadline: Mapped[datetime | None]
@@ -244,6 +248,8 @@ class ExitInterview(Base):
     source: Mapped[str] = mapped_column(String(16))  # api | menu
     event: Mapped[str | None] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(16))
+    owner: Mapped[str | None] = mapped_column(String(64))  # the worker process holding a claim
+    lease_until: Mapped[datetime | None]  # the claim lapses then (core/delivery)
     skip_reason: Mapped[str | None] = mapped_column(String(32))
     not_before: Mapped[datetime]
     send_deadline: Mapped[datetime | None]

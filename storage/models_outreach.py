@@ -171,6 +171,8 @@ class OutboxMessage(Base):
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
     step: Mapped[int] = mapped_column(Integer)
     status: Mapped[str] = mapped_column(String(12))
+    owner: Mapped[str | None] = mapped_column(String(64))  # the worker process holding a claim
+    lease_until: Mapped[datetime | None]  # the claim lapses then (core/delivery)
     not_before: Mapped[datetime]
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     defer_count: Mapped[int] = mapped_column(Integer, default=0)

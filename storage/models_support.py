@@ -128,6 +128,8 @@ class GroupPost(Base):
     kind: Mapped[str] = mapped_column(String(16))  # copy | text | card | edit | notice
     payload: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     status: Mapped[str] = mapped_column(String(16), default="queued")  # queued | sent | failed
+    owner: Mapped[str | None] = mapped_column(String(64))  # the worker process holding a claim
+    lease_until: Mapped[datetime | None]  # the claim lapses then (core/delivery)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     not_before: Mapped[datetime | None]
     created_at: Mapped[datetime]

@@ -23,6 +23,7 @@ from bot.inbox import Inbox
 from bot.journal import SendJournalMiddleware
 from bot.webhook import create_webhook_router
 from bot.workers import Worker, workers
+from core import delivery
 from core.clock import Clock, SystemClock
 from core.faq import FaqLibrary
 from core.ratelimit import FloodGate, Limits
@@ -87,7 +88,11 @@ class Runtime:
         self.ctx = BotContext(
             settings=s, db=self.db, clock=self.clock, bot=self.bot, i18n=self.i18n,
             stop=self.stop_event, gate=self.gate,
+            single_process=self.engine.dialect.name == "sqlite",
         )
+        # A transaction that queued something (a handler's, a worker's or the API's) wakes
+        # that queue's worker when it commits: no polling interval in between.
+        self._unsubscribe = delivery.subscribe(self._wake)
         self.dp = create_dispatcher(
             settings=s, db=self.db, clock=self.clock, i18n=self.i18n, ctx=self.ctx, faq=self.faq
         )
@@ -194,6 +199,10 @@ class Runtime:
         state.create_user(first_name="Anna", last_name="Smith", username="anna_smith", language_code="en")
         state.create_user(first_name="Иван", last_name="Петров", username="ivan_p", language_code="ru")
 
+    def _wake(self, names: frozenset[str]) -> None:
+        for name in names:
+            self.ctx.notify(name)
+
     async def _guard(self, name: str, worker: Worker) -> None:
         """A worker that crashes is logged and restarted; it never takes the process down."""
         while not self.stop_event.is_set():
@@ -229,6 +238,7 @@ class Runtime:
                         STOP_TIMEOUT)
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._unsubscribe()
         await self.callbacks.close()
         await self.bot.session.close()
         if self.sandbox is not None:

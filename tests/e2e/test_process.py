@@ -341,7 +341,7 @@ async def test_sigkill_while_staff_posts_wait_for_the_group_budget(
         while True:
             db = sqlite3.connect(tmp_path / "bot.sqlite3")
             open_posts = db.execute(
-                "SELECT count(*) FROM group_posts WHERE status IN ('queued', 'sending')"
+                "SELECT count(*) FROM group_posts WHERE status IN ('queued', 'claimed', 'sending')"
             ).fetchone()[0]
             db.close()
             if not open_posts:

@@ -1,0 +1,195 @@
+"""Claim, wire, release, finish, renew and recover: one implementation for every queue.
+
+A `QueueTable` names a queue's model and the values its `status` column uses for the shared
+states (a survey waits as `scheduled`, a staff post as `queued`; both are "queued" here). Every
+queue table has `id`, `status`, `not_before`, `owner` and `lease_until` columns (and usually
+`attempts`). Functions flush nothing and commit nothing: the caller owns the transaction, and
+a claim and its effects commit together.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+DEFAULT_LEASE = timedelta(seconds=60)
+
+
+@dataclass(frozen=True)
+class QueueTable:
+    name: str
+    model: Any
+    queued: str = "queued"
+    claimed: str = "claimed"
+    wire: str = "sending"
+    uncertain: str = "uncertain"
+
+    @property
+    def has_attempts(self) -> bool:
+        return hasattr(self.model, "attempts")
+
+
+def _postgres(session: AsyncSession) -> bool:
+    return session.bind.dialect.name == "postgresql"
+
+
+def _due(table: QueueTable, now: datetime) -> list[ColumnElement[bool]]:
+    m = table.model
+    return [m.status == table.queued, or_(m.not_before.is_(None), m.not_before <= now)]
+
+
+async def claim(
+    session: AsyncSession,
+    table: QueueTable,
+    *,
+    now: datetime,
+    owner: str,
+    limit: int,
+    lease: timedelta = DEFAULT_LEASE,
+    where: Iterable[ColumnElement[bool]] = (),
+    order: Sequence[Any] | None = None,
+) -> list[Any]:
+    """Take up to `limit` due rows for `owner` (status `claimed`, leased until now + lease).
+
+    Returns the ORM rows. On PostgreSQL the rows are locked with SKIP LOCKED, so two
+    processes claiming at once take different rows; a row another transaction holds is
+    skipped, never waited for."""
+    m = table.model
+    stmt = select(m).where(*_due(table, now), *where)
+    stmt = stmt.order_by(*(order if order is not None else (m.not_before, m.id))).limit(limit)
+    if _postgres(session):
+        stmt = stmt.with_for_update(skip_locked=True)
+    rows = list((await session.execute(stmt)).scalars().all())
+    for row in rows:
+        row.status, row.owner, row.lease_until = table.claimed, owner, now + lease
+    if rows:
+        await session.flush()
+    return rows
+
+
+async def claim_ids(
+    session: AsyncSession,
+    table: QueueTable,
+    *,
+    now: datetime,
+    owner: str,
+    ids: Sequence[int],
+    lease: timedelta = DEFAULT_LEASE,
+) -> list[int]:
+    """Claim these rows if they are still queued (set-wise; for claims that select with their
+    own query). Returns the ids actually claimed."""
+    if not ids:
+        return []
+    m = table.model
+    stmt = select(m.id).where(m.id.in_(ids), m.status == table.queued)
+    if _postgres(session):
+        stmt = stmt.with_for_update(skip_locked=True)
+    got = list((await session.execute(stmt)).scalars().all())
+    if got:
+        await session.execute(
+            update(m).where(m.id.in_(got)).values(status=table.claimed, owner=owner, lease_until=now + lease)
+        )
+    return got
+
+
+async def mark_wire(session: AsyncSession, table: QueueTable, ids: Sequence[int], *, owner: str) -> set[int]:
+    """Claimed -> on the wire, right before the request leaves. Returns the ids that were still
+    this owner's claim: a row whose lease was taken over by a recovering process must not be
+    sent (its new owner will)."""
+    if not ids:
+        return set()
+    m = table.model
+    values: dict[str, Any] = {"status": table.wire}
+    if table.has_attempts:
+        values["attempts"] = m.attempts + 1
+    stmt = (
+        update(m)
+        .where(m.id.in_(ids), m.status == table.claimed, m.owner == owner)
+        .values(**values)
+        .returning(m.id)
+    )
+    return set((await session.execute(stmt)).scalars().all())
+
+
+async def release(
+    session: AsyncSession,
+    table: QueueTable,
+    ids: Sequence[int],
+    *,
+    not_before: datetime | None = None,
+    **values: Any,
+) -> None:
+    """Claimed rows back to the queue, untouched (shutdown, a busy chat, a deferral)."""
+    if not ids:
+        return
+    m = table.model
+    if not_before is not None:
+        values["not_before"] = not_before
+    await session.execute(
+        update(m)
+        .where(m.id.in_(ids), m.status == table.claimed)
+        .values(status=table.queued, owner=None, lease_until=None, **values)
+    )
+
+
+async def finish(
+    session: AsyncSession, table: QueueTable, ids: Sequence[int], status: str, **values: Any
+) -> None:
+    """A final (or retry) state after Telegram's answer; the lease ends."""
+    if not ids:
+        return
+    m = table.model
+    await session.execute(
+        update(m).where(m.id.in_(ids)).values(status=status, owner=None, lease_until=None, **values)
+    )
+
+
+async def renew(
+    session: AsyncSession, table: QueueTable, *, owner: str, now: datetime, lease: timedelta = DEFAULT_LEASE
+) -> int:
+    """Extend the leases of everything `owner` holds (a live worker calls this regularly)."""
+    m = table.model
+    result = await session.execute(
+        update(m)
+        .where(m.owner == owner, m.status.in_((table.claimed, table.wire)))
+        .values(lease_until=now + lease)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def recover(
+    session: AsyncSession,
+    table: QueueTable,
+    *,
+    now: datetime,
+    everything: bool = False,
+    lost: dict[str, Any] | None = None,
+    exclude_owner: str | None = None,
+) -> tuple[int, int]:
+    """Rows a dead process left: claimed ones go back to the queue; ones on the wire become
+    `uncertain` (or `lost`: the values a domain wants for them, e.g. a survey counts as sent).
+
+    Only rows whose lease expired are touched, so a starting process never takes what a live
+    one is working on; `everything` (one process on SQLite, at start) takes them all.
+    Returns (requeued, uncertain)."""
+    m = table.model
+    stale: list[ColumnElement[bool]] = []
+    if not everything:
+        stale.append(or_(m.lease_until.is_(None), m.lease_until < now))
+    if exclude_owner is not None:
+        stale.append(or_(m.owner.is_(None), m.owner != exclude_owner))
+    requeued = await session.execute(
+        update(m)
+        .where(m.status == table.claimed, *stale)
+        .values(status=table.queued, owner=None, lease_until=None)
+    )
+    values = lost if lost is not None else {"status": table.uncertain}
+    uncertain = await session.execute(
+        update(m).where(m.status == table.wire, *stale).values(owner=None, lease_until=None, **values)
+    )
+    return int(getattr(requeued, "rowcount", 0) or 0), int(getattr(uncertain, "rowcount", 0) or 0)
