@@ -14,15 +14,14 @@ Worker = Callable[[BotContext], Awaitable[None]]
 
 def workers() -> list[tuple[str, Worker]]:
     """(name, worker) pairs, imported lazily so each feature keeps its own module."""
-    from bot import engagement_worker, outbox, outreach, support_worker
+    from bot import delivery_worker, engagement_worker, outreach, support_worker
 
     found: list[tuple[str, Worker]] = [
         ("support-group-posts", support_worker.run_group_posts),
         ("support-reminders", support_worker.run_reminders),
-        ("engagement-outgoing", engagement_worker.run_outgoing),
         ("engagement-jobs", engagement_worker.run_jobs),
         ("outreach-scheduler", outreach.run_scheduler),
-        ("outreach-delivery", outbox.run),
+        ("delivery", delivery_worker.run),
         ("outreach-webhooks", outreach.run_webhooks),
     ]
     return found

@@ -20,10 +20,11 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core import idempotency, support
+from core import delivery, idempotency, support
 from core.clock import Clock
 from core.contact_policy import block, record_contact
 from core.customers import CustomerView, set_opt_in
+from core.delivery import QueueTable
 from core.errors import Invalid, NotFound
 from core.loyalty_notices import PROACTIVE, REQUESTED, claim_recipient, queue_notice
 from core.loyalty_rules import percent
@@ -40,7 +41,8 @@ REASONS: tuple[str, ...] = (
 # Reasons that need a second answer in words (optional except for "other").
 DETAIL_REASONS = ("feature", "competitor", "other")
 HANDOVER_REASONS = ("technical", "support")
-LIVE = ("scheduled", "sending", "sent", "answered", "completed")
+LIVE = ("scheduled", "claimed", "sending", "sent", "answered", "completed")
+QUEUE = QueueTable("exit_interviews", ExitInterview, queued="scheduled", wire="sending")
 _CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I
 MAX_BREAK = timedelta(days=366)
 
@@ -146,7 +148,7 @@ async def _recent_block(
             )
         )
     ).scalars().all()
-    if any(r.status in ("scheduled", "sending") for r in rows):
+    if any(r.status in ("scheduled", "claimed", "sending") for r in rows):
         return "already_scheduled"
     if rows:
         return "recently_interviewed"
@@ -212,22 +214,16 @@ class OutgoingInterview:
 
 
 async def claim_interviews(
-    session: AsyncSession, *, clock: Clock, cap: timedelta, limit: int = 20
+    session: AsyncSession, *, clock: Clock, cap: timedelta, limit: int = 20, owner: str = ""
 ) -> list[OutgoingInterview]:
-    """Due interviews that may go now (marked `sending`); the rest wait or are skipped."""
+    """Due interviews that may go now (claimed by `owner`); the rest wait or are skipped."""
     now = clock.now()
-    rows = (
-        await session.execute(
-            select(ExitInterview)
-            .where(ExitInterview.status == "scheduled", ExitInterview.not_before <= now)
-            .order_by(ExitInterview.not_before, ExitInterview.id)
-            .limit(limit)
-        )
-    ).scalars().all()
+    rows = await delivery.lock_due(session, QUEUE, now=now, limit=limit)
     out: list[OutgoingInterview] = []
     for row in rows:
         customer = await claim_recipient(session, row, now=now, cap=cap, policy=PROACTIVE,
-                                         deadline=row.send_deadline, late_reason="deadline_passed")
+                                         deadline=row.send_deadline, late_reason="deadline_passed",
+                                         queue=QUEUE, owner=owner)
         if customer is not None:
             out.append(OutgoingInterview(row.id, customer, row.event))
     await session.flush()
@@ -241,6 +237,7 @@ async def interview_sent(
     if row is None:
         return
     row.status, row.sent_at, row.chat_id, row.message_id = "sent", clock.now(), chat_id, message_id
+    row.owner, row.lease_until = None, None
     await record_contact(session, customer_id=row.customer_id, kind="exit_interview", ref=str(row.id),
                          now=clock.now())
     await session.flush()
@@ -253,16 +250,17 @@ async def interview_failed(
         {"status": "scheduled", "not_before": retry_at} if retry_at else
         {"status": "failed", "skip_reason": reason[:32]}
     )
-    await session.execute(update(ExitInterview).where(ExitInterview.id == interview_id).values(**values))
+    await delivery.finish(session, QUEUE, [interview_id], **values)
 
 
-async def recover_interviews(session: AsyncSession, *, clock: Clock) -> int:
-    """Interviews in flight at a crash may have arrived: never ask twice."""
-    result = await session.execute(
-        update(ExitInterview).where(ExitInterview.status == "sending")
-        .values(status="sent", sent_at=clock.now())
+async def recover_interviews(session: AsyncSession, *, clock: Clock, everything: bool = True) -> int:
+    """What a dead worker left: claimed interviews go back to the schedule; ones on the wire
+    may have arrived: never ask twice."""
+    _, lost = await delivery.recover(
+        session, QUEUE, now=clock.now(), everything=everything,
+        lost={"status": "sent", "sent_at": clock.now()},
     )
-    return int(getattr(result, "rowcount", 0) or 0)
+    return lost
 
 
 async def expire_interviews(session: AsyncSession, *, clock: Clock, rules: ExitRules) -> int:

@@ -15,15 +15,19 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core import delivery
 from core.clock import Clock
 from core.contact_policy import block, last_contact, may_contact, record_contact
 from core.customers import CustomerView, view
+from core.delivery import QueueTable
 from storage.models import Customer
 from storage.models_loyalty import LoyaltyNotice
+
+QUEUE = QueueTable("loyalty_notices", LoyaltyNotice, queued="queued", wire="sending")
 
 PROACTIVE, REQUESTED, SERVICE = "proactive", "requested", "service"
 POLICIES = (PROACTIVE, REQUESTED, SERVICE)
@@ -73,11 +77,14 @@ async def claim_recipient(
     deadline: datetime | None,
     late_reason: str,
     reason_field: str = "skip_reason",
+    queue: QueueTable | None = None,
+    owner: str = "",
 ) -> CustomerView | None:
     """Gate one due queue row (a notice, survey or interview) for sending now.
 
-    Returns the customer to send it to, with the row marked `sending`; or None with the row
-    deferred (`not_before`) or skipped (`status`, and why in its `reason_field`).
+    Returns the customer to send it to, with the row claimed by `owner` (core.delivery: not on
+    the wire yet); or None with the row deferred (`not_before`) or skipped (`status`, and why in
+    its `reason_field`).
     """
     gate = (
         Gate("skip", late_reason) if deadline is not None and deadline < now
@@ -93,7 +100,7 @@ async def claim_recipient(
         return None
     customer = await session.get(Customer, row.customer_id)
     assert customer is not None and customer.telegram_id is not None
-    row.status = "sending"
+    delivery.take(row, queue or QUEUE, owner=owner, now=now)
     return view(customer)
 
 
@@ -139,23 +146,16 @@ async def queue_notice(
 
 
 async def claim_notices(
-    session: AsyncSession, *, clock: Clock, cap: timedelta, limit: int = 20
+    session: AsyncSession, *, clock: Clock, cap: timedelta, limit: int = 20, owner: str = ""
 ) -> list[OutgoingNotice]:
-    """Due notices that may go now, marked `sending`; the others are deferred or skipped."""
+    """Due notices that may go now (claimed by `owner`); the others are deferred or skipped."""
     now = clock.now()
-    rows = (
-        await session.execute(
-            select(LoyaltyNotice)
-            .where(LoyaltyNotice.status == "queued", LoyaltyNotice.not_before <= now)
-            .order_by(LoyaltyNotice.not_before, LoyaltyNotice.id)
-            .limit(limit)
-        )
-    ).scalars().all()
+    rows = await delivery.lock_due(session, QUEUE, now=now, limit=limit)
     out: list[OutgoingNotice] = []
     for row in rows:
         customer = await claim_recipient(session, row, now=now, cap=cap, policy=row.policy,
                                          deadline=row.deadline, late_reason="deadline passed",
-                                         reason_field="error")
+                                         reason_field="error", owner=owner)
         if customer is not None:
             row.attempts += 1
             out.append(OutgoingNotice(row.id, customer, row.kind, dict(row.params or {})))
@@ -169,6 +169,7 @@ async def notice_sent(session: AsyncSession, *, clock: Clock, notice_id: int) ->
     if row is None:
         return
     row.status, row.sent_at, row.error = "sent", clock.now(), None
+    row.owner, row.lease_until = None, None
     if row.policy != SERVICE:
         await record_contact(
             session, customer_id=row.customer_id, kind=f"loyalty:{row.kind}", ref=str(row.id),
@@ -186,14 +187,14 @@ async def notice_failed(
         values.update(status="queued", not_before=retry_at)
     else:
         values["status"] = "failed"
-    await session.execute(update(LoyaltyNotice).where(LoyaltyNotice.id == notice_id).values(**values))
+    await delivery.finish(session, QUEUE, [notice_id], **values)
 
 
-async def recover_notices(session: AsyncSession) -> int:
-    """Notices left `sending` by a crash may have arrived: never send them twice."""
-    result = await session.execute(
-        update(LoyaltyNotice)
-        .where(LoyaltyNotice.status == "sending")
-        .values(status="sent", error="in flight when the process stopped; not repeated")
+async def recover_notices(session: AsyncSession, *, now: datetime, everything: bool = True) -> int:
+    """What a dead worker left: claimed notices go back to the queue; ones on the wire may have
+    arrived: never sent twice."""
+    _, lost = await delivery.recover(
+        session, QUEUE, now=now, everything=everything,
+        lost={"status": "sent", "error": "in flight when the process stopped; not repeated"},
     )
-    return int(getattr(result, "rowcount", 0) or 0)
+    return lost

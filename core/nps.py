@@ -16,10 +16,11 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core import idempotency, support
+from core import delivery, idempotency, support
 from core.clock import Clock
 from core.contact_policy import block, last_contacts, record_contact
 from core.customers import CustomerView
+from core.delivery import QueueTable
 from core.errors import Invalid, NotFound
 from core.loyalty import customer_tiers, purchase_stats
 from core.loyalty_notices import PROACTIVE, claim_recipient
@@ -44,7 +45,8 @@ SEGMENTS: tuple[str, ...] = ("all", "buyers", *TIERS)
 TRIGGERS = ("api", "support_case", "first_purchase", "menu")
 MAX_LISTED_SKIPS = 100
 # Statuses that say something about a customer's recent surveys (skipped/failed rows do not).
-LIVE = ("scheduled", "sending", "sent", "answered", "expired")
+LIVE = ("scheduled", "claimed", "sending", "sent", "answered", "expired")
+QUEUE = QueueTable("nps_surveys", Survey, queued="scheduled", wire="sending")
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,7 +111,7 @@ async def histories(
     acc: dict[int, dict[str, Any]] = {}
     for row in (await session.execute(stmt)).scalars():
         h = acc.setdefault(row.customer_id, {})
-        if row.status in ("scheduled", "sending"):
+        if row.status in ("scheduled", "claimed", "sending"):
             h["scheduled"] = True
         if row.answered_at is not None:
             h["last_answered_at"] = max(filter(None, [h.get("last_answered_at"), row.answered_at]))
@@ -334,18 +336,12 @@ class OutgoingSurvey:
 
 
 async def claim_surveys(
-    session: AsyncSession, *, clock: Clock, rules: NpsRules, cap: timedelta, limit: int = 20
+    session: AsyncSession, *, clock: Clock, rules: NpsRules, cap: timedelta, limit: int = 20,
+    owner: str = "",
 ) -> list[OutgoingSurvey]:
-    """Due surveys that may go now (marked `sending`); the rest are deferred or skipped."""
+    """Due surveys that may go now (claimed by `owner`); the rest are deferred or skipped."""
     now = clock.now()
-    rows = (
-        await session.execute(
-            select(Survey)
-            .where(Survey.status == "scheduled", Survey.not_before <= now)
-            .order_by(Survey.not_before, Survey.id)
-            .limit(limit)
-        )
-    ).scalars().all()
+    rows = await delivery.lock_due(session, QUEUE, now=now, limit=limit)
     out: list[OutgoingSurvey] = []
     for row in rows:
         hist = (await histories(session, customer_ids=[row.customer_id], exclude_id=row.id)).get(
@@ -356,7 +352,8 @@ async def claim_surveys(
             row.status, row.skip_reason = "skipped", reason
             continue
         customer = await claim_recipient(session, row, now=now, cap=cap, policy=PROACTIVE,
-                                         deadline=row.send_deadline, late_reason="contact_budget")
+                                         deadline=row.send_deadline, late_reason="contact_budget",
+                                         queue=QUEUE, owner=owner)
         if customer is not None:
             out.append(OutgoingSurvey(row.id, customer, row.trigger))
     await session.flush()
@@ -374,6 +371,7 @@ async def survey_sent(
     now = clock.now()
     row.status, row.sent_at, row.expires_at = "sent", now, now + rules.answer_window
     row.chat_id, row.message_id = chat_id, message_id
+    row.owner, row.lease_until = None, None
     if proactive:
         await record_contact(session, customer_id=row.customer_id, kind="nps", ref=str(row.id), now=now)
     await session.flush()
@@ -386,17 +384,20 @@ async def survey_failed(
         {"status": "scheduled", "not_before": retry_at} if retry_at else
         {"status": "failed", "skip_reason": reason[:32]}
     )
-    await session.execute(update(Survey).where(Survey.id == survey_id).values(**values))
+    await delivery.finish(session, QUEUE, [survey_id], **values)
 
 
-async def recover_surveys(session: AsyncSession, *, clock: Clock, rules: NpsRules) -> int:
-    """Surveys in flight at a crash may have arrived: treat them as sent (never ask twice)."""
+async def recover_surveys(
+    session: AsyncSession, *, clock: Clock, rules: NpsRules, everything: bool = True
+) -> int:
+    """What a dead worker left: claimed surveys go back to the schedule; ones on the wire may
+    have arrived, so they count as sent (never ask twice)."""
     now = clock.now()
-    result = await session.execute(
-        update(Survey).where(Survey.status == "sending")
-        .values(status="sent", sent_at=now, expires_at=now + rules.answer_window)
+    _, lost = await delivery.recover(
+        session, QUEUE, now=now, everything=everything,
+        lost={"status": "sent", "sent_at": now, "expires_at": now + rules.answer_window},
     )
-    return int(getattr(result, "rowcount", 0) or 0)
+    return lost
 
 
 async def expire_surveys(session: AsyncSession, *, clock: Clock) -> int:

@@ -21,10 +21,21 @@ for all of them. `core.delivery.wake` wakes the worker of a queue when a transac
 queued something commits (the API's too), instead of polling.
 """
 
-from core.delivery.queue import QueueTable, claim, claim_ids, finish, mark_wire, recover, release, renew
+from core.delivery.queue import (
+    QueueTable,
+    claim,
+    claim_ids,
+    finish,
+    lock_due,
+    mark_wire,
+    recover,
+    release,
+    renew,
+    take,
+)
 from core.delivery.wake import subscribe, wake
 
 __all__ = [
-    "QueueTable", "claim", "claim_ids", "finish", "mark_wire", "recover", "release", "renew", "subscribe",
-    "wake",
+    "QueueTable", "claim", "claim_ids", "finish", "lock_due", "mark_wire", "recover", "release", "renew",
+    "subscribe", "take", "wake",
 ]

@@ -59,17 +59,37 @@ async def claim(
     Returns the ORM rows. On PostgreSQL the rows are locked with SKIP LOCKED, so two
     processes claiming at once take different rows; a row another transaction holds is
     skipped, never waited for."""
+    rows = await lock_due(session, table, now=now, limit=limit, where=where, order=order)
+    for row in rows:
+        take(row, table, owner=owner, now=now, lease=lease)
+    if rows:
+        await session.flush()
+    return rows
+
+
+async def lock_due(
+    session: AsyncSession,
+    table: QueueTable,
+    *,
+    now: datetime,
+    limit: int,
+    where: Iterable[ColumnElement[bool]] = (),
+    order: Sequence[Any] | None = None,
+) -> list[Any]:
+    """The due rows a claim may take (locked with SKIP LOCKED on PostgreSQL), unchanged: the
+    caller applies its send-time rules, then `take`s the ones that go (the rest it defers or
+    skips in the same transaction)."""
     m = table.model
     stmt = select(m).where(*_due(table, now), *where)
     stmt = stmt.order_by(*(order if order is not None else (m.not_before, m.id))).limit(limit)
     if _postgres(session):
         stmt = stmt.with_for_update(skip_locked=True)
-    rows = list((await session.execute(stmt)).scalars().all())
-    for row in rows:
-        row.status, row.owner, row.lease_until = table.claimed, owner, now + lease
-    if rows:
-        await session.flush()
-    return rows
+    return list((await session.execute(stmt)).scalars().all())
+
+
+def take(row: Any, table: QueueTable, *, owner: str, now: datetime, lease: timedelta = DEFAULT_LEASE) -> None:
+    """Claim one locked row for `owner`."""
+    row.status, row.owner, row.lease_until = table.claimed, owner, now + lease
 
 
 async def claim_ids(

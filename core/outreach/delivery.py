@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core import customers as customer_svc
 from core.clock import Clock
 from core.contact_policy import last_contacts, refusal
+from core.delivery import outgoing
 from core.outreach import templates, webhooks
 from core.outreach.rules import OutreachRules, Window, next_allowed, retry_delay, zone
 from core.outreach.sequences import stop
@@ -40,6 +41,7 @@ log = logging.getLogger(__name__)
 CONTACT_KIND = "campaign"
 UNREACHABLE_CODES = ("blocked", "deactivated", "not_started", "kicked")
 SAME_CUSTOMER_DELAY = timedelta(seconds=2)
+DEFAULT_LEASE = timedelta(seconds=60)
 
 
 def contact_ref(outbox_id: int) -> str:
@@ -142,22 +144,33 @@ STATS_VARIABLES = {"tier", "last_product", "days_since_last_order", "expires_on"
 Ob = OutboxMessage
 
 
-async def claim(session: AsyncSession, *, clock: Clock, rules: OutreachRules, limit: int) -> ClaimResult:
+async def claim(
+    session: AsyncSession,
+    *,
+    clock: Clock,
+    rules: OutreachRules,
+    limit: int,
+    owner: str | None = None,
+    lease: timedelta = DEFAULT_LEASE,
+) -> ClaimResult:
     """Take up to `limit` due messages, apply every send-time rule, render the ready ones.
 
     Written with a few set-wise statements (no per-message round trip): at a thousand
-    messages a second this is most of the database's work.
+    messages a second this is most of the database's work. Claimed rows carry the worker's
+    lease (`owner`, `lease_until`); on PostgreSQL rows are locked with SKIP LOCKED, so two
+    processes never claim the same message.
     """
     now = clock.now()
     result = ClaimResult()
-    rows = (
-        await session.execute(
-            select(Ob.id, Ob.campaign_id, Ob.recipient_id, Ob.customer_id, Ob.step)
-            .where(Ob.status == "queued", Ob.not_before <= now)
-            .order_by(Ob.not_before, Ob.id)
-            .limit(limit)
-        )
-    ).all()
+    due = (
+        select(Ob.id, Ob.campaign_id, Ob.recipient_id, Ob.customer_id, Ob.step)
+        .where(Ob.status == "queued", Ob.not_before <= now)
+        .order_by(Ob.not_before, Ob.id)
+        .limit(limit)
+    )
+    if session.bind.dialect.name == "postgresql":
+        due = due.with_for_update(skip_locked=True)
+    rows = (await session.execute(due)).all()
     if not rows:
         return result
     result.examined = len(rows)
@@ -290,7 +303,8 @@ async def claim(session: AsyncSession, *, clock: Clock, rules: OutreachRules, li
             t.update()
             .where(t.c.id == b("b_id"))
             .values(
-                status="claimed", claimed_at=now, chat_id=b("b_chat"), text=b("b_text"), lane=b("b_lane")
+                status="claimed", claimed_at=now, chat_id=b("b_chat"), text=b("b_text"), lane=b("b_lane"),
+                owner=owner, lease_until=now + lease,
             ),
             claimed,
         )
@@ -324,14 +338,20 @@ async def claim(session: AsyncSession, *, clock: Clock, rules: OutreachRules, li
     return result
 
 
-async def mark_inflight(session: AsyncSession, *, ids: list[int]) -> None:
-    """Committed right before these requests leave: what a crash leaves here is uncertain."""
-    if ids:
-        await session.execute(
-            update(OutboxMessage)
-            .where(OutboxMessage.id.in_(ids), OutboxMessage.status == "claimed")
-            .values(status="inflight", attempts=OutboxMessage.attempts + 1)
-        )
+async def mark_inflight(session: AsyncSession, *, ids: list[int], owner: str | None = None) -> set[int]:
+    """Committed right before these requests leave: what a crash leaves here is uncertain.
+    Returns the ids that were still this worker's claim (a row a recovering process took
+    over after our lease ran out must not be sent by us)."""
+    if not ids:
+        return set()
+    mine = [] if owner is None else [OutboxMessage.owner == owner]
+    result = await session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id.in_(ids), OutboxMessage.status == "claimed", *mine)
+        .values(status="inflight", attempts=OutboxMessage.attempts + 1)
+        .returning(OutboxMessage.id)
+    )
+    return set(result.scalars().all())
 
 
 async def release(session: AsyncSession, *, items: list[tuple[int, datetime]]) -> None:
@@ -494,27 +514,33 @@ async def complete(
     return outcome
 
 
-async def recover(session: AsyncSession, *, clock: Clock) -> tuple[int, int]:
-    """At start-up: `claimed` rows go back to the queue; `inflight` rows become `uncertain`.
+async def recover(session: AsyncSession, *, clock: Clock, everything: bool = True) -> tuple[int, int]:
+    """What a dead worker left: `claimed` rows go back to the queue; `inflight` rows become
+    `uncertain`. With `everything=False` (several processes) only rows whose lease expired.
 
     An uncertain message is treated as sent for the sequence (the next step keeps its
     rhythm) and keeps its contact-budget entry; it is never sent again.
     """
     now = clock.now()
+    stale = [] if everything else [or_(Ob.lease_until.is_(None), Ob.lease_until < now)]
     claimed = list(
-        (await session.execute(select(OutboxMessage).where(OutboxMessage.status == "claimed"))).scalars()
+        (
+            await session.execute(select(OutboxMessage).where(OutboxMessage.status == "claimed", *stale))
+        ).scalars()
     )
     campaigns = await _by_id(session, Campaign, {r.campaign_id for r in claimed})
     for row in claimed:
         await _release(session, row, campaigns.get(row.campaign_id))
-        row.status = "queued"
+        row.status, row.owner, row.lease_until = "queued", None, None
     inflight = list(
-        (await session.execute(select(OutboxMessage).where(OutboxMessage.status == "inflight"))).scalars()
+        (
+            await session.execute(select(OutboxMessage).where(OutboxMessage.status == "inflight", *stale))
+        ).scalars()
     )
     recipients = await _by_id(session, CampaignRecipient, {r.recipient_id for r in inflight})
     campaigns = await _by_id(session, Campaign, {r.campaign_id for r in inflight})
     for row in inflight:
-        row.status, row.error_code = "uncertain", "uncertain"
+        row.status, row.error_code, row.owner, row.lease_until = "uncertain", "uncertain", None, None
         row.error = "in flight when the process stopped; not repeated"
         _advance(recipients[row.recipient_id], campaigns[row.campaign_id], row.step, now)
     if inflight:
@@ -637,3 +663,46 @@ async def progress(session: AsyncSession) -> list[Progress]:
         )
         for cid, (name, c) in sorted(by.items())
     ]
+
+
+# ------------------------------------------------------------------ the worker's view
+
+
+class CampaignSource:
+    """Campaign messages as one kind of traffic for the delivery worker (core.delivery)."""
+
+    kind = "campaign"
+
+    def __init__(self, *, clock: Clock, rules: OutreachRules) -> None:
+        self.clock, self.rules = clock, rules
+
+    async def claim(self, session: AsyncSession, *, owner: str, limit: int) -> outgoing.Claimed:
+        got = await claim(session, clock=self.clock, rules=self.rules, limit=limit, owner=owner)
+        ready = [
+            outgoing.Outgoing(
+                kind=self.kind, id=o.outbox_id, chat_id=o.chat_id, customer_id=o.customer_id,
+                language=o.language, lane="paid" if o.paid else "campaign",
+                data={"text": o.text, "buttons": o.buttons, "recipient_id": o.recipient_id},
+            )
+            for o in got.ready
+        ]
+        return outgoing.Claimed(ready, got.skipped, got.deferred, got.examined)
+
+    async def wire(self, session: AsyncSession, ids: list[int], *, owner: str) -> set[int]:
+        return await mark_inflight(session, ids=ids, owner=owner)
+
+    async def complete(self, session: AsyncSession, results: list[outgoing.Result]) -> Counter[str]:
+        return await complete(
+            session, clock=self.clock, rules=self.rules,
+            results=[
+                Result(r.id, r.outcome, message_id=r.message_id, error_code=r.error_code, error=r.error,
+                       retry_after=r.retry_after)
+                for r in results
+            ],
+        )
+
+    async def release(self, session: AsyncSession, items: list[tuple[int, datetime]]) -> None:
+        await release(session, items=items)
+
+    async def recover(self, session: AsyncSession, *, everything: bool) -> tuple[int, int]:
+        return await recover(session, clock=self.clock, everything=everything)

@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from core import exit_interview as svc
 from core.clock import Clock
 from core.customers import CustomerView
+from core.delivery.outgoing import Outgoing
 from core.errors import DomainError
 from core.settings import Settings
 from dialogs import menu
@@ -344,3 +345,11 @@ async def on_break_date(
         return
     await state.clear()
     await message.answer(text)
+
+
+def render_interview(
+    t: Translator, settings: Settings, out: Outgoing
+) -> tuple[str, InlineKeyboardMarkup | None]:
+    """The exit interview's first question as the delivery worker sends it."""
+    name = out.data.get("first_name") or (f"@{out.data['username']}" if out.data.get("username") else "")
+    return question(t, interview_id=out.id, customer_name=name, event=out.data.get("event"))

@@ -5,6 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from aiogram.types import InlineKeyboardMarkup
+
+from core.delivery.outgoing import Outgoing
+from core.settings import Settings
 from dialogs.i18n import Translator
 from dialogs.loyalty.format import day, points, zone
 
@@ -25,3 +29,12 @@ def render_notice(
     if kind == "feature_shipped":
         return t("notice-feature_shipped", feature=params.get("feature") or params.get("asked") or "")
     return t(f"notice-{kind}", **{k: v for k, v in params.items() if isinstance(v, str | int)})
+
+
+def render_notice_message(
+    t: Translator, settings: Settings, out: Outgoing
+) -> tuple[str, InlineKeyboardMarkup | None]:
+    """A loyalty notice as the delivery worker sends it, in the customer's language and zone."""
+    text = render_notice(t, kind=out.data["notice"], params=out.data.get("params") or {},
+                         timezone=out.data.get("timezone"), default_timezone=settings.default_timezone)
+    return text, None

@@ -24,6 +24,7 @@ from core import customers as customers_svc
 from core import loyalty, nps, support
 from core.clock import Clock
 from core.customers import CustomerView
+from core.delivery.outgoing import Outgoing
 from core.errors import DomainError
 from core.loyalty_rules import DETRACTOR, PROMOTER, LoyaltyRules, NpsRules
 from core.settings import Settings
@@ -295,3 +296,11 @@ async def start_rating(
     text, markup = survey_message(t, survey_id=survey.id, customer_name=name_of(customer, "👋"),
                                   shop=settings.business_name)
     await show(query, text, markup)
+
+
+def render_survey(
+    t: Translator, settings: Settings, out: Outgoing
+) -> tuple[str, InlineKeyboardMarkup | None]:
+    """The NPS question as the delivery worker sends it (from plain data, at send time)."""
+    name = out.data.get("first_name") or (f"@{out.data['username']}" if out.data.get("username") else "")
+    return survey_message(t, survey_id=out.id, customer_name=name, shop=settings.business_name)

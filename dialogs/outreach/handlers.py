@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from core import exit_interview as exit_svc
 from core.clock import Clock
 from core.customers import CustomerView
+from core.delivery.outgoing import Outgoing
 from core.outreach import sequences
 from core.settings import Settings
 from dialogs.common import show
@@ -118,3 +119,11 @@ async def on_campaign_button(
         await message.answer(t("outreach-thanks"))
     with suppress(TelegramBadRequest):
         await query.answer()
+
+
+def render_campaign(
+    t: Translator, settings: Settings, out: Outgoing
+) -> tuple[str, InlineKeyboardMarkup | None]:
+    """A campaign message as it leaves: its text (rendered from the template when claimed,
+    in the customer's language) and its buttons."""
+    return out.data["text"], keyboard(t, out.data.get("buttons") or (), out.data["recipient_id"])

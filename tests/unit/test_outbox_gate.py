@@ -15,7 +15,7 @@ from aiogram.exceptions import (
 )
 from aiogram.methods import SendMessage
 
-from bot.outbox import classify
+from bot.delivery_worker import classify
 from bot.sender import FloodControlMiddleware, sending
 from core.ratelimit import FloodGate, Lane, Limits
 
