@@ -40,11 +40,14 @@ from core.delivery import QueueTable
 from core.support import PRIORITY_CUSTOMER
 from core.text_limits import CAPTION_LIMIT, TEXT_LIMIT, split_text, utf16_len, visible_html_len
 from dialogs.handoff.card import render_card, topic_name
+from dialogs.nps.handlers import render_alert
 from storage.models import Customer
 from storage.models_support import GroupPost, SupportCase, SupportMessage
 
 log = logging.getLogger(__name__)
 MERGE_SCAN = 200  # queued posts of one customer looked at for merging
+# Staff notices rendered at send time by their dialog (the post stores only plain data).
+STAFF_RENDERERS = {"nps_alert": render_alert}
 
 
 QUEUE = QueueTable("group_posts", GroupPost, wire="sending")
@@ -88,7 +91,7 @@ async def run_group_posts(ctx: BotContext) -> None:
         turns += 1
         if turns % 30 == 0 and not ctx.single_process:
             await recover_inflight(ctx)  # what a dead process left, once its leases ran out
-        if await ctx.wait("group_posts", 1.0):
+        if await ctx.wait("group_posts", 5.0):  # woken at once by a commit that queues a post
             break
     for task in running.values():
         task.cancel()
@@ -365,6 +368,18 @@ async def _card_text(ctx: BotContext, customer_id: int, case_id: int) -> str | N
         return await render_card(session, customer=customers_svc.view(row), case=support.case_view(case), t=t)
 
 
+async def _notice_text(ctx: BotContext, payload: dict[str, Any]) -> str:
+    """A bot notice in the staff language, rendered now from the plain data in the post: by its
+    dialog's renderer (`render` names it) or, for a plain notice, from the staff locale."""
+    t = ctx.i18n(ctx.settings.staff_language)
+    renderer = STAFF_RENDERERS.get(payload.get("render") or "")
+    if renderer is not None:
+        async with ctx.db() as session:
+            return await renderer(session, clock=ctx.clock, settings=ctx.settings, t=t, payload=payload)
+    params = {k: v for k, v in payload.items() if k != "key"}
+    return t(payload["key"], **params)
+
+
 async def _send_texts(ctx: BotContext, group: int, thread: int | None, text: str) -> int:
     """Send a plain `text` into the thread, split at Telegram's limit (never cut off); returns
     the first part's message id."""
@@ -407,10 +422,9 @@ async def _deliver(ctx: BotContext, posts: list[GroupPost], wire: _Wire) -> list
             await _remember_topic_ids(session, covered[1:], [sent.message_id] * n)
         return covered
     if first.kind == "notice":
-        t = ctx.i18n(ctx.settings.staff_language)
-        params = {k: v for k, v in first.payload.items() if k != "key"}
+        text = await _notice_text(ctx, first.payload)
         with sending(on_wire=wire):
-            await _send_texts(ctx, group, thread, t(first.payload["key"], **params))
+            await _send_texts(ctx, group, thread, text)
         return [first]
     if first.kind == "edit":
         with sending(on_wire=wire):

@@ -184,6 +184,8 @@ async def request_from_api(
         send_deadline=now + rules.send_window, created_at=now,
     )
     session.add(row)
+    if not reason:
+        delivery.wake(session, "engagement")
     await session.flush()
     answer = {"request_id": request.id, "interview_id": row.id, "status": row.status,
               "skip_reason": reason, "event": event}

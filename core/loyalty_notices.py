@@ -142,6 +142,7 @@ async def queue_notice(
             )
     except IntegrityError:  # queued concurrently
         return False
+    delivery.wake(session, "engagement")
     return True
 
 

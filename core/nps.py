@@ -167,6 +167,8 @@ async def schedule(
                            trigger_ref=trigger_ref, status="scheduled", not_before=not_before,
                            send_deadline=deadline, created_at=now))
         result.scheduled += 1
+    if result.scheduled:
+        delivery.wake(session, "engagement")
     await session.flush()
     return result
 

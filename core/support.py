@@ -16,6 +16,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.clock import Clock
+from core.delivery import wake
 from core.errors import Invalid, NotFound
 from storage.models import Customer
 from storage.models_support import FaqQuery, GroupPost, SupportCase, SupportMessage, SupportTopic
@@ -263,6 +264,7 @@ async def _queue_card(session: AsyncSession, case: SupportCase, now: datetime) -
             created_at=now,
         )
     )
+    wake(session, "group_posts")
     await session.flush()
 
 
@@ -330,6 +332,7 @@ async def relay_customer_message(
             created_at=now,
         )
     )
+    wake(session, "group_posts")
     await session.flush()
 
 
@@ -407,6 +410,7 @@ async def customer_edited(
             created_at=clock.now(),
         )
     )
+    wake(session, "group_posts")
     await session.flush()
     return True
 
@@ -594,6 +598,7 @@ async def queue_reminder(session: AsyncSession, *, clock: Clock, case: CaseView,
             created_at=clock.now(),
         )
     )
+    wake(session, "group_posts")
     await session.flush()
 
 
@@ -622,6 +627,7 @@ async def queue_notice(
             created_at=clock.now(),
         )
     )
+    wake(session, "group_posts")
     await session.flush()
 
 

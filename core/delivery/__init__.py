@@ -36,6 +36,16 @@ from core.delivery.queue import (
 from core.delivery.wake import subscribe, wake
 
 __all__ = [
-    "QueueTable", "claim", "claim_ids", "finish", "lock_due", "mark_wire", "recover", "release", "renew",
-    "subscribe", "take", "wake",
+    "QueueTable",
+    "claim",
+    "claim_ids",
+    "finish",
+    "lock_due",
+    "mark_wire",
+    "recover",
+    "release",
+    "renew",
+    "subscribe",
+    "take",
+    "wake",
 ]

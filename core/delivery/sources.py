@@ -18,7 +18,7 @@ from core import exit_interview, loyalty_notices, nps
 from core.clock import Clock
 from core.customers import CustomerView
 from core.delivery.outgoing import Claimed, Outgoing, Result
-from core.delivery.queue import QueueTable, mark_wire, recover, release
+from core.delivery.queue import QueueTable, mark_wire, release
 from core.loyalty_rules import NpsRules
 
 RETRY_IN = timedelta(minutes=5)
@@ -63,8 +63,13 @@ class _Engagement:
     async def _unreachable(self, session: AsyncSession, r: Result) -> None:
         chat_id = await self.chat_of(session, r.id)
         if chat_id is not None:
-            await customers_svc.set_reachable(session, clock=self.clock, telegram_id=chat_id, reachable=False,
-                                              reason=r.error_code or "forbidden")
+            await customers_svc.set_reachable(
+                session,
+                clock=self.clock,
+                telegram_id=chat_id,
+                reachable=False,
+                reason=r.error_code or "forbidden",
+            )
 
     async def chat_of(self, session: AsyncSession, item_id: int) -> int | None:
         row = await session.get(self.queue.model, item_id)
@@ -89,18 +94,34 @@ class SurveySource(_Engagement):
         self.rules = rules
 
     async def claim(self, session: AsyncSession, *, owner: str, limit: int) -> Claimed:
-        items = await nps.claim_surveys(session, clock=self.clock, rules=self.rules, cap=self.cap, limit=limit,
-                                        owner=owner)
+        items = await nps.claim_surveys(
+            session, clock=self.clock, rules=self.rules, cap=self.cap, limit=limit, owner=owner
+        )
         return Claimed(
-            [Outgoing(self.kind, i.id, i.customer.telegram_id or 0, i.customer.id, i.customer.language,
-                      data={**_who(i.customer), "trigger": i.trigger}) for i in items],
+            [
+                Outgoing(
+                    self.kind,
+                    i.id,
+                    i.customer.telegram_id or 0,
+                    i.customer.id,
+                    i.customer.language,
+                    data={**_who(i.customer), "trigger": i.trigger},
+                )
+                for i in items
+            ],
             examined=len(items),
         )
 
     async def sent(self, session: AsyncSession, r: Result) -> None:
         chat_id = await self.chat_of(session, r.id)
-        await nps.survey_sent(session, clock=self.clock, rules=self.rules, survey_id=r.id, chat_id=chat_id or 0,
-                              message_id=r.message_id)
+        await nps.survey_sent(
+            session,
+            clock=self.clock,
+            rules=self.rules,
+            survey_id=r.id,
+            chat_id=chat_id or 0,
+            message_id=r.message_id,
+        )
 
     async def failed(self, session: AsyncSession, r: Result, reason: str, retry_at: datetime | None) -> None:
         await nps.survey_failed(session, survey_id=r.id, reason=reason, retry_at=retry_at)
@@ -115,18 +136,29 @@ class InterviewSource(_Engagement):
     queue = exit_interview.QUEUE
 
     async def claim(self, session: AsyncSession, *, owner: str, limit: int) -> Claimed:
-        items = await exit_interview.claim_interviews(session, clock=self.clock, cap=self.cap, limit=limit,
-                                                      owner=owner)
+        items = await exit_interview.claim_interviews(
+            session, clock=self.clock, cap=self.cap, limit=limit, owner=owner
+        )
         return Claimed(
-            [Outgoing(self.kind, i.id, i.customer.telegram_id or 0, i.customer.id, i.customer.language,
-                      data={**_who(i.customer), "event": i.event}) for i in items],
+            [
+                Outgoing(
+                    self.kind,
+                    i.id,
+                    i.customer.telegram_id or 0,
+                    i.customer.id,
+                    i.customer.language,
+                    data={**_who(i.customer), "event": i.event},
+                )
+                for i in items
+            ],
             examined=len(items),
         )
 
     async def sent(self, session: AsyncSession, r: Result) -> None:
         chat_id = await self.chat_of(session, r.id)
-        await exit_interview.interview_sent(session, clock=self.clock, interview_id=r.id, chat_id=chat_id or 0,
-                                            message_id=r.message_id)
+        await exit_interview.interview_sent(
+            session, clock=self.clock, interview_id=r.id, chat_id=chat_id or 0, message_id=r.message_id
+        )
 
     async def failed(self, session: AsyncSession, r: Result, reason: str, retry_at: datetime | None) -> None:
         await exit_interview.interview_failed(session, interview_id=r.id, reason=reason, retry_at=retry_at)
@@ -140,11 +172,21 @@ class NoticeSource(_Engagement):
     queue = loyalty_notices.QUEUE
 
     async def claim(self, session: AsyncSession, *, owner: str, limit: int) -> Claimed:
-        items = await loyalty_notices.claim_notices(session, clock=self.clock, cap=self.cap, limit=limit,
-                                                    owner=owner)
+        items = await loyalty_notices.claim_notices(
+            session, clock=self.clock, cap=self.cap, limit=limit, owner=owner
+        )
         return Claimed(
-            [Outgoing(self.kind, i.id, i.customer.telegram_id or 0, i.customer.id, i.customer.language,
-                      data={**_who(i.customer), "notice": i.kind, "params": i.params}) for i in items],
+            [
+                Outgoing(
+                    self.kind,
+                    i.id,
+                    i.customer.telegram_id or 0,
+                    i.customer.id,
+                    i.customer.language,
+                    data={**_who(i.customer), "notice": i.kind, "params": i.params},
+                )
+                for i in items
+            ],
             examined=len(items),
         )
 
@@ -152,7 +194,9 @@ class NoticeSource(_Engagement):
         await loyalty_notices.notice_sent(session, clock=self.clock, notice_id=r.id)
 
     async def failed(self, session: AsyncSession, r: Result, reason: str, retry_at: datetime | None) -> None:
-        await loyalty_notices.notice_failed(session, notice_id=r.id, error=r.error or reason, retry_at=retry_at)
+        await loyalty_notices.notice_failed(
+            session, notice_id=r.id, error=r.error or reason, retry_at=retry_at
+        )
 
     async def recover(self, session: AsyncSession, *, everything: bool) -> tuple[int, int]:
         return 0, await loyalty_notices.recover_notices(session, now=self.clock.now(), everything=everything)

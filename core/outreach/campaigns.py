@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.clock import Clock
 from core.customers import SUPPORTED_LANGUAGES
+from core.delivery import wake
 from core.errors import Conflict, Invalid, NotFound
 from core.metrics import uplift
 from core.outreach import segments, templates
@@ -625,6 +626,7 @@ async def _queue_first_step(session: AsyncSession, campaign: Campaign, now: date
             .order_by(R.id),
         )
     )
+    wake(session, "outbox")  # the delivery worker starts when this commits
 
 
 # ------------------------------------------------------------------ dry run
@@ -755,6 +757,7 @@ async def resume(session: AsyncSession, *, clock: Clock, campaign_id: int) -> Ca
         .where(OutboxMessage.campaign_id == campaign_id, OutboxMessage.status == "held")
         .values(status="queued")
     )
+    wake(session, "outbox")
     await session.flush()
     return _view(row)
 

@@ -29,6 +29,7 @@ from core import customers as customer_svc
 from core.clock import Clock
 from core.contact_policy import last_contacts, refusal
 from core.delivery import outgoing
+from core.delivery.wake import wake
 from core.outreach import templates, webhooks
 from core.outreach.rules import OutreachRules, Window, next_allowed, retry_delay, zone
 from core.outreach.sequences import stop
@@ -586,6 +587,7 @@ async def schedule_due(session: AsyncSession, *, clock: Clock, limit: int = 5000
         ],
     )
     await session.execute(update(R).where(R.id.in_([d.id for d in due])).values(status="queued"))
+    wake(session, "outbox")
     return len(due)
 
 

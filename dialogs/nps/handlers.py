@@ -114,14 +114,24 @@ async def queue_alert(
     session: AsyncSession, *, clock: Clock, settings: Settings, i18n: I18n, survey_id: int,
     language: str,
 ) -> bool:
-    """Queue the detractor alert for the customer's staff topic (once)."""
-    staff_t = i18n(getattr(settings, "staff_language", "en"))
-    params = await alert_params(session, clock=clock, settings=settings, t=staff_t, survey_id=survey_id)
+    """Queue the detractor alert for the customer's staff topic (once). Only the survey's id is
+    stored: the alert is rendered in the staff language when it is posted (`render_alert`), so
+    it shows the figures of that moment and no formatted text sits in the queue."""
     group = staff_group(settings, language)
     if group is None:
         log.warning("NPS detractor (survey %s) but SUPPORT_CHAT_ID is not set: no staff alert", survey_id)
     return await nps.queue_staff_alert(session, clock=clock, survey_id=survey_id, group_chat_id=group,
-                                       key="nps-staff-alert", params=params)
+                                       key="nps-staff-alert", params={"render": "nps_alert",
+                                                                      "survey_id": survey_id})
+
+
+async def render_alert(
+    session: AsyncSession, *, clock: Clock, settings: Settings, t: Translator, payload: dict[str, Any]
+) -> str:
+    """The detractor alert's text, rendered when the staff post is sent."""
+    survey_id = int(payload["survey_id"])
+    params = await alert_params(session, clock=clock, settings=settings, t=t, survey_id=survey_id)
+    return t("nps-staff-alert", **params)
 
 
 # ------------------------------------------------------------------ score
