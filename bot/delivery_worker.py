@@ -46,7 +46,7 @@ from dialogs.outreach.handlers import render_campaign
 
 log = logging.getLogger(__name__)
 
-IDLE_POLL = 2.0  # seconds between looks at an empty queue for rows that became due (a commit
+IDLE_POLL = 5.0  # seconds between looks at an empty queue for rows that became due (a commit
 # that queues something wakes the worker at once: core.delivery.wake)
 SIGNALS = ("outbox", "engagement")
 ENGAGEMENT_BATCH = 20

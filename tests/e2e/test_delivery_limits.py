@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import httpx
 import pytest
 
 from sandbox.client import SandboxClient
@@ -144,3 +145,41 @@ async def test_long_emoji_messages_reach_staff_whole(
 
         statuses = set((await session.execute(select(GroupPost.status))).scalars())
     assert "failed" not in statuses
+
+
+async def test_a_message_queued_through_the_api_leaves_at_once(
+    make_settings, tg: SandboxClient, staff: dict[str, Any]  # type: ignore[no-untyped-def]
+) -> None:
+    """The API only writes rows; the commit wakes the delivery worker (no polling interval:
+    the worker would otherwise look at an empty queue only every 5 s)."""
+    from core import apikeys
+
+    # Quiet hours off: the message may go at any hour of the test run.
+    product = Runtime(make_settings(support_chat_id=staff["group_id"], outreach_quiet_hours="off"))
+    await product.start()
+    async with product.db.begin() as session:
+        key, _ = await apikeys.create_api_key(session, clock=product.clock, name="e2e", scopes=["*"])
+    api = httpx.AsyncClient(base_url=product.api_url, headers={"Authorization": f"Bearer {key}"}, timeout=10)
+    try:
+        await _message_leaves_at_once(tg, api)
+    finally:
+        await api.aclose()
+        await product.stop()
+
+
+async def _message_leaves_at_once(tg: SandboxClient, api: httpx.AsyncClient) -> None:
+    from tests.e2e.test_winback import linked_user
+
+    uid = await linked_user(tg, api, "Eve", "eve-1")
+    await asyncio.sleep(0.5)  # the worker has looked at the empty queue and gone idle
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    r = await api.post("/v1/messages", json={"customer_external_id": "eve-1",
+                                              "templates": {"en": "Your parcel is on its way."}})
+    assert r.status_code == 201, r.text
+    try:
+        await wait_text(tg, uid, "Your parcel is on its way.", timeout=6)
+    except AssertionError:  # say why (the campaign's figures: deferred, skipped...)
+        raise AssertionError((await api.get(f"/v1/campaigns/{r.json()['id']}")).json()) from None
+    took = loop.time() - started
+    assert took < 1.5, f"the message left {took:.2f} s after the API call"
