@@ -107,6 +107,8 @@ def to_yaml(document: FaqDocument) -> str:
         }
         if e.keywords:
             item["keywords"] = list(e.keywords)
+        if e.synonyms:
+            item["synonyms"] = list(e.synonyms)
         if e.buttons:
             item["buttons"] = [b.as_dict() for b in e.buttons]
         data["entries"].append(item)
