@@ -37,6 +37,7 @@ from bot.context import BotContext
 from core import customers as customers_svc
 from core import support
 from core.support import PRIORITY_CUSTOMER
+from dialogs.faq.staff import suggestion_keyboard
 from dialogs.handoff.card import render_card, topic_name
 from storage.models import Customer
 from storage.models_support import GroupPost, SupportCase, SupportMessage
@@ -271,6 +272,9 @@ async def _deliver(ctx: BotContext, posts: list[GroupPost]) -> None:
                 from_chat_id=first.payload["chat_id"],
                 message_id=first.payload["message_id"],
                 message_thread_id=thread,
+                reply_markup=suggestion_keyboard(  # FAQ entries staff may send (issue 13)
+                    first.payload.get("faq"), first.support_message_id, ctx.i18n(ctx.settings.staff_language)
+                ),
             )
         )
         topic_ids = [sent_id.message_id]

@@ -260,8 +260,11 @@ async def relay_customer_message(
     kind: str,
     text: str | None,
     media_group_id: str | None = None,
+    faq_suggestions: dict[str, Any] | None = None,
 ) -> None:
-    """Queue a customer's message for the case's topic (sent by the group-post worker)."""
+    """Queue a customer's message for the case's topic (sent by the group-post worker).
+    `faq_suggestions` ({"ids": [entry id], "lang": ...}): FAQ entries staff may send in answer,
+    shown as buttons under the message (rendered by the worker when it posts)."""
     now = clock.now()
     has_card = await session.scalar(
         select(func.count()).where(GroupPost.case_id == case.id, GroupPost.kind == "card")
@@ -296,6 +299,7 @@ async def relay_customer_message(
                 "kind": kind,
                 "text": text,
                 "media_group_id": media_group_id,
+                **({"faq": faq_suggestions} if faq_suggestions else {}),
             },
             status="queued",
             attempts=0,

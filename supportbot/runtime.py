@@ -23,6 +23,7 @@ from bot.journal import SendJournalMiddleware
 from bot.webhook import create_webhook_router
 from bot.workers import Worker, workers
 from core.clock import Clock, SystemClock
+from core import faq_learning
 from core.faq import FaqLibrary
 from core.ratelimit import FloodGate, Limits
 from core.settings import Settings
@@ -67,6 +68,8 @@ class Runtime:
         if self.sandbox is not None and s.support_chat_id is None:
             s = self.settings = await self._sandbox_staff_group(s)
         self.faq = load_faq(s.faq_dir)
+        async with self.db() as session:  # phrasings staff taught and the API approved
+            self.faq.set_learned(await faq_learning.approved_phrasings(session))
 
         self.gate = FloodGate(Limits.from_settings(s)) if self.flood_control else None
         self.bot, self.sender = create_bot(
