@@ -22,8 +22,8 @@ from bot.inbox import Inbox
 from bot.journal import SendJournalMiddleware
 from bot.webhook import create_webhook_router
 from bot.workers import Worker, workers
-from core.clock import Clock, SystemClock
 from core import faq_learning
+from core.clock import Clock, SystemClock
 from core.faq import FaqLibrary
 from core.ratelimit import FloodGate, Limits
 from core.settings import Settings
