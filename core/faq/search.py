@@ -155,6 +155,7 @@ class FaqIndex:
     _vocab_words: list[str] = field(default_factory=list, init=False)
     _word_term: dict[str, str] = field(default_factory=dict, init=False)
     _cores: dict[str, list[str]] = field(default_factory=dict, init=False)  # term minus verb prefix
+    _prefix_index: dict[int, dict[str, list[str]]] = field(default_factory=dict, init=False)
     _resolved: dict[tuple[str, bool, int, bool, int], tuple[tuple[str, float], ...]] = field(
         default_factory=dict, init=False
     )  # query word -> terms; bounded, shared by all searches on this content
@@ -214,6 +215,17 @@ class FaqIndex:
                 self._cores.setdefault(core, []).append(term)
         self._word_term = {w: t for w, t in word_term.items() if t in self._idf}
         self._vocab_words = sorted(self._word_term)
+
+    def _heads(self, length: int) -> dict[str, list[str]]:
+        """Vocabulary terms by their first `length` letters (built once per length)."""
+        heads = self._prefix_index.get(length)
+        if heads is None:
+            heads = {}
+            for term in self._vocab_terms:
+                if len(term) >= length:
+                    heads.setdefault(term[:length], []).append(term)
+            self._prefix_index[length] = heads
+        return heads
 
     def _words(self, normalized: str) -> list[str]:
         return content_words(
@@ -277,8 +289,7 @@ class FaqIndex:
                             found[term] = max(found.get(term, 0.0), 0.8)
             if config.prefix_len and len(stem) >= config.prefix_len:
                 head = stem[: config.prefix_len]
-                for term in self._vocab_terms:
-                    if len(term) >= config.prefix_len and term.startswith(head):
+                for term in self._heads(config.prefix_len).get(head, ()):
                         common = len(_common_prefix(term, stem))
                         sim = 0.6 + 0.3 * common / max(len(term), len(stem))
                         found[term] = max(found.get(term, 0.0), sim)
