@@ -53,7 +53,7 @@ class MatchConfig:
     """Scoring weights and decision thresholds (scores are 0-100). Tuned on the labelled set."""
 
     # measured on the tune part of tests/data/faq_customer_set (see tests/unit/faq_customer_eval.py)
-    answer_threshold: float = 44.0  # best score at or above this, and clearly ahead: answer
+    answer_threshold: float = 49.0  # best score at or above this, and clearly ahead: answer
     answer_margin: float = 25.0  # "clearly ahead": best - runner-up >= this
     suggest_threshold: float = 44.0  # best score at or above this (but not an answer): suggest
     candidate_threshold: float = 25.0  # other candidates shown only from this score
@@ -74,7 +74,7 @@ class MatchConfig:
 
     translit: bool = True  # Russian typed in Latin letters is also read in Cyrillic
     clauses: bool = True  # each part of a long or multi-question message is also scored alone
-    clause_factor: float = 0.9  # a part's score counts this much against the whole message's
+    clause_factor: float = 1.0  # a part's score counts this much against the whole message's
     min_clause_words: int = 2  # parts with fewer content words are not scored alone
 
 
