@@ -38,9 +38,17 @@ class LearnedView:
 
 def _view(row: FaqLearned) -> LearnedView:
     return LearnedView(
-        id=row.id, language=row.language, entry_id=row.entry_id, text=row.text, status=row.status,
-        customer_id=row.customer_id, support_message_id=row.support_message_id, taught_by=row.taught_by,
-        created_at=row.created_at, decided_at=row.decided_at, decided_by=row.decided_by,
+        id=row.id,
+        language=row.language,
+        entry_id=row.entry_id,
+        text=row.text,
+        status=row.status,
+        customer_id=row.customer_id,
+        support_message_id=row.support_message_id,
+        taught_by=row.taught_by,
+        created_at=row.created_at,
+        decided_at=row.decided_at,
+        decided_by=row.decided_by,
     )
 
 
@@ -63,14 +71,22 @@ async def teach(
         raise Invalid("the message has no words to learn from", code="faq_learn_empty")
     existing = await session.scalar(
         select(FaqLearned).where(
-            FaqLearned.language == language, FaqLearned.normalized == normalized, FaqLearned.entry_id == entry_id
+            FaqLearned.language == language,
+            FaqLearned.normalized == normalized,
+            FaqLearned.entry_id == entry_id,
         )
     )
     if existing is not None:
         return _view(existing), False
     row = FaqLearned(
-        language=language, entry_id=entry_id, text=text, normalized=normalized, status="pending",
-        customer_id=customer_id, support_message_id=support_message_id, taught_by=taught_by,
+        language=language,
+        entry_id=entry_id,
+        text=text,
+        normalized=normalized,
+        status="pending",
+        customer_id=customer_id,
+        support_message_id=support_message_id,
+        taught_by=taught_by,
         created_at=clock.now(),
     )
     session.add(row)
@@ -138,8 +154,15 @@ async def record_assisted(
     """Staff sent an FAQ entry to a customer from the topic: an assisted answer (a person was
     needed, so it never counts as self-service deflection)."""
     row = FaqQuery(
-        customer_id=customer_id, language=language, text=text[:2000], normalized=normalize(text)[:512],
-        result="assisted", entry_id=entry_id, score=None, helpful=None, escalated=False,
+        customer_id=customer_id,
+        language=language,
+        text=text[:2000],
+        normalized=normalize(text)[:512],
+        result="assisted",
+        entry_id=entry_id,
+        score=None,
+        helpful=None,
+        escalated=False,
         created_at=clock.now(),
     )
     session.add(row)

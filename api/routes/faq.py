@@ -148,14 +148,18 @@ async def learned(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> LearnedList:
-    rows = await faq_learning.list_learned(session, status=status, language=language, limit=limit, offset=offset)
+    rows = await faq_learning.list_learned(
+        session, status=status, language=language, limit=limit, offset=offset
+    )
     return LearnedList(items=[_learned(r) for r in rows])
 
 
 async def _decide(
     key: ApiKeyView, request: Request, session: SessionDep, clock: ClockDep, learned_id: int, approve: bool
 ) -> LearnedOut:
-    view = await faq_learning.decide(session, clock=clock, learned_id=learned_id, approve=approve, by=key.name)
+    view = await faq_learning.decide(
+        session, clock=clock, learned_id=learned_id, approve=approve, by=key.name
+    )
     phrasings = await faq_learning.approved_phrasings(session)
     await session.commit()
     library(request).set_learned(phrasings)  # matched from the next message on, no restart
@@ -264,7 +268,9 @@ async def gaps(
     days: Annotated[int, Query(ge=1, le=365)] = 30,
     limit: Annotated[int, Query(ge=1, le=200)] = 20,
     language: Annotated[str | None, Query(pattern="^[a-z]{2}$")] = None,
-    similarity: Annotated[float, Query(gt=0, le=1, description="Cluster threshold (cosine)")] = DEFAULT_THRESHOLD,
+    similarity: Annotated[
+        float, Query(gt=0, le=1, description="Cluster threshold (cosine)")
+    ] = DEFAULT_THRESHOLD,
     clusters: Annotated[int, Query(ge=1, le=200, description="At most this many clusters")] = 20,
 ) -> FaqGaps:
     since = clock.now() - timedelta(days=days)

@@ -72,9 +72,11 @@ def _canonical(stems: list[str], vocabulary: dict[str, str]) -> list[str]:
         if found == s and len(s) >= 5:
             for known in list(vocabulary.values()):
                 limit = 2 if len(s) >= 8 else 1
-                if known[:2] == s[:2] and abs(len(known) - len(s)) <= limit and Levenshtein.distance(
-                    known, s, score_cutoff=limit
-                ) <= limit:
+                if (
+                    known[:2] == s[:2]
+                    and abs(len(known) - len(s)) <= limit
+                    and Levenshtein.distance(known, s, score_cutoff=limit) <= limit
+                ):
                     found = known
                     break
         vocabulary[s] = found
@@ -91,7 +93,9 @@ def _cosine(a: dict[str, float], b: dict[str, float]) -> float:
     return dot / (na * nb) if na and nb else 0.0
 
 
-def cluster_gaps(questions: Sequence[GapQuestion], *, threshold: float = DEFAULT_THRESHOLD) -> list[GapCluster]:
+def cluster_gaps(
+    questions: Sequence[GapQuestion], *, threshold: float = DEFAULT_THRESHOLD
+) -> list[GapCluster]:
     """Clusters of similar questions per language, the most asked cluster first."""
     out: list[GapCluster] = []
     by_language: dict[str, list[GapQuestion]] = defaultdict(list)

@@ -128,7 +128,11 @@ Learned = Mapping[str, tuple[str, ...]]  # entry id -> approved customer phrasin
 
 
 def _build(
-    document: FaqDocument, source: str, path: Path | None, options: IndexOptions, learned: Learned | None = None
+    document: FaqDocument,
+    source: str,
+    path: Path | None,
+    options: IndexOptions,
+    learned: Learned | None = None,
 ) -> _Live:
     index = FaqIndex(document, options, learned=dict(learned or {}))
     return _Live(document, index, content_version(document), source, path)

@@ -64,7 +64,7 @@ class MatchConfig:
     answer_weight: float = 0.35
     phrase_weight: float = 0.35  # share of the score from the best covered question/keyword phrase
     unknown_word_weight: float = 1.0  # weight of a word the FAQ never uses, relative to the rarest word
-    unknown_decay: float = 0.5  # the n-th unknown word of a message counts decay**n as much (filler in long messages)
+    unknown_decay: float = 0.5  # the n-th unknown word counts decay**n as much (filler in long messages)
     phrase_mode: str = "both"  # "both": phrase covered x query explained by it; "phrase": the first only
 
     fuzzy: bool = True  # typo-tolerant word matching (edit distance)

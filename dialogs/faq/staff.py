@@ -16,7 +16,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from aiogram import Bot, F, Router
+from aiogram import Bot, Router
 from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError
 from aiogram.filters import Command, CommandObject
 from aiogram.filters.callback_data import CallbackData
@@ -57,16 +57,18 @@ def suggestion_keyboard(
         return None
     rows = []
     for entry_id in list(suggestion.get("ids") or [])[:MAX_SUGGESTIONS]:
-        rows.append([
-            InlineKeyboardButton(
-                text=t("staff-faq-send", id=entry_id),
-                callback_data=StaffFaqCb(a="s", e=entry_id, m=support_message_id).pack(),
-            ),
-            InlineKeyboardButton(
-                text=t("staff-faq-teach"),
-                callback_data=StaffFaqCb(a="t", e=entry_id, m=support_message_id).pack(),
-            ),
-        ])
+        rows.append(
+            [
+                InlineKeyboardButton(
+                    text=t("staff-faq-send", id=entry_id),
+                    callback_data=StaffFaqCb(a="s", e=entry_id, m=support_message_id).pack(),
+                ),
+                InlineKeyboardButton(
+                    text=t("staff-faq-teach"),
+                    callback_data=StaffFaqCb(a="t", e=entry_id, m=support_message_id).pack(),
+                ),
+            ]
+        )
     return InlineKeyboardMarkup(inline_keyboard=rows) if rows else None
 
 
@@ -152,19 +154,31 @@ async def _send_entry(  # noqa: PLR0913 - one place for the whole "send this ans
     except TelegramBadRequest as exc:
         await message.reply(t("staff-not-delivered", reason=exc.message))
         return
-    note = await message.reply(t("staff-faq-sent", id=entry.id, staff=staff.full_name, question=entry.question))
+    note = await message.reply(
+        t("staff-faq-sent", id=entry.id, staff=staff.full_name, question=entry.question)
+    )
     async with db.begin() as session:
         _, support_message_id = await support.staff_reply(
-            session, clock=clock, customer_id=case.customer_id, group_chat_id=message.chat.id,
-            topic_message_id=note.message_id, staff_id=staff.id, kind="text", text=text,
+            session,
+            clock=clock,
+            customer_id=case.customer_id,
+            group_chat_id=message.chat.id,
+            topic_message_id=note.message_id,
+            staff_id=staff.id,
+            kind="text",
+            text=text,
         )
         if support_message_id is not None:
             await support.mark_delivered(
                 session, support_message_id=support_message_id, customer_message_id=sent.message_id
             )
         await faq_learning.record_assisted(
-            session, clock=clock, customer_id=case.customer_id, language=customer.language,
-            text=msg.text or "", entry_id=entry.id,
+            session,
+            clock=clock,
+            customer_id=case.customer_id,
+            language=customer.language,
+            text=msg.text or "",
+            entry_id=entry.id,
         )
 
 
@@ -184,8 +198,14 @@ async def _teach(
         return
     async with db.begin() as session:
         learned, created = await faq_learning.teach(
-            session, clock=clock, language=language, entry_id=entry.id, text=msg.text or "",
-            customer_id=case.customer_id, support_message_id=msg.id, taught_by=staff_id,
+            session,
+            clock=clock,
+            language=language,
+            entry_id=entry.id,
+            text=msg.text or "",
+            customer_id=case.customer_id,
+            support_message_id=msg.id,
+            taught_by=staff_id,
         )
     key = "staff-faq-taught" if created else "staff-faq-already-taught"
     await message.reply(t(key, id=entry.id, text=learned.text, status=learned.status, learned_id=learned.id))
@@ -223,8 +243,11 @@ async def on_teach(
         stmt = (
             select(SupportMessage)
             .join(SupportCase, SupportCase.id == SupportMessage.case_id)
-            .where(SupportCase.customer_id == topic.customer_id, SupportMessage.direction == "in",
-                   SupportMessage.group_chat_id == message.chat.id)
+            .where(
+                SupportCase.customer_id == topic.customer_id,
+                SupportMessage.direction == "in",
+                SupportMessage.group_chat_id == message.chat.id,
+            )
         )
         reply = message.reply_to_message
         if reply is not None and reply.message_id != message.message_thread_id:

@@ -34,22 +34,36 @@ async def _key(client: httpx.AsyncClient, scope: str) -> dict[str, str]:
     return bearer(key)
 
 
-async def test_learned_list_approve_reject(client: httpx.AsyncClient, admin, sessionmaker, clock, faq) -> None:  # type: ignore[no-untyped-def]
+async def test_learned_list_approve_reject(
+    client: httpx.AsyncClient, admin, sessionmaker, clock, faq
+) -> None:  # type: ignore[no-untyped-def]
     before = faq.search("en", PHRASING)
     assert before.best is None or before.best.id != "delivery-tracking"
     version = faq.version("en")
     async with sessionmaker.begin() as s:
         c, _ = await customers.touch_telegram_user(s, clock=clock, telegram_id=21, first_name="C")
-        first, created = await faq_learning.teach(s, clock=clock, language="en", entry_id="delivery-tracking",
-                                                  text=PHRASING, customer_id=c.id, taught_by=500)
-        again, created_again = await faq_learning.teach(s, clock=clock, language="en",
-                                                        entry_id="delivery-tracking", text=PHRASING.upper())
-        other, _ = await faq_learning.teach(s, clock=clock, language="ru", entry_id="delivery-late",
-                                            text="где мой пакетик", taught_by=500)
+        first, created = await faq_learning.teach(
+            s,
+            clock=clock,
+            language="en",
+            entry_id="delivery-tracking",
+            text=PHRASING,
+            customer_id=c.id,
+            taught_by=500,
+        )
+        again, created_again = await faq_learning.teach(
+            s, clock=clock, language="en", entry_id="delivery-tracking", text=PHRASING.upper()
+        )
+        other, _ = await faq_learning.teach(
+            s, clock=clock, language="ru", entry_id="delivery-late", text="где мой пакетик", taught_by=500
+        )
     assert created and not created_again and again.id == first.id
     r = await client.get("/v1/faq/learned", headers=admin, params={"status": "pending"})
     assert r.status_code == 200
-    assert {(i["id"], i["status"]) for i in r.json()["items"]} == {(first.id, "pending"), (other.id, "pending")}
+    assert {(i["id"], i["status"]) for i in r.json()["items"]} == {
+        (first.id, "pending"),
+        (other.id, "pending"),
+    }
     r = await client.get("/v1/faq/learned", headers=admin, params={"language": "ru"})
     assert [i["text"] for i in r.json()["items"]] == ["где мой пакетик"]
 
@@ -76,35 +90,73 @@ async def test_learned_list_approve_reject(client: httpx.AsyncClient, admin, ses
     reader = await _key(client, "faq:read")
     assert (await client.get("/v1/faq/learned", headers=reader)).status_code == 200
     assert (await client.post(f"/v1/faq/learned/{first.id}/approve", headers=reader)).status_code == 403
-    for method, path in (("get", "/v1/faq/learned"), ("post", f"/v1/faq/learned/{first.id}/approve"),
-                         ("post", f"/v1/faq/learned/{first.id}/reject")):
+    for method, path in (
+        ("get", "/v1/faq/learned"),
+        ("post", f"/v1/faq/learned/{first.id}/approve"),
+        ("post", f"/v1/faq/learned/{first.id}/reject"),
+    ):
         assert (await client.request(method, path)).status_code == 401
 
 
-async def test_gap_clusters_and_assisted_answers(client: httpx.AsyncClient, admin, sessionmaker, clock, faq) -> None:  # type: ignore[no-untyped-def]
+async def test_gap_clusters_and_assisted_answers(
+    client: httpx.AsyncClient, admin, sessionmaker, clock, faq
+) -> None:  # type: ignore[no-untyped-def]
     now = clock.now()
     async with sessionmaker.begin() as s:
         c, _ = await customers.touch_telegram_user(s, clock=clock, telegram_id=22, first_name="D")
-        for text in ("can I cancel my order", "Can I cancel my order", "how to cancel an order",
-                     "cancel order before shipping", "do you gift wrap", "gift wrapping available?",
-                     "are you hiring"):
-            await faq_stats.record_query(s, now=now, customer_id=c.id, language="en", text=text,
-                                         result="none", entry_id=None, score=None)
-        await faq_stats.record_query(s, now=now, customer_id=c.id, language="en", text="delivery time",
-                                     result="answer", entry_id="delivery-time", score=80)
-        await faq_learning.record_assisted(s, clock=clock, customer_id=c.id, language="en",
-                                           text="wheres my stuff", entry_id="delivery-tracking")
+        for text in (
+            "can I cancel my order",
+            "Can I cancel my order",
+            "how to cancel an order",
+            "cancel order before shipping",
+            "do you gift wrap",
+            "gift wrapping available?",
+            "are you hiring",
+        ):
+            await faq_stats.record_query(
+                s,
+                now=now,
+                customer_id=c.id,
+                language="en",
+                text=text,
+                result="none",
+                entry_id=None,
+                score=None,
+            )
+        await faq_stats.record_query(
+            s,
+            now=now,
+            customer_id=c.id,
+            language="en",
+            text="delivery time",
+            result="answer",
+            entry_id="delivery-time",
+            score=80,
+        )
+        await faq_learning.record_assisted(
+            s,
+            clock=clock,
+            customer_id=c.id,
+            language="en",
+            text="wheres my stuff",
+            entry_id="delivery-tracking",
+        )
     r = await client.get("/v1/faq/insights/gaps", headers=admin)
     assert r.status_code == 200
     clusters = r.json()["clusters"]
     assert [(c["title"], c["count"], c["phrasings"]) for c in clusters] == [
-        ("Can I cancel my order", 4, 3), ("do you gift wrap", 2, 2), ("are you hiring", 1, 1)
+        ("Can I cancel my order", 4, 3),
+        ("do you gift wrap", 2, 2),
+        ("are you hiring", 1, 1),
     ]
     assert "cancel" in clusters[0]["terms"] and len(clusters[0]["examples"]) == 3
     r = await client.get("/v1/faq/insights/gaps", headers=admin, params={"clusters": 1, "similarity": 0.9})
     assert len(r.json()["clusters"]) == 1
-    r = await client.get("/v1/faq/insights/deflection", headers=admin,
-                         params={"start": str(now.date()), "end": str(now.date())})
+    r = await client.get(
+        "/v1/faq/insights/deflection",
+        headers=admin,
+        params={"start": str(now.date()), "end": str(now.date())},
+    )
     body = r.json()
     assert (body["questions"], body["deflected"], body["assisted"]) == (8, 1, 1)
     assert body["days"][0]["assisted"] == 1

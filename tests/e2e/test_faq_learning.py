@@ -53,8 +53,9 @@ async def test_staff_send_suggested_answer_teach_approve_then_bot_answers(
     # A phrasing the FAQ does not know: staff link it to the right entry with /teach.
     await tg.send_text(uid, SLANG)
     slang = await wait_text(tg, group, "шмоткой", thread_id=thread)
-    await tg.staff_send(group, thread, agent, "/teach delivery-tracking",
-                        reply_to_message_id=slang["message_id"])
+    await tg.staff_send(
+        group, thread, agent, "/teach delivery-tracking", reply_to_message_id=slang["message_id"]
+    )
     await wait_text(tg, group, "Learned phrasing #1", thread_id=thread)
     assert not [m for m in await tg.messages(uid) if "/teach" in (m.get("text") or "")]
 

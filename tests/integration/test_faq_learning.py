@@ -15,15 +15,30 @@ async def test_teach_decide_list_and_forget(sessionmaker, clock: FrozenClock) ->
         c, _ = await customers.touch_telegram_user(s, clock=clock, telegram_id=7, first_name="A")
         case, _ = await support.open_case(s, clock=clock, customer_id=c.id, group_chat_id=-1, origin="menu")
         await support.relay_customer_message(
-            s, clock=clock, case=case, chat_id=7, message_id=3, kind="text", text="gde moy zakaz",
+            s,
+            clock=clock,
+            case=case,
+            chat_id=7,
+            message_id=3,
+            kind="text",
+            text="gde moy zakaz",
             faq_suggestions={"ids": ["delivery-tracking"], "lang": "ru"},
         )
-        one, created = await faq_learning.teach(s, clock=clock, language="ru", entry_id="delivery-tracking",
-                                                text="  gde   moy zakaz ", customer_id=c.id, taught_by=9)
-        two, _ = await faq_learning.teach(s, clock=clock, language="ru", entry_id="delivery-late",
-                                          text="ну где он", customer_id=c.id)
-        three, _ = await faq_learning.teach(s, clock=clock, language="en", entry_id="delivery-late",
-                                            text="late again", customer_id=c.id)
+        one, created = await faq_learning.teach(
+            s,
+            clock=clock,
+            language="ru",
+            entry_id="delivery-tracking",
+            text="  gde   moy zakaz ",
+            customer_id=c.id,
+            taught_by=9,
+        )
+        two, _ = await faq_learning.teach(
+            s, clock=clock, language="ru", entry_id="delivery-late", text="ну где он", customer_id=c.id
+        )
+        three, _ = await faq_learning.teach(
+            s, clock=clock, language="en", entry_id="delivery-late", text="late again", customer_id=c.id
+        )
         with pytest.raises(Invalid):
             await faq_learning.teach(s, clock=clock, language="ru", entry_id="delivery-late", text="?!")
     assert created and one.text == "gde moy zakaz" and one.status == "pending"
@@ -34,11 +49,18 @@ async def test_teach_decide_list_and_forget(sessionmaker, clock: FrozenClock) ->
             await faq_learning.decide(s, clock=clock, learned_id=one.id, approve=True, by="crm")
         with pytest.raises(NotFound):
             await faq_learning.decide(s, clock=clock, learned_id=999, approve=False, by="crm")
-        await faq_learning.record_assisted(s, clock=clock, customer_id=c.id, language="ru",
-                                           text="gde moy zakaz", entry_id="delivery-tracking")
+        await faq_learning.record_assisted(
+            s,
+            clock=clock,
+            customer_id=c.id,
+            language="ru",
+            text="gde moy zakaz",
+            entry_id="delivery-tracking",
+        )
     async with sessionmaker() as s:
         assert await faq_learning.approved_phrasings(s) == {
-            "ru": {"delivery-tracking": ["gde moy zakaz"]}, "en": {"delivery-late": ["late again"]}
+            "ru": {"delivery-tracking": ["gde moy zakaz"]},
+            "en": {"delivery-late": ["late again"]},
         }
         pending = await faq_learning.list_learned(s, status="pending")
         assert [p.id for p in pending] == [two.id]

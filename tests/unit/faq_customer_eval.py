@@ -73,14 +73,17 @@ def evaluate(ranker: Ranker, config: MatchConfig, cases: list[Case]) -> Figures:
             n_none += 1
             none += match.kind == "none"
             if match.kind != "none":
-                misses.append(f"[{case.language}] {case.text!r}: expected none, got {match.kind} {got} ({match.score})")
+                misses.append(
+                    f"[{case.language}] {case.text!r}: expected none, got {match.kind} {got} ({match.score})"
+                )
         else:
             n_ans += 1
             top1 += right
             confident += match.kind == "answer" and right
             if not right:
                 misses.append(
-                    f"[{case.language}] {case.text!r}: expected {case.expected[0]}, got {match.kind} {first} ({match.score})"
+                    f"[{case.language}] {case.text!r}: expected {case.expected[0]}, "
+                    f"got {match.kind} {first} ({match.score})"
                 )
     return Figures(
         top1=top1 / n_ans if n_ans else 0.0,
@@ -98,7 +101,9 @@ def cached(ranker: Ranker, cases: list[Case]) -> Ranker:
     return lambda lang, text: table[(lang, text)]
 
 
-def tune_thresholds(ranker: Ranker, base: MatchConfig, cases: list[Case], *, precision: float = 0.98) -> MatchConfig:
+def tune_thresholds(
+    ranker: Ranker, base: MatchConfig, cases: list[Case], *, precision: float = 0.98
+) -> MatchConfig:
     """The thresholds that suit this ranker best on `cases` (the tune part only): the most
     top-1 + no-match with confident answers at least `precision` right."""
     rows = []
@@ -116,7 +121,13 @@ def tune_thresholds(ranker: Ranker, base: MatchConfig, cases: list[Case], *, pre
             for margin in (5, 10, 15, 20, 25):
                 top1 = none = confident = answered = right = 0
                 for top, gap, ok, unanswerable in rows:
-                    kind = "answer" if top >= answer and gap >= margin else "suggest" if top >= suggest else "none"
+                    kind = (
+                        "answer"
+                        if top >= answer and gap >= margin
+                        else "suggest"
+                        if top >= suggest
+                        else "none"
+                    )
                     answered += kind == "answer"
                     right += kind == "answer" and ok and not unanswerable
                     if unanswerable:
@@ -129,6 +140,11 @@ def tune_thresholds(ranker: Ranker, base: MatchConfig, cases: list[Case], *, pre
                 # equal weight to answering and to staying silent; ties: more confident answers
                 goal = (round(top1 / n_ans + none / n_none, 6), confident / n_ans)
                 if best is None or goal > best[0]:
-                    best = (goal, replace(base, suggest_threshold=suggest, answer_threshold=answer, answer_margin=margin))
+                    best = (
+                        goal,
+                        replace(
+                            base, suggest_threshold=suggest, answer_threshold=answer, answer_margin=margin
+                        ),
+                    )
     assert best is not None
     return best[1]

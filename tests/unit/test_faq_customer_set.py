@@ -61,8 +61,10 @@ def test_quality_on_customer_set(library: FaqLibrary) -> None:
             if part == "hold-out" and (f.top1 < 0.85 or f.no_match < 0.85 or f.confident_precision < 0.98):
                 failures.append(f"{part} {language}: {f.line()}")
     holdout = evaluate(ranker, library.config, HOLDOUT)
-    report = "\n".join(lines) + f"\n  hold-out both: {holdout.line()}" + "".join(
-        "\n  hold-out miss: " + m for m in holdout.misses
+    report = (
+        "\n".join(lines)
+        + f"\n  hold-out both: {holdout.line()}"
+        + "".join("\n  hold-out miss: " + m for m in holdout.misses)
     )
     print("\nFAQ matcher on the customer-style set:\n" + report)
     assert not failures, report
@@ -71,7 +73,9 @@ def test_quality_on_customer_set(library: FaqLibrary) -> None:
 # --- the alternatives that were measured ---------------------------------------------------------
 
 
-def bm25_ranker(library: FaqLibrary, *, fuzzy: bool, answers: bool, k1: float = 1.2, b: float = 0.75) -> Ranker:
+def bm25_ranker(
+    library: FaqLibrary, *, fuzzy: bool, answers: bool, k1: float = 1.2, b: float = 0.75
+) -> Ranker:
     """Okapi BM25 (rank-bm25) over each entry's question, keywords and synonyms (and answer), Snowball
     stems, the same layout and transliteration readings; the score is scaled to 0-100 by the most a
     query could score (every word found, idf of an unknown word = the rarest word's)."""
@@ -130,22 +134,59 @@ def test_matcher_variants(library: FaqLibrary) -> None:
     old_thresholds = replace(before, answer_threshold=45, answer_margin=15, suggest_threshold=30)
     # (name, ranker, config, measure thresholds on the tune part?)
     variants: list[tuple[str, Ranker, MatchConfig, bool]] = [
-        ("before issue 13, as shipped (45/15/30)", library_ranker(no_synonyms, before), old_thresholds, False),
+        (
+            "before issue 13, as shipped (45/15/30)",
+            library_ranker(no_synonyms, before),
+            old_thresholds,
+            False,
+        ),
         ("before issue 13, thresholds re-measured", library_ranker(no_synonyms, before), before, True),
         ("+ transliteration", library_ranker(no_synonyms, replace(before, translit=True)), before, True),
-        ("+ message parts (clauses)",
-         library_ranker(no_synonyms, replace(before, translit=True, clauses=True)), before, True),
+        (
+            "+ message parts (clauses)",
+            library_ranker(no_synonyms, replace(before, translit=True, clauses=True)),
+            before,
+            True,
+        ),
         ("+ synonyms per entry", library_ranker(library, replace(chosen, unknown_decay=1.0)), chosen, True),
         ("+ unknown words decay = chosen", library_ranker(library, chosen), chosen, True),
-        ("chosen without transliteration", library_ranker(library, replace(chosen, translit=False)), chosen, True),
-        ("chosen without message parts", library_ranker(library, replace(chosen, clauses=False)), chosen, True),
-        ("chosen, parts count 0.8", library_ranker(library, replace(chosen, clause_factor=0.8)), chosen, True),
-        ("chosen, parts count 0.9", library_ranker(library, replace(chosen, clause_factor=0.9)), chosen, True),
-        ("chosen, no typo/prefix matching",
-         library_ranker(library, replace(chosen, fuzzy=False, prefix_len=0, verb_prefixes=False)), chosen, True),
+        (
+            "chosen without transliteration",
+            library_ranker(library, replace(chosen, translit=False)),
+            chosen,
+            True,
+        ),
+        (
+            "chosen without message parts",
+            library_ranker(library, replace(chosen, clauses=False)),
+            chosen,
+            True,
+        ),
+        (
+            "chosen, parts count 0.8",
+            library_ranker(library, replace(chosen, clause_factor=0.8)),
+            chosen,
+            True,
+        ),
+        (
+            "chosen, parts count 0.9",
+            library_ranker(library, replace(chosen, clause_factor=0.9)),
+            chosen,
+            True,
+        ),
+        (
+            "chosen, no typo/prefix matching",
+            library_ranker(library, replace(chosen, fuzzy=False, prefix_len=0, verb_prefixes=False)),
+            chosen,
+            True,
+        ),
         ("chosen, no phrase blend", library_ranker(library, replace(chosen, phrase_weight=0)), chosen, True),
-        ("BM25 (rank-bm25): question+keywords+synonyms", bm25_ranker(library, fuzzy=False, answers=False),
-         chosen, True),
+        (
+            "BM25 (rank-bm25): question+keywords+synonyms",
+            bm25_ranker(library, fuzzy=False, answers=False),
+            chosen,
+            True,
+        ),
         ("BM25 + typo matching", bm25_ranker(library, fuzzy=True, answers=False), chosen, True),
         ("BM25 + typo matching + answers", bm25_ranker(library, fuzzy=True, answers=True), chosen, True),
     ]
@@ -161,11 +202,14 @@ def test_matcher_variants(library: FaqLibrary) -> None:
         own = tune_thresholds(ranker, config, TUNE) if measure else config
         cells = [
             evaluate(ranker, own, by_language(part, lang)).short()
-            for part in (TUNE, HOLDOUT) for lang in ("en", "ru")
+            for part in (TUNE, HOLDOUT)
+            for lang in ("en", "ru")
         ]
         rows[name] = (evaluate(ranker, own, TUNE), own)
-        print(f"  {name:46s} {cells[0]} {cells[1]} | {cells[2]} {cells[3]}"
-              f"  {own.suggest_threshold:g}/{own.answer_threshold:g}/{own.answer_margin:g}")
+        print(
+            f"  {name:46s} {cells[0]} {cells[1]} | {cells[2]} {cells[3]}"
+            f"  {own.suggest_threshold:g}/{own.answer_threshold:g}/{own.answer_margin:g}"
+        )
     shipped = evaluate(cached(library_ranker(library, chosen), CASES), chosen, TUNE)
     # the shipped thresholds are the chosen variant's own best on the tune part
     tuned = rows["+ unknown words decay = chosen"][0]

@@ -63,8 +63,14 @@ def test_transliteration_only_for_russian_latin_text() -> None:
 
 
 def test_clauses() -> None:
-    assert clauses("how long is shipping and how much is it?", "en") == ["how long is shipping", "how much is it"]
-    assert clauses("где посылка? и можно ли поменять адрес", "ru") == ["где посылка", "можно ли поменять адрес"]
+    assert clauses("how long is shipping and how much is it?", "en") == [
+        "how long is shipping",
+        "how much is it",
+    ]
+    assert clauses("где посылка? и можно ли поменять адрес", "ru") == [
+        "где посылка",
+        "можно ли поменять адрес",
+    ]
     assert clauses("where is my order", "en") == []
 
 
@@ -118,7 +124,11 @@ def test_gap_clusters_group_phrasings_across_spellings() -> None:
     clusters = cluster_gaps(questions)
     first = clusters[0]
     assert (first.title, first.count, first.phrasings, first.unanswered, first.unhelpful) == (
-        "можно отменить заказ", 5, 3, 4, 1
+        "можно отменить заказ",
+        5,
+        3,
+        4,
+        1,
     )
     assert set(first.terms) >= {"заказ"} and len(first.examples) == 3
     assert [(c.title, c.count) for c in clusters[1:]] == [("есть вакансии", 2), ("do you gift wrap", 1)]
@@ -131,7 +141,8 @@ def test_staff_keyboard_from_plain_data() -> None:
     assert markup is not None
     rows = markup.inline_keyboard
     assert [[b.text for b in row] for row in rows] == [
-        ["📤 delivery-late", "🎓 teach"], ["📤 delivery-tracking", "🎓 teach"]
+        ["📤 delivery-late", "🎓 teach"],
+        ["📤 delivery-tracking", "🎓 teach"],
     ]
     assert StaffFaqCb.unpack(rows[0][0].callback_data) == StaffFaqCb(a="s", e="delivery-late", m=12345678)
     longest = StaffFaqCb(a="t", e="x" * 40, m=2**53).pack()
