@@ -299,13 +299,19 @@ class FaqIndex:
         self._resolved[key] = best
         return best
 
-    def scores(self, text: str, config: MatchConfig = DEFAULT_CONFIG) -> tuple[str, list[tuple[int, float]]]:
-        """(normalised query, [(entry index, score 0-100)] best first, zero scores left out)."""
+    def scores(
+        self,
+        text: str,
+        config: MatchConfig = DEFAULT_CONFIG,
+        memo: dict[str, tuple[float, dict[int, float], dict[tuple[int, int], float]]] | None = None,
+    ) -> tuple[str, list[tuple[int, float]]]:
+        """(normalised query, [(entry index, score 0-100)] best first, zero scores left out).
+        `memo` keeps each word's contribution for the other readings of the same message."""
         query = normalize(text)
         words = self._words(query)
         if not words or not self._entries:
             return query, []
-        weights = (config.question_weight, config.keyword_weight, config.answer_weight)
+        memo = {} if memo is None else memo
         coverage: dict[int, float] = defaultdict(float)
         matched: dict[str, float] = {}  # term -> best similarity any query word reached
         explained: dict[tuple[int, int], float] = defaultdict(float)  # phrase -> query weight it explains
@@ -319,20 +325,14 @@ class FaqIndex:
                     total += self._oov_idf * config.unknown_word_weight * config.unknown_decay**unknown
                     unknown += 1
                 continue
-            weight = max(self._idf[t] for t, _ in variants)
-            total += weight
-            best_here: dict[int, float] = {}
-            best_phrase: dict[tuple[int, int], float] = {}
             for term, sim in variants:
-                matched[term] = max(matched.get(term, 0.0), sim)
-                for i, kind in self._postings.get(term, ()):
-                    value = sim * weights[kind]
-                    if value > best_here.get(i, 0.0):
-                        best_here[i] = value
-                if config.phrase_mode == "both":
-                    for key in self._phrase_postings.get(term, ()):
-                        if sim > best_phrase.get(key, 0.0):
-                            best_phrase[key] = sim
+                if sim > matched.get(term, 0.0):
+                    matched[term] = sim
+            known = memo.get(word)
+            if known is None:
+                known = memo[word] = self._contribution(variants, config)
+            weight, best_here, best_phrase = known
+            total += weight
             for i, value in best_here.items():
                 coverage[i] += weight * value
             for key, sim in best_phrase.items():
@@ -380,14 +380,34 @@ class FaqIndex:
                         out.append((part, config.clause_factor))
         return out
 
+    def _contribution(
+        self, variants: tuple[tuple[str, float], ...], config: MatchConfig
+    ) -> tuple[float, dict[int, float], dict[tuple[int, int], float]]:
+        """A resolved query word's weight, the best field value it reaches in each entry, and the
+        best similarity it reaches in each phrase."""
+        weights = (config.question_weight, config.keyword_weight, config.answer_weight)
+        best_here: dict[int, float] = {}
+        best_phrase: dict[tuple[int, int], float] = {}
+        for term, sim in variants:
+            for i, kind in self._postings.get(term, ()):
+                value = sim * weights[kind]
+                if value > best_here.get(i, 0.0):
+                    best_here[i] = value
+            if config.phrase_mode == "both":
+                for key in self._phrase_postings.get(term, ()):
+                    if sim > best_phrase.get(key, 0.0):
+                        best_phrase[key] = sim
+        return max(self._idf[t] for t, _ in variants), best_here, best_phrase
+
     def rank(self, text: str, config: MatchConfig = DEFAULT_CONFIG) -> tuple[str, list[ScoredEntry]]:
         """(normalised query, every entry with a score above 0, best first). Every reading of the
         message (see `readings`) is scored; an entry keeps its best score over the readings, so
         a message asking two things ranks both entries high (and neither is answered outright)."""
         best_query, best_top = normalize(text), 0.0
         merged: dict[int, float] = {}
+        memo: dict[str, tuple[float, dict[int, float], dict[tuple[int, int], float]]] = {}
         for reading, factor in self.readings(text, config):
-            query, ranked = self.scores(reading, config)
+            query, ranked = self.scores(reading, config, memo)
             if not ranked:
                 continue
             if ranked[0][1] * factor > best_top:
