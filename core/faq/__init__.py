@@ -64,7 +64,7 @@ read in Cyrillic (cyrtranslit plus a few informal spellings), and each part of a
 readings, so a message asking two things ranks both and neither is answered outright.
 Thresholds (MatchConfig, measured on the tune part): answer at >= 49 and 25 points ahead of the
 runner-up, suggest at >= 44, otherwise none. A search over 500 entries per language takes about
-0.3 ms median, p99 about 2-4 ms (bench/faq_match.py).
+0.2-0.5 ms median, p99 1.4-2.9 ms of CPU time (bench/faq_match.py).
 """
 
 from core.faq.library import (
