@@ -26,6 +26,7 @@ from core.ratelimit import FloodGate
 from core.settings import Settings
 from dialogs import exit_interview, fallback, loyalty, nps, onboarding, outreach
 from dialogs.faq import handlers as faq_handlers
+from dialogs.faq import staff as faq_staff
 from dialogs.handoff import customer as handoff_customer
 from dialogs.handoff import staff as handoff_staff
 from dialogs.i18n import I18n
@@ -99,6 +100,7 @@ def create_dispatcher(
         exit_interview.router,
         outreach.router,  # buttons on campaign messages
         stats_handlers.router,  # /stats; before handoff_staff, which takes every staff-group message
+        faq_staff.router,  # FAQ buttons and /teach in staff groups; before handoff_staff
         handoff_staff.router,  # staff groups only
         handoff_customer.router,  # CSAT, relaying while a case is active, follow-ups
         faq_handlers.router,  # free text outside a case

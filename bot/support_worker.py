@@ -39,6 +39,7 @@ from core import delivery, support
 from core.delivery import QueueTable
 from core.support import PRIORITY_CUSTOMER
 from core.text_limits import CAPTION_LIMIT, TEXT_LIMIT, split_text, utf16_len, visible_html_len
+from dialogs.faq.staff import suggestion_keyboard
 from dialogs.handoff.card import render_card, topic_name
 from dialogs.nps.handlers import render_alert
 from storage.models import Customer
@@ -380,12 +381,30 @@ async def _notice_text(ctx: BotContext, payload: dict[str, Any]) -> str:
     return t(payload["key"], **params)
 
 
-async def _send_texts(ctx: BotContext, group: int, thread: int | None, text: str) -> int:
+def _suggestions(ctx: BotContext, posts: list[GroupPost]) -> Any:
+    """The FAQ entries staff may send with a tap, for the latest customer question in `posts`
+    (ids stored when the message was queued; the buttons are rendered now)."""
+    for post in reversed(posts):
+        if post.kind == "copy" and post.payload.get("faq"):
+            return suggestion_keyboard(
+                post.payload.get("faq"), post.support_message_id, ctx.i18n(ctx.settings.staff_language)
+            )
+    return None
+
+
+async def _send_texts(
+    ctx: BotContext, group: int, thread: int | None, text: str, *, markup: Any = None
+) -> int:
     """Send a plain `text` into the thread, split at Telegram's limit (never cut off); returns
-    the first part's message id."""
+    the first part's message id. `markup` goes under the last part."""
     first_id: int | None = None
-    for part in split_text(text, TEXT_LIMIT):
-        sent = await ctx.bot(SendMessage(chat_id=group, message_thread_id=thread, text=part))
+    parts = split_text(text, TEXT_LIMIT)
+    for i, part in enumerate(parts):
+        last = i == len(parts) - 1
+        keyboard = markup if last else None
+        sent = await ctx.bot(
+            SendMessage(chat_id=group, message_thread_id=thread, text=part, reply_markup=keyboard)
+        )
         first_id = first_id or sent.message_id
     assert first_id is not None
     return first_id
@@ -409,7 +428,10 @@ async def _deliver(ctx: BotContext, posts: list[GroupPost], wire: _Wire) -> list
             card = card + "\n\n" + "\n\n".join(escape(x) for x in texts[:n])
         with sending(on_wire=wire):
             sent = await ctx.bot(
-                SendMessage(chat_id=group, message_thread_id=thread, text=card, parse_mode="HTML")
+                SendMessage(
+                    chat_id=group, message_thread_id=thread, text=card, parse_mode="HTML",
+                    reply_markup=_suggestions(ctx, covered[1:]),
+                )
             )
         async with ctx.db.begin() as session:
             await support.card_posted(
@@ -448,7 +470,9 @@ async def _deliver(ctx: BotContext, posts: list[GroupPost], wire: _Wire) -> list
         covered = posts[:n]
         wire.posts = covered
         with sending(on_wire=wire):
-            message_id = await _send_texts(ctx, group, thread, "\n\n".join(texts[:n]))
+            message_id = await _send_texts(
+                ctx, group, thread, "\n\n".join(texts[:n]), markup=_suggestions(ctx, covered)
+            )
         topic_ids = [message_id] * n
     else:
         with sending(on_wire=wire):
@@ -458,6 +482,7 @@ async def _deliver(ctx: BotContext, posts: list[GroupPost], wire: _Wire) -> list
                     from_chat_id=first.payload["chat_id"],
                     message_id=first.payload["message_id"],
                     message_thread_id=thread,
+                    reply_markup=_suggestions(ctx, [first]),  # FAQ entries staff may send
                 )
             )
         covered, topic_ids = [first], [sent_id.message_id]

@@ -483,3 +483,7 @@ FORGET_HOOKS.append(_scrub_loyalty)
 from core.support import scrub_customer  # noqa: E402  (imports no core service)
 
 FORGET_HOOKS.append(scrub_customer)
+
+from core.faq_learning import forget_customer as _forget_faq_learned  # noqa: E402  (imports no core service)
+
+FORGET_HOOKS.append(_forget_faq_learned)

@@ -87,7 +87,7 @@ async def frequent_gaps(
             func.sum(cast(FaqQuery.helpful.is_(False), type_=FaqQuery.id.type)),
             func.max(FaqQuery.created_at),
         )
-        .where(FaqQuery.created_at >= since, FaqQuery.result != "browse", gap)
+        .where(FaqQuery.created_at >= since, FaqQuery.result.not_in(("browse", "assisted")), gap)
         .group_by(FaqQuery.normalized, FaqQuery.language)
         .order_by(func.count().desc(), func.max(FaqQuery.created_at).desc())
         .limit(limit)
@@ -110,9 +110,10 @@ async def frequent_gaps(
 @dataclass(frozen=True)
 class DeflectionDay:
     day: date
-    questions: int
+    questions: int  # self-service lookups (typed or browsed); assisted answers not included
     deflected: int
     escalated: int
+    assisted: int = 0  # FAQ entries staff sent from a customer's topic (a person was needed)
 
     @property
     def rate(self) -> float | None:
@@ -120,7 +121,8 @@ class DeflectionDay:
 
 
 async def deflection_by_day(session: AsyncSession, *, start: datetime, end: datetime) -> list[DeflectionDay]:
-    """Per UTC day: FAQ answers shown, how many ended without a human (not 'no', not escalated)."""
+    """Per UTC day: FAQ answers shown, how many ended without a human (not 'no', not escalated),
+    and, apart, answers staff sent from the FAQ (assisted; never counted as questions or deflected)."""
     day = (
         cast(FaqQuery.created_at, Date)
         if session.bind.dialect.name == "postgresql"
@@ -128,13 +130,15 @@ async def deflection_by_day(session: AsyncSession, *, start: datetime, end: date
     )
     answered = FaqQuery.result.in_(("answer", "browse"))
     deflected = and_(answered, FaqQuery.helpful.is_not(False), FaqQuery.escalated.is_(False))
+    self_service = FaqQuery.result != "assisted"
     rows = (
         await session.execute(
             select(
                 day,
-                func.count(),
+                func.sum(cast(self_service, type_=FaqQuery.id.type)),
                 func.sum(cast(deflected, type_=FaqQuery.id.type)),
                 func.sum(cast(FaqQuery.escalated, type_=FaqQuery.id.type)),
+                func.sum(cast(FaqQuery.result == "assisted", type_=FaqQuery.id.type)),
             )
             .where(FaqQuery.created_at >= start, FaqQuery.created_at < end)
             .group_by(day)
@@ -142,13 +146,15 @@ async def deflection_by_day(session: AsyncSession, *, start: datetime, end: date
         )
     ).all()
     by_day = {
-        (d if isinstance(d, date) else date.fromisoformat(str(d))): (int(q), int(x or 0), int(e or 0))
-        for d, q, x, e in rows
+        (d if isinstance(d, date) else date.fromisoformat(str(d))): (
+            int(q or 0), int(x or 0), int(e or 0), int(a or 0)
+        )
+        for d, q, x, e, a in rows
     }
     out = []
     cursor = start.date()
     while cursor < end.date() or (cursor == end.date() and end.time() != datetime.min.time()):
-        q, x, e = by_day.get(cursor, (0, 0, 0))
-        out.append(DeflectionDay(cursor, q, x, e))
+        q, x, e, a = by_day.get(cursor, (0, 0, 0, 0))
+        out.append(DeflectionDay(cursor, q, x, e, a))
         cursor += timedelta(days=1)
     return out

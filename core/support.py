@@ -278,11 +278,15 @@ async def relay_customer_message(
     kind: str,
     text: str | None,
     media_group_id: str | None = None,
+    faq_suggestions: dict[str, Any] | None = None,
 ) -> None:
     """Queue a customer's message for the case's topic (sent by the group-post worker).
 
     Idempotent: an update handled again after a crash (the inbox replays what was not marked
-    done) finds its message already queued and queues nothing more."""
+    done) finds its message already queued and queues nothing more.
+
+    `faq_suggestions` ({"ids": [entry id], "lang": ...}): FAQ entries staff may send in answer,
+    shown as buttons under the message (rendered by the worker when it posts)."""
     now = clock.now()
     known = await session.scalar(
         select(SupportMessage.id).where(
@@ -326,6 +330,7 @@ async def relay_customer_message(
                 "kind": kind,
                 "text": text,
                 "media_group_id": media_group_id,
+                **({"faq": faq_suggestions} if faq_suggestions else {}),
             },
             status="queued",
             attempts=0,

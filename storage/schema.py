@@ -3,7 +3,14 @@
 Each domain keeps its models in its own module; add yours here.
 """
 
-from storage import models, models_analytics, models_loyalty, models_outreach, models_support  # noqa: F401
+from storage import (  # noqa: F401
+    models,
+    models_analytics,
+    models_faq,
+    models_loyalty,
+    models_outreach,
+    models_support,
+)
 from storage.models import Base
 
 metadata = Base.metadata

@@ -23,7 +23,7 @@ from bot.inbox import Inbox
 from bot.journal import SendJournalMiddleware
 from bot.webhook import create_webhook_router
 from bot.workers import Worker, workers
-from core import delivery
+from core import delivery, faq_learning
 from core.clock import Clock, SystemClock
 from core.faq import FaqLibrary
 from core.ratelimit import FloodGate, Limits
@@ -69,6 +69,8 @@ class Runtime:
         if self.sandbox is not None and s.support_chat_id is None:
             s = self.settings = await self._sandbox_staff_group(s)
         self.faq = load_faq(s.faq_dir)
+        async with self.db() as session:  # phrasings staff taught and the API approved
+            self.faq.set_learned(await faq_learning.approved_phrasings(session))
 
         self.gate = FloodGate(Limits.from_settings(s)) if self.flood_control else None
         self.callbacks = CallbackAnswers()

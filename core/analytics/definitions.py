@@ -71,7 +71,10 @@ SUPPORT = {
     "first_response": "Cases opened in the period: seconds from opening to the first staff reply, "
     "median and 90th percentile (linear interpolation) over the cases answered so far.",
     "faq_deflection_percent": "FAQ questions in the period answered without a human (an answer "
-    "shown, not marked unhelpful, not escalated) / all FAQ questions x 100%.",
+    "shown, not marked unhelpful, not escalated) / all FAQ questions x 100%. Self-service only: "
+    "answers staff sent from the FAQ are counted apart (faq_assisted) and never as deflected.",
+    "faq_assisted": "FAQ entries staff sent to customers from their support topic in the period "
+    "(a person was needed, so these are not deflection).",
 }
 
 EXIT = {

@@ -69,6 +69,7 @@ class SupportRow:
     faq_deflected: int  # answered by the FAQ without a human
     faq_escalated: int
     faq_deflection_percent: float | None
+    faq_assisted: int = 0  # FAQ answers staff sent from a topic (reported apart from deflection)
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +131,7 @@ async def support_report(session: AsyncSession, *, rng: PeriodRange) -> SupportR
             first_response_p90_seconds=m.percentile(waits[k], 90), faq_questions=questions,
             faq_deflected=deflected, faq_escalated=sum(d.escalated for d in days),
             faq_deflection_percent=m.pct(deflected, questions),
+            faq_assisted=sum(d.assisted for d in days),
         ))
     return SupportReport(rng, out)
 

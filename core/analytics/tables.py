@@ -97,13 +97,13 @@ def support_table(report: engagement.SupportReport) -> Table:
     cols = PERIOD_COLUMNS + [
         "csat_responses", "csat_average", "csat_satisfied_percent", "cases_opened", "cases_answered",
         "first_response_median_seconds", "first_response_p90_seconds", "faq_questions",
-        "faq_deflected", "faq_escalated", "faq_deflection_percent",
+        "faq_deflected", "faq_escalated", "faq_deflection_percent", "faq_assisted",
     ]
     rows = [
         _period(r.period) + [r.csat_responses, _num(r.csat_average), _num(r.csat_satisfied_percent),
                              r.cases_opened, r.cases_answered, _num(r.first_response_median_seconds, 1),
                              _num(r.first_response_p90_seconds, 1), r.faq_questions, r.faq_deflected,
-                             r.faq_escalated, _num(r.faq_deflection_percent)]
+                             r.faq_escalated, _num(r.faq_deflection_percent), r.faq_assisted]
         for r in report.rows
     ]
     return cols, rows
@@ -148,6 +148,7 @@ def summary_table(s: Summary, currency: str) -> Table:
         ["first_response_median_seconds", _num(sup.first_response_median_seconds, 1)],
         ["first_response_p90_seconds", _num(sup.first_response_p90_seconds, 1)],
         ["faq_deflection_percent", _num(sup.faq_deflection_percent)],
+        ["faq_assisted", sup.faq_assisted],
         ["exit_interviews_answered", s.exits.answered],
     ]
     p = s.range.periods[0]

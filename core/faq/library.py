@@ -107,6 +107,8 @@ def to_yaml(document: FaqDocument) -> str:
         }
         if e.keywords:
             item["keywords"] = list(e.keywords)
+        if e.synonyms:
+            item["synonyms"] = list(e.synonyms)
         if e.buttons:
             item["buttons"] = [b.as_dict() for b in e.buttons]
         data["entries"].append(item)
@@ -122,8 +124,18 @@ class _Live:
     path: Path | None
 
 
-def _build(document: FaqDocument, source: str, path: Path | None, options: IndexOptions) -> _Live:
-    return _Live(document, FaqIndex(document, options), content_version(document), source, path)
+Learned = Mapping[str, tuple[str, ...]]  # entry id -> approved customer phrasings
+
+
+def _build(
+    document: FaqDocument,
+    source: str,
+    path: Path | None,
+    options: IndexOptions,
+    learned: Learned | None = None,
+) -> _Live:
+    index = FaqIndex(document, options, learned=dict(learned or {}))
+    return _Live(document, index, content_version(document), source, path)
 
 
 def _atomic_write(path: Path, text: str) -> None:
@@ -160,7 +172,7 @@ def _atomic_write(path: Path, text: str) -> None:
         os.close(dir_fd)
 
 
-def _read_dir(directory: Path, options: IndexOptions) -> dict[str, _Live]:
+def _read_dir(directory: Path, options: IndexOptions, learned: Mapping[str, Learned]) -> dict[str, _Live]:
     """Every `<language>.yaml` in the directory, all valid, or FaqError listing every problem."""
     if not directory.is_dir():
         raise FaqError([FaqProblem(str(directory), "FAQ directory does not exist")])
@@ -188,7 +200,7 @@ def _read_dir(directory: Path, options: IndexOptions) -> dict[str, _Live]:
                 FaqProblem(f"{path.name}: {p.path}" if p.path else path.name, p.message) for p in exc.problems
             )
             continue
-        loaded[language] = _build(document, source, path, options)
+        loaded[language] = _build(document, source, path, options, learned.get(language))
     if problems:
         raise FaqError(problems)
     return loaded
@@ -212,6 +224,7 @@ class FaqLibrary:
         self.options = options  # how texts become terms; used when content is (re)loaded
         self._directory: Path | None = None
         self._live: Mapping[str, _Live] = {}
+        self._learned: dict[str, Learned] = {}  # language -> approved phrasings (from the database)
         self._write_lock = threading.Lock()
 
     @classmethod
@@ -238,7 +251,7 @@ class FaqLibrary:
         Returns {language: version}."""
         path = Path(directory)
         with self._write_lock:
-            live = _read_dir(path, self.options)
+            live = _read_dir(path, self.options, self._learned)
             self._directory = path
             self._live = live
         return self.versions()
@@ -293,11 +306,43 @@ class FaqLibrary:
             path = current.path if current and current.path else None
             if path is None and self._directory is not None:
                 path = self._directory / f"{language}.yaml"
-            live = _build(document, text, path, self.options)
+            live = _build(document, text, path, self.options, self._learned.get(language))
             if path is not None:
                 _atomic_write(path, text)
             self._live = {**self._live, language: live}
         return document
+
+    def set_learned(self, learned: Mapping[str, Mapping[str, Sequence[str]]]) -> None:
+        """Make these approved customer phrasings ({language: {entry id: [phrasing]}}) part of
+        matching, at once (the indexes of changed languages are rebuilt; no restart). Phrasings of
+        entries that no longer exist are kept but ignored. The content version does not change:
+        learned phrasings live in the database, not in the FAQ files."""
+        new = {
+            lang: {eid: tuple(dict.fromkeys(p)) for eid, p in sorted(entries.items()) if p}
+            for lang, entries in learned.items()
+        }
+        with self._write_lock:
+            live = dict(self._live)
+            for lang in set(new) | set(self._learned):
+                if new.get(lang, {}) == dict(self._learned.get(lang, {})) or lang not in live:
+                    continue
+                old = live[lang]
+                live[lang] = _build(old.document, old.source, old.path, self.options, new.get(lang))
+            self._learned = {lang: entries for lang, entries in new.items() if entries}
+            self._live = live
+
+    def learned(self, language: str) -> Learned:
+        """The approved phrasings matched for a language (entry id -> phrasings)."""
+        return self._learned.get(language, {})
+
+    def suggestions(self, language: str, text: str, *, limit: int = 3) -> list[str]:
+        """Ids of the entries most likely to answer `text` (for staff: "send this entry"), best
+        first; entries scoring below the candidate threshold are left out."""
+        live = self._live.get(language)
+        if live is None or not text.strip():
+            return []
+        _, ranked = live.index.rank(text[:MAX_QUERY_CHARS], self.config)
+        return [r.entry.id for r in ranked[:limit] if r.score >= self.config.candidate_threshold]
 
     # --- reading ----------------------------------------------------------------------------------
 

@@ -34,7 +34,7 @@ MAX_ENTRIES = 1000
 
 _DOC_FIELDS = ("language", "categories", "entries")
 _CATEGORY_FIELDS = ("id", "title", "emoji")
-_ENTRY_FIELDS = ("id", "category", "question", "answer", "keywords", "buttons")
+_ENTRY_FIELDS = ("id", "category", "question", "answer", "keywords", "synonyms", "buttons")
 _BUTTON_FIELDS = ("text", "url")
 
 
@@ -70,6 +70,9 @@ class FaqEntry:
     answer: str
     keywords: tuple[str, ...] = ()
     buttons: tuple[FaqButton, ...] = ()
+    # Everyday words and slang customers use for this entry's words ("cracked", "скидон"):
+    # matched like keywords, but never shown.
+    synonyms: tuple[str, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -78,6 +81,7 @@ class FaqEntry:
             "question": self.question,
             "answer": self.answer,
             "keywords": list(self.keywords),
+            "synonyms": list(self.synonyms),
             "buttons": [b.as_dict() for b in self.buttons],
         }
 
@@ -268,6 +272,18 @@ def _url_problem(url: str) -> str | None:
     return None
 
 
+def _phrases(check: _Checker, path: str, value: Any) -> list[str]:
+    """A list of short one-line phrases (keywords, synonyms)."""
+    out: list[str] = []
+    for k, kw in enumerate(check.items(path, value, max_items=MAX_KEYWORDS)):
+        if isinstance(kw, int | float) and not isinstance(kw, bool):
+            kw = str(kw)  # `keywords: [2024]` is harmless
+        text = check.text(f"{path}[{k}]", kw, max_len=MAX_KEYWORD, one_line=True)
+        if text is not None:
+            out.append(text)
+    return out
+
+
 def parse_document(data: Any, *, language: str | None = None) -> FaqDocument:
     """Validate plain data (from YAML or JSON) and build a FaqDocument, or raise FaqError.
 
@@ -338,13 +354,8 @@ def parse_document(data: Any, *, language: str | None = None) -> FaqDocument:
         question = check.text(f"{path}.question", item.get("question"), max_len=MAX_QUESTION, one_line=True)
         answer = check.text(f"{path}.answer", item.get("answer"), max_len=MAX_ANSWER)
 
-        keywords: list[str] = []
-        for k, kw in enumerate(check.items(f"{path}.keywords", item.get("keywords"), max_items=MAX_KEYWORDS)):
-            if isinstance(kw, int | float) and not isinstance(kw, bool):
-                kw = str(kw)  # `keywords: [2024]` is harmless
-            text = check.text(f"{path}.keywords[{k}]", kw, max_len=MAX_KEYWORD, one_line=True)
-            if text is not None:
-                keywords.append(text)
+        keywords = _phrases(check, f"{path}.keywords", item.get("keywords"))
+        synonyms = _phrases(check, f"{path}.synonyms", item.get("synonyms"))
 
         buttons: list[FaqButton] = []
         for b, raw_button in enumerate(
@@ -364,7 +375,9 @@ def parse_document(data: Any, *, language: str | None = None) -> FaqDocument:
                 buttons.append(FaqButton(text=text, url=url))
 
         if eid is not None and category is not None and question is not None and answer is not None:
-            entries.append(FaqEntry(eid, category, question, answer, tuple(keywords), tuple(buttons)))
+            entries.append(
+                FaqEntry(eid, category, question, answer, tuple(keywords), tuple(buttons), tuple(synonyms))
+            )
 
     if check.problems:
         raise FaqError(check.problems)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -28,7 +29,17 @@ from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
 from core.faq.model import FaqDocument, FaqEntry
-from core.faq.text import NOT_TERM, QUESTION_WORDS, content_words, normalize, stemmer, swap_layout, unprefixed
+from core.faq.text import (
+    NOT_TERM,
+    QUESTION_WORDS,
+    clauses,
+    content_words,
+    latin_to_cyrillic,
+    normalize,
+    stemmer,
+    swap_layout,
+    unprefixed,
+)
 
 MatchKind = Literal["answer", "suggest", "none"]
 
@@ -41,9 +52,10 @@ _VOWELS = frozenset("аеиоуыэюяaeiouy")
 class MatchConfig:
     """Scoring weights and decision thresholds (scores are 0-100). Tuned on the labelled set."""
 
-    answer_threshold: float = 45.0  # best score at or above this, and clearly ahead: answer
-    answer_margin: float = 15.0  # "clearly ahead": best - runner-up >= this
-    suggest_threshold: float = 30.0  # best score at or above this (but not an answer): suggest
+    # measured on the tune part of tests/data/faq_customer_set (see tests/unit/faq_customer_eval.py)
+    answer_threshold: float = 49.0  # best score at or above this, and clearly ahead: answer
+    answer_margin: float = 25.0  # "clearly ahead": best - runner-up >= this
+    suggest_threshold: float = 44.0  # best score at or above this (but not an answer): suggest
     candidate_threshold: float = 25.0  # other candidates shown only from this score
     max_candidates: int = 3
 
@@ -52,12 +64,18 @@ class MatchConfig:
     answer_weight: float = 0.35
     phrase_weight: float = 0.35  # share of the score from the best covered question/keyword phrase
     unknown_word_weight: float = 1.0  # weight of a word the FAQ never uses, relative to the rarest word
+    unknown_decay: float = 0.5  # the n-th unknown word counts decay**n as much (filler in long messages)
     phrase_mode: str = "both"  # "both": phrase covered x query explained by it; "phrase": the first only
 
     fuzzy: bool = True  # typo-tolerant word matching (edit distance)
     prefix_len: int = 5  # words sharing a prefix this long match (0: off)
     max_word_variants: int = 3
     verb_prefixes: bool = True  # копить ~ накопить (Russian)
+
+    translit: bool = True  # Russian typed in Latin letters is also read in Cyrillic
+    clauses: bool = True  # each part of a long or multi-question message is also scored alone
+    clause_factor: float = 1.0  # a part's score counts this much against the whole message's
+    min_clause_words: int = 2  # parts with fewer content words are not scored alone
 
 
 DEFAULT_CONFIG = MatchConfig()
@@ -71,6 +89,7 @@ class IndexOptions:
     negation: bool = True  # "not", "не", "didn't"... kept as one term
     question_words: bool = True  # keep where/when/how much, где/когда/сколько
     answers_in_idf: bool = False  # document frequencies count the answer text too
+    synonyms: bool = True  # index each entry's `synonyms` (off: only to measure what they add)
 
 
 DEFAULT_OPTIONS = IndexOptions()
@@ -123,6 +142,8 @@ class FaqIndex:
 
     document: FaqDocument
     options: IndexOptions = DEFAULT_OPTIONS
+    # entry id -> customer phrasings staff taught the bot (approved); matched like keywords
+    learned: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     _entries: list[FaqEntry] = field(default_factory=list, init=False)
     _terms: list[_EntryTerms] = field(default_factory=list, init=False)
     _idf: dict[str, float] = field(default_factory=dict, init=False)
@@ -134,6 +155,7 @@ class FaqIndex:
     _vocab_words: list[str] = field(default_factory=list, init=False)
     _word_term: dict[str, str] = field(default_factory=dict, init=False)
     _cores: dict[str, list[str]] = field(default_factory=dict, init=False)  # term minus verb prefix
+    _prefix_index: dict[int, dict[str, list[str]]] = field(default_factory=dict, init=False)
     _resolved: dict[tuple[str, bool, int, bool, int], tuple[tuple[str, float], ...]] = field(
         default_factory=dict, init=False
     )  # query word -> terms; bounded, shared by all searches on this content
@@ -156,7 +178,9 @@ class FaqIndex:
         df: dict[str, int] = defaultdict(int)
         for entry in self.document.entries:
             question = terms_of(entry.question)
-            keywords = [terms_of(k) for k in entry.keywords]
+            synonyms = entry.synonyms if opts.synonyms else ()
+            extra = (*entry.keywords, *synonyms, *self.learned.get(entry.id, ()))
+            keywords = [terms_of(k) for k in extra]
             answer = terms_of(entry.answer)
             fields: dict[str, int] = {}
             for kind, terms in (
@@ -191,6 +215,17 @@ class FaqIndex:
                 self._cores.setdefault(core, []).append(term)
         self._word_term = {w: t for w, t in word_term.items() if t in self._idf}
         self._vocab_words = sorted(self._word_term)
+
+    def _heads(self, length: int) -> dict[str, list[str]]:
+        """Vocabulary terms by their first `length` letters (built once per length)."""
+        heads = self._prefix_index.get(length)
+        if heads is None:
+            heads = {}
+            for term in self._vocab_terms:
+                if len(term) >= length:
+                    heads.setdefault(term[:length], []).append(term)
+            self._prefix_index[length] = heads
+        return heads
 
     def _words(self, normalized: str) -> list[str]:
         return content_words(
@@ -254,8 +289,7 @@ class FaqIndex:
                             found[term] = max(found.get(term, 0.0), 0.8)
             if config.prefix_len and len(stem) >= config.prefix_len:
                 head = stem[: config.prefix_len]
-                for term in self._vocab_terms:
-                    if len(term) >= config.prefix_len and term.startswith(head):
+                for term in self._heads(config.prefix_len).get(head, ()):
                         common = len(_common_prefix(term, stem))
                         sim = 0.6 + 0.3 * common / max(len(term), len(stem))
                         found[term] = max(found.get(term, 0.0), sim)
@@ -265,38 +299,40 @@ class FaqIndex:
         self._resolved[key] = best
         return best
 
-    def scores(self, text: str, config: MatchConfig = DEFAULT_CONFIG) -> tuple[str, list[tuple[int, float]]]:
-        """(normalised query, [(entry index, score 0-100)] best first, zero scores left out)."""
+    def scores(
+        self,
+        text: str,
+        config: MatchConfig = DEFAULT_CONFIG,
+        memo: dict[str, tuple[float, dict[int, float], dict[tuple[int, int], float]]] | None = None,
+    ) -> tuple[str, list[tuple[int, float]]]:
+        """(normalised query, [(entry index, score 0-100)] best first, zero scores left out).
+        `memo` keeps each word's contribution for the other readings of the same message."""
         query = normalize(text)
         words = self._words(query)
         if not words or not self._entries:
             return query, []
-        weights = (config.question_weight, config.keyword_weight, config.answer_weight)
+        memo = {} if memo is None else memo
         coverage: dict[int, float] = defaultdict(float)
         matched: dict[str, float] = {}  # term -> best similarity any query word reached
         explained: dict[tuple[int, int], float] = defaultdict(float)  # phrase -> query weight it explains
         total = 0.0
+        unknown = 0
         for word in dict.fromkeys(words):
             variants = self._resolve(word, config)
             if not variants:
                 # An unknown number (an order number, a date) says nothing about the topic.
                 if not (word.isdigit() or word == NOT_TERM):
-                    total += self._oov_idf * config.unknown_word_weight
+                    total += self._oov_idf * config.unknown_word_weight * config.unknown_decay**unknown
+                    unknown += 1
                 continue
-            weight = max(self._idf[t] for t, _ in variants)
-            total += weight
-            best_here: dict[int, float] = {}
-            best_phrase: dict[tuple[int, int], float] = {}
             for term, sim in variants:
-                matched[term] = max(matched.get(term, 0.0), sim)
-                for i, kind in self._postings.get(term, ()):
-                    value = sim * weights[kind]
-                    if value > best_here.get(i, 0.0):
-                        best_here[i] = value
-                if config.phrase_mode == "both":
-                    for key in self._phrase_postings.get(term, ()):
-                        if sim > best_phrase.get(key, 0.0):
-                            best_phrase[key] = sim
+                if sim > matched.get(term, 0.0):
+                    matched[term] = sim
+            known = memo.get(word)
+            if known is None:
+                known = memo[word] = self._contribution(variants, config)
+            weight, best_here, best_phrase = known
+            total += weight
             for i, value in best_here.items():
                 coverage[i] += weight * value
             for key, sim in best_phrase.items():
@@ -324,16 +360,63 @@ class FaqIndex:
         result.sort(key=lambda pair: (-pair[1], pair[0]))
         return query, result
 
-    def rank(self, text: str, config: MatchConfig = DEFAULT_CONFIG) -> tuple[str, list[ScoredEntry]]:
-        """(normalised query, every entry with a score above 0, best first). A text typed entirely
-        in the other keyboard layout is also tried, and the better reading wins."""
-        query, ranked = self.scores(text, config)
-        swapped = swap_layout(text, self.document.language)
+    def readings(self, text: str, config: MatchConfig = DEFAULT_CONFIG) -> list[tuple[str, float]]:
+        """The ways to read a message, each with the factor its score counts with: the text itself,
+        the text in the other keyboard layout, Russian typed in Latin letters read in Cyrillic, and
+        each part of a message of several parts."""
+        language = self.document.language
+        out = [(text, 1.0)]
+        swapped = swap_layout(text, language)
         if swapped is not None:
-            alt_query, alt_ranked = self.scores(swapped, config)
-            if alt_ranked and (not ranked or alt_ranked[0][1] > ranked[0][1]):
-                query, ranked = alt_query, alt_ranked
-        return query, [ScoredEntry(self._entries[i], s) for i, s in ranked]
+            out.append((swapped, 1.0))
+        if config.translit:
+            cyrillic = latin_to_cyrillic(text, language)
+            if cyrillic is not None and cyrillic != text:
+                out.append((cyrillic, 1.0))
+        if config.clauses:
+            for whole, _ in list(out):
+                for part in clauses(whole, language):
+                    if len(self._words(normalize(part))) >= config.min_clause_words:
+                        out.append((part, config.clause_factor))
+        return out
+
+    def _contribution(
+        self, variants: tuple[tuple[str, float], ...], config: MatchConfig
+    ) -> tuple[float, dict[int, float], dict[tuple[int, int], float]]:
+        """A resolved query word's weight, the best field value it reaches in each entry, and the
+        best similarity it reaches in each phrase."""
+        weights = (config.question_weight, config.keyword_weight, config.answer_weight)
+        best_here: dict[int, float] = {}
+        best_phrase: dict[tuple[int, int], float] = {}
+        for term, sim in variants:
+            for i, kind in self._postings.get(term, ()):
+                value = sim * weights[kind]
+                if value > best_here.get(i, 0.0):
+                    best_here[i] = value
+            if config.phrase_mode == "both":
+                for key in self._phrase_postings.get(term, ()):
+                    if sim > best_phrase.get(key, 0.0):
+                        best_phrase[key] = sim
+        return max(self._idf[t] for t, _ in variants), best_here, best_phrase
+
+    def rank(self, text: str, config: MatchConfig = DEFAULT_CONFIG) -> tuple[str, list[ScoredEntry]]:
+        """(normalised query, every entry with a score above 0, best first). Every reading of the
+        message (see `readings`) is scored; an entry keeps its best score over the readings, so
+        a message asking two things ranks both entries high (and neither is answered outright)."""
+        best_query, best_top = normalize(text), 0.0
+        merged: dict[int, float] = {}
+        memo: dict[str, tuple[float, dict[int, float], dict[tuple[int, int], float]]] = {}
+        for reading, factor in self.readings(text, config):
+            query, ranked = self.scores(reading, config, memo)
+            if not ranked:
+                continue
+            if ranked[0][1] * factor > best_top:
+                best_query, best_top = query, ranked[0][1] * factor
+            for i, score in ranked:
+                if score * factor > merged.get(i, 0.0):
+                    merged[i] = score * factor
+        ordered = sorted(merged.items(), key=lambda pair: (-pair[1], pair[0]))
+        return best_query, [ScoredEntry(self._entries[i], s) for i, s in ordered]
 
     def search(self, text: str, config: MatchConfig = DEFAULT_CONFIG) -> FaqMatch:
         query, ranked = self.rank(text, config)

@@ -250,3 +250,53 @@ def stem_tokens(words: list[str], language: str, *, drop_stop_words: bool = True
     stop = stop_words(language) if drop_stop_words else frozenset()
     stem = stemmer(language)
     return [w if w == NOT_TERM else stem(w) for w in words if w not in stop]
+
+
+# --- Russian typed in Latin letters --------------------------------------------------------------
+
+try:  # pragma: no cover - exercised through whichever branch is installed
+    import cyrtranslit
+except ImportError:  # pragma: no cover
+    cyrtranslit = None
+
+# Informal Latin spellings that cyrtranslit's (GOST-like) table reads differently: fixed before it
+# runs. "bally"/"dvazhdy": a final y after a consonant is ы; "tsena": ц; "prikhodit": х; "shch": щ.
+_TRANSLIT_FIXES = (
+    (re.compile(r"shch"), "щ"),
+    (re.compile(r"kh"), "х"),
+    (re.compile(r"ts(?=[aeiouy])"), "ц"),
+    (re.compile(r"(?<=[bcdfghklmnprstvwxz])y\b"), "ы"),
+    (re.compile(r"(?<=[bcdfghklmnprstvwxz])iy\b"), "ий"),
+)
+_LATIN_WORD = re.compile(r"[a-z]+")
+
+
+def latin_to_cyrillic(text: str, language: str) -> str | None:
+    """Russian typed in Latin letters read in Cyrillic ("gde moy zakaz" -> "где мой заказ"), only
+    for Russian and only when the text has Latin words; None otherwise (or without cyrtranslit)."""
+    if language.split("-")[0] != "ru" or cyrtranslit is None:
+        return None
+    lowered = text.lower()
+    if not _LATIN_WORD.search(lowered):
+        return None
+    for pattern, repl in _TRANSLIT_FIXES:
+        lowered = pattern.sub(repl, lowered)
+    return str(cyrtranslit.to_cyrillic(lowered, "ru"))
+
+
+# --- one message, several questions --------------------------------------------------------------
+
+_CLAUSE_SPLIT = {
+    "en": re.compile(r"[.!?;:\n,()]+|\b(?:and|but|also|plus|because|so)\b"),
+    "ru": re.compile(r"[.!?;:\n,()]+|(?<!\w)(?:и|а|но|еще|ещё|также|потому|короче|блин)(?!\w)"),
+}
+
+
+def clauses(text: str, language: str) -> list[str]:
+    """The parts of a message that may each be a question on its own ("how long is shipping and
+    how much is it"; a long story with the question at the end). Empty for a one-part message."""
+    pattern = _CLAUSE_SPLIT.get(language.split("-")[0])
+    if pattern is None:
+        return []
+    parts = [p.strip() for p in pattern.split(text.lower()) if p and p.strip()]
+    return parts if len(parts) > 1 else []

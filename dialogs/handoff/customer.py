@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from core import faq_stats, support
 from core.clock import Clock
 from core.customers import CustomerView
+from core.faq import FaqLibrary
 from core.settings import Settings
 from dialogs import menu
 from dialogs.common import show
@@ -304,16 +305,28 @@ async def on_message_in_case(
     db: async_sessionmaker[AsyncSession],
     clock: Clock,
     ctx: BotContext,
+    customer: CustomerView | None = None,
+    faq: FaqLibrary | None = None,
 ) -> None:
     """While a case is active every message goes to staff (nothing is answered by the bot)."""
     if banned:
         return  # relaying stopped by staff; ignored on purpose
     async with db.begin() as session:
-        await _relay(session, clock, case, message)
+        await _relay(session, clock, case, message, customer, faq)
     ctx.notify("group_posts")
 
 
-async def _relay(session: AsyncSession, clock: Clock, case: support.CaseView, message: Message) -> None:
+async def _relay(
+    session: AsyncSession,
+    clock: Clock,
+    case: support.CaseView,
+    message: Message,
+    customer: CustomerView | None = None,
+    faq: FaqLibrary | None = None,
+) -> None:
+    """Queue the message for the topic, with the FAQ entries staff may send in answer (ids only)."""
+    text = message.text or message.caption
+    suggested = faq.suggestions(customer.language, text) if faq and customer and text else []
     await support.relay_customer_message(
         session,
         clock=clock,
@@ -323,6 +336,7 @@ async def _relay(session: AsyncSession, clock: Clock, case: support.CaseView, me
         kind=kind_of(message),
         text=message.text or message.caption,
         media_group_id=message.media_group_id,
+        faq_suggestions={"ids": suggested, "lang": customer.language} if suggested and customer else None,
     )
 
 
@@ -356,6 +370,7 @@ async def on_follow_up(
     clock: Clock,
     ctx: BotContext,
     t: Translator,
+    faq: FaqLibrary | None = None,
 ) -> None:
     async with db.begin() as session:
         case, created = await support.open_case(
@@ -365,7 +380,7 @@ async def on_follow_up(
             group_chat_id=last_case.group_chat_id,
             origin="message",
         )
-        await _relay(session, clock, case, message)
+        await _relay(session, clock, case, message, customer, faq)
     ctx.notify("group_posts")
     if created:  # once per case, not for every message of an album
         await message.answer(

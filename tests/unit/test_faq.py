@@ -177,7 +177,7 @@ def test_duplicate_ids() -> None:
         (
             {"anwser": "typo"},
             "entries[0].anwser: unknown field "
-            "(expected one of: id, category, question, answer, keywords, buttons)",
+            "(expected one of: id, category, question, answer, keywords, synonyms, buttons)",
         ),
     ],
 )

@@ -542,9 +542,10 @@ def test_matcher_variants(library: FaqLibrary) -> None:
             f"  {name:46s} {f.top1:6.1%} {f.no_match:6.1%} {f.confident_precision:6.1%} | "
             f"{t.top1:6.1%} {t.no_match:6.1%} {t.confident_precision:6.1%}  ranking {f.ranking:6.1%}"
         )
-    # No alternative, even at its own best thresholds, beats the chosen defaults on both counts
-    # (one question is 0.5% of the answerable ones; differences below 1% are noise).
-    chosen_figures = rows[0][1]
+    # No alternative beats the chosen matcher on both counts, each at its own best thresholds (the
+    # shipped thresholds are measured on the customer-style set, tests/unit/test_faq_customer_set.py;
+    # one question is 0.5% of the answerable ones; differences below 1% are noise).
+    chosen_figures = rows[0][2]
     for name, _, t in rows[1:]:
         dominated = t.top1 > chosen_figures.top1 + 0.01 and t.no_match >= chosen_figures.no_match
         assert not dominated, f"{name} beats the chosen matcher: {t.line()}"

@@ -33,6 +33,7 @@ staff-commands =
     /close — close the case (the customer is asked for a rating)
     /ban, /unban — stop or restore relaying
     // text or /note text — internal note, not sent
+    /teach entry-id — in reply to a customer message: link their words to that FAQ entry
     /queue — waiting and open cases, queued posts
     /stats [week|month|quarter|YYYY-MM] — retention, NPS, CSAT and campaign figures with charts
 staff-queue = 📊 Waiting: { $waiting } · open: { $open } · posts queued: { $queued }
