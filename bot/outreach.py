@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.context import BotContext
 from bot.middlewares import TOUCH_EVERY
+from core import jobs
 from core.clock import Clock
 from core.customers import CustomerView
 from core.outreach import delivery, sequences, stats, webhooks
@@ -109,6 +110,7 @@ async def run_scheduler(ctx: BotContext) -> None:
         queued = 0
         while True:
             async with ctx.db.begin() as session:
+                await jobs.exclusive(session, "outreach_schedule")  # one process at a time
                 n = await delivery.schedule_due(session, clock=ctx.clock)
             queued += n
             if n < 5000:
@@ -119,6 +121,7 @@ async def run_scheduler(ctx: BotContext) -> None:
         if mono - last_sync >= s.outreach_sync_seconds:
             last_sync = mono
             async with ctx.db.begin() as session:
+                await jobs.exclusive(session, "outreach_sync")
                 synced = await stats.sync_orders(session, clock=ctx.clock)
             if synced.backfilled:
                 log.info("outreach: segment summary built from customers and orders")

@@ -35,7 +35,7 @@ from bot.context import BotContext
 from bot.sender import sending
 from bot.telegram_errors import NOT_MODIFIED, RETRY, TOPIC_CLOSED, TOPIC_GONE, UNREACHABLE, classify
 from core import customers as customers_svc
-from core import delivery, support
+from core import delivery, jobs, support
 from core.delivery import QueueTable
 from core.support import PRIORITY_CUSTOMER
 from core.text_limits import CAPTION_LIMIT, TEXT_LIMIT, split_text, utf16_len, visible_html_len
@@ -533,6 +533,7 @@ async def run_reminders(ctx: BotContext) -> None:
     after = timedelta(minutes=ctx.settings.support_first_reply_minutes)
     while not ctx.stop.is_set():
         async with ctx.db.begin() as session:
+            await jobs.exclusive(session, "support_reminders")  # one process at a time: no double
             due = await support.due_reminders(session, clock=ctx.clock, after=after)
             for case in due:
                 await support.queue_reminder(

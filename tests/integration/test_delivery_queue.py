@@ -90,3 +90,19 @@ async def test_a_worker_whose_lease_was_taken_over_cannot_send(sessionmaker, clo
     async with sessionmaker.begin() as s:
         assert await delivery.mark_wire(s, QUEUE, [item], owner="slow") == set()  # not ours any more
         assert await delivery.mark_wire(s, QUEUE, [item], owner="fast") == {item}
+
+
+async def test_a_periodic_job_runs_once_per_period_for_the_fleet(sessionmaker, clock) -> None:  # type: ignore[no-untyped-def]
+    from core import jobs
+
+    period = timedelta(minutes=5)
+
+    async def process() -> bool:
+        async with sessionmaker.begin() as s:
+            return await jobs.due(s, "engagement", now=clock.now(), period=period)
+
+    assert sorted(await asyncio.gather(*(process() for _ in range(4)))) == [False, False, False, True]
+    clock.advance(minutes=1)
+    assert await process() is False
+    clock.advance(minutes=5)
+    assert await process() is True
