@@ -7,20 +7,31 @@ from what was stored. On start-up whatever was stored but not finished is handle
 
 Updates of one chat are handled strictly in order; different chats run concurrently up to
 `workers`. The same path serves webhook mode: the webhook route calls `accept()`.
+
+Several processes on one PostgreSQL database (`shared=True`): any process may store an update
+(webhooks behind a load balancer, or the one poller), and every process handles stored ones.
+A chat's updates are handled by one process at a time, in update order, under a lease
+(`inbox_leases`, renewed while held): the process that stored an update takes the chat's lease
+and handles everything pending for that chat from the database; if another process holds it,
+that one will (it looks again before letting go), and a sweeper picks up whatever a dead
+process left once its lease lapsed (those updates are handled as replays: a send found in the
+journal is not repeated). Starting never takes over a live process's chats.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
+from datetime import timedelta
 from typing import Any, cast
 
 from aiogram import Bot, Dispatcher
 from aiogram.methods import GetUpdates
 from aiogram.types import Update
-from sqlalchemy import Table, delete, select, update
+from sqlalchemy import Table, delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -28,12 +39,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.callbacks import CallbackAnswers
 from bot.journal import UncertainDelivery, UpdateContext, current_update
 from core.clock import Clock
-from storage.models import BotState, InboxUpdate, SentJournal
+from storage.models import BotState, InboxLease, InboxUpdate, SentJournal
 
 log = logging.getLogger(__name__)
 OFFSET_KEY = "update_offset"
 INBOX = cast(Table, InboxUpdate.__table__)
 JOURNAL = cast(Table, SentJournal.__table__)
+LEASES = cast(Table, InboxLease.__table__)
 
 
 def chat_key(payload: dict[str, Any]) -> int | None:
@@ -70,6 +82,9 @@ class Inbox:
         polling_timeout: int = 25,
         on_handled: Callable[[int], Awaitable[None]] | None = None,
         callbacks: CallbackAnswers | None = None,
+        shared: bool = False,
+        owner: str = "",
+        lease_seconds: float = 15.0,
     ) -> None:
         self.bot = bot
         self.dp = dispatcher
@@ -86,6 +101,12 @@ class Inbox:
         self._polling = False
         self._on_handled = on_handled
         self._callbacks = callbacks
+        self.shared = shared  # several processes handle this database's updates
+        self.owner = owner
+        self.lease = timedelta(seconds=lease_seconds)
+        self._held: set[str] = set()  # chat keys whose lease this process holds
+        self._stale: set[str] = set()  # chat keys taken over from a dead process: replays
+        self._background: list[asyncio.Task[None]] = []
         self.handled = 0
         self.replayed: list[int] = []
 
@@ -202,12 +223,36 @@ class Inbox:
 
     # ------------------------------------------------------------------ handling
 
+    def start_shared(self, stop: asyncio.Event) -> None:
+        """Several processes: renew this process's chat leases and sweep up what others left."""
+        if self.shared and not self._background:
+            self._background = [
+                asyncio.create_task(self._renew(stop), name="inbox-renew"),
+                asyncio.create_task(self._sweep(stop), name="inbox-sweep"),
+            ]
+
+    async def close(self) -> None:
+        for task in self._background:
+            task.cancel()
+        await asyncio.gather(*self._background, return_exceptions=True)
+        self._background = []
+        if self.shared and self._held:
+            with contextlib.suppress(Exception):
+                async with self.db.begin() as session:
+                    await session.execute(
+                        delete(LEASES).where(LEASES.c.owner == self.owner, LEASES.c.chat_key.in_(self._held))
+                    )
+
     async def recover(self) -> int:
         """Schedule whatever was stored but not finished before the last stop.
 
         Any of them may have been half-handled when the process died, so all are handled as
-        replays: a send found in the journal is not repeated (bot/journal.py).
+        replays: a send found in the journal is not repeated (bot/journal.py). Several
+        processes: nothing here; the sweeper takes what a dead process left once its leases
+        lapsed (never a live process's chats).
         """
+        if self.shared:
+            return 0
         async with self.db.begin() as session:
             rows = (
                 await session.execute(
@@ -248,6 +293,9 @@ class Inbox:
             self._tasks[key] = asyncio.create_task(self._drain(key), name=f"chat-{key}")
 
     async def _drain(self, key: Any) -> None:
+        if self.shared:
+            await self._drain_shared(key)
+            return
         queue = self._queues[key]
         try:
             while queue:
@@ -311,6 +359,176 @@ class Inbox:
         self.handled += 1
         if self._on_handled is not None:
             await self._on_handled(update_id)
+
+    # ------------------------------------------------------------------ several processes
+
+    async def _drain_shared(self, key: Any) -> None:
+        """Handle the chat's pending updates from the database while holding its lease."""
+        lease_key = str(key)
+        mine = self._queues.get(key) or deque()
+        local = {u: (p, parsed) for u, p, _r, parsed in mine}
+        handled: set[int] = set()
+
+        def waiting() -> list[int]:  # updates this process stored that nobody handled here
+            return [u for u, *_ in mine if u not in handled]
+
+        try:
+            while True:
+                if not await self._acquire(lease_key):
+                    # Another process holds the chat: it handles what we stored (it looks again
+                    # before letting go). Wait until ours are done, or the lease comes free.
+                    if await self._all_done(waiting()):
+                        return
+                    await asyncio.sleep(0.2)
+                    continue
+                try:
+                    while True:
+                        rows = [r for r in await self._pending_of(key) if r[0] not in handled]
+                        if not rows:
+                            break
+                        replay = lease_key in self._stale
+                        for update_id, payload, attempts in rows:
+                            payload_, parsed = local.get(update_id, (payload, None))
+                            try:
+                                async with self._sem:
+                                    await self._handle(update_id, payload_, replay or attempts > 0, parsed)
+                            except asyncio.CancelledError:
+                                raise
+                            except Exception:
+                                log.exception("update %s could not be finished; left pending", update_id)
+                            handled.add(update_id)
+                finally:
+                    await self._release(lease_key)
+                # Stored meanwhile by a process that found the chat taken: ours to handle now.
+                if not [r for r in await self._pending_of(key) if r[0] not in handled]:
+                    if await self._all_done(waiting()):
+                        return
+        finally:
+            for update_id, *_ in mine:
+                self._known.discard(update_id)
+            self._tasks.pop(key, None)
+            self._queues.pop(key, None)
+            if not self._tasks:
+                self._idle.set()
+
+    async def _pending_of(self, key: Any) -> list[tuple[int, dict[str, Any], int]]:
+        where = (
+            INBOX.c.update_id == int(key[1:]) if isinstance(key, str) and key.startswith("u")
+            else INBOX.c.chat_id == int(key)
+        )
+        async with self.db() as session:
+            rows = await session.execute(
+                select(INBOX.c.update_id, INBOX.c.payload, INBOX.c.attempts)
+                .where(where, INBOX.c.status == "pending")
+                .order_by(INBOX.c.update_id)
+                .limit(100)
+            )
+            return [(r[0], r[1], r[2]) for r in rows.all()]
+
+    async def _all_done(self, ids: list[int]) -> bool:
+        if not ids:
+            return True
+        async with self.db() as session:
+            left = await session.scalar(
+                select(func.count()).where(INBOX.c.update_id.in_(ids), INBOX.c.status == "pending")
+            )
+        return not left
+
+    async def _acquire(self, lease_key: str) -> bool:
+        """Take (or keep) the chat's lease; False while a live process holds it."""
+        now = self.clock.now()
+        until = now + self.lease
+        async with self.db.begin() as session:
+            got = await session.execute(
+                pg_insert(LEASES)
+                .values(chat_key=lease_key, owner=self.owner, lease_until=until)
+                .on_conflict_do_nothing(index_elements=["chat_key"])
+                .returning(LEASES.c.chat_key)
+            )
+            if got.first() is None:
+                row = (
+                    await session.execute(
+                        select(LEASES.c.owner, LEASES.c.lease_until)
+                        .where(LEASES.c.chat_key == lease_key)
+                        .with_for_update()
+                    )
+                ).first()
+                if row is not None and row.owner != self.owner and row.lease_until > now:
+                    return False
+                if row is not None and row.owner != self.owner:
+                    self._stale.add(lease_key)  # its owner died mid-chat: replays
+                await session.execute(
+                    LEASES.update()
+                    .where(LEASES.c.chat_key == lease_key)
+                    .values(owner=self.owner, lease_until=until)
+                )
+        self._held.add(lease_key)
+        return True
+
+    async def _release(self, lease_key: str) -> None:
+        self._held.discard(lease_key)
+        self._stale.discard(lease_key)
+        try:
+            async with self.db.begin() as session:
+                await session.execute(
+                    delete(LEASES).where(LEASES.c.chat_key == lease_key, LEASES.c.owner == self.owner)
+                )
+        except Exception:  # it lapses by itself
+            log.warning("could not release the lease of chat %s; it lapses in %s", lease_key, self.lease)
+
+    async def _renew(self, stop: asyncio.Event) -> None:
+        every = self.lease.total_seconds() / 3
+        while not stop.is_set():
+            await _back_off(stop, every)
+            if self._held:
+                try:
+                    async with self.db.begin() as session:
+                        await session.execute(
+                            LEASES.update()
+                            .where(LEASES.c.owner == self.owner, LEASES.c.chat_key.in_(list(self._held)))
+                            .values(lease_until=self.clock.now() + self.lease)
+                        )
+                except Exception:
+                    log.warning("could not renew chat leases; retrying", exc_info=True)
+
+    async def _sweep(self, stop: asyncio.Event) -> None:
+        """Pending updates nobody is handling (a dead process's, or stored while the chat's
+        holder was letting go): take their chats."""
+        while not stop.is_set():
+            await _back_off(stop, 1.0)
+            if stop.is_set():
+                return
+            try:
+                now = self.clock.now()
+                async with self.db() as session:
+                    pending = (
+                        await session.execute(
+                            select(INBOX.c.update_id, INBOX.c.chat_id)
+                            .where(INBOX.c.status == "pending")
+                            .where(INBOX.c.received_at < now - timedelta(seconds=1))
+                            .order_by(INBOX.c.update_id)
+                            .limit(500)
+                        )
+                    ).all()
+                    keys = {(str(c) if c is not None else f"u{u}"): (c if c is not None else f"u{u}")
+                            for u, c in pending}
+                    if not keys:
+                        continue
+                    busy = set(
+                        (
+                            await session.execute(
+                                select(LEASES.c.chat_key).where(
+                                    LEASES.c.chat_key.in_(list(keys)), LEASES.c.lease_until >= now
+                                )
+                            )
+                        ).scalars()
+                    )
+                for lease_key, key in keys.items():
+                    if lease_key not in busy and key not in self._tasks:
+                        self._idle.clear()
+                        self._tasks[key] = asyncio.create_task(self._drain(key), name=f"chat-{key}")
+            except Exception:
+                log.warning("inbox sweep failed; retrying", exc_info=True)
 
     async def drain(self, timeout: float = 30.0) -> bool:
         """Wait until every scheduled update is handled; False on timeout."""

@@ -141,6 +141,20 @@ class InboxUpdate(Base):
     __table_args__ = (Index("ix_inbox_updates_status", "status", "update_id"),)
 
 
+class InboxLease(Base):
+    """Which process handles a chat's updates now (several processes on one database).
+
+    One chat's updates are handled in order by one process at a time, whichever process stored
+    them; the lease lapses at `lease_until` unless its owner renews it (bot/inbox.py).
+    """
+
+    __tablename__ = "inbox_leases"
+
+    chat_key: Mapped[str] = mapped_column(String(32), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(64))
+    lease_until: Mapped[datetime]
+
+
 class FsmState(Base):
     """Conversation state of aiogram's FSM, kept in the database so a restart forgets nothing."""
 

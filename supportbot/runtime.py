@@ -107,6 +107,10 @@ class Runtime:
             allowed_updates=ALLOWED_UPDATES,
             polling_timeout=s.polling_timeout,
             callbacks=self.callbacks,
+            # PostgreSQL: any number of processes may share the database; a chat's updates are
+            # handled by one of them at a time, under a lease (bot/inbox.py).
+            shared=self.engine.dialect.name == "postgresql",
+            owner=self.ctx.owner,
         )
 
         from api.app import create_app
@@ -144,6 +148,7 @@ class Runtime:
             await self._sandbox_web(s)
 
         await self.inbox.recover()
+        self.inbox.start_shared(self.stop_event)
         for name, worker in workers():
             self._tasks.append(asyncio.create_task(self._guard(name, worker), name=name))
         if s.webhook_url:
@@ -233,6 +238,7 @@ class Runtime:
         if not await self.inbox.drain(drain_timeout):
             log.warning("stopping with %d updates still stored; they run at next start",
                         self.inbox.backlog)
+        await self.inbox.close()
         self.server.should_exit = True
         done, pending = await asyncio.wait(self._tasks, timeout=STOP_TIMEOUT)
         for task in pending:  # a worker that ignores the stop signal must not hang the exit

@@ -1,0 +1,129 @@
+"""Several processes share one database's update inbox (PostgreSQL).
+
+Each "process" is an Inbox with its own owner id and a dispatcher that records what it
+handled. Updates of 30 chats arrive at random processes (webhooks behind a load balancer):
+every update is handled exactly once, one chat's updates in order and never by two processes
+at the same time, and chats are spread over the processes. A process that dies holding a chat
+hands it over once its lease lapses.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from bot.inbox import Inbox
+from core.clock import SystemClock
+from storage import migrate
+from storage.db import create_engine, create_sessionmaker
+from storage.models import InboxUpdate
+
+pytestmark = pytest.mark.postgres
+
+
+class Recorder:
+    """Stands in for aiogram's Dispatcher: records (process, update) and checks chat exclusivity."""
+
+    def __init__(self, name: str, log: list[tuple[str, int, int]], busy: dict[int, str]) -> None:
+        self.name, self.log, self.busy = name, log, busy
+
+    async def feed_update(self, bot: Any, update: Any, **kwargs: Any) -> None:
+        chat = update.message.chat.id
+        other = self.busy.get(chat)
+        assert other is None, f"chat {chat} handled by {other} and {self.name} at once"
+        self.busy[chat] = self.name
+        await asyncio.sleep(random.uniform(0, 0.01))
+        self.log.append((self.name, chat, update.update_id))
+        del self.busy[chat]
+
+
+def payload(update_id: int, chat: int) -> dict[str, Any]:
+    return {
+        "update_id": update_id,
+        "message": {
+            "message_id": update_id, "date": 1, "text": f"m{update_id}",
+            "chat": {"id": chat, "type": "private", "first_name": "C"},
+            "from": {"id": chat, "is_bot": False, "first_name": "C"},
+        },
+    }
+
+
+@pytest.fixture
+async def pg_db(postgres_url: str):  # type: ignore[no-untyped-def]
+    engine = create_engine(postgres_url)
+    await migrate.upgrade(engine)
+    yield create_sessionmaker(engine)
+    await engine.dispose()
+
+
+def inbox(
+    db: Any, name: str, log: list[tuple[str, int, int]], busy: dict[int, str], lease: float = 15.0
+) -> Inbox:
+    return Inbox(
+        bot=None, dispatcher=Recorder(name, log, busy), sessionmaker=db,  # type: ignore[arg-type]
+        clock=SystemClock(), workers=8, shared=True, owner=name, lease_seconds=lease,
+    )
+
+
+async def test_each_update_once_in_chat_order_across_three_processes(pg_db) -> None:  # type: ignore[no-untyped-def]
+    log: list[tuple[str, int, int]] = []
+    busy: dict[int, str] = {}
+    stop = asyncio.Event()
+    procs = [inbox(pg_db, f"p{i}", log, busy) for i in range(3)]
+    for p in procs:
+        p.start_shared(stop)
+    rng = random.Random(5)
+    chats = [1000 + i for i in range(30)]
+    sent: dict[int, list[int]] = {c: [] for c in chats}
+    update_id = 1
+    for _ in range(8):  # 8 rounds of one message per chat, delivered to random processes
+        batch = []
+        for chat in chats:
+            sent[chat].append(update_id)
+            batch.append(rng.choice(procs).accept(payload(update_id, chat)))
+            update_id += 1
+        await asyncio.gather(*batch)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 30
+    while len(log) < 240:
+        assert loop.time() < deadline, f"{len(log)} of 240 handled"
+        await asyncio.sleep(0.05)
+    await asyncio.sleep(0.3)
+    stop.set()
+    for p in procs:
+        await p.close()
+    handled = [u for _, _, u in log]
+    assert sorted(handled) == list(range(1, 241))  # each exactly once
+    for chat in chats:
+        assert [u for _, c, u in log if c == chat] == sent[chat]  # in order
+    assert len({name for name, _, _ in log}) == 3  # the work was shared
+    async with pg_db() as session:
+        statuses = set((await session.execute(select(InboxUpdate.status))).scalars())
+    assert statuses == {"done"}
+
+
+async def test_a_dead_process_chats_are_taken_over_after_the_lease(pg_db) -> None:  # type: ignore[no-untyped-def]
+    log: list[tuple[str, int, int]] = []
+    busy: dict[int, str] = {}
+    stop = asyncio.Event()
+    dead = inbox(pg_db, "dead", log, busy, lease=2.0)
+    # The dead process stored an update and took the chat, then died before handling it.
+    await dead.store([payload(1, 7)])
+    assert await dead._acquire("7")
+    alive = inbox(pg_db, "alive", log, busy, lease=2.0)
+    alive.start_shared(stop)
+    await alive.accept(payload(2, 7))  # arrives while the dead process still holds the chat
+    await asyncio.sleep(1.0)
+    assert log == []  # the lease is still valid: nobody else touches the chat
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 10
+    while len(log) < 2:
+        assert loop.time() < deadline, log
+        await asyncio.sleep(0.05)
+    stop.set()
+    await alive.close()
+    assert [u for _, _, u in log] == [1, 2] and {n for n, _, _ in log} == {"alive"}
