@@ -85,10 +85,12 @@ def create_dispatcher(
     db: async_sessionmaker[AsyncSession],
     clock: Clock,
     i18n: I18n,
+    shared: bool = False,
     **services: object,
 ) -> Dispatcher:
-    dp = Dispatcher(storage=SqlStorage(db, clock), settings=settings, db=db, clock=clock, i18n=i18n,
-                    **services)
+    """`shared`: several processes handle this database's updates (no in-process FSM cache)."""
+    dp = Dispatcher(storage=SqlStorage(db, clock, cache=not shared), settings=settings, db=db, clock=clock,
+                    i18n=i18n, **services)
     dp.update.outer_middleware(CustomerMiddleware(db=db, clock=clock, settings=settings, i18n=i18n,
                                                   probes={AWAITS_REPLY: awaits_reply_probe}))
     dp.update.outer_middleware(OutreachMiddleware(db=db, clock=clock))  # activity; ends sequences

@@ -1,7 +1,9 @@
 """aiogram FSM storage in the database: a conversation in progress survives a restart.
 
-Reads are served from a write-through in-memory cache (this process is the only writer of
-these rows), so the state lookup aiogram makes for every update costs no database round trip.
+Reads are served from a write-through in-memory cache when this process is the only writer of
+these rows (one process on SQLite), so the state lookup aiogram makes for every update costs no
+database round trip. With several processes (`cache=False`) a customer's next update may be
+handled by another process, so every read goes to the database.
 """
 
 from __future__ import annotations
@@ -31,9 +33,12 @@ def _key(key: StorageKey) -> str:
 
 
 class SqlStorage(BaseStorage):
-    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], clock: Clock) -> None:
+    def __init__(
+        self, sessionmaker: async_sessionmaker[AsyncSession], clock: Clock, *, cache: bool = True
+    ) -> None:
         self._sessionmaker = sessionmaker
         self._clock = clock
+        self._use_cache = cache
         self._cache: OrderedDict[str, tuple[str | None, dict[str, Any]]] = OrderedDict()
 
     async def _load(self, key: str) -> tuple[str | None, dict[str, Any]]:
@@ -50,6 +55,8 @@ class SqlStorage(BaseStorage):
         return value
 
     def _remember(self, key: str, value: tuple[str | None, dict[str, Any]]) -> None:
+        if not self._use_cache:
+            return
         self._cache[key] = value
         self._cache.move_to_end(key)
         while len(self._cache) > CACHE_SIZE:

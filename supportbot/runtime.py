@@ -96,7 +96,8 @@ class Runtime:
         # that queue's worker when it commits: no polling interval in between.
         self._unsubscribe = delivery.subscribe(self._wake)
         self.dp = create_dispatcher(
-            settings=s, db=self.db, clock=self.clock, i18n=self.i18n, ctx=self.ctx, faq=self.faq
+            settings=s, db=self.db, clock=self.clock, i18n=self.i18n, ctx=self.ctx, faq=self.faq,
+            shared=self.engine.dialect.name == "postgresql",
         )
         self.inbox = Inbox(
             bot=self.bot,
