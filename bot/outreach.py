@@ -165,7 +165,7 @@ async def run_webhooks(ctx: BotContext) -> None:
     rules = OutreachRules.from_settings(s)
     async with httpx.AsyncClient(timeout=s.outreach_webhook_timeout_seconds) as http:
         while not ctx.stop.is_set():
-            async with ctx.db() as session:
+            async with ctx.db.begin() as session:  # claims them (several processes)
                 due = await webhooks.due_webhooks(session, now=ctx.clock.now())
             for hook in due:
                 error: str | None = None

@@ -76,19 +76,29 @@ class OutgoingWebhook:
     headers: dict[str, str]
 
 
+CLAIM_FOR = timedelta(seconds=60)
+
+
 async def due_webhooks(session: AsyncSession, *, now: datetime, limit: int = 50) -> list[OutgoingWebhook]:
-    """Notifications due now, with body and signed headers ready to post."""
-    rows = (
-        await session.execute(
-            select(OutreachWebhook, Campaign.webhook_url, Campaign.webhook_secret)
-            .join(Campaign, Campaign.id == OutreachWebhook.campaign_id)
-            .where(OutreachWebhook.status == "pending", OutreachWebhook.next_at <= now)
-            .order_by(OutreachWebhook.next_at, OutreachWebhook.id)
-            .limit(limit)
-        )
-    ).all()
+    """Notifications due now, with body and signed headers ready to post.
+
+    Claimed for CLAIM_FOR (their `next_at` moves on), so another process does not post them at
+    the same time; `webhook_done` records the outcome. A process that dies mid-post leaves them
+    to be posted again after that (at least once: receivers dedupe by the delivery id). Locked
+    with SKIP LOCKED on PostgreSQL. Call it in a write transaction."""
+    stmt = (
+        select(OutreachWebhook, Campaign.webhook_url, Campaign.webhook_secret)
+        .join(Campaign, Campaign.id == OutreachWebhook.campaign_id)
+        .where(OutreachWebhook.status == "pending", OutreachWebhook.next_at <= now)
+        .order_by(OutreachWebhook.next_at, OutreachWebhook.id)
+        .limit(limit)
+    )
+    if session.bind.dialect.name == "postgresql":
+        stmt = stmt.with_for_update(of=OutreachWebhook, skip_locked=True)
+    rows = (await session.execute(stmt)).all()
     out = []
     for row, url, secret in rows:
+        row.next_at = now + CLAIM_FOR
         body = json.dumps({"id": row.id, **row.payload}, separators=(",", ":"), sort_keys=True).encode()
         headers = {
             "Content-Type": "application/json",
