@@ -31,6 +31,7 @@ from core.settings import Settings
 from dialogs.i18n import I18n
 from storage import migrate
 from storage.db import create_engine, create_sessionmaker
+from storage.notify import PgWakeBridge
 from storage.state import set_state
 
 log = logging.getLogger("supportbot")
@@ -93,8 +94,13 @@ class Runtime:
             single_process=self.engine.dialect.name == "sqlite",
         )
         # A transaction that queued something (a handler's, a worker's or the API's) wakes
-        # that queue's worker when it commits: no polling interval in between.
-        self._unsubscribe = delivery.subscribe(self._wake)
+        # that queue's worker when it commits: no polling interval in between. Several
+        # processes on PostgreSQL: every process hears it too (LISTEN/NOTIFY).
+        self.wake_bridge: PgWakeBridge | None = None
+        if self.engine.dialect.name == "postgresql":
+            self.wake_bridge = PgWakeBridge(s.database_url, self._wake)
+            self.wake_bridge.start()
+        self._unsubscribe = delivery.subscribe(self._wake_all)
         self.dp = create_dispatcher(
             settings=s, db=self.db, clock=self.clock, i18n=self.i18n, ctx=self.ctx, faq=self.faq,
             shared=self.engine.dialect.name == "postgresql",
@@ -211,6 +217,11 @@ class Runtime:
         for name in names:
             self.ctx.notify(name)
 
+    def _wake_all(self, names: frozenset[str]) -> None:
+        self._wake(names)  # this process at once
+        if self.wake_bridge is not None:
+            self.wake_bridge.publish(names)  # and the others
+
     async def _guard(self, name: str, worker: Worker) -> None:
         """A worker that crashes is logged and restarted; it never takes the process down."""
         while not self.stop_event.is_set():
@@ -248,6 +259,8 @@ class Runtime:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._unsubscribe()
+        if self.wake_bridge is not None:
+            await self.wake_bridge.stop()
         await self.callbacks.close()
         await self.bot.session.close()
         if self.sandbox is not None:

@@ -127,3 +127,25 @@ async def test_a_dead_process_chats_are_taken_over_after_the_lease(pg_db) -> Non
     stop.set()
     await alive.close()
     assert [u for _, _, u in log] == [1, 2] and {n for n, _, _ in log} == {"alive"}
+
+
+async def test_a_wake_up_reaches_the_other_processes(postgres_url: str) -> None:
+    from storage.notify import PgWakeBridge
+
+    heard: list[frozenset[str]] = []
+    a = PgWakeBridge(postgres_url, lambda names: None)
+    b = PgWakeBridge(postgres_url, heard.append)
+    a.start()
+    b.start()
+    try:
+        await asyncio.wait_for(asyncio.gather(a.connected.wait(), b.connected.wait()), 10)
+        a.publish(frozenset({"outbox", "engagement"}))
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 2
+        while not heard:
+            assert loop.time() < deadline, "process B never heard the wake-up"
+            await asyncio.sleep(0.01)
+        assert heard[0] == frozenset({"outbox", "engagement"})
+    finally:
+        await a.stop()
+        await b.stop()
