@@ -10,9 +10,9 @@ transactions a second instead of two per message, and a worker slot is freed onl
 answer is on disk: the rows on the wire never exceed `concurrency`, which bounds what a
 kill -9 can leave uncertain.
 
-Staff-group posts have their own driver (bot/support_worker.py) on the same state machine
-(core.delivery) and classifier: they are sent one request at a time per forum topic, in order,
-merged and folded into cards, which is a different traffic shape from a broadcast.
+Staff-group posts are the worker's second driver (bot/support_worker.py), on the same state
+machine (core.delivery) and classifier: they are sent one request at a time per forum topic, in
+order, merged and folded into cards, which is a different traffic shape from a broadcast.
 """
 
 from __future__ import annotations
@@ -352,6 +352,12 @@ def _by_kind(items: list[Any], kind: Callable[[Any], str]) -> dict[str, list[Any
 
 
 async def run(ctx: BotContext) -> None:
-    """Worker entry point (bot/workers.py)."""
+    """Worker entry point (bot/workers.py): every queued message leaves through here, in two
+    drivers on one state machine: proactive messages (this module's Deliverer, paced per
+    lane) and staff-group posts (bot/support_worker.py: one request at a time per topic)."""
+    from bot import support_worker
+
     configure_card(settings=ctx.settings, clock=ctx.clock)
-    await Deliverer(ctx).run()
+    async with asyncio.TaskGroup() as drivers:  # one fails: both stop, the runtime restarts them
+        drivers.create_task(Deliverer(ctx).run(), name="delivery-proactive")
+        drivers.create_task(support_worker.run_group_posts(ctx), name="delivery-staff-posts")

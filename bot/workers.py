@@ -17,7 +17,6 @@ def workers() -> list[tuple[str, Worker]]:
     from bot import delivery_worker, engagement_worker, outreach, support_worker
 
     found: list[tuple[str, Worker]] = [
-        ("support-group-posts", support_worker.run_group_posts),
         ("support-reminders", support_worker.run_reminders),
         ("engagement-jobs", engagement_worker.run_jobs),
         ("outreach-scheduler", outreach.run_scheduler),

@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core import customers as customer_svc
 from core.clock import Clock
 from core.contact_policy import last_contacts, refusal
-from core.delivery import outgoing
+from core.delivery import outgoing, queue
 from core.delivery.wake import wake
 from core.outreach import templates, webhooks
 from core.outreach.rules import OutreachRules, Window, next_allowed, retry_delay, zone
@@ -43,6 +43,7 @@ CONTACT_KIND = "campaign"
 UNREACHABLE_CODES = ("blocked", "deactivated", "not_started", "kicked")
 SAME_CUSTOMER_DELAY = timedelta(seconds=2)
 DEFAULT_LEASE = timedelta(seconds=60)
+QUEUE = queue.QueueTable("outbox", OutboxMessage, wire="inflight")
 
 
 def contact_ref(outbox_id: int) -> str:
@@ -343,16 +344,15 @@ async def mark_inflight(session: AsyncSession, *, ids: list[int], owner: str | N
     """Committed right before these requests leave: what a crash leaves here is uncertain.
     Returns the ids that were still this worker's claim (a row a recovering process took
     over after our lease ran out must not be sent by us)."""
-    if not ids:
-        return set()
-    mine = [] if owner is None else [OutboxMessage.owner == owner]
-    result = await session.execute(
-        update(OutboxMessage)
-        .where(OutboxMessage.id.in_(ids), OutboxMessage.status == "claimed", *mine)
-        .values(status="inflight", attempts=OutboxMessage.attempts + 1)
-        .returning(OutboxMessage.id)
-    )
-    return set(result.scalars().all())
+    if owner is None:  # one process (tests, tools): whoever claimed it
+        result = await session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id.in_(ids), OutboxMessage.status == "claimed")
+            .values(status="inflight", attempts=OutboxMessage.attempts + 1)
+            .returning(OutboxMessage.id)
+        )
+        return set(result.scalars().all())
+    return await queue.mark_wire(session, QUEUE, ids, owner=owner)
 
 
 async def release(session: AsyncSession, *, items: list[tuple[int, datetime]]) -> None:
