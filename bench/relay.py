@@ -53,6 +53,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -491,17 +492,25 @@ async def run_once(cfg: Config, run_no: int, log: Callable[[str], None]) -> dict
                     )
                     if cfg.profile_dir is not None:
                         await profile_signal(product, signal.SIGUSR1)
-                    cpu0 = product.cpu_seconds()
+                    last_call = await tg.call_log(limit=1)
+                    since = last_call[-1]["id"] if last_call else 0
+                    cpu0, w0 = product.cpu_seconds(), time.perf_counter()
                     r = await batch(
                         direction, cfg.n, customers, send, watch, seq, burst=cfg.burst, timeout=cfg.timeout
                     )
                     await asyncio.sleep(0.3)  # the bookkeeping after the last send (marks, ids)
-                    cpu1 = product.cpu_seconds()
+                    cpu1, w1 = product.cpu_seconds(), time.perf_counter()
                     if cfg.profile_dir is not None:
                         await profile_signal(product, signal.SIGUSR2)
                     if cpu0 is not None and cpu1 is not None:
                         r["cpu_s"] = round(cpu1 - cpu0, 3)
                         r["cpu_ms_per_relay"] = round((cpu1 - cpu0) / cfg.n * 1000, 3)
+                        # Informative: less what the product burns idle over the same window.
+                        idle = res.get("idle_cpu_ms_per_s", 0.0) / 1000 * (w1 - w0)
+                        r["cpu_ms_per_relay_less_idle"] = round((cpu1 - cpu0 - idle) / cfg.n * 1000, 3)
+                    # What the product asked of the Bot API during the batch (the double's log).
+                    calls = Counter(c["method"] for c in await tg.call_log(since_id=since))
+                    r["bot_api_calls"] = dict(calls.most_common())
                     res[direction] = r
                     await asyncio.sleep(0.5)
                 await sampler.stop()
@@ -542,7 +551,15 @@ def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
     for d, _ in DIRECTIONS:
         out[d] = {
             k: median_of(runs, d, k)
-            for k in ("cpu_ms_per_relay", "relays_per_s", "p50_ms", "p99_ms", "posts", "wall_s")
+            for k in (
+                "cpu_ms_per_relay",
+                "cpu_ms_per_relay_less_idle",
+                "relays_per_s",
+                "p50_ms",
+                "p99_ms",
+                "posts",
+                "wall_s",
+            )
         }
     out["rss_max_mb"] = median_of(runs, "rss_max_mb")
     out["vm_hwm_mb"] = median_of(runs, "vm_hwm_mb")
@@ -604,7 +621,14 @@ def print_report(
         + f"; peak over its life (VmHWM) {fmt(summary['vm_hwm_mb'], '.1f')} MB"
     )
     idle = fmt(summary["idle_cpu_ms_per_s"])
-    print(f"product idle CPU (polling, workers) before the batches: {idle} ms per s")
+    print(f"product idle CPU (polling, workers) before the batches: {idle} ms per s", end="")
+    less = [fmt(summary[d]["cpu_ms_per_relay_less_idle"]) for d, _ in DIRECTIONS]
+    print(f"; cpu ms/relay less that: {less[0]} (c2s), {less[1]} (s2c)")
+    for d, label in DIRECTIONS:
+        calls = (runs[0].get(d) or {}).get("bot_api_calls") if runs else None
+        if calls:
+            shown = ", ".join(f"{m} {n}" for m, n in calls.items())
+            print(f"Bot API calls during the {label} batch (run {runs[0]['run']}): {shown}")
     print()
     med = "median " if len(runs) > 1 else ""
     for d, label in DIRECTIONS:
