@@ -98,16 +98,51 @@ def product_main(argv: Sequence[str]) -> int:
     return updates.product_main(argv)
 
 
+SQL_TABLE = re.compile(r"\b(?:FROM|INTO|UPDATE)\s+\"?(\w+)", re.IGNORECASE)
+
+
+def _sql_key(statement: str) -> str:
+    """ "SELECT group_posts": the statement's verb and its first table."""
+    words = statement.split(None, 1)
+    verb = words[0].upper() if words else "?"
+    table = SQL_TABLE.search(statement)
+    return f"{verb} {table.group(1)}" if table else verb
+
+
 def _install_profile_signals(out: Path) -> None:
+    """SIGUSR1 starts a cProfile of the main thread (its CPU time) and a count of SQL statements;
+    SIGUSR2 stops them and writes DIR/<name>.prof and DIR/<name>.sql.json."""
     import cProfile
+
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
 
     out.mkdir(parents=True, exist_ok=True)
     names = iter(PROFILE_NAMES)
     current: list[cProfile.Profile] = []
+    sql: Counter[str] = Counter()
+
+    @event.listens_for(Engine, "before_cursor_execute")
+    def _count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if current:
+            sql[_sql_key(statement)] += 1
+
+    @event.listens_for(Engine, "commit")
+    def _commit(_conn: Any) -> None:
+        if current:
+            sql["COMMIT"] += 1
+
+    @event.listens_for(Engine, "rollback")
+    def _rollback(_conn: Any) -> None:
+        if current:
+            sql["ROLLBACK"] += 1
 
     def start(_sig: int, _frame: Any) -> None:
         if not current:
-            prof = cProfile.Profile()
+            sql.clear()
+            # The main thread's CPU time, not wall time: waiting (epoll, the GIL, other
+            # processes on a busy machine) does not count, so the profile says where CPU goes.
+            prof = cProfile.Profile(time.thread_time)
             current.append(prof)
             prof.enable()
 
@@ -116,6 +151,7 @@ def _install_profile_signals(out: Path) -> None:
             prof = current.pop()
             prof.disable()
             name = next(names, f"extra-{time.time():.0f}")
+            (out / f"{name}.sql.json").write_text(json.dumps(dict(sql.most_common()), indent=1))
             tmp = out / f"{name}.prof.tmp"
             prof.dump_stats(str(tmp))
             tmp.rename(out / f"{name}.prof")
@@ -237,6 +273,19 @@ def rss_mb(pid: int) -> tuple[float | None, float | None]:
     except OSError:
         pass
     return cur, hwm
+
+
+def thread_cpu(pid: int) -> dict[int, float]:
+    """CPU seconds (user + system) of each thread of a process (Linux /proc/<pid>/task)."""
+    out: dict[int, float] = {}
+    tick = os.sysconf("SC_CLK_TCK")
+    with contextlib.suppress(OSError):
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                with open(f"/proc/{pid}/task/{tid}/stat") as f:  # noqa: ASYNC230 - tiny procfs read
+                    fields = f.read().rsplit(")", 1)[1].split()
+                out[int(tid)] = (int(fields[11]) + int(fields[12])) / tick
+    return out
 
 
 class RssSampler:
@@ -494,12 +543,12 @@ async def run_once(cfg: Config, run_no: int, log: Callable[[str], None]) -> dict
                         await profile_signal(product, signal.SIGUSR1)
                     last_call = await tg.call_log(limit=1)
                     since = last_call[-1]["id"] if last_call else 0
-                    cpu0, w0 = product.cpu_seconds(), time.perf_counter()
+                    cpu0, w0, thr0 = product.cpu_seconds(), time.perf_counter(), thread_cpu(pid)
                     r = await batch(
                         direction, cfg.n, customers, send, watch, seq, burst=cfg.burst, timeout=cfg.timeout
                     )
                     await asyncio.sleep(0.3)  # the bookkeeping after the last send (marks, ids)
-                    cpu1, w1 = product.cpu_seconds(), time.perf_counter()
+                    cpu1, w1, thr1 = product.cpu_seconds(), time.perf_counter(), thread_cpu(pid)
                     if cfg.profile_dir is not None:
                         await profile_signal(product, signal.SIGUSR2)
                     if cpu0 is not None and cpu1 is not None:
@@ -508,6 +557,12 @@ async def run_once(cfg: Config, run_no: int, log: Callable[[str], None]) -> dict
                         # Informative: less what the product burns idle over the same window.
                         idle = res.get("idle_cpu_ms_per_s", 0.0) / 1000 * (w1 - w0)
                         r["cpu_ms_per_relay_less_idle"] = round((cpu1 - cpu0 - idle) / cfg.n * 1000, 3)
+                    # The event loop's thread vs the others (aiosqlite's connection threads...).
+                    main = thr1.get(pid, 0.0) - thr0.get(pid, 0.0)
+                    other = sum(v - thr0.get(t, 0.0) for t, v in thr1.items() if t != pid)
+                    r["cpu_ms_per_relay_main_thread"] = round(main / cfg.n * 1000, 3)
+                    r["cpu_ms_per_relay_other_threads"] = round(other / cfg.n * 1000, 3)
+                    r["threads"] = len(thr1)
                     # What the product asked of the Bot API during the batch (the double's log).
                     calls = Counter(c["method"] for c in await tg.call_log(since_id=since))
                     r["bot_api_calls"] = dict(calls.most_common())
@@ -554,6 +609,8 @@ def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
             for k in (
                 "cpu_ms_per_relay",
                 "cpu_ms_per_relay_less_idle",
+                "cpu_ms_per_relay_main_thread",
+                "cpu_ms_per_relay_other_threads",
                 "relays_per_s",
                 "p50_ms",
                 "p99_ms",
@@ -625,6 +682,12 @@ def print_report(
     less = [fmt(summary[d]["cpu_ms_per_relay_less_idle"]) for d, _ in DIRECTIONS]
     print(f"; cpu ms/relay less that: {less[0]} (c2s), {less[1]} (s2c)")
     for d, label in DIRECTIONS:
+        x = summary[d]
+        print(
+            f"{label}: cpu ms/relay in the event loop's thread {fmt(x['cpu_ms_per_relay_main_thread'])}, "
+            f"in the other threads (aiosqlite...) {fmt(x['cpu_ms_per_relay_other_threads'])}"
+        )
+    for d, label in DIRECTIONS:
         calls = (runs[0].get(d) or {}).get("bot_api_calls") if runs else None
         if calls:
             shown = ", ".join(f"{m} {n}" for m, n in calls.items())
@@ -649,7 +712,26 @@ def print_report(
     print("  stream); p50/p99: send request start -> arrival; posts: bot messages that carried the relays.")
 
 
-def print_profiles(prof_dir: Path, top: int = 15) -> None:
+def by_package(path: Path) -> list[tuple[str, float]]:
+    """Own (tottime) seconds of a profile grouped by package: sqlalchemy, aiogram, product:bot..."""
+    import pstats
+
+    stats = pstats.Stats(str(path))
+    tot: Counter[str] = Counter()
+    for (fn, _line, func), (_cc, _nc, tt, _ct, _callers) in stats.stats.items():  # type: ignore[attr-defined]
+        if "site-packages/" in fn:
+            key = fn.split("site-packages/", 1)[1].split("/", 1)[0]
+        elif fn.startswith(str(ROOT) + "/"):
+            key = "product: " + fn[len(str(ROOT)) + 1 :].split("/", 1)[0]
+        elif fn == "~":
+            key = "idle (epoll)" if "poll" in func else f"builtin: {func}"
+        else:
+            key = "stdlib: " + fn.rsplit("/", 1)[-1]
+        tot[key] += tt
+    return [(k, round(v, 2)) for k, v in tot.most_common()]
+
+
+def print_profiles(prof_dir: Path, n: int, top: int = 15) -> None:
     """Top functions of each batch's profile (main thread only: aiosqlite's thread is not in it)."""
     import io
     import pstats
@@ -670,7 +752,24 @@ def print_profiles(prof_dir: Path, top: int = 15) -> None:
         print(table(path, top))
         print(f"\n=== {label}: the product's own code (bot, core, storage, dialogs, api), top {top} ===")
         print(table(path, re.escape(str(ROOT)) + r"/(bot|core|storage|dialogs|api)/", top))
-    print("\n(cProfile counts every resumption of a coroutine as a call; the main thread only.)")
+        print(f"\n=== {label}: main-thread CPU by package (own time, s) ===")
+        for pkg, secs in by_package(path)[:12]:
+            print(f"  {secs:7.2f}  {pkg}")
+        sql_path = prof_dir / f"{name}.sql.json"
+        if sql_path.exists() and n:
+            counts = json.loads(sql_path.read_text())
+            total = sum(v for k, v in counts.items() if k not in ("COMMIT", "ROLLBACK"))
+            print(
+                f"\n=== {label}: SQL per relay: {total / n:.1f} statements, "
+                f"{counts.get('COMMIT', 0) / n:.1f} commits ==="
+            )
+            for key, count in list(counts.items())[:15]:
+                print(f"  {count / n:6.2f}  {key}")
+    print(
+        "\n(cProfile of the event loop's thread timed by its own CPU time (time.thread_time), which"
+        "\nroughly quadruples the CPU figures of a profiled run; every resumption of a coroutine"
+        "\ncounts as a call, greenlet switches blur cumulative times; aiosqlite's thread is not in it.)"
+    )
 
 
 def write_json(path: Path, data: dict[str, Any]) -> None:
@@ -729,7 +828,7 @@ async def amain(args: argparse.Namespace) -> int:
     ok = checks(summary)
     print_report(cfg, good, summary, ok)
     if cfg.profile_dir is not None:
-        print_profiles(cfg.profile_dir)
+        print_profiles(cfg.profile_dir, cfg.n)
     total = time.perf_counter() - started
     print(
         f"\n{len(good)} of {len(runs)} runs ok; total {total:.0f}s; load average (1 min) "
