@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from html import escape
 from typing import Any
@@ -103,9 +104,13 @@ async def _drain(ctx: BotContext, group: int) -> None:
     while not ctx.stop.is_set():
         async with ctx.db.begin() as session:
             batch = await _claim_next(session, ctx, group)
+            thread = None
+            if batch:  # the topic comes with the claim: no read transaction of its own
+                topic = await support.topic_of(session, customer_id=batch[0].customer_id, group_chat_id=group)
+                thread = topic.thread_id if topic is not None else None
         if not batch:
             return
-        await _send_batch(ctx, batch)
+        await _send_batch(ctx, batch, thread)
 
 
 async def _claim_next(session: Any, ctx: BotContext, group: int) -> list[GroupPost]:
@@ -240,8 +245,12 @@ class _Wire:
     while it waits for the group's 20-a-minute budget it is only claimed, and a kill then
     loses nothing)."""
 
-    def __init__(self, ctx: BotContext, posts: list[GroupPost]) -> None:
+    def __init__(self, ctx: BotContext, posts: list[GroupPost], thread: int | None = None) -> None:
         self.ctx, self.posts, self.on = ctx, posts, False
+        self.thread = thread  # the topic's thread id, read with the claim (None: look it up)
+        # What the answer changes besides the posts' status, written in the same transaction
+        # as the `sent` mark (one commit per post after the wire mark, not three).
+        self.after: list[Callable[[Any], Awaitable[None]]] = []
 
     async def __call__(self) -> None:
         if self.on:
@@ -254,8 +263,8 @@ class _Wire:
         self.on = True
 
 
-async def _send_batch(ctx: BotContext, posts: list[GroupPost]) -> None:
-    wire = _Wire(ctx, posts)
+async def _send_batch(ctx: BotContext, posts: list[GroupPost], thread: int | None = None) -> None:
+    wire = _Wire(ctx, posts, thread)
     try:
         covered = await _deliver(ctx, posts, wire)
     except asyncio.CancelledError:
@@ -292,8 +301,13 @@ async def _send_batch(ctx: BotContext, posts: list[GroupPost]) -> None:
         log.warning("group post %s refused (%s): %s", [p.id for p in covered], failure.code, failure.text)
         await _mark(ctx, covered, "failed", error=f"{failure.code}: {failure.text}"[:500])
         return
-    await _release_unsent(ctx, posts, covered)
-    await _mark(ctx, covered, "sent", sent_at=ctx.clock.now(), error=None)
+    rest = [p.id for p in posts if p not in covered]
+    async with ctx.db.begin() as session:
+        await delivery.release(session, QUEUE, rest)  # what did not fit goes back to the queue
+        done = [p.id for p in covered]
+        await delivery.finish(session, QUEUE, done, "sent", sent_at=ctx.clock.now(), error=None)
+        for action in wire.after:
+            await action(session)
 
 
 async def _release_unsent(ctx: BotContext, claimed: list[GroupPost], covered: list[GroupPost]) -> None:
@@ -322,8 +336,10 @@ async def _forget_topic(ctx: BotContext, post: GroupPost, *, closed: bool) -> No
         await ctx.bot(ReopenForumTopic(chat_id=post.group_chat_id, message_thread_id=thread))
 
 
-async def _ensure_topic(ctx: BotContext, post: GroupPost) -> int:
+async def _ensure_topic(ctx: BotContext, post: GroupPost, known: int | None = None) -> int:
     """The customer's thread id; creates the topic (and posts the card) on first use."""
+    if known is not None:
+        return known
     async with ctx.db.read() as session:  # type: ignore[attr-defined]
         topic = await support.topic_of(
             session, customer_id=post.customer_id, group_chat_id=post.group_chat_id
@@ -414,7 +430,7 @@ async def _deliver(ctx: BotContext, posts: list[GroupPost], wire: _Wire) -> list
     """Send one post (with what it carries); returns the posts it covered."""
     first = posts[0]
     group = first.group_chat_id
-    thread = await _ensure_topic(ctx, first)
+    thread = await _ensure_topic(ctx, first, wire.thread)
     if first.kind == "card":
         assert first.case_id is not None
         card = await _card_text(ctx, first.customer_id, first.case_id)
@@ -433,15 +449,15 @@ async def _deliver(ctx: BotContext, posts: list[GroupPost], wire: _Wire) -> list
                     reply_markup=_suggestions(ctx, covered[1:]),
                 )
             )
-        async with ctx.db.begin() as session:
+        case_id, card_id = first.case_id, sent.message_id
+
+        async def card_done(session: Any) -> None:
             await support.card_posted(
-                session,
-                clock=ctx.clock,
-                case_id=first.case_id,
-                topic_message_id=sent.message_id,
-                post_id=first.id,
+                session, clock=ctx.clock, case_id=case_id, topic_message_id=card_id, post_id=first.id
             )
-            await _remember_topic_ids(session, covered[1:], [sent.message_id] * n)
+            await _remember_topic_ids(session, covered[1:], [card_id] * n)
+
+        wire.after.append(card_done)
         return covered
     if first.kind == "notice":
         text = await _notice_text(ctx, first.payload)
@@ -486,8 +502,11 @@ async def _deliver(ctx: BotContext, posts: list[GroupPost], wire: _Wire) -> list
                 )
             )
         covered, topic_ids = [first], [sent_id.message_id]
-    async with ctx.db.begin() as session:
+
+    async def remember(session: Any) -> None:
         await _remember_topic_ids(session, covered, topic_ids)
+
+    wire.after.append(remember)
     return covered
 
 
