@@ -25,8 +25,8 @@ import asyncio
 import contextlib
 import hashlib
 import logging
-from collections.abc import Awaitable, Callable
-from typing import Protocol
+from collections.abc import Callable, Coroutine
+from typing import Any, Protocol
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -147,7 +147,7 @@ async def _sleep(stop: asyncio.Event, seconds: float) -> bool:
 async def lead(
     lease: Lease,
     stop: asyncio.Event,
-    work: Callable[[asyncio.Event], Awaitable[None]],
+    work: Callable[[asyncio.Event], Coroutine[Any, Any, None]],
     *,
     held: bool = False,
     recheck: float = RECHECK_SECONDS,

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import Counter
 from dataclasses import replace
 from typing import Any
@@ -124,6 +125,8 @@ class RedisFloodGate:
         self.prefix = f"{prefix}:{bot_id}"
         self.taken: Counter[str] = Counter()
         self.available = True  # False while Redis cannot be reached (readiness)
+        # 429 pauses that could not be written to Redis: honoured here until they end.
+        self._local_pauses: dict[str, float] = {}
         self._check = redis.register_script(CHECK_LUA)
         self._pause = redis.register_script(PAUSE_LUA)
         self.configure(limits)
@@ -170,6 +173,10 @@ class RedisFloodGate:
                 crate, cburst = lim.private_per_second, lim.private_burst
         # A live 429 pauses its chat bucket; the lane key of `live` is never set.
         keys = [shared, chat_key, self._key("pause", lane.value), self._key("livewait")]
+        if self._local_pauses:
+            held = self._local_pause(keys[:3])
+            if held is not None:
+                return held
         args = [lane.value, rate, burst, reserve, crate, cburst, lim.global_per_second]
         try:
             wait, reason = await self._check(keys=keys, args=args)
@@ -215,11 +222,21 @@ class RedisFloodGate:
         try:
             await self._pause(keys=[key], args=[mode, float(seconds)])
         except (RedisError, OSError) as exc:
-            self._down(exc)  # the sender still waits retry_after itself before retrying
+            self._down(exc)  # remembered here, so this process at least does not retry early
+            self._local_pauses[key] = max(self._local_pauses.get(key, 0.0), time.monotonic() + seconds)
             return
         self._up()
 
     aretry_after = retry_after
+
+    def _local_pause(self, keys: list[str]) -> Grant | None:
+        now = time.monotonic()
+        self._local_pauses = {k: t for k, t in self._local_pauses.items() if t > now}
+        for key, reason in zip(keys, ("global", "chat", "lane"), strict=True):
+            until = self._local_pauses.get(key)
+            if until is not None:
+                return Grant(until - now, reason)
+        return None
 
     async def ping(self) -> bool:
         """True when Redis answers (the readiness probe)."""

@@ -194,6 +194,10 @@ async def test_without_redis_sends_wait_and_readiness_says_so(caplog) -> None:  
             assert not await dead.ping()
         assert sum("Redis unreachable" in r.message for r in caplog.records) == 1
         assert dead.taken[Lane.LIVE] == 0
+        # A 429 that cannot be written to Redis is still honoured by this process.
+        await dead.retry_after(None, 30.0, Lane.CAMPAIGN)
+        paused = await dead.check(5, Lane.CAMPAIGN)
+        assert paused.reason == "lane" and 29 < paused.wait <= 30
     finally:
         await dead.close()
     # "Back": the same gate object pointed at a live Redis recovers on the next call.
