@@ -11,6 +11,7 @@ the process's own Python/GC collectors are added explicitly and tests can read t
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from typing import Any
 
 from prometheus_client import (
@@ -24,7 +25,7 @@ from prometheus_client import (
     platform_collector,
     process_collector,
 )
-from sqlalchemy import text
+from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 log = logging.getLogger(__name__)
@@ -60,7 +61,7 @@ TELEGRAM_RETRIES = Counter(
 )
 QUEUE_DEPTH = Gauge(
     "supportbot_queue_depth",
-    "Rows waiting in each durable queue, by status (counted in the database at scrape time).",
+    "Rows due now in each durable queue, by status (counted in the database at scrape time).",
     ["queue", "status"],
     registry=REGISTRY,
 )
@@ -82,7 +83,8 @@ REDIS_UP = Gauge(
 )
 
 # Each queue: its table and the statuses that mean "not finished". Counted with one GROUP BY
-# per table; statuses not listed are ignored, so a new finished state never shows up as depth.
+# per table over the status-first index of each queue; only rows due now (`not_before` unset or
+# past), so a survey scheduled for next week is not backlog. Statuses not listed are ignored.
 QUEUES: dict[str, tuple[str, tuple[str, ...]]] = {
     "inbox_updates": ("inbox_updates", ("pending",)),
     "outbox": ("outbox", ("queued", "claimed", "inflight", "held")),
@@ -91,11 +93,10 @@ QUEUES: dict[str, tuple[str, tuple[str, ...]]] = {
     "exit_interviews": ("exit_interviews", ("scheduled", "sending")),
     "loyalty_notices": ("loyalty_notices", ("queued", "sending")),
 }
-UNCERTAIN: dict[str, str] = {  # queue -> how its uncertain rows are found
-    "outbox": "SELECT count(*) FROM outbox WHERE status = 'uncertain'",
-    "group_posts": "SELECT count(*) FROM group_posts WHERE status = 'uncertain'",
-    "inbox_updates": "SELECT count(*) FROM inbox_updates WHERE error LIKE 'uncertain:%'",
-}
+# Queues whose rows become `uncertain` (on the wire at a crash, never resent). Updates handled
+# with an uncertain send are counted by supportbot_updates_handled_total{result="uncertain"}
+# instead: the inbox keeps every row, and finding them would scan it.
+UNCERTAIN_QUEUES = ("outbox", "group_posts")
 
 
 def set_role(role: str) -> None:
@@ -117,30 +118,41 @@ def telegram_retry(reason: str) -> None:
     TELEGRAM_RETRIES.labels(reason).inc()
 
 
-async def refresh_queue_gauges(sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+async def refresh_queue_gauges(sessionmaker: async_sessionmaker[AsyncSession], *, now: datetime) -> None:
     """Count every queue in the database (one GROUP BY per table); a missing table is skipped."""
+    from storage.schema import metadata
+
     async with sessionmaker() as session:
-        for queue, (table, statuses) in QUEUES.items():
-            counts: dict[str, int] = dict.fromkeys(statuses, 0)
+        for queue, (name, statuses) in QUEUES.items():
+            table = metadata.tables.get(name)
+            if table is None:
+                continue
+            query = select(table.c.status, func.count()).where(table.c.status.in_(statuses))
+            if "not_before" in table.c:
+                query = query.where(or_(table.c.not_before.is_(None), table.c.not_before <= now))
             try:
-                rows = await session.execute(
-                    text(f"SELECT status, count(*) FROM {table} GROUP BY status")  # noqa: S608 - fixed names
-                )
+                rows = (await session.execute(query.group_by(table.c.status))).all()
             except Exception as exc:  # e.g. a table the running schema does not have yet
                 log.debug("queue %s not counted: %s", queue, exc)
                 await session.rollback()
                 continue
-            for status, count in rows.all():
-                if status in counts:
-                    counts[status] = int(count)
+            counts: dict[str, int] = dict.fromkeys(statuses, 0)
+            counts.update({status: int(count) for status, count in rows})
             for status, count in counts.items():
                 QUEUE_DEPTH.labels(queue, status).set(count)
-        for queue, sql in UNCERTAIN.items():
+        for queue in UNCERTAIN_QUEUES:
+            table = metadata.tables.get(queue)
+            if table is None:
+                continue
             try:
-                QUEUE_UNCERTAIN.labels(queue).set(int(await session.scalar(text(sql)) or 0))
+                count = await session.scalar(
+                    select(func.count()).select_from(table).where(table.c.status == "uncertain")
+                )
             except Exception as exc:
                 log.debug("uncertain rows of %s not counted: %s", queue, exc)
                 await session.rollback()
+                continue
+            QUEUE_UNCERTAIN.labels(queue).set(int(count or 0))
 
 
 def render() -> tuple[bytes, str]:

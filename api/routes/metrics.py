@@ -28,7 +28,8 @@ async def prometheus_metrics(request: Request) -> Response:
             return Response("metrics need Authorization: Bearer <METRICS_TOKEN>\n", status_code=401,
                             media_type="text/plain", headers={"WWW-Authenticate": "Bearer"})
     try:
-        await telemetry.refresh_queue_gauges(request.app.state.sessionmaker)
+        state = request.app.state
+        await telemetry.refresh_queue_gauges(state.sessionmaker, now=state.clock.now())
     except Exception as exc:  # the database is down: still serve the process's own figures
         logger.warning("queue depths not counted: %r", exc)
     body, content_type = telemetry.render()

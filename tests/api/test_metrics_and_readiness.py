@@ -31,11 +31,22 @@ def with_settings(settings: Settings, **changes) -> Settings:  # type: ignore[no
 
 
 async def test_metrics_lists_every_metric_without_an_api_key(client, session, clock) -> None:
-    from storage.models import InboxUpdate
+    from datetime import timedelta
 
-    session.add(InboxUpdate(update_id=1, payload={}, status="pending", attempts=0, received_at=clock.now()))
-    session.add(InboxUpdate(update_id=2, payload={}, status="done", attempts=0, received_at=clock.now(),
-                            error="uncertain: SendMessage #1"))
+    from storage.models import Customer, InboxUpdate
+    from storage.models_support import GroupPost
+
+    now = clock.now()
+    session.add(InboxUpdate(update_id=1, payload={}, status="pending", attempts=0, received_at=now))
+    session.add(InboxUpdate(update_id=2, payload={}, status="done", attempts=0, received_at=now))
+    customer = Customer(first_name="Anna", created_at=now, updated_at=now)
+    session.add(customer)
+    await session.flush()
+    for status, not_before in [("queued", None), ("queued", now - timedelta(seconds=1)),
+                               ("queued", now + timedelta(hours=1)),  # not due yet: not backlog
+                               ("sent", None), ("uncertain", None)]:
+        session.add(GroupPost(group_chat_id=-100, customer_id=customer.id, priority=0, kind="text",
+                              payload={}, status=status, not_before=not_before, created_at=now))
     await session.commit()
     telemetry.update_finished(0.0, 0.05, "done")
     telemetry.telegram_send("live", "ok")
@@ -59,8 +70,10 @@ async def test_metrics_lists_every_metric_without_an_api_key(client, session, cl
         assert name in r.text, name
     assert 'supportbot_queue_depth{queue="inbox_updates",status="pending"} 1.0' in r.text
     assert 'supportbot_queue_depth{queue="outbox",status="queued"} 0.0' in r.text
-    assert 'supportbot_queue_depth{queue="group_posts",status="queued"} 0.0' in r.text
-    assert 'supportbot_queue_uncertain{queue="inbox_updates"} 1.0' in r.text
+    assert 'supportbot_queue_depth{queue="group_posts",status="queued"} 2.0' in r.text
+    assert 'supportbot_queue_depth{queue="nps_surveys",status="scheduled"} 0.0' in r.text
+    assert 'supportbot_queue_uncertain{queue="group_posts"} 1.0' in r.text
+    assert 'supportbot_queue_uncertain{queue="outbox"} 0.0' in r.text
     assert 'supportbot_telegram_sends_total{lane="campaign",result="429"}' in r.text
     assert 'supportbot_process_info{role="api"} 1.0' in r.text
     assert "/metrics" not in (await client.get("/openapi.json")).json()["paths"]
