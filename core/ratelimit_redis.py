@@ -7,7 +7,8 @@ MARGIN), a bucket per chat (private ~1/s burst 2, groups 20/min), lanes `live` /
 
 Every decision is one Lua script (atomic in Redis) that refills, checks and takes the tokens;
 time is Redis's own clock (`TIME`), so the processes' clocks never need to agree. Keys are
-`<prefix>:<bot id>:...`; per-chat buckets expire once they would be full again.
+`supportbot:flood:{<bot id>}:...` (one hash slot per bot); per-chat buckets expire once they
+would be full again.
 
 "Live goes first" across processes: a live send that waits for the global bucket sets a
 short-lived `livewait` key (refreshed while it waits), and campaign sends yield while it exists.
@@ -122,7 +123,8 @@ class RedisFloodGate:
         prefix: str = "supportbot:flood",
     ) -> None:
         self.redis = redis
-        self.prefix = f"{prefix}:{bot_id}"
+        # The bot id as a hash tag: every key one script touches is in the same cluster slot.
+        self.prefix = f"{prefix}:{{{bot_id}}}"
         self.taken: Counter[str] = Counter()
         self.available = True  # False while Redis cannot be reached (readiness)
         # 429 pauses that could not be written to Redis: honoured here until they end.
