@@ -40,7 +40,7 @@ LIVE_WAIT_TTL_MS = 250  # a waiting live send renews its "live first" flag this 
 
 # KEYS: 1 shared bucket (global or paid), 2 chat bucket ("" = none), 3 lane pause, 4 livewait
 # ARGV: lane, shared rate, shared burst, reserve, chat rate, chat burst, global rate
-# Returns {wait as string, reason}; wait "0" means the tokens were taken.
+# Returns {wait as string, reason, Redis time}; wait "0" means the tokens were taken.
 CHECK_LUA = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
@@ -49,9 +49,9 @@ local rate, burst, reserve = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV
 local crate, cburst, grate = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
 
 local paused = tonumber(redis.call('GET', KEYS[3]) or '0')
-if paused > now then return {tostring(paused - now), 'lane'} end
+if paused > now then return {tostring(paused - now), 'lane', tostring(now)} end
 if lane == 'campaign' and redis.call('EXISTS', KEYS[4]) == 1 then
-  return {tostring(1 / math.max(grate, 1)), 'live'}
+  return {tostring(1 / math.max(grate, 1)), 'live', tostring(now)}
 end
 
 local function load(key, r, cap)
@@ -83,10 +83,10 @@ if wshared <= 0 and wchat <= 0 then
     local full = (cburst - ctokens + 1) / crate
     redis.call('PEXPIRE', KEYS[2], math.ceil((math.max(full, cpaused - now) + 1) * 1000))
   end
-  return {'0', ''}
+  return {'0', '', tostring(now)}
 end
-if wchat > wshared then return {tostring(wchat), 'chat'} end
-return {tostring(wshared), 'global'}
+if wchat > wshared then return {tostring(wchat), 'chat', tostring(now)} end
+return {tostring(wshared), 'global', tostring(now)}
 """
 
 # KEYS: 1 bucket to pause (chat, or global) or lane key; ARGV: mode ('bucket'|'lane'), seconds
@@ -129,6 +129,7 @@ class RedisFloodGate:
         self.available = True  # False while Redis cannot be reached (readiness)
         # 429 pauses that could not be written to Redis: honoured here until they end.
         self._local_pauses: dict[str, float] = {}
+        self.granted_at: list[float] | None = None  # a list: Redis's time of each grant is appended
         self._check = redis.register_script(CHECK_LUA)
         self._pause = redis.register_script(PAUSE_LUA)
         self.configure(limits)
@@ -181,7 +182,7 @@ class RedisFloodGate:
                 return held
         args = [lane.value, rate, burst, reserve, crate, cburst, lim.global_per_second]
         try:
-            wait, reason = await self._check(keys=keys, args=args)
+            wait, reason, at = await self._check(keys=keys, args=args)
         except (RedisError, OSError) as exc:
             self._down(exc)
             return Grant(REDIS_RETRY_SECONDS, "redis")
@@ -189,6 +190,8 @@ class RedisFloodGate:
         wait = float(wait)
         if wait <= 0:
             self.taken[lane] += 1
+            if self.granted_at is not None:
+                self.granted_at.append(float(at))
             return Grant(0.0)
         return Grant(wait, reason.decode() if isinstance(reason, bytes) else str(reason))
 
