@@ -20,6 +20,7 @@ from api.routes import (
     faq,
     health,
     loyalty,
+    metrics,
     orders,
     promo_codes,
     segments,
@@ -116,6 +117,7 @@ def create_app(
     _offline_docs(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=MAX_V1_BODY_BYTES, path_prefix="/v1/")
     app.include_router(health.router)
+    app.include_router(metrics.router)  # /metrics (no API key; METRICS_TOKEN optional)
     app.include_router(customers.router)
     app.include_router(support.router)
     app.include_router(faq.router)

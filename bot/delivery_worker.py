@@ -272,7 +272,7 @@ class Deliverer:
             if self.ctx.stop.is_set():
                 self._give_back(out)
                 return
-            grant = gate.check(out.chat_id, lane)
+            grant = await gate.acheck(out.chat_id, lane)
             if grant.wait <= 0:
                 break
             if grant.reason == "chat":
@@ -290,7 +290,7 @@ class Deliverer:
             if await self.ctx.sleep(min(wait, 1.0)):
                 self._give_back(out)
                 return
-            grant = gate.check(out.chat_id, lane)
+            grant = await gate.acheck(out.chat_id, lane)
             if grant.wait <= 0:
                 self._go(out, lane)
                 return

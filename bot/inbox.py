@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import timedelta
@@ -38,6 +39,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.callbacks import CallbackAnswers
 from bot.journal import UncertainDelivery, UpdateContext, current_update
+from core import logs, telemetry
 from core.clock import Clock
 from storage.models import BotState, InboxLease, InboxUpdate, SentJournal
 
@@ -322,6 +324,8 @@ class Inbox:
         self, update_id: int, payload: dict[str, Any], replay: bool, parsed: Update | None = None
     ) -> None:
         error: str | None = None
+        started = time.monotonic()
+        log_token = logs.bind(update_id=update_id)  # every log line of this update carries its id
         ctx = UpdateContext(update_id=update_id, replay=replay)
         token = current_update.set(ctx)
         try:
@@ -336,6 +340,7 @@ class Inbox:
             error = f"{type(exc).__name__}: {exc}"[:2000]
         finally:
             current_update.reset(token)
+            logs.unbind(log_token)
         if ctx.uncertain:
             log.warning("update %s: %s may or may not have reached Telegram before the stop; "
                         "not repeated", update_id, ", ".join(ctx.uncertain))
@@ -357,6 +362,8 @@ class Inbox:
 
         await self.db.batched(finish)  # type: ignore[attr-defined]  # shares a commit with others
         self.handled += 1
+        result = "uncertain" if ctx.uncertain else "failed" if error else "done"
+        telemetry.update_finished(started, time.monotonic(), result)
         if self._on_handled is not None:
             await self._on_handled(update_id)
 

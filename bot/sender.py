@@ -28,11 +28,19 @@ from typing import Any
 
 from aiogram import Bot
 from aiogram.client.session.middlewares.base import BaseRequestMiddleware, NextRequestMiddlewareType
-from aiogram.exceptions import TelegramNetworkError, TelegramRetryAfter, TelegramServerError
+from aiogram.exceptions import (
+    TelegramAPIError,
+    TelegramForbiddenError,
+    TelegramNetworkError,
+    TelegramRetryAfter,
+    TelegramServerError,
+)
 from aiogram.methods import TelegramMethod
 from aiogram.methods.base import Response, TelegramType
 
+from core import telemetry
 from core.ratelimit import FloodGate, Lane
+from core.ratelimit_redis import RedisFloodGate
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +88,7 @@ CALLBACK_ANSWER_MAX_WAIT = 10.0
 class FloodControlMiddleware(BaseRequestMiddleware):
     def __init__(
         self,
-        gate: FloodGate | None,
+        gate: FloodGate | RedisFloodGate | None,  # in memory, or shared through Redis
         *,
         max_retries: int = 5,
         max_backoff: float = 30.0,
@@ -118,12 +126,15 @@ class FloodControlMiddleware(BaseRequestMiddleware):
                 if counted:
                     self.stats["sent"] += 1
                     self.lanes[lane] += 1
+                    telemetry.telegram_send(lane, "ok")
                 return response
             except TelegramRetryAfter as exc:
                 self.stats["retry_after"] += 1
+                if counted:
+                    telemetry.telegram_send(lane, "429")
                 name = type(method).__name__
-                if self.gate is not None:
-                    self.gate.retry_after(chat_id, exc.retry_after, lane)
+                if self.gate is not None:  # awaited: the Redis gate pauses every process
+                    await self.gate.aretry_after(chat_id, exc.retry_after, lane)
                 # A 429 says "wait", not "fail": retried for as long as the waits add up to
                 # less than the limit (a press is useless after ~15 s, so its answer gives up
                 # sooner), however many 429s that takes.
@@ -132,6 +143,7 @@ class FloodControlMiddleware(BaseRequestMiddleware):
                 if not options.retry or waited > limit:
                     raise
                 log.warning("429 on %s to %s: retry after %ss", name, chat_id, exc.retry_after)
+                telemetry.telegram_retry("429")
                 if self.gate is None or not counted:
                     # Not paced by the gate (edits, answers, topic calls...): wait here. Every
                     # call honours retry_after, not only sends.
@@ -139,9 +151,16 @@ class FloodControlMiddleware(BaseRequestMiddleware):
             except (TelegramServerError, TelegramNetworkError) as exc:
                 key = "server_errors" if isinstance(exc, TelegramServerError) else "network_errors"
                 self.stats[key] += 1
+                if counted:
+                    telemetry.telegram_send(lane, "5xx" if key == "server_errors" else "network")
                 attempt += 1
                 if not options.retry or attempt > self.max_retries or type(method).__name__ == "GetUpdates":
                     raise
                 delay = min(self.max_backoff, 0.5 * 2 ** (attempt - 1))
                 log.warning("%s on %s, retry %d in %.1fs", exc, type(method).__name__, attempt, delay)
+                telemetry.telegram_retry("5xx" if key == "server_errors" else "network")
                 await asyncio.sleep(delay)
+            except TelegramAPIError as exc:  # 403 and other refusals: never retried here
+                if counted:
+                    telemetry.telegram_send(lane, "403" if isinstance(exc, TelegramForbiddenError) else "4xx")
+                raise

@@ -205,3 +205,11 @@ class FloodGate:
             bucket.pause(now, seconds)
             return
         self._lane_pause[lane] = max(self._lane_pause.get(lane, 0.0), now + seconds)
+
+    # Awaitable twins, so callers work the same with this gate and the Redis-shared one
+    # (core/ratelimit_redis.py), whose calls all await.
+    async def acheck(self, chat_id: int | str | None, lane: Lane = Lane.LIVE) -> Grant:
+        return self.check(chat_id, lane)
+
+    async def aretry_after(self, chat_id: int | str | None, seconds: float, lane: Lane = Lane.LIVE) -> None:
+        self.retry_after(chat_id, seconds, lane)

@@ -200,6 +200,25 @@ class Settings(BaseSettings):
     environment: Literal["development", "production"] = "development"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
+    # --- Scale-out: several processes (docs/DEPLOY.md) ---
+    # Unset: one process, flood limits kept in memory. Set: limits shared by every process.
+    redis_url: str | None = None
+    # What `supportbot run` runs here (`--role` overrides): all | bot | api | worker.
+    process_role: Literal["all", "bot", "api", "worker"] = "all"
+    # text (readable) or json (one object per line, for log collectors).
+    log_format: Literal["text", "json"] = "text"
+    # Unset: /metrics is open (restrict it at the proxy). Set: scrapes send this bearer token.
+    metrics_token: SecretStr | None = None
+
+    @field_validator("redis_url", mode="before")
+    @classmethod
+    def _redis_url(cls, value: object) -> object:
+        if value in (None, ""):
+            return None
+        if not isinstance(value, str) or not re.match(r"^(redis|rediss|unix)://", value):
+            raise ValueError("must be a redis:// (or rediss://, unix://) URL, e.g. redis://127.0.0.1:6379/0")
+        return value
+
     @field_validator("bot_token", mode="before")
     @classmethod
     def _token(cls, value: object) -> object:

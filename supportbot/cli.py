@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import sys
 from collections.abc import Sequence
 
@@ -22,17 +21,17 @@ def _settings() -> Settings:
         raise SystemExit(2) from None
 
 
-def _logging(level: str) -> None:
-    logging.basicConfig(
-        level=getattr(logging, level),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    logging.getLogger("aiogram.event").setLevel(logging.WARNING)
+def _logging(level: str, fmt: str = "text") -> None:
+    from core.logs import setup
+
+    setup(level, fmt)  # LOG_FORMAT=json: one JSON object per line (core/logs.py)
 
 
-def cmd_run(_args: argparse.Namespace) -> int:
+def cmd_run(args: argparse.Namespace) -> int:
     settings = _settings()
-    _logging(settings.log_level)
+    if getattr(args, "role", None):
+        settings = settings.model_copy(update={"process_role": args.role})
+    _logging(settings.log_level, settings.log_format)
     from supportbot.runtime import serve
 
     try:
@@ -45,7 +44,7 @@ def cmd_run(_args: argparse.Namespace) -> int:
 
 def cmd_migrate(args: argparse.Namespace) -> int:
     settings = _settings()
-    _logging(settings.log_level)
+    _logging(settings.log_level, settings.log_format)
     from storage import migrate
     from storage.db import create_engine
 
@@ -155,6 +154,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("run", help="run the bot, the HTTP API and the workers in one process",
                        description="Run everything. Without BOT_TOKEN an embedded Bot API "
                        "sandbox is started so the product works locally with no Telegram.")
+    p.add_argument("--role", choices=["all", "bot", "api", "worker"],
+                   help="what this process runs (default: PROCESS_ROLE, else all): bot = Telegram "
+                   "updates, api = only the HTTP API, worker = only background workers; "
+                   "see docs/DEPLOY.md")
     p.set_defaults(fn=cmd_run)
 
     p = sub.add_parser("migrate", help="apply database migrations (run also happens at start)",

@@ -1,5 +1,10 @@
 """The composition root: one asyncio loop runs the bot, the HTTP API and the workers.
 
+`role` (PROCESS_ROLE / `supportbot run --role`) picks what this process runs: `all` (the
+default: everything), `bot` (Telegram updates: polling under the poller lease, or the webhook),
+`api` (only the HTTP API; no Telegram call at all) or `worker` (the background workers). Every
+role serves /healthz, /readyz and /metrics on API_HOST:API_PORT. See docs/DEPLOY.md.
+
 Settings are built once in main() and passed down; nothing here is an import-time global,
 so tests can start as many runtimes as they like.
 """
@@ -21,9 +26,10 @@ from bot.context import BotContext
 from bot.factory import ALLOWED_UPDATES, create_bot, create_dispatcher
 from bot.inbox import Inbox
 from bot.journal import SendJournalMiddleware
+from bot.leader import lead, poller_lease
 from bot.webhook import create_webhook_router
 from bot.workers import Worker, workers
-from core import delivery, faq_learning
+from core import delivery, faq_learning, telemetry
 from core.clock import Clock, SystemClock
 from core.faq import FaqLibrary
 from core.ratelimit import FloodGate, Limits
@@ -32,7 +38,7 @@ from dialogs.i18n import I18n
 from storage import migrate
 from storage.db import create_engine, create_sessionmaker
 from storage.notify import PgWakeBridge
-from storage.state import set_state
+from storage.state import get_state, set_state
 
 log = logging.getLogger("supportbot")
 STOP_TIMEOUT = 10.0
@@ -44,8 +50,16 @@ class Runtime:
     settings: Settings
     clock: Clock = field(default_factory=SystemClock)
     flood_control: bool = True
+    role: str | None = None  # all | bot | api | worker; None: settings.process_role
 
     def __post_init__(self) -> None:
+        self.role = self.role or self.settings.process_role
+        # What this process runs (the HTTP server with the probes and /metrics runs in all roles).
+        self.handles_updates = self.role in ("all", "bot")
+        self.runs_workers = self.role in ("all", "worker")
+        self.calls_telegram = self.role != "api"
+        self.gate: Any = None
+        self.lease: Any = None
         self.stop_event = asyncio.Event()
         self._tasks: list[asyncio.Task[Any]] = []
         self.sandbox: Any = None
@@ -60,7 +74,8 @@ class Runtime:
         self.db = create_sessionmaker(self.engine)
 
         self.telegram_url = s.telegram_api_url
-        if s.sandbox_mode and not s.telegram_api_url:
+        telemetry.set_role(str(self.role))
+        if s.sandbox_mode and not s.telegram_api_url and self.calls_telegram:
             from sandbox.server import SandboxServer
 
             self.sandbox = SandboxServer(flood_limits=s.sandbox_flood_limits)
@@ -73,7 +88,15 @@ class Runtime:
         async with self.db() as session:  # phrasings staff taught and the API approved
             self.faq.set_learned(await faq_learning.approved_phrasings(session))
 
-        self.gate = FloodGate(Limits.from_settings(s)) if self.flood_control else None
+        if self.flood_control and s.redis_url:  # limits shared by every process of this bot
+            from core.ratelimit_redis import RedisFloodGate
+
+            self.gate = RedisFloodGate.from_url(
+                s.redis_url, bot_id=s.token.split(":", 1)[0], limits=Limits.from_settings(s)
+            )
+            telemetry.REDIS_UP.set_function(lambda: 1.0 if self.gate.available else 0.0)
+        elif self.flood_control:
+            self.gate = FloodGate(Limits.from_settings(s))
         self.callbacks = CallbackAnswers()
         self.bot, self.sender = create_bot(
             token=s.token,
@@ -82,10 +105,14 @@ class Runtime:
             journal=SendJournalMiddleware(self.db, self.clock),
             answers=self.callbacks,
         )
-        me = await self.bot.get_me()
-        self.bot_username = me.username or ""
-        async with self.db.begin() as session:
-            await set_state(session, now=self.clock.now(), key="bot_username", value=self.bot_username)
+        if self.calls_telegram:
+            me = await self.bot.get_me()
+            self.bot_username = me.username or ""
+            async with self.db.begin() as session:
+                await set_state(session, now=self.clock.now(), key="bot_username", value=self.bot_username)
+        else:  # role api: never calls Telegram; the name a bot process stored, if any
+            async with self.db() as session:
+                self.bot_username = await get_state(session, key="bot_username") or ""
 
         self.i18n = I18n()
         self.ctx = BotContext(
@@ -125,7 +152,7 @@ class Runtime:
         self.app = create_app(
             settings=s, sessionmaker=self.db, clock=self.clock, engine=self.engine, faq_library=self.faq
         )
-        if s.webhook_url:
+        if s.webhook_url and self.handles_updates:
             assert s.webhook_secret is not None
             self.app.include_router(
                 create_webhook_router(
@@ -154,11 +181,22 @@ class Runtime:
         if self.sandbox is not None:
             await self._sandbox_web(s)
 
-        await self.inbox.recover()
-        self.inbox.start_shared(self.stop_event)
-        for name, worker in workers():
-            self._tasks.append(asyncio.create_task(self._guard(name, worker), name=name))
-        if s.webhook_url:
+        leading = False
+        if self.handles_updates and not s.webhook_url:
+            # One poller per bot: the process holding the lease polls (and recovers what a
+            # dead poller left); the others wait for it (bot/leader.py). SQLite: always this one.
+            self.lease = poller_lease(self.engine, s.token.split(":", 1)[0])
+            leading = await self.lease.try_acquire()
+        if self.handles_updates and (s.webhook_url or leading):
+            await self.inbox.recover()
+        if self.handles_updates:
+            # PostgreSQL: every bot process handles stored updates, one chat at a time under a
+            # lease, whichever process stored them (bot/inbox.py).
+            self.inbox.start_shared(self.stop_event)
+        if self.runs_workers:
+            for name, worker in workers():
+                self._tasks.append(asyncio.create_task(self._guard(name, worker), name=name))
+        if self.handles_updates and s.webhook_url:
             await self.bot(
                 SetWebhook(
                     url=s.webhook_url + s.webhook_path,
@@ -166,9 +204,24 @@ class Runtime:
                     allowed_updates=ALLOWED_UPDATES,
                 )
             )
-        else:
+        elif self.handles_updates:
             await self.bot(DeleteWebhook(drop_pending_updates=False))
-            self._tasks.append(asyncio.create_task(self.inbox.poll(self.stop_event), name="poll"))
+            self._tasks.append(asyncio.create_task(
+                lead(self.lease, self.stop_event, self._poll(recovered=leading), held=leading), name="poll"
+            ))
+
+    def _poll(self, *, recovered: bool):  # type: ignore[no-untyped-def]
+        """Polling while this process holds the lease; on each new lease, first the updates a
+        dead poller stored but did not finish."""
+        done = {"recovered": recovered}  # at start-up, start() already recovered
+
+        async def work(until: asyncio.Event) -> None:
+            if not done["recovered"]:
+                await self.inbox.recover()
+            done["recovered"] = False  # a later lease (after losing this one) recovers again
+            await self.inbox.poll(until)
+
+        return work
 
     async def _sandbox_staff_group(self, s: Settings) -> Settings:
         """Sandbox mode: a staff forum group with one staff member, so handoff works at once."""
@@ -263,6 +316,8 @@ class Runtime:
             await self.wake_bridge.stop()
         await self.callbacks.close()
         await self.bot.session.close()
+        if hasattr(self.gate, "close"):  # the Redis-shared gate's connection pool
+            await self.gate.close()
         if self.sandbox is not None:
             await self.sandbox.stop()
         await self.engine.dispose()
@@ -301,7 +356,9 @@ async def serve(settings: Settings) -> None:
     staff = getattr(runtime, "sandbox_staff", None)
     if staff:
         lines.append(f"Sandbox staff group {staff['group_id']} (staff user {staff['staff_user_id']})")
-    lines.append(f"Bot: @{runtime.bot_username} ({'webhook' if settings.webhook_url else 'polling'})")
+    if runtime.handles_updates:
+        lines.append(f"Bot: @{runtime.bot_username} ({'webhook' if settings.webhook_url else 'polling'})")
+    lines.append(f"Role: {runtime.role}" + (" (shared flood limits in Redis)" if settings.redis_url else ""))
     for line in lines:
         print(line, flush=True)
     await runtime.wait()

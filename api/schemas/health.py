@@ -14,3 +14,4 @@ class HealthOut(BaseModel):
 class ReadyOut(BaseModel):
     status: Literal["ready"] = "ready"
     database: Literal["ok"] = "ok"
+    redis: Literal["ok"] | None = None  # present when REDIS_URL is set
