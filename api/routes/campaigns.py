@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, Path, Query, Response
 
 from api.deps import ClockDep, SessionDep, SettingsDep, require_scope
 from api.errors import error_responses
+from api.schemas.common import MAX_ID
 from api.schemas.outreach import (
     CampaignIn,
     CampaignOut,
@@ -33,7 +34,7 @@ from core.outreach.rules import OutreachRules
 router = APIRouter(tags=["campaigns"])
 CanRead = Annotated[ApiKeyView, Depends(require_scope("campaigns:read"))]
 CanWrite = Annotated[ApiKeyView, Depends(require_scope("campaigns:write"))]
-CampaignId = Annotated[int, Path(ge=1, le=2**31 - 1, description="The campaign's id.")]
+CampaignId = Annotated[int, Path(ge=1, le=MAX_ID, description="The campaign's id.")]
 
 TEMPLATES_HELP = (
     "Templates: `{variable}` or `{variable|fallback}`; variables: "
@@ -178,7 +179,7 @@ async def list_campaigns(
     clock: ClockDep,
     status: Annotated[Literal["running", "paused", "cancelled", "completed"] | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    after: Annotated[int, Query(ge=0)] = 0,
+    after: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
 ) -> CampaignPage:
     rows = await svc.list_campaigns(session, limit=limit + 1, after_id=after, status=status)
     await session.commit()
@@ -222,7 +223,7 @@ async def list_recipients(
     session: SessionDep,
     status: Annotated[str | None, Query(max_length=16, pattern=r"^[a-z_]+$")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    after: Annotated[int, Query(ge=0)] = 0,
+    after: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
 ) -> RecipientPage:
     rows = await svc.list_recipients(
         session, campaign_id=campaign_id, status=status, limit=limit + 1, after_id=after

@@ -12,6 +12,7 @@ from pydantic import BaseModel
 
 from api.deps import ClockDep, SessionDep, require_scope
 from api.errors import error_responses
+from api.schemas.common import IsoDate
 from core import faq_stats
 from core.apikeys import ApiKeyView
 from core.errors import Invalid
@@ -179,7 +180,7 @@ async def gaps(
 )
 async def deflection(
     _key: CanRead, session: SessionDep, clock: ClockDep,
-    start: Annotated[date | None, Query()] = None, end: Annotated[date | None, Query()] = None,
+    start: Annotated[IsoDate | None, Query()] = None, end: Annotated[IsoDate | None, Query()] = None,
 ) -> Deflection:
     end = end or clock.now().date()
     start = start or end - timedelta(days=29)
