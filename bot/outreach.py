@@ -52,14 +52,19 @@ class OutreachMiddleware(BaseMiddleware):
 
     It runs on every private update, so it writes only when there is something to write:
     activity at most once per `TOUCH_EVERY` per customer (last-seen's resolution; remembered
-    in process), and a reply only when a campaign message reached the customer and is still
+    in process by (customer id, Telegram id): a merge on linking frees a customer id that
+    SQLite hands to the next new customer, who has another Telegram id, so a reused id never
+    inherits "already noted"), and a reply only when a campaign message reached the customer and is still
     unanswered (one indexed read, made with the customer middleware's, otherwise).
     """
 
     def __init__(self, *, db: async_sessionmaker[AsyncSession], clock: Clock) -> None:
         self.db = db
         self.clock = clock
-        self._noted: dict[int, datetime] = {}  # customer id -> activity last written
+        # (customer id, Telegram id) -> activity last written. Never keyed by the id alone: ids
+        # are reused after a merge or an erase (issue 11: 253 of 300 linking customers lost
+        # their activity to a stale entry of a merged-away customer with the same id).
+        self._noted: dict[tuple[int, int | None], datetime] = {}
 
     async def __call__(
         self,
@@ -72,14 +77,19 @@ class OutreachMiddleware(BaseMiddleware):
             # A campaign button is a reply with an answer: its handler records it, choice included.
             reply = not (event.callback_query and is_campaign_button(event.callback_query.data))
             try:
-                await self._record(customer.id, reply=reply, awaits=data.get(AWAITS_REPLY))
+                await self._record(
+                    customer.id, customer.telegram_id, reply=reply, awaits=data.get(AWAITS_REPLY)
+                )
             except Exception:  # bookkeeping must never cost the customer their answer
                 log.exception("outreach: recording activity of customer %s failed", customer.id)
         return await handler(event, data)
 
-    async def _record(self, customer_id: int, *, reply: bool, awaits: bool | None) -> None:
+    async def _record(
+        self, customer_id: int, telegram_id: int | None, *, reply: bool, awaits: bool | None
+    ) -> None:
         now = self.clock.now()
-        noted = self._noted.get(customer_id)
+        key = (customer_id, telegram_id)
+        noted = self._noted.get(key)
         activity = noted is None or not timedelta(0) <= now - noted < TOUCH_EVERY
         if not activity:
             if not reply:
@@ -97,7 +107,7 @@ class OutreachMiddleware(BaseMiddleware):
         if activity:
             if len(self._noted) > 100_000:
                 self._noted.clear()
-            self._noted[customer_id] = now
+            self._noted[key] = now
 
 
 async def run_scheduler(ctx: BotContext) -> None:

@@ -16,12 +16,13 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import and_, case, func, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import customers
 from core.clock import Clock
 from core.errors import Conflict, Invalid, NotFound
+from core.jobs import guarded
 from core.loyalty_notices import PROACTIVE, SERVICE, queue_notice
 from core.loyalty_rules import (
     LoyaltyRules,
@@ -813,33 +814,49 @@ async def run_birthdays(
     ).all()
     rewarded: list[int] = []
     for customer, profile in rows:
-        assert customer.birthday is not None
-        if profile is None:
-            profile = LoyaltyProfile(customer_id=customer.id, birthday=customer.birthday,
-                                     birthday_set_at=min(customer.updated_at, now), updated_at=now)
-            session.add(profile)
-        elif profile.birthday != customer.birthday:
-            profile.birthday = customer.birthday
-            profile.birthday_set_at = min(customer.updated_at, now)
-            profile.updated_at = now
-        today = now.astimezone(zone(customer.timezone, default_timezone)).date()
-        if birthday_refusal(birthday=customer.birthday, today=today, set_at=profile.birthday_set_at,
-                            rules=rules):
-            continue
-        _, dup = await _add_entry(
-            session, now=now, customer_id=customer.id, kind="birthday", points=rules.birthday_reward,
-            reason=f"Birthday {today.year}", key=f"birthday:{customer.id}:{today.year}",
+        ok, got = await guarded(
+            session, job="loyalty birthdays", customer_id=customer.id,
+            step=lambda c=customer, p=profile: _birthday_one(  # type: ignore[misc]
+                session, clock=clock, rules=rules, now=now, customer=c, profile=p,
+                default_timezone=default_timezone,
+            ),
         )
-        if dup:
-            continue
-        rewarded.append(customer.id)
-        await queue_notice(
-            session, clock=clock, customer_id=customer.id, kind="birthday",
-            dedupe_key=f"birthday:{customer.id}:{today.year}", policy=PROACTIVE,
-            params={"points": rules.birthday_reward}, deadline=now + timedelta(days=2),
-        )
+        if ok and got:
+            rewarded.append(customer.id)
     await session.flush()
     return rewarded
+
+
+async def _birthday_one(
+    session: AsyncSession, *, clock: Clock, rules: LoyaltyRules, now: datetime, customer: Customer,
+    profile: LoyaltyProfile | None, default_timezone: str,
+) -> bool:
+    if customer.birthday is None:
+        return False
+    if profile is None:
+        profile = LoyaltyProfile(customer_id=customer.id, birthday=customer.birthday,
+                                 birthday_set_at=min(customer.updated_at, now), updated_at=now)
+        session.add(profile)
+    elif profile.birthday != customer.birthday:
+        profile.birthday = customer.birthday
+        profile.birthday_set_at = min(customer.updated_at, now)
+        profile.updated_at = now
+    today = now.astimezone(zone(customer.timezone, default_timezone)).date()
+    if birthday_refusal(birthday=customer.birthday, today=today, set_at=profile.birthday_set_at,
+                        rules=rules):
+        return False
+    _, dup = await _add_entry(
+        session, now=now, customer_id=customer.id, kind="birthday", points=rules.birthday_reward,
+        reason=f"Birthday {today.year}", key=f"birthday:{customer.id}:{today.year}",
+    )
+    if dup:
+        return False
+    await queue_notice(
+        session, clock=clock, customer_id=customer.id, kind="birthday",
+        dedupe_key=f"birthday:{customer.id}:{today.year}", policy=PROACTIVE,
+        params={"points": rules.birthday_reward}, deadline=now + timedelta(days=2),
+    )
+    return True
 
 
 def next_birthday(birthday: date, today: date) -> date:
@@ -857,50 +874,87 @@ async def run_expiry(
     if rules.expiry is None:
         return [], []
     now = clock.now()
-    rows = (
-        await session.execute(
-            select(
-                LedgerEntry.customer_id,
-                func.sum(case((LedgerEntry.available_at <= now, LedgerEntry.points), else_=0)),
-                func.max(case((LedgerEntry.kind.in_(ACTIVITY_KINDS), LedgerEntry.created_at), else_=None)),
+    try:
+        async with session.begin_nested():
+            rows = list(
+                (
+                    await session.execute(
+                        select(
+                            LedgerEntry.customer_id,
+                            func.sum(case((LedgerEntry.available_at <= now, LedgerEntry.points), else_=0)),
+                            func.max(case((LedgerEntry.kind.in_(ACTIVITY_KINDS), LedgerEntry.created_at),
+                                          else_=None)),
+                        )
+                        .group_by(LedgerEntry.customer_id)
+                        .having(func.sum(case((LedgerEntry.available_at <= now, LedgerEntry.points),
+                                              else_=0)) > 0)
+                    )
+                ).all()
             )
-            .group_by(LedgerEntry.customer_id)
-            .having(func.sum(case((LedgerEntry.available_at <= now, LedgerEntry.points), else_=0)) > 0)
-        )
-    ).all()
+    except (DBAPIError, OverflowError):  # a sum beyond 64 bits (data from before the limits): exact in Python
+        rows = await _expiry_rows_in_python(session, now=now)
     if not rows:
         return [], []
     stats = await purchase_stats(session, customer_ids=[int(r[0]) for r in rows])
     warned: list[int] = []
     expired: list[int] = []
     for cid, spendable, last_ledger in rows:
-        cid, spendable = int(cid), int(spendable)
-        last_purchase = stats.get(cid, PurchaseStats()).last_purchase_at
-        last = max((d for d in (last_ledger, last_purchase) if d), default=None)
-        stage = expiry_stage(spendable=spendable, last_activity=last, now=now, rules=rules)
-        when = expiry_at(last_activity=last, rules=rules)
-        if stage == "none" or last is None or when is None:
-            continue
-        anchor = last.strftime("%Y%m%dT%H%M%S")
-        if stage == "warn":
-            if await queue_notice(
-                session, clock=clock, customer_id=cid, kind="expiry_warning",
-                dedupe_key=f"expiry_warning:{cid}:{anchor}", policy=PROACTIVE,
-                params={"points": spendable, "expires_at": when.isoformat()},
-                deadline=when - timedelta(hours=12),
-            ):
-                warned.append(cid)
-            continue
-        await _lock_customer(session, cid)
-        _, dup = await _add_entry(
-            session, now=now, customer_id=cid, kind="expire", points=-spendable,
-            reason=f"Expired after {rules.expiry.days} days without activity",
-            key=f"expire:{cid}:{anchor}",
+        ok, outcome = await guarded(
+            session, job="loyalty expiry", customer_id=int(cid),
+            step=lambda c=int(cid), p=int(spendable), ll=last_ledger: _expiry_one(  # type: ignore[misc]
+                session, clock=clock, rules=rules, now=now, cid=c, spendable=p, last_ledger=ll,
+                last_purchase=stats.get(c, PurchaseStats()).last_purchase_at,
+            ),
         )
-        if not dup:
-            expired.append(cid)
+        if ok and outcome == "warned":
+            warned.append(int(cid))
+        elif ok and outcome == "expired":
+            expired.append(int(cid))
     await session.flush()
     return warned, expired
+
+
+async def _expiry_rows_in_python(session: AsyncSession, *, now: datetime) -> list[Any]:
+    totals: dict[int, int] = {}
+    last: dict[int, datetime] = {}
+    result = await session.execute(
+        select(LedgerEntry.customer_id, LedgerEntry.points, LedgerEntry.available_at, LedgerEntry.kind,
+               LedgerEntry.created_at)
+    )
+    for cid, points, available_at, kind, created_at in result:
+        if available_at <= now:
+            totals[cid] = totals.get(cid, 0) + int(points)
+        if kind in ACTIVITY_KINDS and (cid not in last or created_at > last[cid]):
+            last[cid] = created_at
+    return [(cid, total, last.get(cid)) for cid, total in totals.items() if total > 0]
+
+
+async def _expiry_one(
+    session: AsyncSession, *, clock: Clock, rules: LoyaltyRules, now: datetime, cid: int, spendable: int,
+    last_ledger: datetime | None, last_purchase: datetime | None,
+) -> str | None:
+    assert rules.expiry is not None
+    last = max((d for d in (last_ledger, last_purchase) if d), default=None)
+    stage = expiry_stage(spendable=spendable, last_activity=last, now=now, rules=rules)
+    when = expiry_at(last_activity=last, rules=rules)
+    if stage == "none" or last is None or when is None:
+        return None
+    anchor = last.strftime("%Y%m%dT%H%M%S")
+    if stage == "warn":
+        queued = await queue_notice(
+            session, clock=clock, customer_id=cid, kind="expiry_warning",
+            dedupe_key=f"expiry_warning:{cid}:{anchor}", policy=PROACTIVE,
+            params={"points": spendable, "expires_at": when.isoformat()},
+            deadline=when - timedelta(hours=12),
+        )
+        return "warned" if queued else None
+    await _lock_customer(session, cid)
+    _, dup = await _add_entry(
+        session, now=now, customer_id=cid, kind="expire", points=-spendable,
+        reason=f"Expired after {rules.expiry.days} days without activity",
+        key=f"expire:{cid}:{anchor}",
+    )
+    return None if dup else "expired"
 
 
 # ------------------------------------------------------------------ staff card
