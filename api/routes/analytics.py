@@ -83,7 +83,8 @@ def _report_query(default_periods: int) -> Any:
 
 def _summary_query(
     settings: SettingsDep, clock: ClockDep, granularity: Granularity = "month",
-    start: Annotated[IsoDate | None, Query(description="A day of the period to show (default: today).")] = None,
+    start: Annotated[IsoDate | None,
+                     Query(description="A day of the period to show (default: today).")] = None,
     tz: Tz = None, format: Format = "json",
 ) -> ReportQuery:
     zone, now = _zone(settings, tz), clock.now()

@@ -84,7 +84,9 @@ async def list_customers(
     _key: CanRead,
     session: SessionDep,
     limit: Annotated[int, Query(ge=1, le=200, description="Page size, 1-200.")] = 50,
-    after: Annotated[int, Query(ge=0, le=MAX_ID, description="Return customers with an id above this one.")] = 0,
+    after: Annotated[
+        int, Query(ge=0, le=MAX_ID, description="Return customers with an id above this one.")
+    ] = 0,
 ) -> CustomerPage:
     # One extra row tells whether another page exists without a second query.
     rows, total = await customers.list_customers(session, limit=limit + 1, after_id=after)

@@ -60,7 +60,9 @@ async def get_history(
     external_id: ExternalId,
     session: SessionDep,
     limit: Annotated[int, Query(ge=1, le=200, description="Page size, 1-200.")] = 50,
-    before: Annotated[int | None, Query(ge=1, le=MAX_ID, description="Movements with an id below this one.")] = None,
+    before: Annotated[
+        int | None, Query(ge=1, le=MAX_ID, description="Movements with an id below this one.")
+    ] = None,
 ) -> HistoryPage:
     cid = await loyalty.customer_id_for(session, external_id=external_id)
     items, next_before = await loyalty.history(session, customer_id=cid, limit=limit, before_id=before)
