@@ -444,6 +444,10 @@ async def get_order(session: AsyncSession, *, order_id: str) -> OrderView:
     return await _view_of(session, row)
 
 
+MAX_ORDER_MINOR = 10**12
+"""One order's amount at most (minor units): millions of orders still sum within 64 bits."""
+
+
 async def record_order(
     session: AsyncSession,
     *,
@@ -466,6 +470,8 @@ async def record_order(
     amount_minor = to_minor(amount, currency)
     if amount_minor <= 0:
         raise Invalid("amount must be positive", code="invalid_amount")
+    if amount_minor > MAX_ORDER_MINOR:
+        raise Invalid(f"amount is at most {MAX_ORDER_MINOR} minor units", code="invalid_amount")
     if placed_at > now + FUTURE_SKEW:
         raise Invalid("placed_at is in the future", code="placed_at_in_future",
                       details={"placed_at": placed_at.isoformat(), "now": now.isoformat()})

@@ -25,6 +25,7 @@ from api.schemas.outreach import (
     RecipientOut,
     RecipientPage,
     SampleOut,
+    WarningOut,
 )
 from core.apikeys import ApiKeyView
 from core.outreach import campaigns as svc
@@ -127,7 +128,10 @@ async def create_campaign(
         response.headers["Location"] = f"/v1/campaigns/{view.id}"
     else:
         response.status_code = 200
-    return CampaignOut.from_view(view, now=clock.now(), replayed=not created)
+    return CampaignOut.from_view(
+        view, now=clock.now(), replayed=not created,
+        warnings=svc.frequency_cap_warnings(view.steps, rules=rules),
+    )
 
 
 @router.post(
@@ -152,6 +156,7 @@ async def dry_run_campaign(
     )
     await session.commit()
     return DryRunOut(
+        warnings=[WarningOut.from_view(w) for w in svc.frequency_cap_warnings(result.steps, rules=rules)],
         audience=result.audience,
         contactable=result.contactable,
         holdout_expected=result.holdout_expected,

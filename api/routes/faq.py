@@ -123,7 +123,7 @@ async def get_faq(
 )
 async def put_faq(
     _key: CanWrite, request: Request, language: Language,
-    if_match: Annotated[str | None, Header()] = None,
+    if_match: Annotated[str | None, Header(max_length=256)] = None,
 ) -> FaqReplaced:
     body = await request.body()
     if len(body) > MAX_FAQ_BYTES:

@@ -209,6 +209,7 @@ Timezone = Annotated[
 Birthday = Annotated[
     date,
     BeforeValidator(_iso_date),
+    WithJsonSchema({"type": "string", "format": "date", "maxLength": 10}),
     Field(description="YYYY-MM-DD, not in the future.", examples=["1990-04-21"]),
 ]
 AttributeKey = Annotated[str, StringConstraints(pattern=ATTRIBUTE_KEY_PATTERN)]

@@ -136,7 +136,7 @@ class EventIn(Input):
                 first = exc.errors()[0]
                 where = ".".join(str(p) for p in ("data", *first["loc"]))
                 raise ValueError(f"{where}: {first['msg']}") from None
-            self.data = parsed.model_dump(mode="json", exclude_none=True)
+            self.data = parsed.model_dump(mode="json", exclude_none=True, warnings=False)
         return self
 
 
@@ -542,9 +542,16 @@ class CampaignOut(BaseModel):
         default=False, description="True: the idempotency key was used before; this is that campaign."
     )
     stats: StatsOut | None = None
+    warnings: list[WarningOut] = Field(
+        default_factory=list,
+        description="What the campaign as given cannot do (set when it is created or replayed).",
+    )
 
     @classmethod
-    def from_view(cls, v: svc.CampaignView, *, now: datetime, replayed: bool = False) -> CampaignOut:
+    def from_view(
+        cls, v: svc.CampaignView, *, now: datetime, replayed: bool = False,
+        warnings: list[svc.PlanWarning] | None = None,
+    ) -> CampaignOut:
         status = "scheduled" if v.status == "running" and v.start_at > now else v.status
         stats = None
         if v.stats is not None:
@@ -619,7 +626,23 @@ class CampaignOut(BaseModel):
             webhook=WebhookOut(url=v.webhook_url, events=v.webhook_events) if v.webhook_url else None,
             replayed=replayed,
             stats=stats,
+            warnings=[WarningOut.from_view(w) for w in warnings or []],
         )
+
+
+class WarningOut(BaseModel):
+    code: Literal["step_blocked_by_frequency_cap"] = Field(
+        description="`step_blocked_by_frequency_cap`: the step is due within PROACTIVE_CAP_DAYS of the "
+        "previous one, so the shared frequency cap will skip it (`frequency_cap`) for everyone who "
+        "got the previous step."
+    )
+    step: int = Field(description="The step concerned (1-based).")
+    message: str
+    details: dict[str, Any]
+
+    @classmethod
+    def from_view(cls, w: svc.PlanWarning) -> WarningOut:
+        return cls(code=w.code, step=w.step, message=w.message, details=w.details)  # type: ignore[arg-type]
 
 
 class CampaignPage(BaseModel):
@@ -644,6 +667,9 @@ class DryRunOut(BaseModel):
     samples: list[SampleOut]
     steps: list[dict[str, Any]]
     rules: dict[str, Any]
+    warnings: list[WarningOut] = Field(
+        default_factory=list, description="What the campaign as given cannot do (creation says the same)."
+    )
 
 
 class RecipientOut(BaseModel):

@@ -74,7 +74,9 @@ def _schema() -> Any:
     from sqlalchemy.ext.asyncio import async_sessionmaker
 
     app = create_app(
-        settings=Settings(_env_file=None), sessionmaker=async_sessionmaker(), clock=FrozenClock(NOW),
+        settings=Settings(_env_file=None),
+        sessionmaker=async_sessionmaker(),
+        clock=FrozenClock(NOW),
         engine=None,  # type: ignore[arg-type]
     )
     return schemathesis.openapi.from_dict(app.openapi())
@@ -101,8 +103,12 @@ def fuzz(target: Target) -> tuple[list[str], dict[str, int]]:
             seen: list[str] = []
 
             @settings(
-                max_examples=EXAMPLES, deadline=None, database=None, derandomize=True,
-                phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck),
+                max_examples=EXAMPLES,
+                deadline=None,
+                database=None,
+                derandomize=True,
+                phases=[Phase.explicit, Phase.generate],
+                suppress_health_check=list(HealthCheck),
             )
             @given(case=operation.as_strategy(generation_mode=mode))
             def run(case: Any) -> None:  # runs within this iteration (B023 does not apply)

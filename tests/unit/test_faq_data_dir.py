@@ -20,12 +20,20 @@ def _digest(folder: Path) -> dict[str, str]:
 
 
 def _doc(language: str) -> str:
-    return yaml.safe_dump({
-        "language": language,
-        "categories": [{"id": "delivery", "title": "Delivery"}],
-        "entries": [{"id": "delivery-time", "category": "delivery", "question": "How long is delivery?",
-                     "answer": "Two days."}],
-    })
+    return yaml.safe_dump(
+        {
+            "language": language,
+            "categories": [{"id": "delivery", "title": "Delivery"}],
+            "entries": [
+                {
+                    "id": "delivery-time",
+                    "category": "delivery",
+                    "question": "How long is delivery?",
+                    "answer": "Two days.",
+                }
+            ],
+        }
+    )
 
 
 def test_relative_faq_dir_not_found_from_cwd_never_writes_into_the_checkout(tmp_path, monkeypatch) -> None:
@@ -48,7 +56,10 @@ def test_relative_faq_dir_not_found_from_cwd_never_writes_into_the_checkout(tmp_
 
 
 def test_data_dir_setting_wins(tmp_path) -> None:
-    settings = Settings(_env_file=None, data_dir=str(tmp_path / "mine"),
-                        database_url="postgresql+asyncpg://u@127.0.0.1/x")
+    settings = Settings(
+        _env_file=None, data_dir=str(tmp_path / "mine"), database_url="postgresql+asyncpg://u@127.0.0.1/x"
+    )
     assert settings.data_path == tmp_path / "mine"
-    assert Settings(_env_file=None, database_url="postgresql+asyncpg://u@127.0.0.1/x").data_path == Path("data")
+    assert Settings(_env_file=None, database_url="postgresql+asyncpg://u@127.0.0.1/x").data_path == Path(
+        "data"
+    )
