@@ -24,7 +24,7 @@ from supportbot.runtime import Runtime
 pytestmark = [pytest.mark.e2e, pytest.mark.fuzz, pytest.mark.usefixtures("no_violations")]
 
 SEED = int(os.environ.get("FUZZ_SEED", "11"))
-UPDATES = int(os.environ.get("FUZZ_UPDATES", "160"))
+UPDATES = int(os.environ.get("FUZZ_UPDATES", "400"))
 BUDGET_SECONDS = 45.0
 
 COMMANDS = [

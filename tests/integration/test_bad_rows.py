@@ -60,3 +60,95 @@ async def test_expiry_and_birthdays_skip_a_failing_customer_and_go_on(
     assert jobs.skipped()["loyalty expiry"] == before + 2
     assert (await balance(sessionmaker, clock, good, rules)).spendable == 0
     assert (await balance(sessionmaker, clock, bad, rules)).spendable == 300
+
+
+async def test_activity_throttle_is_not_fooled_by_a_reused_customer_id(sessionmaker, clock) -> None:
+    """Case 7: a merge on linking frees an id that SQLite gives to the next new customer."""
+    from sqlalchemy import delete
+
+    from bot.outreach import OutreachMiddleware
+
+    cid = await customer(sessionmaker, clock, "telegram-only")
+    middleware = OutreachMiddleware(db=sessionmaker, clock=clock)
+    await middleware._record(cid, 100, reply=False, awaits=False)
+    async with sessionmaker() as s:
+        assert (await s.get(OutreachStats, cid)) is not None
+    async with sessionmaker.begin() as s:  # merged away; the id is handed to a newcomer
+        await s.execute(delete(OutreachStats).where(OutreachStats.customer_id == cid))
+    clock.set(clock.now() + timedelta(seconds=10))  # within the same minute
+    await middleware._record(cid, 200, reply=False, awaits=False)
+    async with sessionmaker() as s:
+        row = await s.get(OutreachStats, cid)
+        assert row is not None and row.last_active_at == clock.now()
+
+
+async def test_order_sync_skips_a_customer_it_cannot_fold_in_and_moves_on(
+    sessionmaker, clock, monkeypatch
+) -> None:
+    rules = LoyaltyRules()
+    bad = await customer(sessionmaker, clock, "bad")
+    good = await customer(sessionmaker, clock, "good")
+    async with sessionmaker() as s:
+        assert (await stats.sync_orders(s, clock=clock)).backfilled
+        await s.commit()
+    await order(sessionmaker, clock, "bad", "o1", "10", rules)
+    await order(sessionmaker, clock, "good", "o2", "20", rules)
+    real = stats.refresh_purchases
+
+    async def failing(session, *, customer_ids, now=None):  # type: ignore[no-untyped-def]
+        if bad in set(customer_ids):
+            raise OverflowError("integer overflow")
+        return await real(session, customer_ids=customer_ids, now=now)
+
+    monkeypatch.setattr(stats, "refresh_purchases", failing)
+    before = jobs.skipped().get("outreach order sync", 0)
+    async with sessionmaker() as s:
+        result = await stats.sync_orders(s, clock=clock)
+        await s.commit()
+    assert result.orders == 2
+    assert jobs.skipped()["outreach order sync"] == before + 2  # the batch, then the bad customer
+    async with sessionmaker() as s:
+        assert (await s.get(OutreachStats, good)).spend_minor == 2000  # type: ignore[union-attr]
+        again = await stats.sync_orders(s, clock=clock)  # the watermark moved on: no retry forever
+        assert again.orders == 0
+
+
+async def test_the_outreach_scheduler_outlives_a_failing_phase(sessionmaker, clock, monkeypatch) -> None:
+    """A phase that fails on every turn is logged; the loop goes on and the other phases run."""
+    import asyncio
+
+    from bot import outreach as worker
+    from core.outreach import delivery
+    from core.settings import Settings
+    from dialogs.context import BotContext
+
+    turns = {"schedule": 0, "finish": 0}
+
+    async def broken(session, *, clock):  # type: ignore[no-untyped-def]
+        turns["schedule"] += 1
+        raise OverflowError("Python int too large to convert to SQLite INTEGER")
+
+    async def finish(session, *, clock):  # type: ignore[no-untyped-def]
+        turns["finish"] += 1
+        return []
+
+    monkeypatch.setattr(delivery, "schedule_due", broken)
+    monkeypatch.setattr(delivery, "finish_campaigns", finish)
+    monkeypatch.setattr(worker, "MAX_IDLE", 0.01)
+    ctx = BotContext(
+        settings=Settings(_env_file=None, outreach_sync_seconds=1),
+        db=sessionmaker,
+        clock=clock,
+        bot=None,
+        i18n=None,
+        stop=asyncio.Event(),  # type: ignore[arg-type]
+    )
+    task = asyncio.create_task(worker.run_scheduler(ctx))
+    try:
+        while turns["finish"] < 3:
+            assert not task.done(), task.exception()
+            await asyncio.sleep(0.01)
+    finally:
+        ctx.stop.set()
+        await asyncio.wait_for(task, 5)
+    assert turns["schedule"] >= 3

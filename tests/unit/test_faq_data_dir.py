@@ -63,3 +63,15 @@ def test_data_dir_setting_wins(tmp_path) -> None:
     assert Settings(_env_file=None, database_url="postgresql+asyncpg://u@127.0.0.1/x").data_path == Path(
         "data"
     )
+
+
+def test_faq_text_with_nul_or_a_lone_surrogate_is_refused() -> None:
+    import pytest
+
+    from core.faq import FaqError, FaqLibrary
+
+    for bad in ("Two\x00days.", "Two\ud800days."):
+        content = yaml.safe_load(_doc("en"))
+        content["entries"][0]["answer"] = bad
+        with pytest.raises(FaqError, match="NUL"):
+            FaqLibrary().validate("en", content)
