@@ -59,7 +59,12 @@ WindowText = Annotated[
     ),
 ]
 Days = Annotated[StrictInt, Field(ge=0, le=3650)]
-Scalar = Annotated[str, StringConstraints(max_length=1024)] | StrictBool | StrictInt | StrictFloat
+Scalar = (
+    Annotated[str, StringConstraints(max_length=1024)]
+    | StrictBool
+    | Annotated[StrictInt, Field(ge=-(2**63), le=2**63 - 1)]
+    | Annotated[StrictFloat, Field(allow_inf_nan=False)]
+)
 TemplateText = Annotated[str, StringConstraints(min_length=1, max_length=4096)]
 ProductName = Annotated[str, Strict(), StringConstraints(strip_whitespace=True, min_length=1, max_length=256)]
 CampaignName = Annotated[

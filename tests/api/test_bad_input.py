@@ -441,3 +441,11 @@ def test_cap_warning_rule() -> None:
     steps = [{"delay_seconds": 0}, {"delay_seconds": 7 * 86400}, {"delay_seconds": 6 * 86400}]
     assert [w.step for w in svc.frequency_cap_warnings(steps, rules=rules)] == [3]
     assert svc.frequency_cap_warnings(steps, rules=OutreachRules(cap=timedelta(0))) == []
+
+
+@pytest.mark.parametrize("value", [HUGE, -HUGE - 1, 2**63 - 1, 1e308])
+async def test_segment_attribute_filters_never_500(client, admin, value) -> None:
+    r = await client.put("/v1/customers/crm-1", json={"attributes": {"n": 1}}, headers=admin)
+    assert r.status_code in (200, 201), r.text
+    r = await client.post("/v1/segments/preview", json={"kind": "all", "attributes": {"n": value}}, headers=admin)
+    assert r.status_code in (200, 422), r.text
