@@ -233,6 +233,29 @@ async def _add_entry(
 
 
 async def _sums(session: AsyncSession, customer_id: int, now: datetime) -> tuple[int, int, datetime | None]:
+    try:
+        return await _sums_sql(session, customer_id, now)
+    except DBAPIError as exc:
+        if not _sum_overflow(exc):
+            raise
+    spendable = pending = 0
+    pending_until: datetime | None = None
+    rows = await session.execute(
+        select(LedgerEntry.points, LedgerEntry.available_at).where(LedgerEntry.customer_id == customer_id)
+    )
+    for points, available_at in rows.all():
+        if available_at <= now:
+            spendable += int(points)
+        else:
+            pending += int(points)
+            if points > 0 and (pending_until is None or available_at < pending_until):
+                pending_until = available_at
+    return spendable, pending, pending_until
+
+
+async def _sums_sql(
+    session: AsyncSession, customer_id: int, now: datetime
+) -> tuple[int, int, datetime | None]:
     spendable, pending, pending_until = (
         await session.execute(
             select(
@@ -273,10 +296,37 @@ async def purchase_stats(
     )
     if customer_ids is not None:
         stmt = stmt.where(Order.customer_id.in_(customer_ids))
+    try:
+        rows = (await session.execute(stmt)).all()
+    except DBAPIError as exc:
+        if not _sum_overflow(exc):
+            raise
+        rows = await _purchase_rows_in_python(session, customer_ids)
     return {
         int(cid): PurchaseStats(int(spend), int(count), last, first)
-        for cid, spend, count, last, first in (await session.execute(stmt)).all()
+        for cid, spend, count, last, first in rows
     }
+
+
+def _sum_overflow(exc: Exception) -> bool:
+    """SQLite's SUM beyond 64 bits (data stored before amounts were capped); PostgreSQL sums
+    bigint as numeric and never overflows. A failed SELECT leaves SQLite's transaction usable."""
+    return "integer overflow" in str(exc)
+
+
+async def _purchase_rows_in_python(session: AsyncSession, customer_ids: list[int] | None) -> list[Any]:
+    stmt = select(
+        Order.customer_id, Order.base_amount_minor - Order.base_refunded_minor, Order.placed_at
+    ).where(Order.status.in_(COUNTED))
+    if customer_ids is not None:
+        stmt = stmt.where(Order.customer_id.in_(customer_ids))
+    acc: dict[int, list[Any]] = {}
+    for cid, net, placed_at in (await session.execute(stmt)).all():
+        a = acc.setdefault(int(cid), [0, 0, placed_at, placed_at])
+        a[0] += int(net)
+        a[1] += 1
+        a[2], a[3] = max(a[2], placed_at), min(a[3], placed_at)
+    return [(cid, *a) for cid, a in acc.items()]
 
 
 async def customer_tiers(

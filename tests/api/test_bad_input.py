@@ -447,5 +447,79 @@ def test_cap_warning_rule() -> None:
 async def test_segment_attribute_filters_never_500(client, admin, value) -> None:
     r = await client.put("/v1/customers/crm-1", json={"attributes": {"n": 1}}, headers=admin)
     assert r.status_code in (200, 201), r.text
-    r = await client.post("/v1/segments/preview", json={"kind": "all", "attributes": {"n": value}}, headers=admin)
+    r = await client.post(
+        "/v1/segments/preview", json={"kind": "all", "attributes": {"n": value}}, headers=admin
+    )
     assert r.status_code in (200, 422), r.text
+
+
+async def test_reports_survive_sums_beyond_64_bits_stored_before_the_cap(
+    client, admin, sessionmaker, clock
+) -> None:
+    """Orders stored before amounts were capped: SQLite's SUM overflows; the reports still answer."""
+    from storage.models_loyalty import Order
+
+    r = await client.put("/v1/customers/crm-1", json={"first_name": "Big"}, headers=admin)
+    async with sessionmaker.begin() as s:
+        cid = (await s.execute(select(Customer.id).where(Customer.external_id == "crm-1"))).scalar_one()
+        for i in range(3):
+            big = 2**62
+            s.add(
+                Order(
+                    external_id=f"legacy-{i}",
+                    customer_id=cid,
+                    amount_minor=big,
+                    currency="USD",
+                    base_amount_minor=big,
+                    refunded_minor=0,
+                    base_refunded_minor=0,
+                    status="completed",
+                    points_earned=0,
+                    placed_at=clock.now() - timedelta(days=3 + i),
+                    created_at=clock.now(),
+                    updated_at=clock.now(),
+                )
+            )
+    for path in ("/v1/analytics/retention", "/v1/analytics/summary", "/v1/analytics/revenue-churn"):
+        r = await client.get(path, headers=admin)
+        assert r.status_code == 200, (path, r.text)
+
+
+async def test_balance_survives_sums_beyond_64_bits_stored_before_the_cap(
+    client, admin, sessionmaker, clock
+) -> None:
+    from storage.models_loyalty import LedgerEntry, Order
+
+    await client.put("/v1/customers/crm-1", json={"first_name": "Big"}, headers=admin)
+    async with sessionmaker.begin() as s:
+        cid = (await s.execute(select(Customer.id).where(Customer.external_id == "crm-1"))).scalar_one()
+        for i in range(3):
+            s.add(
+                Order(
+                    external_id=f"legacy-{i}",
+                    customer_id=cid,
+                    amount_minor=2**62,
+                    currency="USD",
+                    base_amount_minor=2**62,
+                    refunded_minor=0,
+                    base_refunded_minor=0,
+                    status="completed",
+                    points_earned=0,
+                    placed_at=clock.now() - timedelta(days=3),
+                    created_at=clock.now(),
+                    updated_at=clock.now(),
+                )
+            )
+            s.add(
+                LedgerEntry(
+                    customer_id=cid,
+                    kind="adjust",
+                    points=2**62,
+                    reason="legacy",
+                    idempotency_key=f"l{i}",
+                    available_at=clock.now() - timedelta(days=1),
+                    created_at=clock.now(),
+                )
+            )
+    r = await client.get("/v1/customers/crm-1/loyalty", headers=admin)
+    assert r.status_code == 200 and r.json()["spendable"] == 3 * 2**62, r.text
