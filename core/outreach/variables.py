@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.outreach import playbooks
@@ -61,12 +62,28 @@ def cart_summary(cart: Any) -> str | None:
 
 async def balances(session: AsyncSession, *, customer_ids: list[int], now: datetime) -> dict[int, int]:
     """Spendable loyalty points (credits already available), as the loyalty module counts them."""
-    rows = await session.execute(
-        select(LedgerEntry.customer_id, func.coalesce(func.sum(LedgerEntry.points), 0))
-        .where(LedgerEntry.customer_id.in_(customer_ids), LedgerEntry.available_at <= now)
-        .group_by(LedgerEntry.customer_id)
-    )
-    return {int(cid): int(points) for cid, points in rows.all()}
+    try:
+        rows = (
+            await session.execute(
+                select(LedgerEntry.customer_id, func.coalesce(func.sum(LedgerEntry.points), 0))
+                .where(LedgerEntry.customer_id.in_(customer_ids), LedgerEntry.available_at <= now)
+                .group_by(LedgerEntry.customer_id)
+            )
+        ).all()
+    except DBAPIError as exc:  # SQLite's SUM beyond 64 bits (data from before the caps): exact in Python
+        if "integer overflow" not in str(exc):
+            raise
+        out: dict[int, int] = {}
+        for cid, points in (
+            await session.execute(
+                select(LedgerEntry.customer_id, LedgerEntry.points).where(
+                    LedgerEntry.customer_id.in_(customer_ids), LedgerEntry.available_at <= now
+                )
+            )
+        ).all():
+            out[int(cid)] = out.get(int(cid), 0) + int(points)
+        return out
+    return {int(cid): int(points) for cid, points in rows}
 
 
 def _safe(name: str, customer: Any, compute: Any) -> Any:
