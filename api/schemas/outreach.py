@@ -15,6 +15,7 @@ from pydantic import (
     StrictInt,
     StringConstraints,
     ValidationError,
+    WithJsonSchema,
     model_validator,
 )
 
@@ -122,7 +123,19 @@ class EventIn(Input):
     product: ProductName | None = Field(
         default=None, description="A product the event is about ({last_product})."
     )
-    data: dict[AttributeKey, Any] | None = Field(
+    data: Annotated[
+        dict[AttributeKey, Any] | None,
+        WithJsonSchema(
+            {
+                "anyOf": [
+                    {"$ref": "#/components/schemas/CartDataIn"},
+                    {"type": "object", "maxProperties": 20,
+                     "patternProperties": {r"^[A-Za-z0-9_.:-]{1,64}$": {}}, "additionalProperties": False},
+                    {"type": "null"},
+                ]
+            }
+        ),
+    ] = Field(
         default=None,
         max_length=20,
         description="Extra facts. For `cart_abandoned` it must be a `CartDataIn` "
