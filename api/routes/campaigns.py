@@ -96,7 +96,9 @@ async def list_playbooks(_key: CanRead, session: SessionDep) -> list[PlaybookOut
     "of being targeted. Messages go inside `send_window` and outside `quiet_hours`, both in the "
     "customer's time zone; a message due outside them waits. " + TEMPLATES_HELP + "201 created; the same "
     "`idempotency_key` and body again: 200 with the first campaign (`replayed: true`); another body: "
-    "409 `idempotency_conflict`. " + ERRORS_HELP,
+    "409 `idempotency_conflict`. `warnings` lists what the campaign as given cannot do, e.g. "
+    "`step_blocked_by_frequency_cap`: a step due within PROACTIVE_CAP_DAYS of the previous one will be "
+    "skipped for everyone who got that one (the dry run says the same). " + ERRORS_HELP,
     responses={
         200: {"model": CampaignOut, "description": "Replayed: the campaign this key created."},
         **error_responses(400, 401, 403, 404, 409, 413, 415, 422),
