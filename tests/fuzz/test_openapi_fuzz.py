@@ -84,8 +84,13 @@ def _schema() -> Any:
 
 def _request(case: Any, headers: dict[str, str]) -> dict[str, Any]:
     kwargs = case.as_transport_kwargs(base_url="http://testserver", headers=headers)
-    keep = {"method", "url", "params", "headers", "json", "content", "data", "files", "cookies"}
+    keep = {"method", "url", "params", "headers", "json", "content", "data", "files"}
     out = {k: v for k, v in kwargs.items() if k in keep}
+    if kwargs.get("cookies"):  # httpx wants cookies on the client, not per request
+        out["headers"] = {
+            **out.get("headers", {}),
+            "Cookie": "; ".join(f"{k}={v}" for k, v in kwargs["cookies"].items()),
+        }
     if "data" in out and not isinstance(out["data"], dict):
         out["content"] = out.pop("data")
     return out
