@@ -89,6 +89,27 @@ def _offline_docs(app: FastAPI) -> None:
         )
 
 
+def _event_data_schemas(app: FastAPI) -> None:
+    """Publish the per-kind `data` schemas of /v1/events (referenced from EventIn.data)."""
+    from api.schemas.outreach import EVENT_DATA_MODELS
+
+    build = app.openapi
+
+    def openapi() -> dict:  # type: ignore[type-arg]
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = build()
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        for model in EVENT_DATA_MODELS.values():
+            doc = model.model_json_schema(ref_template="#/components/schemas/{model}")
+            for name, sub in doc.pop("$defs", {}).items():
+                components.setdefault(name, sub)
+            components.setdefault(model.__name__, doc)
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def create_app(
     *,
     settings: Settings,
@@ -130,4 +151,5 @@ def create_app(
     app.include_router(segments.router)
     app.include_router(campaigns.router)
     app.include_router(analytics.router)
+    _event_data_schemas(app)
     return app

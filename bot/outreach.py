@@ -53,14 +53,19 @@ class OutreachMiddleware(BaseMiddleware):
 
     It runs on every private update, so it writes only when there is something to write:
     activity at most once per `TOUCH_EVERY` per customer (last-seen's resolution; remembered
-    in process), and a reply only when a campaign message reached the customer and is still
+    in process by (customer id, Telegram id): a merge on linking frees a customer id that
+    SQLite hands to the next new customer, who has another Telegram id, so a reused id never
+    inherits "already noted"), and a reply only when a campaign message reached the customer and is still
     unanswered (one indexed read, made with the customer middleware's, otherwise).
     """
 
     def __init__(self, *, db: async_sessionmaker[AsyncSession], clock: Clock) -> None:
         self.db = db
         self.clock = clock
-        self._noted: dict[int, datetime] = {}  # customer id -> activity last written
+        # (customer id, Telegram id) -> activity last written. Never keyed by the id alone: ids
+        # are reused after a merge or an erase (issue 11: 253 of 300 linking customers lost
+        # their activity to a stale entry of a merged-away customer with the same id).
+        self._noted: dict[tuple[int, int | None], datetime] = {}
 
     async def __call__(
         self,
@@ -73,14 +78,19 @@ class OutreachMiddleware(BaseMiddleware):
             # A campaign button is a reply with an answer: its handler records it, choice included.
             reply = not (event.callback_query and is_campaign_button(event.callback_query.data))
             try:
-                await self._record(customer.id, reply=reply, awaits=data.get(AWAITS_REPLY))
+                await self._record(
+                    customer.id, customer.telegram_id, reply=reply, awaits=data.get(AWAITS_REPLY)
+                )
             except Exception:  # bookkeeping must never cost the customer their answer
                 log.exception("outreach: recording activity of customer %s failed", customer.id)
         return await handler(event, data)
 
-    async def _record(self, customer_id: int, *, reply: bool, awaits: bool | None) -> None:
+    async def _record(
+        self, customer_id: int, telegram_id: int | None, *, reply: bool, awaits: bool | None
+    ) -> None:
         now = self.clock.now()
-        noted = self._noted.get(customer_id)
+        key = (customer_id, telegram_id)
+        noted = self._noted.get(key)
         activity = noted is None or not timedelta(0) <= now - noted < TOUCH_EVERY
         if not activity:
             if not reply:
@@ -98,15 +108,30 @@ class OutreachMiddleware(BaseMiddleware):
         if activity:
             if len(self._noted) > 100_000:
                 self._noted.clear()
-            self._noted[customer_id] = now
+            self._noted[key] = now
+
+
+async def _phase(name: str, work: Callable[[], Awaitable[Any]]) -> Any:
+    """One phase of the scheduler; a failure is logged and the other phases still run."""
+    try:
+        return await work()
+    except Exception:  # the loop must outlive any bad row (issue 11)
+        log.exception("outreach scheduler: %s failed; the other phases go on", name)
+        return None
 
 
 async def run_scheduler(ctx: BotContext) -> None:
-    """Sequence steps, order sync, completion and the progress log line."""
+    """Sequence steps, order sync, completion and the progress log line.
+
+    Each phase is guarded: an error in one (a bad row) is logged and the others still run;
+    the order sync itself skips a customer it cannot fold in (core.jobs.guarded) and moves its
+    watermark on, so it never retries the same row forever.
+    """
     s = ctx.settings
     last_sync = last_log = 0.0
     seen: dict[int, tuple[int, float]] = {}
-    while not ctx.stop.is_set():
+
+    async def schedule() -> int:
         queued = 0
         while True:
             async with ctx.db.begin() as session:
@@ -114,43 +139,57 @@ async def run_scheduler(ctx: BotContext) -> None:
                 n = await delivery.schedule_due(session, clock=ctx.clock)
             queued += n
             if n < 5000:
-                break
-        if queued:
-            ctx.notify("outbox")
-        mono = time.monotonic()
-        if mono - last_sync >= s.outreach_sync_seconds:
-            last_sync = mono
-            async with ctx.db.begin() as session:
-                await jobs.exclusive(session, "outreach_sync")
-                synced = await stats.sync_orders(session, clock=ctx.clock)
-            if synced.backfilled:
-                log.info("outreach: segment summary built from customers and orders")
+                return queued
+
+    async def sync() -> None:
+        async with ctx.db.begin() as session:
+            await jobs.exclusive(session, "outreach_sync")  # one process at a time
+            synced = await stats.sync_orders(session, clock=ctx.clock)
+        if synced.backfilled:
+            log.info("outreach: segment summary built from customers and orders")
+
+    async def finish() -> None:
         async with ctx.db.begin() as session:
             finished = await delivery.finish_campaigns(session, clock=ctx.clock)
         for cid in finished:
             log.info("outreach: campaign %s completed", cid)
+
+    async def progress(mono: float) -> None:
+        async with ctx.db() as session:
+            for p in await delivery.progress(session):
+                before = seen.get(p.campaign_id)
+                rate = (p.sent - before[0]) / (mono - before[1]) if before and mono > before[1] else None
+                seen[p.campaign_id] = (p.sent, mono)
+                eta = f"{p.waiting / rate:.0f}s" if rate else "-"
+                log.info(
+                    "outreach: campaign %s %r: sent %d/%d (%.0f%%), %s, ETA %s; failed %d, skipped %d",
+                    p.campaign_id,
+                    p.name,
+                    p.sent,
+                    p.total,
+                    100 * p.sent / max(p.total, 1),
+                    f"{rate:.1f} msg/s" if rate is not None else "rate -",
+                    eta,
+                    p.failed,
+                    p.skipped,
+                )
+
+    async def next_due() -> Any:
+        async with ctx.db() as session:
+            return await delivery.next_step_due(session)
+
+    while not ctx.stop.is_set():
+        if await _phase("scheduling due steps", schedule):
+            ctx.notify("outbox")
+        mono = time.monotonic()
+        if mono - last_sync >= s.outreach_sync_seconds:
+            last_sync = mono
+            await _phase("order sync", sync)
+        await _phase("finishing campaigns", finish)
         if mono - last_log >= s.outreach_progress_log_seconds:
             last_log = mono
-            async with ctx.db() as session:
-                for p in await delivery.progress(session):
-                    before = seen.get(p.campaign_id)
-                    rate = (p.sent - before[0]) / (mono - before[1]) if before and mono > before[1] else None
-                    seen[p.campaign_id] = (p.sent, mono)
-                    eta = f"{p.waiting / rate:.0f}s" if rate else "-"
-                    log.info(
-                        "outreach: campaign %s %r: sent %d/%d (%.0f%%), %s, ETA %s; failed %d, skipped %d",
-                        p.campaign_id,
-                        p.name,
-                        p.sent,
-                        p.total,
-                        100 * p.sent / max(p.total, 1),
-                        f"{rate:.1f} msg/s" if rate is not None else "rate -",
-                        eta,
-                        p.failed,
-                        p.skipped,
-                    )
-        async with ctx.db() as session:
-            due = await delivery.next_step_due(session)
+            await _phase("progress log", lambda m=mono: progress(m))  # type: ignore[misc]
+        due = await _phase("next step", next_due)
         wait = MAX_IDLE
         if due is not None:
             wait = max(0.05, min(wait, (due - ctx.clock.now()).total_seconds()))

@@ -1,22 +1,54 @@
-"""Periodic jobs across several processes: each runs once per period for the whole fleet.
+"""Periodic jobs: they survive a bad row, and run once per period for the whole fleet.
 
-Every process runs the same job loops. A job's transaction first calls `exclusive(session,
-name)`: on PostgreSQL a transaction-scoped advisory lock, so two processes never run the same
-job at once (the second waits, then sees what the first committed: no row is scheduled twice);
-on SQLite (one process) the write lock already does it. `due(session, name, now, period)`
-also says whether the job's period has passed since any process last ran it, recording the
-run in `bot_state`: a job runs once per period, not once per process.
+A bad row: each customer's part runs in its own savepoint (`guarded`). A failure is rolled back
+to the savepoint, logged with the job's name and the customer's id, counted (`skipped()` for
+tests and operators) and the job moves on to the next customer. The job's other work and its
+transaction are kept, so no loop restarts on the same row forever.
+
+Several processes: every process runs the same job loops. A job's transaction first calls
+`exclusive(session, name)`: on PostgreSQL a transaction-scoped advisory lock, so two processes
+never run the same job at once (the second waits, then sees what the first committed: no row is
+scheduled twice); on SQLite (one process) the write lock already does it. `due(session, name,
+now, period)` also says whether the job's period has passed since any process last ran it,
+recording the run in `bot_state`: a job runs once per period, not once per process.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
+from collections import Counter
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.state import get_state, set_state
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+_skipped: Counter[str] = Counter()
+
+
+def skipped() -> dict[str, int]:
+    """Customers skipped so far by job name (since the process started)."""
+    return dict(_skipped)
+
+
+async def guarded(
+    session: AsyncSession, *, job: str, customer_id: int | None, step: Callable[[], Awaitable[T]]
+) -> tuple[bool, T | None]:
+    """Run one customer's part of `job` in a savepoint: (True, result), or (False, None) if it failed."""
+    try:
+        async with session.begin_nested():
+            return True, await step()
+    except Exception:
+        _skipped[job] += 1
+        log.exception("%s: customer %s skipped after an error (the job goes on)", job, customer_id)
+        return False, None
 
 
 def _key(name: str) -> int:

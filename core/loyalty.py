@@ -16,12 +16,13 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import and_, case, func, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import customers
 from core.clock import Clock
 from core.errors import Conflict, Invalid, NotFound
+from core.jobs import guarded
 from core.loyalty_notices import PROACTIVE, SERVICE, queue_notice
 from core.loyalty_rules import (
     LoyaltyRules,
@@ -232,6 +233,29 @@ async def _add_entry(
 
 
 async def _sums(session: AsyncSession, customer_id: int, now: datetime) -> tuple[int, int, datetime | None]:
+    try:
+        return await _sums_sql(session, customer_id, now)
+    except DBAPIError as exc:
+        if not _sum_overflow(exc):
+            raise
+    spendable = pending = 0
+    pending_until: datetime | None = None
+    rows = await session.execute(
+        select(LedgerEntry.points, LedgerEntry.available_at).where(LedgerEntry.customer_id == customer_id)
+    )
+    for points, available_at in rows.all():
+        if available_at <= now:
+            spendable += int(points)
+        else:
+            pending += int(points)
+            if points > 0 and (pending_until is None or available_at < pending_until):
+                pending_until = available_at
+    return spendable, pending, pending_until
+
+
+async def _sums_sql(
+    session: AsyncSession, customer_id: int, now: datetime
+) -> tuple[int, int, datetime | None]:
     spendable, pending, pending_until = (
         await session.execute(
             select(
@@ -272,10 +296,37 @@ async def purchase_stats(
     )
     if customer_ids is not None:
         stmt = stmt.where(Order.customer_id.in_(customer_ids))
+    try:
+        rows = (await session.execute(stmt)).all()
+    except DBAPIError as exc:
+        if not _sum_overflow(exc):
+            raise
+        rows = await _purchase_rows_in_python(session, customer_ids)
     return {
         int(cid): PurchaseStats(int(spend), int(count), last, first)
-        for cid, spend, count, last, first in (await session.execute(stmt)).all()
+        for cid, spend, count, last, first in rows
     }
+
+
+def _sum_overflow(exc: Exception) -> bool:
+    """SQLite's SUM beyond 64 bits (data stored before amounts were capped); PostgreSQL sums
+    bigint as numeric and never overflows. A failed SELECT leaves SQLite's transaction usable."""
+    return "integer overflow" in str(exc)
+
+
+async def _purchase_rows_in_python(session: AsyncSession, customer_ids: list[int] | None) -> list[Any]:
+    stmt = select(
+        Order.customer_id, Order.base_amount_minor - Order.base_refunded_minor, Order.placed_at
+    ).where(Order.status.in_(COUNTED))
+    if customer_ids is not None:
+        stmt = stmt.where(Order.customer_id.in_(customer_ids))
+    acc: dict[int, list[Any]] = {}
+    for cid, net, placed_at in (await session.execute(stmt)).all():
+        a = acc.setdefault(int(cid), [0, 0, placed_at, placed_at])
+        a[0] += int(net)
+        a[1] += 1
+        a[2], a[3] = max(a[2], placed_at), min(a[3], placed_at)
+    return [(cid, *a) for cid, a in acc.items()]
 
 
 async def customer_tiers(
@@ -443,6 +494,10 @@ async def get_order(session: AsyncSession, *, order_id: str) -> OrderView:
     return await _view_of(session, row)
 
 
+MAX_ORDER_MINOR = 10**12
+"""One order's amount at most (minor units): millions of orders still sum within 64 bits."""
+
+
 async def record_order(
     session: AsyncSession,
     *,
@@ -465,6 +520,8 @@ async def record_order(
     amount_minor = to_minor(amount, currency)
     if amount_minor <= 0:
         raise Invalid("amount must be positive", code="invalid_amount")
+    if amount_minor > MAX_ORDER_MINOR:
+        raise Invalid(f"amount is at most {MAX_ORDER_MINOR} minor units", code="invalid_amount")
     if placed_at > now + FUTURE_SKEW:
         raise Invalid("placed_at is in the future", code="placed_at_in_future",
                       details={"placed_at": placed_at.isoformat(), "now": now.isoformat()})
@@ -813,33 +870,49 @@ async def run_birthdays(
     ).all()
     rewarded: list[int] = []
     for customer, profile in rows:
-        assert customer.birthday is not None
-        if profile is None:
-            profile = LoyaltyProfile(customer_id=customer.id, birthday=customer.birthday,
-                                     birthday_set_at=min(customer.updated_at, now), updated_at=now)
-            session.add(profile)
-        elif profile.birthday != customer.birthday:
-            profile.birthday = customer.birthday
-            profile.birthday_set_at = min(customer.updated_at, now)
-            profile.updated_at = now
-        today = now.astimezone(zone(customer.timezone, default_timezone)).date()
-        if birthday_refusal(birthday=customer.birthday, today=today, set_at=profile.birthday_set_at,
-                            rules=rules):
-            continue
-        _, dup = await _add_entry(
-            session, now=now, customer_id=customer.id, kind="birthday", points=rules.birthday_reward,
-            reason=f"Birthday {today.year}", key=f"birthday:{customer.id}:{today.year}",
+        ok, got = await guarded(
+            session, job="loyalty birthdays", customer_id=customer.id,
+            step=lambda c=customer, p=profile: _birthday_one(  # type: ignore[misc]
+                session, clock=clock, rules=rules, now=now, customer=c, profile=p,
+                default_timezone=default_timezone,
+            ),
         )
-        if dup:
-            continue
-        rewarded.append(customer.id)
-        await queue_notice(
-            session, clock=clock, customer_id=customer.id, kind="birthday",
-            dedupe_key=f"birthday:{customer.id}:{today.year}", policy=PROACTIVE,
-            params={"points": rules.birthday_reward}, deadline=now + timedelta(days=2),
-        )
+        if ok and got:
+            rewarded.append(customer.id)
     await session.flush()
     return rewarded
+
+
+async def _birthday_one(
+    session: AsyncSession, *, clock: Clock, rules: LoyaltyRules, now: datetime, customer: Customer,
+    profile: LoyaltyProfile | None, default_timezone: str,
+) -> bool:
+    if customer.birthday is None:
+        return False
+    if profile is None:
+        profile = LoyaltyProfile(customer_id=customer.id, birthday=customer.birthday,
+                                 birthday_set_at=min(customer.updated_at, now), updated_at=now)
+        session.add(profile)
+    elif profile.birthday != customer.birthday:
+        profile.birthday = customer.birthday
+        profile.birthday_set_at = min(customer.updated_at, now)
+        profile.updated_at = now
+    today = now.astimezone(zone(customer.timezone, default_timezone)).date()
+    if birthday_refusal(birthday=customer.birthday, today=today, set_at=profile.birthday_set_at,
+                        rules=rules):
+        return False
+    _, dup = await _add_entry(
+        session, now=now, customer_id=customer.id, kind="birthday", points=rules.birthday_reward,
+        reason=f"Birthday {today.year}", key=f"birthday:{customer.id}:{today.year}",
+    )
+    if dup:
+        return False
+    await queue_notice(
+        session, clock=clock, customer_id=customer.id, kind="birthday",
+        dedupe_key=f"birthday:{customer.id}:{today.year}", policy=PROACTIVE,
+        params={"points": rules.birthday_reward}, deadline=now + timedelta(days=2),
+    )
+    return True
 
 
 def next_birthday(birthday: date, today: date) -> date:
@@ -857,50 +930,87 @@ async def run_expiry(
     if rules.expiry is None:
         return [], []
     now = clock.now()
-    rows = (
-        await session.execute(
-            select(
-                LedgerEntry.customer_id,
-                func.sum(case((LedgerEntry.available_at <= now, LedgerEntry.points), else_=0)),
-                func.max(case((LedgerEntry.kind.in_(ACTIVITY_KINDS), LedgerEntry.created_at), else_=None)),
+    try:
+        async with session.begin_nested():
+            rows = list(
+                (
+                    await session.execute(
+                        select(
+                            LedgerEntry.customer_id,
+                            func.sum(case((LedgerEntry.available_at <= now, LedgerEntry.points), else_=0)),
+                            func.max(case((LedgerEntry.kind.in_(ACTIVITY_KINDS), LedgerEntry.created_at),
+                                          else_=None)),
+                        )
+                        .group_by(LedgerEntry.customer_id)
+                        .having(func.sum(case((LedgerEntry.available_at <= now, LedgerEntry.points),
+                                              else_=0)) > 0)
+                    )
+                ).all()
             )
-            .group_by(LedgerEntry.customer_id)
-            .having(func.sum(case((LedgerEntry.available_at <= now, LedgerEntry.points), else_=0)) > 0)
-        )
-    ).all()
+    except (DBAPIError, OverflowError):  # a sum beyond 64 bits (data from before the limits): exact in Python
+        rows = await _expiry_rows_in_python(session, now=now)
     if not rows:
         return [], []
     stats = await purchase_stats(session, customer_ids=[int(r[0]) for r in rows])
     warned: list[int] = []
     expired: list[int] = []
     for cid, spendable, last_ledger in rows:
-        cid, spendable = int(cid), int(spendable)
-        last_purchase = stats.get(cid, PurchaseStats()).last_purchase_at
-        last = max((d for d in (last_ledger, last_purchase) if d), default=None)
-        stage = expiry_stage(spendable=spendable, last_activity=last, now=now, rules=rules)
-        when = expiry_at(last_activity=last, rules=rules)
-        if stage == "none" or last is None or when is None:
-            continue
-        anchor = last.strftime("%Y%m%dT%H%M%S")
-        if stage == "warn":
-            if await queue_notice(
-                session, clock=clock, customer_id=cid, kind="expiry_warning",
-                dedupe_key=f"expiry_warning:{cid}:{anchor}", policy=PROACTIVE,
-                params={"points": spendable, "expires_at": when.isoformat()},
-                deadline=when - timedelta(hours=12),
-            ):
-                warned.append(cid)
-            continue
-        await _lock_customer(session, cid)
-        _, dup = await _add_entry(
-            session, now=now, customer_id=cid, kind="expire", points=-spendable,
-            reason=f"Expired after {rules.expiry.days} days without activity",
-            key=f"expire:{cid}:{anchor}",
+        ok, outcome = await guarded(
+            session, job="loyalty expiry", customer_id=int(cid),
+            step=lambda c=int(cid), p=int(spendable), ll=last_ledger: _expiry_one(  # type: ignore[misc]
+                session, clock=clock, rules=rules, now=now, cid=c, spendable=p, last_ledger=ll,
+                last_purchase=stats.get(c, PurchaseStats()).last_purchase_at,
+            ),
         )
-        if not dup:
-            expired.append(cid)
+        if ok and outcome == "warned":
+            warned.append(int(cid))
+        elif ok and outcome == "expired":
+            expired.append(int(cid))
     await session.flush()
     return warned, expired
+
+
+async def _expiry_rows_in_python(session: AsyncSession, *, now: datetime) -> list[Any]:
+    totals: dict[int, int] = {}
+    last: dict[int, datetime] = {}
+    result = await session.execute(
+        select(LedgerEntry.customer_id, LedgerEntry.points, LedgerEntry.available_at, LedgerEntry.kind,
+               LedgerEntry.created_at)
+    )
+    for cid, points, available_at, kind, created_at in result:
+        if available_at <= now:
+            totals[cid] = totals.get(cid, 0) + int(points)
+        if kind in ACTIVITY_KINDS and (cid not in last or created_at > last[cid]):
+            last[cid] = created_at
+    return [(cid, total, last.get(cid)) for cid, total in totals.items() if total > 0]
+
+
+async def _expiry_one(
+    session: AsyncSession, *, clock: Clock, rules: LoyaltyRules, now: datetime, cid: int, spendable: int,
+    last_ledger: datetime | None, last_purchase: datetime | None,
+) -> str | None:
+    assert rules.expiry is not None
+    last = max((d for d in (last_ledger, last_purchase) if d), default=None)
+    stage = expiry_stage(spendable=spendable, last_activity=last, now=now, rules=rules)
+    when = expiry_at(last_activity=last, rules=rules)
+    if stage == "none" or last is None or when is None:
+        return None
+    anchor = last.strftime("%Y%m%dT%H%M%S")
+    if stage == "warn":
+        queued = await queue_notice(
+            session, clock=clock, customer_id=cid, kind="expiry_warning",
+            dedupe_key=f"expiry_warning:{cid}:{anchor}", policy=PROACTIVE,
+            params={"points": spendable, "expires_at": when.isoformat()},
+            deadline=when - timedelta(hours=12),
+        )
+        return "warned" if queued else None
+    await _lock_customer(session, cid)
+    _, dup = await _add_entry(
+        session, now=now, customer_id=cid, kind="expire", points=-spendable,
+        reason=f"Expired after {rules.expiry.days} days without activity",
+        key=f"expire:{cid}:{anchor}",
+    )
+    return None if dup else "expired"
 
 
 # ------------------------------------------------------------------ staff card

@@ -74,7 +74,11 @@ class Settings(BaseSettings):
     support_group_per_minute: int = Field(default=20, ge=1, le=1000)
     # After a case closes, the customer's next message opens a new case for this many days.
     support_followup_days: int = Field(default=7, ge=0, le=365)
+    # Shipped FAQ files (read-only defaults); edits made through the API go to DATA_DIR/faq.
     faq_dir: str = "faq"
+    # Where operator data written at run time goes (FAQ edits). Empty: beside the SQLite
+    # database (./data by default), or ./data with PostgreSQL.
+    data_dir: str = ""
     staff_language: Literal["en", "ru"] = "en"
 
     # --- Proactive messages ---
@@ -336,6 +340,15 @@ class Settings(BaseSettings):
         if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
             return None
         return Path(url.database)
+
+
+    @property
+    def data_path(self) -> Path:
+        """DATA_DIR, or the SQLite database's folder, or ./data: never inside the package."""
+        if self.data_dir:
+            return Path(self.data_dir).expanduser()
+        db = self.sqlite_path
+        return db.expanduser().parent if db is not None else Path("data")
 
 
 def format_validation_error(exc: ValidationError) -> str:

@@ -13,7 +13,7 @@ from sqlalchemy import BigInteger, Boolean, Date, ForeignKey, Index, Integer, St
 from sqlalchemy.orm import Mapped, mapped_column
 
 from storage.models import Base
-from storage.types import JSONType
+from storage.types import BigInt, JSONType
 
 
 class Order(Base):
@@ -31,7 +31,7 @@ class Order(Base):
     refunded_minor: Mapped[int] = mapped_column(BigInteger, default=0)
     base_refunded_minor: Mapped[int] = mapped_column(BigInteger, default=0)
     status: Mapped[str] = mapped_column(String(24))  # completed | partially_refunded | refunded | cancelled
-    points_earned: Mapped[int] = mapped_column(Integer, default=0)
+    points_earned: Mapped[int] = mapped_column(BigInt, default=0)
     promo_code: Mapped[str | None] = mapped_column(String(64))
     placed_at: Mapped[datetime]
     created_at: Mapped[datetime]
@@ -49,7 +49,7 @@ class OrderRefund(Base):
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"))
     refund_key: Mapped[str] = mapped_column(String(128))
     amount_minor: Mapped[int] = mapped_column(BigInteger)
-    points_reversed: Mapped[int] = mapped_column(Integer, default=0)
+    points_reversed: Mapped[int] = mapped_column(BigInt, default=0)
     reason: Mapped[str | None] = mapped_column(String(256))
     created_at: Mapped[datetime]
 
@@ -68,7 +68,7 @@ class LedgerEntry(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
     kind: Mapped[str] = mapped_column(String(16))
-    points: Mapped[int] = mapped_column(Integer)
+    points: Mapped[int] = mapped_column(BigInt)
     reason: Mapped[str] = mapped_column(String(256))
     idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
     order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id", ondelete="SET NULL"))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime
+from sqlalchemy import JSON, BigInteger, DateTime, Integer
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.types import TypeDecorator
 
@@ -35,3 +35,8 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 
 JSONType = JSON().with_variant(JSONB(), "postgresql")
+
+
+# 64-bit on PostgreSQL; SQLite's INTEGER already stores 64 bits, and keeping the declared type
+# there lets a column be widened without recreating the table (migration 0007).
+BigInt = BigInteger().with_variant(Integer(), "sqlite")

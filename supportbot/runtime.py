@@ -84,7 +84,7 @@ class Runtime:
 
         if self.sandbox is not None and s.support_chat_id is None:
             s = self.settings = await self._sandbox_staff_group(s)
-        self.faq = load_faq(s.faq_dir)
+        self.faq = load_faq(s.faq_dir, s.data_path)
         async with self.db() as session:  # phrasings staff taught and the API approved
             self.faq.set_learned(await faq_learning.approved_phrasings(session))
 
@@ -323,12 +323,19 @@ class Runtime:
         await self.engine.dispose()
 
 
-def load_faq(directory: str) -> FaqLibrary:
-    """The FAQ files: FAQ_DIR as given, or relative to the project if not found from here."""
+def load_faq(directory: str, data_dir: str | Path | None = None) -> FaqLibrary:
+    """The FAQ: the shipped files (FAQ_DIR as given, or relative to the project if not found
+    from here; read-only) overlaid by the operator's edits in `data_dir`/faq, where
+    PUT /v1/faq/{language} writes. Without `data_dir` (tools, tests) the folder is used as is."""
     path = Path(directory)
     if not path.is_absolute() and not path.exists():
         path = Path(__file__).resolve().parents[1] / directory
     library = FaqLibrary()
+    if data_dir is not None:
+        library.load_layers(path if path.is_dir() else None, Path(data_dir) / "faq")
+        if not library.languages():
+            log.warning("FAQ folder %s not found and no edits in %s; the FAQ is empty", directory, data_dir)
+        return library
     if path.is_dir():
         library.load_dir(path)
     else:

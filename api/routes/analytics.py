@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query
@@ -23,7 +22,7 @@ from api.schemas.analytics import (
     SummaryOut,
     SupportReportOut,
 )
-from api.schemas.common import Timezone
+from api.schemas.common import IsoDate, Timezone
 from core import exit_interview
 from core.analytics import definitions as defs
 from core.analytics import engagement, retention, summary, tables
@@ -37,9 +36,9 @@ router = APIRouter(prefix="/v1/analytics", tags=["analytics"])
 CanRead = Annotated[ApiKeyView, Depends(require_scope("analytics:read"))]
 Granularity = Annotated[Literal["week", "month", "quarter"],
                         Query(description="Period length: ISO weeks, months or quarters.")]
-Start = Annotated[date | None, Query(description="First day to cover (YYYY-MM-DD); snapped to the "
+Start = Annotated[IsoDate | None, Query(description="First day to cover (YYYY-MM-DD); snapped to the "
                                      "start of its period. Omitted: the last `periods` periods.")]
-End = Annotated[date | None, Query(description="Day after the last one to cover (exclusive). "
+End = Annotated[IsoDate | None, Query(description="Day after the last one to cover (exclusive). "
                                    "Omitted: up to now (the current period so far).")]
 Periods = Annotated[int | None, Query(ge=1, le=260, description="How many periods up to `end` "
                                       "when `start` is omitted (default 12).")]
@@ -84,7 +83,8 @@ def _report_query(default_periods: int) -> Any:
 
 def _summary_query(
     settings: SettingsDep, clock: ClockDep, granularity: Granularity = "month",
-    start: Annotated[date | None, Query(description="A day of the period to show (default: today).")] = None,
+    start: Annotated[IsoDate | None,
+                     Query(description="A day of the period to show (default: today).")] = None,
     tz: Tz = None, format: Format = "json",
 ) -> ReportQuery:
     zone, now = _zone(settings, tz), clock.now()

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, Path, Query, Response
 
 from api.deps import ClockDep, SessionDep, SettingsDep, require_scope
 from api.errors import error_responses
+from api.schemas.common import MAX_ID
 from api.schemas.outreach import (
     CampaignIn,
     CampaignOut,
@@ -24,6 +25,7 @@ from api.schemas.outreach import (
     RecipientOut,
     RecipientPage,
     SampleOut,
+    WarningOut,
 )
 from core.apikeys import ApiKeyView
 from core.outreach import campaigns as svc
@@ -33,7 +35,7 @@ from core.outreach.rules import OutreachRules
 router = APIRouter(tags=["campaigns"])
 CanRead = Annotated[ApiKeyView, Depends(require_scope("campaigns:read"))]
 CanWrite = Annotated[ApiKeyView, Depends(require_scope("campaigns:write"))]
-CampaignId = Annotated[int, Path(ge=1, le=2**31 - 1, description="The campaign's id.")]
+CampaignId = Annotated[int, Path(ge=1, le=MAX_ID, description="The campaign's id.")]
 
 TEMPLATES_HELP = (
     "Templates: `{variable}` or `{variable|fallback}`; variables: "
@@ -94,7 +96,9 @@ async def list_playbooks(_key: CanRead, session: SessionDep) -> list[PlaybookOut
     "of being targeted. Messages go inside `send_window` and outside `quiet_hours`, both in the "
     "customer's time zone; a message due outside them waits. " + TEMPLATES_HELP + "201 created; the same "
     "`idempotency_key` and body again: 200 with the first campaign (`replayed: true`); another body: "
-    "409 `idempotency_conflict`. " + ERRORS_HELP,
+    "409 `idempotency_conflict`. `warnings` lists what the campaign as given cannot do, e.g. "
+    "`step_blocked_by_frequency_cap`: a step due within PROACTIVE_CAP_DAYS of the previous one will be "
+    "skipped for everyone who got that one (the dry run says the same). " + ERRORS_HELP,
     responses={
         200: {"model": CampaignOut, "description": "Replayed: the campaign this key created."},
         **error_responses(400, 401, 403, 404, 409, 413, 415, 422),
@@ -126,7 +130,10 @@ async def create_campaign(
         response.headers["Location"] = f"/v1/campaigns/{view.id}"
     else:
         response.status_code = 200
-    return CampaignOut.from_view(view, now=clock.now(), replayed=not created)
+    return CampaignOut.from_view(
+        view, now=clock.now(), replayed=not created,
+        warnings=svc.frequency_cap_warnings(view.steps, rules=rules),
+    )
 
 
 @router.post(
@@ -151,6 +158,7 @@ async def dry_run_campaign(
     )
     await session.commit()
     return DryRunOut(
+        warnings=[WarningOut.from_view(w) for w in svc.frequency_cap_warnings(result.steps, rules=rules)],
         audience=result.audience,
         contactable=result.contactable,
         holdout_expected=result.holdout_expected,
@@ -178,7 +186,7 @@ async def list_campaigns(
     clock: ClockDep,
     status: Annotated[Literal["running", "paused", "cancelled", "completed"] | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    after: Annotated[int, Query(ge=0)] = 0,
+    after: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
 ) -> CampaignPage:
     rows = await svc.list_campaigns(session, limit=limit + 1, after_id=after, status=status)
     await session.commit()
@@ -222,7 +230,7 @@ async def list_recipients(
     session: SessionDep,
     status: Annotated[str | None, Query(max_length=16, pattern=r"^[a-z_]+$")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    after: Annotated[int, Query(ge=0)] = 0,
+    after: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
 ) -> RecipientPage:
     rows = await svc.list_recipients(
         session, campaign_id=campaign_id, status=status, limit=limit + 1, after_id=after

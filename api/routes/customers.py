@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Path, Query, Response
 from api.deps import BotUsernameDep, ClockDep, SessionDep, SettingsDep, require_scope
 from api.errors import error_responses
 from api.schemas import CustomerOut, CustomerPage, CustomerUpsert, LinkTokenOut
-from api.schemas.common import EXTERNAL_ID_PATTERN
+from api.schemas.common import EXTERNAL_ID_PATTERN, MAX_ID
 from core import customers
 from core.apikeys import ApiKeyView
 
@@ -84,7 +84,9 @@ async def list_customers(
     _key: CanRead,
     session: SessionDep,
     limit: Annotated[int, Query(ge=1, le=200, description="Page size, 1-200.")] = 50,
-    after: Annotated[int, Query(ge=0, description="Return customers with an id above this one.")] = 0,
+    after: Annotated[
+        int, Query(ge=0, le=MAX_ID, description="Return customers with an id above this one.")
+    ] = 0,
 ) -> CustomerPage:
     # One extra row tells whether another page exists without a second query.
     rows, total = await customers.list_customers(session, limit=limit + 1, after_id=after)

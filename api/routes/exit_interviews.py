@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response
-from pydantic import AwareDatetime
 
 from api.deps import ClockDep, SessionDep, SettingsDep, require_scope
 from api.errors import error_responses
+from api.schemas.common import IsoDateTime
 from api.schemas.surveys import (
     ExitInterviewIn,
     ExitInterviewOut,
@@ -68,8 +68,8 @@ async def exit_report(
     session: SessionDep,
     clock: ClockDep,
     settings: SettingsDep,
-    since: Annotated[AwareDatetime | None, Query(description="Period start (inclusive).")] = None,
-    until: Annotated[AwareDatetime | None, Query(description="Period end (exclusive).")] = None,
+    since: Annotated[IsoDateTime | None, Query(description="Period start (inclusive).")] = None,
+    until: Annotated[IsoDateTime | None, Query(description="Period end (exclusive).")] = None,
     top: Annotated[int, Query(ge=1, le=100, description="How many features to list.")] = 10,
 ) -> ExitReportOut:
     result = await exit_interview.report(session, clock=clock,

@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 
 from api.deps import ClockDep, SessionDep, require_scope
 from api.errors import error_responses
+from api.schemas.common import IsoDate
 from core import faq_learning, faq_stats
 from core.apikeys import ApiKeyView
 from core.errors import Invalid
@@ -230,7 +231,7 @@ async def get_faq(
 )
 async def put_faq(
     _key: CanWrite, request: Request, language: Language,
-    if_match: Annotated[str | None, Header()] = None,
+    if_match: Annotated[str | None, Header(max_length=256)] = None,
 ) -> FaqReplaced:
     body = await request.body()
     if len(body) > MAX_FAQ_BYTES:
@@ -302,7 +303,7 @@ async def gaps(
 )
 async def deflection(
     _key: CanRead, session: SessionDep, clock: ClockDep,
-    start: Annotated[date | None, Query()] = None, end: Annotated[date | None, Query()] = None,
+    start: Annotated[IsoDate | None, Query()] = None, end: Annotated[IsoDate | None, Query()] = None,
 ) -> Deflection:
     end = end or clock.now().date()
     start = start or end - timedelta(days=29)

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Path, Query, Response
 
 from api.deps import ClockDep, SessionDep, SettingsDep, require_scope
 from api.errors import error_responses
-from api.schemas.common import EXTERNAL_ID_PATTERN
+from api.schemas.common import EXTERNAL_ID_PATTERN, MAX_ID
 from api.schemas.loyalty import AdjustIn, BalanceOut, EntryOut, HistoryPage, MovementOut, PointsIn
 from core import loyalty
 from core.apikeys import ApiKeyView
@@ -60,7 +60,9 @@ async def get_history(
     external_id: ExternalId,
     session: SessionDep,
     limit: Annotated[int, Query(ge=1, le=200, description="Page size, 1-200.")] = 50,
-    before: Annotated[int | None, Query(ge=1, description="Movements with an id below this one.")] = None,
+    before: Annotated[
+        int | None, Query(ge=1, le=MAX_ID, description="Movements with an id below this one.")
+    ] = None,
 ) -> HistoryPage:
     cid = await loyalty.customer_id_for(session, external_id=external_id)
     items, next_before = await loyalty.history(session, customer_id=cid, limit=limit, before_id=before)

@@ -11,6 +11,7 @@ from pydantic import BaseModel
 
 from api.deps import SessionDep, require_scope
 from api.errors import error_responses
+from api.schemas.common import MAX_ID
 from core import support
 from core.apikeys import ApiKeyView
 
@@ -70,9 +71,9 @@ async def list_cases(
     status: Annotated[
         Literal["active", "waiting", "open", "closed", "cancelled"] | None, Query()
     ] = None,
-    customer_id: Annotated[int | None, Query(ge=1)] = None,
+    customer_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    after: Annotated[int, Query(ge=0)] = 0,
+    after: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
 ) -> CasePage:
     rows = await support.list_cases(session, status=status, customer_id=customer_id,
                                     limit=limit, after_id=after)
@@ -92,7 +93,7 @@ def _as_dict(case: support.CaseView) -> dict[str, object]:
     responses=error_responses(401, 403, 404, 422),
 )
 async def get_case(
-    _key: CanRead, session: SessionDep, case_id: Annotated[int, Path(ge=1)]
+    _key: CanRead, session: SessionDep, case_id: Annotated[int, Path(ge=1, le=MAX_ID)]
 ) -> CaseDetail:
     case = await support.get_case(session, case_id=case_id)
     messages = await support.case_messages(session, case_id=case_id)

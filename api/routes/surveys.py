@@ -6,10 +6,10 @@ from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response
-from pydantic import AwareDatetime
 
 from api.deps import ClockDep, SessionDep, SettingsDep, require_scope
 from api.errors import error_responses
+from api.schemas.common import MAX_ID, IsoDateTime
 from api.schemas.surveys import (
     SKIP_REASONS,
     Category,
@@ -28,8 +28,8 @@ router = APIRouter(prefix="/v1/surveys/nps", tags=["surveys"])
 
 CanRead = Annotated[ApiKeyView, Depends(require_scope("surveys:read"))]
 CanWrite = Annotated[ApiKeyView, Depends(require_scope("surveys:write"))]
-Since = Annotated[AwareDatetime | None, Query(description="Period start (inclusive), ISO 8601 with zone.")]
-Until = Annotated[AwareDatetime | None, Query(description="Period end (exclusive), ISO 8601 with zone.")]
+Since = Annotated[IsoDateTime | None, Query(description="Period start (inclusive), ISO 8601 with zone.")]
+Until = Annotated[IsoDateTime | None, Query(description="Period end (exclusive), ISO 8601 with zone.")]
 
 
 @router.post(
@@ -99,7 +99,7 @@ async def nps_responses(
     until: Until = None,
     category: Annotated[Category | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    after: Annotated[int, Query(ge=0)] = 0,
+    after: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
 ) -> NpsResponsePage:
     items, next_after = await nps.responses(session, since=since, until=until, category=category,
                                             limit=limit, after_id=after)

@@ -8,14 +8,23 @@ from typing import Any
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
-from api.schemas.common import Attributes, Birthday, Email, Language, Name, Phone, Timezone
+from api.schemas.common import (
+    Attributes,
+    Birthday,
+    Email,
+    Input,
+    Language,
+    Name,
+    Phone,
+    Timezone,
+)
 from core.customers import CustomerData, CustomerView
 
 # The earliest "today" anywhere on Earth is UTC+14: a birthday on that date is not in the future.
 _LATEST_ZONE_OFFSET = timedelta(hours=14)
 
 
-class CustomerUpsert(BaseModel):
+class CustomerUpsert(Input):
     """Fields a backend may set. Omitted or `null` fields are left as they are."""
 
     model_config = ConfigDict(

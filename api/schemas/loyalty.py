@@ -6,9 +6,9 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, Strict, StrictInt, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, Strict, StrictInt, StringConstraints
 
-from api.schemas.common import EXTERNAL_ID_PATTERN
+from api.schemas.common import EXTERNAL_ID_PATTERN, AmountValue, Input, IsoDateTime
 from core import exit_interview, loyalty
 from core.loyalty_rules import TIERS, from_minor
 
@@ -26,9 +26,10 @@ IdempotencyKey = Annotated[
           "same key is acknowledged and changes nothing.", examples=["crm-42-bonus-2026-03"]),
 ]
 Amount = Annotated[
-    Decimal,
-    Field(gt=0, max_digits=15, description="In major units, as a JSON number or a decimal string "
-          "(\"1499.90\"); no more decimals than the currency has.", examples=["1499.90"]),
+    AmountValue,
+    Field(description="In major units, as a JSON number or a decimal string of ASCII digits "
+          "(\"1499.90\"; no spaces, exponents or other digit systems); greater than 0, at most "
+          "1,000,000,000; no more decimals than the currency has.", examples=["1499.90"]),
 ]
 Currency = Annotated[
     str, StringConstraints(pattern=r"^[A-Z]{3}$"),
@@ -46,7 +47,7 @@ assert set(Tier.__args__) == set(TIERS)  # type: ignore[attr-defined]
 # ------------------------------------------------------------------ orders
 
 
-class OrderIn(BaseModel):
+class OrderIn(Input):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={"examples": [{
@@ -61,7 +62,7 @@ class OrderIn(BaseModel):
     )
     amount: Amount
     currency: Currency
-    placed_at: AwareDatetime | None = Field(default=None, description="When it was bought; default now.")
+    placed_at: IsoDateTime | None = Field(default=None, description="When it was bought; default now.")
     promo_code: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = Field(
         default=None, description="A promo code used with the order (marks it redeemed)."
     )
@@ -96,7 +97,7 @@ class OrderRecorded(OrderOut):
     referral_rewarded: bool = Field(description="This purchase paid a referral reward to both sides.")
 
 
-class RefundIn(BaseModel):
+class RefundIn(Input):
     model_config = ConfigDict(extra="forbid")
 
     refund_id: ExternalIdField | None = Field(
@@ -106,7 +107,7 @@ class RefundIn(BaseModel):
     reason: Reason | None = None
 
 
-class CancelIn(BaseModel):
+class CancelIn(Input):
     model_config = ConfigDict(extra="forbid")
 
     reason: Reason | None = None
@@ -119,7 +120,7 @@ class OrderChanged(OrderOut):
 # ------------------------------------------------------------------ points
 
 
-class PointsIn(BaseModel):
+class PointsIn(Input):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={"examples": [{"points": 500, "reason": "Goodwill: late delivery",
@@ -131,7 +132,7 @@ class PointsIn(BaseModel):
     idempotency_key: IdempotencyKey
 
 
-class AdjustIn(BaseModel):
+class AdjustIn(Input):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={"examples": [{"points": -120, "reason": "Correction of a double credit",
@@ -233,7 +234,7 @@ class HistoryPage(BaseModel):
 # ------------------------------------------------------------------ promo codes
 
 
-class PromoCodesIn(BaseModel):
+class PromoCodesIn(Input):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={"examples": [{"pool": "exit-save", "discount_percent": 15,
@@ -245,7 +246,7 @@ class PromoCodesIn(BaseModel):
         description="The pool the exit interview's save offer draws from is EXIT_SAVE_OFFER_POOL."
     )
     discount_percent: Annotated[StrictInt, Field(ge=1, le=90)]
-    expires_at: AwareDatetime | None = Field(
+    expires_at: IsoDateTime | None = Field(
         default=None, description="Null: each code is valid EXIT_SAVE_OFFER_VALID_DAYS from when it is given."
     )
     codes: Annotated[

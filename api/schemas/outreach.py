@@ -6,7 +6,6 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
-    AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
@@ -15,9 +14,12 @@ from pydantic import (
     StrictFloat,
     StrictInt,
     StringConstraints,
+    ValidationError,
+    WithJsonSchema,
+    model_validator,
 )
 
-from api.schemas.common import AttributeKey, Language
+from api.schemas.common import AmountValue, AttributeKey, Input, IsoDateTime, Language, SafeStr
 from api.schemas.loyalty import ExternalIdField, IdempotencyKey, Tier
 from core.outreach import campaigns as svc
 from core.outreach import segments
@@ -58,7 +60,12 @@ WindowText = Annotated[
     ),
 ]
 Days = Annotated[StrictInt, Field(ge=0, le=3650)]
-Scalar = Annotated[str, StringConstraints(max_length=1024)] | StrictBool | StrictInt | StrictFloat
+Scalar = (
+    Annotated[str, StringConstraints(max_length=1024)]
+    | StrictBool
+    | Annotated[StrictInt, Field(ge=-(2**63), le=2**63 - 1)]
+    | Annotated[StrictFloat, Field(allow_inf_nan=False)]
+)
 TemplateText = Annotated[str, StringConstraints(min_length=1, max_length=4096)]
 ProductName = Annotated[str, Strict(), StringConstraints(strip_whitespace=True, min_length=1, max_length=256)]
 CampaignName = Annotated[
@@ -70,7 +77,36 @@ Label = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, ma
 # ------------------------------------------------------------------ events
 
 
-class EventIn(BaseModel):
+class CartItemIn(Input):
+    """One line of an abandoned cart."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: ProductName = Field(description="What it is, as the customer would call it ({cart_items}).")
+    quantity: Annotated[StrictInt, Field(ge=1, le=100_000)] | None = None
+    sku: Annotated[SafeStr, StringConstraints(min_length=1, max_length=128)] | None = None
+    price: AmountValue | None = Field(default=None, description="Unit price in major units (as `amount`).")
+
+
+class CartDataIn(Input):
+    """`data` of a `cart_abandoned` event."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    items: list[CartItemIn] = Field(min_length=1, max_length=100, description="What is in the cart.")
+    value: AmountValue | None = Field(default=None, description="The cart's total, in major units.")
+    currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")] | None = None
+    url: Annotated[SafeStr, StringConstraints(min_length=1, max_length=2048)] | None = Field(
+        default=None, description="Where the customer finds their cart."
+    )
+
+
+EVENT_DATA_MODELS: dict[str, type[Input]] = {"cart_abandoned": CartDataIn}
+"""Event kinds whose `data` has a fixed shape; other kinds keep free-form data (never read by a
+template: templates only read names from a known shape, and render a fallback otherwise)."""
+
+
+class EventIn(Input):
     model_config = ConfigDict(extra="forbid")
 
     event_id: IdempotencyKey = Field(
@@ -80,21 +116,49 @@ class EventIn(BaseModel):
         description="Who. Unknown ids create a customer (sync details later with PUT /v1/customers)."
     )
     kind: EventKind
-    occurred_at: AwareDatetime | None = Field(default=None, description="Default: now.")
-    expires_at: AwareDatetime | None = Field(
+    occurred_at: IsoDateTime | None = Field(default=None, description="Default: now.")
+    expires_at: IsoDateTime | None = Field(
         default=None, description="Subscription end (required for `subscription_expiring`)."
     )
     product: ProductName | None = Field(
         default=None, description="A product the event is about ({last_product})."
     )
-    data: dict[AttributeKey, Any] | None = Field(
+    data: Annotated[
+        dict[AttributeKey, Any] | None,
+        WithJsonSchema(
+            {
+                "anyOf": [
+                    {"$ref": "#/components/schemas/CartDataIn"},
+                    {"type": "object", "maxProperties": 20,
+                     "patternProperties": {r"^[A-Za-z0-9_.:-]{1,64}$": {}}, "additionalProperties": False},
+                    {"type": "null"},
+                ]
+            }
+        ),
+    ] = Field(
         default=None,
         max_length=20,
-        description='Extra facts; for `cart_abandoned`: `{"items": [{"name": "..."}], "value": 59.9}`.',
+        description="Extra facts. For `cart_abandoned` it must be a `CartDataIn` "
+        '(`{"items": [{"name": "Blue mug", "quantity": 1, "price": "19.90"}], "value": "19.90"}`; '
+        "422 `validation_error` naming the field otherwise); for the other kinds free-form "
+        "(at most 20 keys, stored as given).",
     )
 
+    @model_validator(mode="after")
+    def _data_shape(self) -> EventIn:
+        model = EVENT_DATA_MODELS.get(self.kind)
+        if model is not None and self.data is not None:
+            try:
+                parsed = model.model_validate(self.data)
+            except ValidationError as exc:
+                first = exc.errors()[0]
+                where = ".".join(str(p) for p in ("data", *first["loc"]))
+                raise ValueError(f"{where}: {first['msg']}") from None
+            self.data = parsed.model_dump(mode="json", exclude_none=True, warnings=False)
+        return self
 
-class EventsIn(BaseModel):
+
+class EventsIn(Input):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
@@ -135,7 +199,7 @@ class EventsOut(BaseModel):
 # ------------------------------------------------------------------ segments
 
 
-class SegmentIn(BaseModel):
+class SegmentIn(Input):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
@@ -208,14 +272,14 @@ class SegmentPreviewOut(BaseModel):
 # ------------------------------------------------------------------ campaigns
 
 
-class ExitInterviewButton(BaseModel):
+class ExitInterviewButton(Input):
     model_config = ConfigDict(extra="forbid")
     kind: Literal["exit_interview"] = Field(
         description="One button per leaving reason; a tap opens the exit interview with that reason."
     )
 
 
-class ReplyButton(BaseModel):
+class ReplyButton(Input):
     model_config = ConfigDict(extra="forbid")
     kind: Literal["reply"]
     text: dict[Language, Label]
@@ -224,7 +288,7 @@ class ReplyButton(BaseModel):
     )
 
 
-class UrlButton(BaseModel):
+class UrlButton(Input):
     model_config = ConfigDict(extra="forbid")
     kind: Literal["url"]
     text: dict[Language, Label]
@@ -234,13 +298,13 @@ class UrlButton(BaseModel):
 Button = Annotated[ExitInterviewButton | ReplyButton | UrlButton, Field(discriminator="kind")]
 
 
-class OfferIn(BaseModel):
+class OfferIn(Input):
     model_config = ConfigDict(extra="forbid")
     promo_code: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
     discount_percent: Annotated[StrictInt, Field(ge=1, le=90)] | None = None
 
 
-class StepIn(BaseModel):
+class StepIn(Input):
     model_config = ConfigDict(extra="forbid")
 
     delay_days: Annotated[float, Field(ge=0, le=365)] = Field(
@@ -262,7 +326,7 @@ class StepIn(BaseModel):
         }
 
 
-class PlaybookOptionsIn(BaseModel):
+class PlaybookOptionsIn(Input):
     model_config = ConfigDict(extra="forbid")
     promo_code: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,64}$")] | None = None
     discount_percent: Annotated[StrictInt, Field(ge=1, le=90)] | None = Field(
@@ -276,20 +340,20 @@ class PlaybookOptionsIn(BaseModel):
     )
 
 
-class GoalIn(BaseModel):
+class GoalIn(Input):
     model_config = ConfigDict(extra="forbid")
     kind: Literal["purchase", "renewal"] = "purchase"
     days: Annotated[StrictInt, Field(ge=1, le=365)] = 30
 
 
-class PaidIn(BaseModel):
+class PaidIn(Input):
     model_config = ConfigDict(extra="forbid")
     max_stars: Annotated[float, Field(gt=0, le=1_000_000)] = Field(
         description="Budget: 0.1 Star per message; when spent, the rest goes at the free rate."
     )
 
 
-class WebhookIn(BaseModel):
+class WebhookIn(Input):
     model_config = ConfigDict(extra="forbid")
     url: Annotated[str, StringConstraints(pattern=r"^https?://\S{1,2000}$")]
     secret: Annotated[str, StringConstraints(min_length=16, max_length=256)] = Field(
@@ -298,7 +362,7 @@ class WebhookIn(BaseModel):
     events: list[WebhookEvent] = Field(default_factory=lambda: list(WEBHOOK_EVENTS))
 
 
-class CampaignIn(BaseModel):
+class CampaignIn(Input):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
@@ -344,7 +408,7 @@ class CampaignIn(BaseModel):
     )
     send_window: WindowText | None = None
     quiet_hours: WindowText | None = Field(default=None, description="Default OUTREACH_QUIET_HOURS.")
-    start_at: AwareDatetime | None = None
+    start_at: IsoDateTime | None = None
     default_language: Language | None = None
     paid_broadcast: PaidIn | None = None
     webhook: WebhookIn | None = None
@@ -380,7 +444,7 @@ class DryRunIn(CampaignIn):
     sample_size: Annotated[StrictInt, Field(ge=0, le=20)] = 5
 
 
-class MessageIn(BaseModel):
+class MessageIn(Input):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
@@ -496,9 +560,16 @@ class CampaignOut(BaseModel):
         default=False, description="True: the idempotency key was used before; this is that campaign."
     )
     stats: StatsOut | None = None
+    warnings: list[WarningOut] = Field(
+        default_factory=list,
+        description="What the campaign as given cannot do (set when it is created or replayed).",
+    )
 
     @classmethod
-    def from_view(cls, v: svc.CampaignView, *, now: datetime, replayed: bool = False) -> CampaignOut:
+    def from_view(
+        cls, v: svc.CampaignView, *, now: datetime, replayed: bool = False,
+        warnings: list[svc.PlanWarning] | None = None,
+    ) -> CampaignOut:
         status = "scheduled" if v.status == "running" and v.start_at > now else v.status
         stats = None
         if v.stats is not None:
@@ -573,7 +644,23 @@ class CampaignOut(BaseModel):
             webhook=WebhookOut(url=v.webhook_url, events=v.webhook_events) if v.webhook_url else None,
             replayed=replayed,
             stats=stats,
+            warnings=[WarningOut.from_view(w) for w in warnings or []],
         )
+
+
+class WarningOut(BaseModel):
+    code: Literal["step_blocked_by_frequency_cap"] = Field(
+        description="`step_blocked_by_frequency_cap`: the step is due within PROACTIVE_CAP_DAYS of the "
+        "previous one, so the shared frequency cap will skip it (`frequency_cap`) for everyone who "
+        "got the previous step."
+    )
+    step: int = Field(description="The step concerned (1-based).")
+    message: str
+    details: dict[str, Any]
+
+    @classmethod
+    def from_view(cls, w: svc.PlanWarning) -> WarningOut:
+        return cls(code=w.code, step=w.step, message=w.message, details=w.details)  # type: ignore[arg-type]
 
 
 class CampaignPage(BaseModel):
@@ -598,6 +685,9 @@ class DryRunOut(BaseModel):
     samples: list[SampleOut]
     steps: list[dict[str, Any]]
     rules: dict[str, Any]
+    warnings: list[WarningOut] = Field(
+        default_factory=list, description="What the campaign as given cannot do (creation says the same)."
+    )
 
 
 class RecipientOut(BaseModel):

@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints, model_validator
 
+from api.schemas.common import Input
 from api.schemas.loyalty import ExternalIdField, IdempotencyKey
 from core import exit_interview, nps
 from core.nps import NpsBreakdown, NpsReport
@@ -26,7 +27,7 @@ SKIP_REASONS = (
 )
 
 
-class NpsTriggerIn(BaseModel):
+class NpsTriggerIn(Input):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={"examples": [
@@ -129,7 +130,7 @@ class NpsResponsePage(BaseModel):
 # ------------------------------------------------------------------ exit interviews
 
 
-class ExitInterviewIn(BaseModel):
+class ExitInterviewIn(Input):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={"examples": [{"idempotency_key": "sub-9912-cancelled",
@@ -202,7 +203,7 @@ class ExitReportOut(BaseModel):
         )
 
 
-class FeatureShippedIn(BaseModel):
+class FeatureShippedIn(Input):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={"examples": [{"feature": "Dark mode", "aliases": ["night mode", "тёмная тема"]}]},

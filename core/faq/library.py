@@ -223,6 +223,7 @@ class FaqLibrary:
         self.config = config  # thresholds and weights; may be replaced at any time
         self.options = options  # how texts become terms; used when content is (re)loaded
         self._directory: Path | None = None
+        self._defaults: Path | None = None  # shipped, read-only files (load_layers)
         self._live: Mapping[str, _Live] = {}
         self._learned: dict[str, Learned] = {}  # language -> approved phrasings (from the database)
         self._write_lock = threading.Lock()
@@ -256,11 +257,33 @@ class FaqLibrary:
             self._live = live
         return self.versions()
 
+    def load_layers(
+        self, defaults: str | os.PathLike[str] | None, data: str | os.PathLike[str]
+    ) -> dict[str, str]:
+        """Shipped defaults (read-only) overlaid per language by the operator's files in `data`.
+
+        `replace` writes to `data` only (created when first needed), never to `defaults`: the
+        files installed with the code stay as shipped. All files must be valid, else FaqError
+        lists every problem and nothing changes. Returns {language: version}."""
+        shipped = Path(defaults) if defaults is not None else None
+        own = Path(data)
+        with self._write_lock:
+            live: dict[str, _Live] = {}
+            if shipped is not None and shipped.is_dir():
+                live.update(_read_dir(shipped, self.options))
+            if own.is_dir():
+                live.update(_read_dir(own, self.options))
+            self._directory, self._defaults = own, shipped
+            self._live = live
+        return self.versions()
+
     def reload(self) -> dict[str, str]:
         """Re-read the directory; swap in the new content only if every file is valid.
         On error raises FaqError listing every problem and the old content stays live."""
         if self._directory is None:
             raise FaqError([FaqProblem("", "no FAQ directory was loaded, nothing to reload")])
+        if self._defaults is not None:
+            return self.load_layers(self._defaults, self._directory)
         return self.load_dir(self._directory)
 
     def validate(self, language: str, content: str | bytes | Mapping[str, Any]) -> FaqDocument:
@@ -304,7 +327,10 @@ class FaqLibrary:
                     details={"language": language, "version": current.version if current else None},
                 )
             path = current.path if current and current.path else None
-            if path is None and self._directory is not None:
+            if self._defaults is not None and self._directory is not None:
+                path = self._directory / f"{language}.yaml"  # never the shipped file
+                path.parent.mkdir(parents=True, exist_ok=True)
+            elif path is None and self._directory is not None:
                 path = self._directory / f"{language}.yaml"
             live = _build(document, text, path, self.options, self._learned.get(language))
             if path is not None:

@@ -230,6 +230,9 @@ class _Checker:
         if not text:
             self.add(path, "must not be empty")
             return None
+        if "\x00" in text or any("\ud800" <= ch <= "\udfff" for ch in text):
+            self.add(path, "must not contain NUL characters or lone UTF-16 surrogates")
+            return None
         if one_line and ("\n" in text or "\r" in text):
             self.add(path, "must be a single line")
         if max_len is not None and len(text) > max_len:

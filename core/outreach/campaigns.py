@@ -102,6 +102,41 @@ class Plan:
         return {v for step in self.parsed for t in step.values() for v in templates.needs_data(t)}
 
 
+@dataclass(frozen=True, slots=True)
+class PlanWarning:
+    code: str
+    step: int  # 1-based
+    message: str
+    details: dict[str, Any]
+
+
+def frequency_cap_warnings(steps: list[dict[str, Any]], *, rules: OutreachRules) -> list[PlanWarning]:
+    """Steps that the shared frequency cap will skip for everyone who got the step before.
+
+    A later step due less than PROACTIVE_CAP_DAYS after the previous one finds that message in
+    the contact log and is skipped (`frequency_cap`); creation succeeds, but says so.
+    """
+    cap = rules.cap.total_seconds()
+    out: list[PlanWarning] = []
+    if cap <= 0:
+        return out
+    for i, step in enumerate(steps[1:], start=2):
+        delay = int(step.get("delay_seconds") or 0)
+        if delay < cap:
+            out.append(PlanWarning(
+                code="step_blocked_by_frequency_cap",
+                step=i,
+                message=(
+                    f"step {i} is due {delay / 86400:g} days after step {i - 1}, within the "
+                    f"{cap / 86400:g}-day frequency cap (PROACTIVE_CAP_DAYS): it will be skipped "
+                    "(frequency_cap) for everyone who got step " + str(i - 1) + "; give it a delay of "
+                    f"at least {cap / 86400:g} days"
+                ),
+                details={"delay_seconds": delay, "cap_seconds": int(cap)},
+            ))
+    return out
+
+
 def _invalid(message: str, code: str, **details: Any) -> Invalid:
     return Invalid(message, code=code, details=details or None)
 

@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.clock import Clock
 from core.errors import Invalid
+from core.jobs import guarded
 from storage.models import Customer
 from storage.models_loyalty import Order, OrderRefund
 from storage.models_outreach import OutreachEvent, OutreachStats
@@ -338,17 +339,29 @@ async def sync_orders(session: AsyncSession, *, clock: Clock, batch: int = 5000)
     if not new_orders and not new_refunds:
         return SyncResult()
     touched = {int(r.customer_id) for r in new_orders} | {int(r.customer_id) for r in new_refunds}
-    await refresh_purchases(session, customer_ids=touched, now=now)
+    ok, _ = await guarded(
+        session, job="outreach order sync", customer_id=None,
+        step=lambda: refresh_purchases(session, customer_ids=touched, now=now),
+    )
+    if not ok:  # one customer's orders cannot be folded in: do the others one by one
+        for cid in sorted(touched):
+            await guarded(
+                session, job="outreach order sync", customer_id=cid,
+                step=lambda c=cid: refresh_purchases(session, customer_ids=[c], now=now),  # type: ignore[misc]
+            )
     for r in new_orders:
         if r.status in COUNTED:
-            await sequences.on_goal(
-                session,
-                clock=clock,
-                customer_id=int(r.customer_id),
-                goal="purchase",
-                at=r.placed_at,
-                ref=r.external_id,
-                amount=int(r.base_amount_minor),
+            await guarded(
+                session, job="outreach conversions", customer_id=int(r.customer_id),
+                step=lambda r=r: sequences.on_goal(  # type: ignore[misc]
+                    session,
+                    clock=clock,
+                    customer_id=int(r.customer_id),
+                    goal="purchase",
+                    at=r.placed_at,
+                    ref=r.external_id,
+                    amount=int(r.base_amount_minor),
+                ),
             )
     if new_orders:
         await set_state(session, now=now, key=ORDERS_MARK, value=str(new_orders[-1].id))
