@@ -30,6 +30,7 @@ from aiogram.types import InlineKeyboardMarkup
 from bot import telegram_errors
 from bot.context import BotContext
 from bot.sender import sending
+from core import delivery
 from core.delivery.outgoing import Outgoing, Result, Source
 from core.delivery.sources import InterviewSource, NoticeSource, SurveySource
 from core.loyalty_rules import NpsRules
@@ -49,6 +50,7 @@ log = logging.getLogger(__name__)
 IDLE_POLL = 5.0  # seconds between looks at an empty queue for rows that became due (a commit
 # that queues something wakes the worker at once: core.delivery.wake)
 SIGNALS = ("outbox", "engagement")
+LEASE_EVERY = 10.0  # seconds between lease renewals (leases last 30 s: core.delivery.queue)
 ENGAGEMENT_BATCH = 20
 
 Renderer = Callable[[Translator, Settings, Outgoing], tuple[str, InlineKeyboardMarkup | None]]
@@ -178,8 +180,27 @@ class Deliverer:
 
         await asyncio.gather(*(one(name) for name in SIGNALS))
 
+    async def _leases(self) -> None:
+        """Keep our claims alive (renew), and take over what a dead process left once its
+        leases lapsed (several processes; one process on SQLite recovered everything at start)."""
+        now = self.ctx.clock.now()
+        async with self.ctx.db.begin() as session:
+            for source in self.sources.values():
+                await delivery.renew(session, source.queue, owner=self.ctx.owner, now=now)
+        if not self.ctx.single_process:
+            await self.recover()
+
     async def _database(self) -> None:
+        next_lease = time.monotonic() + LEASE_EVERY
         while True:
+            if time.monotonic() >= next_lease and not self._closing:
+                next_lease = time.monotonic() + LEASE_EVERY
+                try:
+                    await self._leases()
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    log.exception("delivery: renewing or recovering leases failed; retrying")
             pending = self._marks or self._results or self._requeue
             if self._closing and not pending:
                 return

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from html import escape
@@ -72,7 +73,7 @@ async def recover_inflight(ctx: BotContext) -> int:
 async def run_group_posts(ctx: BotContext) -> None:
     await recover_inflight(ctx)
     running: dict[int, asyncio.Task[None]] = {}
-    turns = 0
+    next_recovery = time.monotonic() + 10
     while not ctx.stop.is_set():
         async with ctx.db() as session:
             groups = (
@@ -90,10 +91,10 @@ async def run_group_posts(ctx: BotContext) -> None:
         for group in groups:
             if group not in running or running[group].done():
                 running[group] = asyncio.create_task(_drain(ctx, group), name=f"group-{group}")
-        turns += 1
-        if turns % 30 == 0 and not ctx.single_process:
+        if not ctx.single_process and time.monotonic() >= next_recovery:
+            next_recovery = time.monotonic() + 10
             await recover_inflight(ctx)  # what a dead process left, once its leases ran out
-        if await ctx.wait("group_posts", 5.0):  # woken at once by a commit that queues a post
+        if await ctx.wait("group_posts", 2.0 if not ctx.single_process else 5.0):  # or woken at once
             break
     for task in running.values():
         task.cancel()

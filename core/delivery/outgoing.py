@@ -17,6 +17,8 @@ from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.delivery.queue import QueueTable
+
 
 @dataclass(frozen=True, slots=True)
 class Outgoing:
@@ -58,6 +60,7 @@ class Claimed:
 
 class Source(Protocol):
     kind: str
+    queue: QueueTable  # its table, for lease renewal
 
     async def claim(self, session: AsyncSession, *, owner: str, limit: int) -> Claimed: ...
 

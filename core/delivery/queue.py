@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-DEFAULT_LEASE = timedelta(seconds=60)
+DEFAULT_LEASE = timedelta(seconds=30)  # renewed every 10 s while held
 
 
 @dataclass(frozen=True)

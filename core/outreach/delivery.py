@@ -42,7 +42,7 @@ log = logging.getLogger(__name__)
 CONTACT_KIND = "campaign"
 UNREACHABLE_CODES = ("blocked", "deactivated", "not_started", "kicked")
 SAME_CUSTOMER_DELAY = timedelta(seconds=2)
-DEFAULT_LEASE = timedelta(seconds=60)
+DEFAULT_LEASE = timedelta(seconds=30)  # renewed every 10 s while held
 QUEUE = queue.QueueTable("outbox", OutboxMessage, wire="inflight")
 
 
@@ -674,6 +674,7 @@ class CampaignSource:
     """Campaign messages as one kind of traffic for the delivery worker (core.delivery)."""
 
     kind = "campaign"
+    queue = QUEUE
 
     def __init__(self, *, clock: Clock, rules: OutreachRules) -> None:
         self.clock, self.rules = clock, rules
