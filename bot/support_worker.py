@@ -61,7 +61,8 @@ async def recover_inflight(ctx: BotContext) -> int:
     posted, maybe not) become `uncertain` and are never repeated."""
     async with ctx.db.begin() as session:
         requeued, uncertain = await delivery.recover(
-            session, QUEUE, now=ctx.clock.now(), everything=ctx.single_process
+            session, QUEUE, now=ctx.clock.now(), everything=ctx.single_process,
+            lost={"status": "uncertain", "error": "on the wire when its process stopped; not repeated"},
         )
     if uncertain:
         log.warning("%d staff-group posts were on the wire at the last stop; not repeated", uncertain)

@@ -270,9 +270,9 @@ class FaqLibrary:
         with self._write_lock:
             live: dict[str, _Live] = {}
             if shipped is not None and shipped.is_dir():
-                live.update(_read_dir(shipped, self.options))
+                live.update(_read_dir(shipped, self.options, self._learned))
             if own.is_dir():
-                live.update(_read_dir(own, self.options))
+                live.update(_read_dir(own, self.options, self._learned))
             self._directory, self._defaults = own, shipped
             self._live = live
         return self.versions()
