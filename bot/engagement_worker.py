@@ -21,7 +21,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.context import BotContext
 from core import customers as customers_svc
-from core import exit_interview, jobs, loyalty, nps
+from core import exit_interview, loyalty, nps
+from core import jobs as fleet
 from core.loyalty_rules import LoyaltyRules, NpsRules
 from dialogs.nps.handlers import queue_alert
 
@@ -72,7 +73,7 @@ async def run_jobs_once(ctx: BotContext) -> dict[str, Any]:
     for name, job in jobs:
         try:
             async with ctx.db.begin() as session:
-                await jobs.exclusive(session, f"engagement:{name}")  # one process at a time
+                await fleet.exclusive(session, f"engagement:{name}")  # one process at a time
                 results[name] = await job(session)
         except Exception:
             log.exception("engagement job %s failed", name)
@@ -87,7 +88,7 @@ async def run_jobs(ctx: BotContext) -> None:
     period = timedelta(seconds=ctx.settings.engagement_jobs_seconds)
     while not ctx.stop.is_set():
         async with ctx.db.begin() as session:
-            go = await jobs.due(session, "engagement", now=ctx.clock.now(), period=period)
+            go = await fleet.due(session, "engagement", now=ctx.clock.now(), period=period)
         if go:
             await run_jobs_once(ctx)
         if await ctx.wait("engagement_jobs", ctx.settings.engagement_jobs_seconds):

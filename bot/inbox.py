@@ -86,7 +86,7 @@ class Inbox:
         callbacks: CallbackAnswers | None = None,
         shared: bool = False,
         owner: str = "",
-        lease_seconds: float = 15.0,
+        lease_seconds: float = 6.0,
     ) -> None:
         self.bot = bot
         self.dp = dispatcher

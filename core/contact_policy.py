@@ -38,9 +38,7 @@ def block(customer: Any | None, *, opt_in: bool = True) -> str | None:
     return None
 
 
-def refusal(
-    customer: Any | None, last: datetime | None, *, now: datetime, cap: timedelta
-) -> str | None:
+def refusal(customer: Any | None, last: datetime | None, *, now: datetime, cap: timedelta) -> str | None:
     """Why a proactive message may not go now (None: it may): `block`, then the budget
     (`last`: when they last got a proactive message)."""
     reason = block(customer)
@@ -89,3 +87,54 @@ async def record_contact(
 ) -> None:
     """Count a proactive message against the customer's budget."""
     session.add(ContactLog(customer_id=customer_id, kind=kind, ref=ref, sent_at=now))
+
+
+# ------------------------------------------------------------------ several queues, several processes
+
+IN_FLIGHT_DELAY = timedelta(seconds=5)
+
+
+async def lock_customers(session: AsyncSession, customer_ids: Iterable[int]) -> None:
+    """Serialise contact decisions per customer across processes: on PostgreSQL the customers'
+    rows are locked (in id order, so two claims never deadlock) until the claim commits; a
+    second claim for the same person waits, then sees the first one's claimed row. SQLite (one
+    process): its write lock already does it."""
+    ids = sorted(set(customer_ids))
+    if ids and session.bind.dialect.name == "postgresql":
+        await session.execute(
+            select(Customer.id).where(Customer.id.in_(ids)).order_by(Customer.id).with_for_update()
+        )
+
+
+async def in_flight(
+    session: AsyncSession,
+    customer_ids: Iterable[int],
+    *,
+    campaigns: bool = True,
+    exclude: tuple[str, int] | None = None,
+) -> set[int]:
+    """Customers with a proactive message claimed or on the wire right now in any queue (it is
+    counted against the budget only once sent, so the weekly cap must also look here). `exclude`:
+    (table name, row id) of the row being decided."""
+    from storage.models_loyalty import ExitInterview, LoyaltyNotice, Survey
+    from storage.models_outreach import OutboxMessage
+
+    ids = list(set(customer_ids))
+    if not ids:
+        return set()
+    queues: list[tuple[str, Any, tuple[str, ...], Any]] = [
+        ("nps_surveys", Survey, ("claimed", "sending"), None),
+        ("exit_interviews", ExitInterview, ("claimed", "sending"), None),
+        ("loyalty_notices", LoyaltyNotice, ("claimed", "sending"), LoyaltyNotice.policy != "service"),
+    ]
+    if campaigns:
+        queues.append(("outbox", OutboxMessage, ("claimed", "inflight"), None))
+    busy: set[int] = set()
+    for name, model, statuses, extra in queues:
+        stmt = select(model.customer_id).where(model.customer_id.in_(ids), model.status.in_(statuses))
+        if extra is not None:
+            stmt = stmt.where(extra)
+        if exclude is not None and exclude[0] == name:
+            stmt = stmt.where(model.id != exclude[1])
+        busy.update((await session.execute(stmt)).scalars())
+    return busy

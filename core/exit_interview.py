@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import delivery, idempotency, support
 from core.clock import Clock
-from core.contact_policy import block, record_contact
+from core.contact_policy import block, lock_customers, record_contact
 from core.customers import CustomerView, set_opt_in
 from core.delivery import QueueTable
 from core.errors import Invalid, NotFound
@@ -221,6 +221,7 @@ async def claim_interviews(
     """Due interviews that may go now (claimed by `owner`); the rest wait or are skipped."""
     now = clock.now()
     rows = await delivery.lock_due(session, QUEUE, now=now, limit=limit)
+    await lock_customers(session, [r.customer_id for r in rows])
     out: list[OutgoingInterview] = []
     for row in rows:
         customer = await claim_recipient(session, row, now=now, cap=cap, policy=PROACTIVE,
@@ -258,10 +259,14 @@ async def interview_failed(
 async def recover_interviews(session: AsyncSession, *, clock: Clock, everything: bool = True) -> int:
     """What a dead worker left: claimed interviews go back to the schedule; ones on the wire
     may have arrived: never ask twice."""
+    gone: list[tuple[int, int]] = []
     _, lost = await delivery.recover(
         session, QUEUE, now=clock.now(), everything=everything,
-        lost={"status": "sent", "sent_at": clock.now()},
+        lost={"status": "sent", "sent_at": clock.now()}, lost_rows=gone,
     )
+    for interview_id, customer_id in gone:  # it probably arrived: it counts against the budget
+        await record_contact(session, customer_id=customer_id, kind="exit_interview", ref=str(interview_id),
+                             now=clock.now())
     return lost
 
 

@@ -21,7 +21,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import delivery
 from core.clock import Clock
-from core.contact_policy import block, last_contact, may_contact, record_contact
+from core.contact_policy import (
+    IN_FLIGHT_DELAY,
+    block,
+    in_flight,
+    last_contact,
+    lock_customers,
+    may_contact,
+    record_contact,
+)
 from core.customers import CustomerView, view
 from core.delivery import QueueTable
 from storage.models import Customer
@@ -91,6 +99,13 @@ async def claim_recipient(
         else await contact_gate(session, customer_id=row.customer_id, now=now, cap=cap,
                                 policy=policy, deadline=deadline)
     )
+    table = queue or QUEUE
+    if gate.action == "send" and policy != SERVICE and await in_flight(
+        session, [row.customer_id], exclude=(table.name, row.id)
+    ):
+        # Another proactive message to this person is on its way; it is counted when sent, and
+        # then the budget decides about this one.
+        gate = Gate("defer", "contact_in_flight", now + IN_FLIGHT_DELAY)
     if gate.action == "defer":
         row.not_before = gate.retry_at
         return None
@@ -100,7 +115,7 @@ async def claim_recipient(
         return None
     customer = await session.get(Customer, row.customer_id)
     assert customer is not None and customer.telegram_id is not None
-    delivery.take(row, queue or QUEUE, owner=owner, now=now)
+    delivery.take(row, table, owner=owner, now=now)
     return view(customer)
 
 
@@ -152,6 +167,7 @@ async def claim_notices(
     """Due notices that may go now (claimed by `owner`); the others are deferred or skipped."""
     now = clock.now()
     rows = await delivery.lock_due(session, QUEUE, now=now, limit=limit)
+    await lock_customers(session, [r.customer_id for r in rows])
     out: list[OutgoingNotice] = []
     for row in rows:
         customer = await claim_recipient(session, row, now=now, cap=cap, policy=row.policy,
@@ -194,8 +210,23 @@ async def notice_failed(
 async def recover_notices(session: AsyncSession, *, now: datetime, everything: bool = True) -> int:
     """What a dead worker left: claimed notices go back to the queue; ones on the wire may have
     arrived: never sent twice."""
+    gone: list[tuple[int, int]] = []
     _, lost = await delivery.recover(
         session, QUEUE, now=now, everything=everything,
-        lost={"status": "sent", "error": "in flight when the process stopped; not repeated"},
+        lost={"status": "sent", "error": "in flight when the process stopped; not repeated"}, lost_rows=gone,
     )
+    if gone:  # they probably arrived: counted against the budget (service notices are not)
+        ids = [i for i, _ in gone]
+        rows = (
+            await session.execute(
+                select(LoyaltyNotice.id, LoyaltyNotice.policy, LoyaltyNotice.kind)
+                .where(LoyaltyNotice.id.in_(ids))
+            )
+        ).all()
+        policies = {r[0]: r[1] for r in rows}
+        kinds = {r[0]: r[2] for r in rows}
+        for notice_id, customer_id in gone:
+            if policies.get(notice_id) != SERVICE:
+                await record_contact(session, customer_id=customer_id, kind=f"loyalty:{kinds.get(notice_id)}",
+                                     ref=str(notice_id), now=now)
     return lost

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import delivery, idempotency, support
 from core.clock import Clock
-from core.contact_policy import block, last_contacts, record_contact
+from core.contact_policy import block, last_contacts, lock_customers, record_contact
 from core.customers import CustomerView
 from core.delivery import QueueTable
 from core.errors import Invalid, NotFound
@@ -344,6 +344,7 @@ async def claim_surveys(
     """Due surveys that may go now (claimed by `owner`); the rest are deferred or skipped."""
     now = clock.now()
     rows = await delivery.lock_due(session, QUEUE, now=now, limit=limit)
+    await lock_customers(session, [r.customer_id for r in rows])
     out: list[OutgoingSurvey] = []
     for row in rows:
         hist = (await histories(session, customer_ids=[row.customer_id], exclude_id=row.id)).get(
@@ -395,10 +396,13 @@ async def recover_surveys(
     """What a dead worker left: claimed surveys go back to the schedule; ones on the wire may
     have arrived, so they count as sent (never ask twice)."""
     now = clock.now()
+    gone: list[tuple[int, int]] = []
     _, lost = await delivery.recover(
         session, QUEUE, now=now, everything=everything,
-        lost={"status": "sent", "sent_at": now, "expires_at": now + rules.answer_window},
+        lost={"status": "sent", "sent_at": now, "expires_at": now + rules.answer_window}, lost_rows=gone,
     )
+    for survey_id, customer_id in gone:  # it probably arrived: it counts against the budget
+        await record_contact(session, customer_id=customer_id, kind="nps", ref=str(survey_id), now=now)
     return lost
 
 

@@ -87,22 +87,29 @@ class Limits:
         """The limits the product runs with (the runtime builds its one gate from these).
 
         Our clock and Telegram's never agree exactly and requests bunch up on the network, so
-        the product runs a little under each limit (MARGIN) with a small burst: Telegram's own
-        bucket then stays nearly full and absorbs the jitter. Sending at exactly 30/s with a
-        30-message burst met 429s on 6.5% of a broadcast; at 97% with a burst of a few
-        messages it meets none and still finishes sooner (bench/delivery.py)."""
+        the product runs a little under each limit (MARGIN), paced rather than bursty: with a
+        bucket of one message, no window of one second holds more than 30 messages (of one
+        minute, more than 20 posts into a group), whatever the lanes do. Sending at exactly
+        30/s with a 30-message burst met 429s on 6.5% of a broadcast; paced at 97% it meets none
+        and still finishes sooner (bench/delivery.py). Live replies still go first: while one
+        waits, campaign sends yield (`Grant.reason == "live"`), they need no reserved tokens.
+        The paid lane (up to 1,000/s) keeps a burst of a few messages so the sender is not woken
+        once a millisecond; burst + rate stays under Telegram's figure."""
         rate = s.outreach_rate_per_second * MARGIN
         paid = s.outreach_paid_rate_per_second * MARGIN
-        reserve = min(5.0, max(0.0, rate / 6))
+        group = s.support_group_per_minute * MARGIN
         return cls(
-            group_per_minute=s.support_group_per_minute,
+            group_per_minute=group,
+            # A bucket of b filling at r holds at most b + r whole messages in a window: b is kept
+            # under (limit + 1) - r, so the window never holds more than the limit.
+            group_burst=max(1.0, s.support_group_per_minute + 0.99 - group),
             # One short of Telegram's burst per chat: our clock and Telegram's never agree exactly.
             private_burst=2,
             global_per_second=rate,
-            global_burst=max(1.0, min(rate, reserve + 3)),
-            live_reserve=reserve,
+            global_burst=max(1.0, s.outreach_rate_per_second + 0.99 - rate),
+            live_reserve=0.0,
             paid_per_second=paid,
-            paid_burst=max(1.0, min(100.0, paid / 10)),
+            paid_burst=max(1.0, min(20.0, s.outreach_paid_rate_per_second - paid)),
         )
 
 

@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 
 from api.deps import ClockDep, SessionDep, require_scope
 from api.errors import error_responses
-from api.schemas.common import IsoDate
+from api.schemas.common import MAX_ID, IsoDate
 from core import faq_learning, faq_stats
 from core.apikeys import ApiKeyView
 from core.errors import Invalid
@@ -147,7 +147,7 @@ async def learned(
     status: Annotated[Literal["pending", "approved", "rejected"] | None, Query()] = None,
     language: Annotated[str | None, Query(pattern="^[a-z]{2}$")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> LearnedList:
     rows = await faq_learning.list_learned(
         session, status=status, language=language, limit=limit, offset=offset
@@ -176,7 +176,7 @@ async def _decide(
 )
 async def approve_learned(
     key: CanWrite, request: Request, session: SessionDep, clock: ClockDep,
-    learned_id: Annotated[int, Path(ge=1)],
+    learned_id: Annotated[int, Path(ge=1, le=MAX_ID, description="The learned phrasing's id.")],
 ) -> LearnedOut:
     return await _decide(key, request, session, clock, learned_id, True)
 
@@ -189,7 +189,7 @@ async def approve_learned(
 )
 async def reject_learned(
     key: CanWrite, request: Request, session: SessionDep, clock: ClockDep,
-    learned_id: Annotated[int, Path(ge=1)],
+    learned_id: Annotated[int, Path(ge=1, le=MAX_ID, description="The learned phrasing's id.")],
 ) -> LearnedOut:
     return await _decide(key, request, session, clock, learned_id, False)
 

@@ -190,6 +190,7 @@ async def recover(
     everything: bool = False,
     lost: dict[str, Any] | None = None,
     exclude_owner: str | None = None,
+    lost_rows: list[tuple[int, int]] | None = None,
 ) -> tuple[int, int]:
     """Rows a dead process left: claimed ones go back to the queue; ones on the wire become
     `uncertain` (or `lost`: the values a domain wants for them, e.g. a survey counts as sent).
@@ -209,7 +210,14 @@ async def recover(
         .values(status=table.queued, owner=None, lease_until=None)
     )
     values = lost if lost is not None else {"status": table.uncertain}
-    uncertain = await session.execute(
-        update(m).where(m.status == table.wire, *stale).values(owner=None, lease_until=None, **values)
-    )
-    return int(getattr(requeued, "rowcount", 0) or 0), int(getattr(uncertain, "rowcount", 0) or 0)
+    gone = (
+        await session.execute(
+            update(m)
+            .where(m.status == table.wire, *stale)
+            .values(owner=None, lease_until=None, **values)
+            .returning(m.id, m.customer_id)
+        )
+    ).all()
+    if lost_rows is not None:  # (id, customer id) of each row that was on the wire
+        lost_rows.extend((r[0], r[1]) for r in gone)
+    return int(getattr(requeued, "rowcount", 0) or 0), len(gone)

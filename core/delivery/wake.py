@@ -10,12 +10,14 @@ processes over PostgreSQL's NOTIFY or Redis pub/sub).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
+log = logging.getLogger(__name__)
 KEY = "delivery_wake"
 Subscriber = Callable[[frozenset[str]], None]
 _subscribers: list[Subscriber] = []
@@ -44,7 +46,10 @@ def _after_commit(session: Session) -> None:
     if names:
         frozen = frozenset(names)
         for callback in list(_subscribers):
-            callback(frozen)
+            try:
+                callback(frozen)
+            except Exception:  # a wake-up is an optimisation: never fail a commit for it
+                log.warning("wake-up subscriber failed", exc_info=True)
 
 
 @event.listens_for(Session, "after_rollback")

@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import customers as customer_svc
 from core.clock import Clock
-from core.contact_policy import last_contacts, refusal
+from core.contact_policy import IN_FLIGHT_DELAY, in_flight, last_contacts, lock_customers, refusal
 from core.delivery import outgoing, queue
 from core.delivery.wake import wake
 from core.outreach import templates, webhooks
@@ -188,7 +188,9 @@ async def claim(
         ).all()
     }
     ids = {r.customer_id for r in rows}
+    await lock_customers(session, ids)  # several processes: one contact decision per person at a time
     customers, last = await _customers(session, ids)
+    busy = await in_flight(session, ids, campaigns=False)  # a survey or notice on its way
     needed = {
         v.name
         for r in rows
@@ -232,6 +234,12 @@ async def claim(
                 {"b_id": row.id, "b_at": now + SAME_CUSTOMER_DELAY, "b_why": "same_customer", "b_count": 0}
             )
             result.deferred["same_customer"] += 1
+            continue
+        if row.customer_id in busy:  # counted once sent; then the budget decides about this one
+            deferred.append(
+                {"b_id": row.id, "b_at": now + IN_FLIGHT_DELAY, "b_why": "contact_in_flight", "b_count": 0}
+            )
+            result.deferred["contact_in_flight"] += 1
             continue
         customer = customers.get(row.customer_id)
         reason = refusal(customer, last.get(row.customer_id), now=now, cap=rules.cap)
