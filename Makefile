@@ -19,8 +19,17 @@ install: $(STAMP)
 run: install  ## run the product (no BOT_TOKEN: local sandbox, see the printed URLs)
 	$(BIN)/supportbot run
 
-test: install  ## the whole test suite (PostgreSQL tests skip if no server on 127.0.0.1:5432)
-	$(BIN)/python -m pytest -q
+test: install  ## the whole test suite (PostgreSQL/Redis tests skip if no server on 127.0.0.1)
+	@# Two pytest processes side by side (two cores): the end-to-end and browser tests, which
+	@# mostly wait on Telegram's limits, beside everything else; each prints its own summary.
+	@rm -rf .pytest-tmp && mkdir -p .pytest-tmp
+	@$(BIN)/python -m pytest -q -p no:cacheprovider --basetemp=.pytest-tmp/e2e tests/e2e tests/browser \
+		> .pytest-tmp/e2e.log 2>&1 & e2e=$$!; \
+	$(BIN)/python -m pytest -q -p no:cacheprovider --basetemp=.pytest-tmp/rest \
+		--ignore=tests/e2e --ignore=tests/browser; rest=$$?; \
+	wait $$e2e; e2e_rc=$$?; \
+	echo "== end-to-end and browser tests (tests/e2e, tests/browser)"; cat .pytest-tmp/e2e.log; \
+	test $$rest -eq 0 && test $$e2e_rc -eq 0
 
 test-browser: install  ## only the sandbox page in Chromium (apt-get install -y chromium); screenshots in test-artifacts/browser
 	$(BIN)/python -m pytest -q -m browser tests/browser

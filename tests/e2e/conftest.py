@@ -103,7 +103,7 @@ async def wait_text(
     *,
     after: int = 0,
     thread_id: int | None = None,
-    timeout: float = 5.0,
+    timeout: float = 10.0,  # generous: `make test` runs another pytest worker beside this one
     from_bot: bool = True,
 ) -> dict[str, Any]:
     """Wait until a message (new or edited in place) in the chat shows `needle`."""
@@ -123,7 +123,7 @@ async def wait_text(
         await asyncio.sleep(0.02)
 
 
-async def eventually(check, timeout: float = 5.0):  # type: ignore[no-untyped-def]
+async def eventually(check, timeout: float = 10.0):  # type: ignore[no-untyped-def]
     """Poll an async check until it returns a truthy value."""
     import asyncio
 
