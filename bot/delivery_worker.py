@@ -80,9 +80,9 @@ def classify(exc: BaseException, out: Outgoing | None = None) -> Result:
     classifier, bot/telegram_errors.py."""
     failure = telegram_errors.classify(exc)
     outcome = "retry" if failure.retryable else "failed"
-    kind, item = (out.kind, out.id) if out is not None else ("", 0)
+    kind, item, chat = (out.kind, out.id, out.chat_id) if out is not None else ("", 0, None)
     return Result(kind, item, outcome, error_code=failure.code, error=failure.text,
-                  retry_after=failure.retry_after)
+                  retry_after=failure.retry_after, chat_id=chat)
 
 
 class Deliverer:
@@ -354,7 +354,7 @@ class Deliverer:
                     reply_markup=markup,
                     allow_paid_broadcast=True if out.lane == "paid" else None,
                 )
-            result = Result(out.kind, out.id, "sent", message_id=message.message_id)
+            result = Result(out.kind, out.id, "sent", message_id=message.message_id, chat_id=out.chat_id)
         except asyncio.CancelledError:
             raise
         except Exception as exc:

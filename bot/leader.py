@@ -88,7 +88,7 @@ class PgAdvisoryLease:
             await self._discard(conn)
             return False
         if not got:
-            await conn.close()
+            await self._discard(conn)  # a failed close must not stop this process competing
             return False
         self._conn = conn
         return True

@@ -261,6 +261,9 @@ class _Wire:
         async with self.ctx.db.begin() as session:
             marked = await delivery.mark_wire(session, QUEUE, ids, owner=self.ctx.owner)
         if marked != set(ids):
+            # Not sent: what we did mark goes back to the queue (it never reached the wire).
+            async with self.ctx.db.begin() as session:
+                await delivery.finish(session, QUEUE, sorted(marked), QUEUE.queued)
             raise LeaseLost(f"staff posts {sorted(set(ids) - marked)} are no longer ours")
         self.on = True
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.clock import Clock
@@ -18,6 +19,7 @@ from storage.models_faq import FaqLearned
 from storage.models_support import FaqQuery
 
 STATUSES = ("pending", "approved", "rejected")
+LEARNED_SIGNAL = "faq_learned"  # a commit that approved or rejected a phrasing wakes this name
 MAX_PHRASING = 300  # longer messages are cut here before they are stored as a phrasing
 
 
@@ -89,8 +91,21 @@ async def teach(
         taught_by=taught_by,
         created_at=clock.now(),
     )
-    session.add(row)
-    await session.flush()
+    try:
+        async with session.begin_nested():  # two taps at once: the second finds the first
+            session.add(row)
+            await session.flush()
+    except IntegrityError:
+        again = await session.scalar(
+            select(FaqLearned).where(
+                FaqLearned.language == language,
+                FaqLearned.normalized == normalized,
+                FaqLearned.entry_id == entry_id,
+            )
+        )
+        if again is None:
+            raise
+        return _view(again), False
     return _view(row), True
 
 

@@ -269,6 +269,16 @@ class Runtime:
     def _wake(self, names: frozenset[str]) -> None:
         for name in names:
             self.ctx.notify(name)
+        if faq_learning.LEARNED_SIGNAL in names:  # approved in some process's API: match it here too
+            task = asyncio.get_running_loop().create_task(self._reload_learned())
+            self._tasks.append(task)
+
+    async def _reload_learned(self) -> None:
+        try:
+            async with self.db() as session:
+                self.faq.set_learned(await faq_learning.approved_phrasings(session))
+        except Exception:
+            log.warning("could not reload the learned FAQ phrasings", exc_info=True)
 
     def _wake_all(self, names: frozenset[str]) -> None:
         self._wake(names)  # this process at once

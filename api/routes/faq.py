@@ -15,9 +15,11 @@ from api.errors import error_responses
 from api.schemas.common import MAX_ID, IsoDate
 from core import faq_learning, faq_stats
 from core.apikeys import ApiKeyView
+from core.delivery import wake
 from core.errors import Invalid
 from core.faq import FaqLibrary
 from core.faq.gaps import DEFAULT_THRESHOLD, GapQuestion, cluster_gaps
+from core.faq_learning import LEARNED_SIGNAL
 
 router = APIRouter(prefix="/v1/faq", tags=["faq"])
 CanRead = Annotated[ApiKeyView, Depends(require_scope("faq:read"))]
@@ -162,6 +164,7 @@ async def _decide(
         session, clock=clock, learned_id=learned_id, approve=approve, by=key.name
     )
     phrasings = await faq_learning.approved_phrasings(session)
+    wake(session, LEARNED_SIGNAL)  # the bot processes (another role, another host) reload them too
     await session.commit()
     library(request).set_learned(phrasings)  # matched from the next message on, no restart
     return _learned(view)

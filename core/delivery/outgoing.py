@@ -48,6 +48,7 @@ class Result:
     error_code: str | None = None
     error: str | None = None
     retry_after: float | None = None
+    chat_id: int | None = None  # where it went (sources record it without reading it back)
 
 
 @dataclass

@@ -189,7 +189,6 @@ async def recover(
     now: datetime,
     everything: bool = False,
     lost: dict[str, Any] | None = None,
-    exclude_owner: str | None = None,
     lost_rows: list[tuple[int, int]] | None = None,
 ) -> tuple[int, int]:
     """Rows a dead process left: claimed ones go back to the queue; ones on the wire become
@@ -202,8 +201,6 @@ async def recover(
     stale: list[ColumnElement[bool]] = []
     if not everything:
         stale.append(or_(m.lease_until.is_(None), m.lease_until < now))
-    if exclude_owner is not None:
-        stale.append(or_(m.owner.is_(None), m.owner != exclude_owner))
     requeued = await session.execute(
         update(m)
         .where(m.status == table.claimed, *stale)

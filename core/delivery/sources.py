@@ -9,7 +9,9 @@ deadlines), hands out plain data, and records Telegram's answers with its domain
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -61,7 +63,7 @@ class _Engagement:
         return counts
 
     async def _unreachable(self, session: AsyncSession, r: Result) -> None:
-        chat_id = await self.chat_of(session, r.id)
+        chat_id = r.chat_id  # the answer carries its chat: no read per answer
         if chat_id is not None:
             await customers_svc.set_reachable(
                 session,
@@ -71,12 +73,16 @@ class _Engagement:
                 reason=r.error_code or "forbidden",
             )
 
-    async def chat_of(self, session: AsyncSession, item_id: int) -> int | None:
-        row = await session.get(self.queue.model, item_id)
-        if row is None:
-            return None
-        customer = await customers_svc.get_customer(session, customer_id=row.customer_id)
-        return customer.telegram_id
+    def _claimed(self, items: list[Any], data: Callable[[Any], dict[str, Any]]) -> Claimed:
+        """Claimed rows as the worker's plain data (`data`: what the renderer needs besides who)."""
+        return Claimed(
+            [
+                Outgoing(self.kind, i.id, i.customer.telegram_id or 0, i.customer.id, i.customer.language,
+                         data={**_who(i.customer), **data(i)})
+                for i in items
+            ],
+            examined=len(items),
+        )
 
     async def sent(self, session: AsyncSession, r: Result) -> None:
         raise NotImplementedError
@@ -97,29 +103,15 @@ class SurveySource(_Engagement):
         items = await nps.claim_surveys(
             session, clock=self.clock, rules=self.rules, cap=self.cap, limit=limit, owner=owner
         )
-        return Claimed(
-            [
-                Outgoing(
-                    self.kind,
-                    i.id,
-                    i.customer.telegram_id or 0,
-                    i.customer.id,
-                    i.customer.language,
-                    data={**_who(i.customer), "trigger": i.trigger},
-                )
-                for i in items
-            ],
-            examined=len(items),
-        )
+        return self._claimed(items, lambda i: {"trigger": i.trigger})
 
     async def sent(self, session: AsyncSession, r: Result) -> None:
-        chat_id = await self.chat_of(session, r.id)
         await nps.survey_sent(
             session,
             clock=self.clock,
             rules=self.rules,
             survey_id=r.id,
-            chat_id=chat_id or 0,
+            chat_id=r.chat_id or 0,
             message_id=r.message_id,
         )
 
@@ -139,25 +131,11 @@ class InterviewSource(_Engagement):
         items = await exit_interview.claim_interviews(
             session, clock=self.clock, cap=self.cap, limit=limit, owner=owner
         )
-        return Claimed(
-            [
-                Outgoing(
-                    self.kind,
-                    i.id,
-                    i.customer.telegram_id or 0,
-                    i.customer.id,
-                    i.customer.language,
-                    data={**_who(i.customer), "event": i.event},
-                )
-                for i in items
-            ],
-            examined=len(items),
-        )
+        return self._claimed(items, lambda i: {"event": i.event})
 
     async def sent(self, session: AsyncSession, r: Result) -> None:
-        chat_id = await self.chat_of(session, r.id)
         await exit_interview.interview_sent(
-            session, clock=self.clock, interview_id=r.id, chat_id=chat_id or 0, message_id=r.message_id
+            session, clock=self.clock, interview_id=r.id, chat_id=r.chat_id or 0, message_id=r.message_id
         )
 
     async def failed(self, session: AsyncSession, r: Result, reason: str, retry_at: datetime | None) -> None:
@@ -175,20 +153,7 @@ class NoticeSource(_Engagement):
         items = await loyalty_notices.claim_notices(
             session, clock=self.clock, cap=self.cap, limit=limit, owner=owner
         )
-        return Claimed(
-            [
-                Outgoing(
-                    self.kind,
-                    i.id,
-                    i.customer.telegram_id or 0,
-                    i.customer.id,
-                    i.customer.language,
-                    data={**_who(i.customer), "notice": i.kind, "params": i.params},
-                )
-                for i in items
-            ],
-            examined=len(items),
-        )
+        return self._claimed(items, lambda i: {"notice": i.kind, "params": i.params})
 
     async def sent(self, session: AsyncSession, r: Result) -> None:
         await loyalty_notices.notice_sent(session, clock=self.clock, notice_id=r.id)

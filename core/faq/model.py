@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 import yaml
 
 from core.errors import Invalid
+from core.text_limits import utf16_len
 
 ID_RE = re.compile(r"^[a-z0-9-]{1,40}$")
 LANGUAGE_RE = re.compile(r"^[a-z]{2,3}(-[a-z0-9]{2,8})?$")
@@ -235,8 +236,8 @@ class _Checker:
             return None
         if one_line and ("\n" in text or "\r" in text):
             self.add(path, "must be a single line")
-        if max_len is not None and len(text) > max_len:
-            self.add(path, f"is too long ({len(text)} characters, at most {max_len})")
+        if max_len is not None and utf16_len(text) > max_len:  # as Telegram counts (an emoji is 2)
+            self.add(path, f"is too long ({utf16_len(text)} UTF-16 units, at most {max_len})")
         return text
 
     def slug(self, path: str, value: Any) -> str | None:

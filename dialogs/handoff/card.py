@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.customers import CustomerView
 from core.support import CaseView
+from core.text_limits import truncate, utf16_len
 from dialogs.i18n import Translator
 
 CardSection = Callable[[AsyncSession, int, Translator], Awaitable[list[str]]]
@@ -25,11 +26,12 @@ def register_section(section: CardSection) -> None:
 
 
 def topic_name(customer: CustomerView) -> str:
-    """Forum topic titles are limited to 128 characters."""
+    """Forum topic titles are limited to 128 (UTF-16 units, as Telegram counts)."""
     name = customer.display_name
     if customer.username and not name.startswith("@"):
         name = f"{name} @{customer.username}"
-    return f"{name} · #{customer.id}"[:128]
+    suffix = f" · #{customer.id}"
+    return truncate(name, 128 - utf16_len(suffix)) + suffix  # the id always shows
 
 
 async def render_card(session: AsyncSession, *, customer: CustomerView, case: CaseView, t: Translator) -> str:

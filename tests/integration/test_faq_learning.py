@@ -71,3 +71,22 @@ async def test_teach_decide_list_and_forget(sessionmaker, clock: FrozenClock) ->
         rows = {r.id: r for r in (await s.execute(FaqLearned.__table__.select())).all()}
     assert set(rows) == {one.id, three.id}  # the pending one is gone, approved ones stay
     assert all(r.customer_id is None for r in rows.values())
+
+
+async def test_two_staff_teaching_the_same_phrasing_at_once_make_one_row(sessionmaker, clock) -> None:  # type: ignore[no-untyped-def]
+    """Two taps on 🎓 (or two staff members) at the same moment: one pending row, no error."""
+    import asyncio
+
+    from sqlalchemy import func, select
+
+    async def tap() -> bool:
+        async with sessionmaker.begin() as s:
+            _, created = await faq_learning.teach(
+                s, clock=clock, language="en", entry_id="delivery-late", text="where is my parcel"
+            )
+            return created
+
+    results = await asyncio.gather(tap(), tap(), tap())
+    assert sorted(results) == [False, False, True]
+    async with sessionmaker() as s:
+        assert await s.scalar(select(func.count()).select_from(FaqLearned)) == 1

@@ -140,7 +140,7 @@ def test_duplicate_ids() -> None:
         ({"answer": "   \n "}, "entries[0].answer: must not be empty"),
         (
             {"answer": "x" * (MAX_ANSWER + 1)},
-            "entries[0].answer: is too long (3501 characters, at most 3500)",
+            "entries[0].answer: is too long (3501 UTF-16 units, at most 3500)",
         ),
         ({"answer": 42}, "entries[0].answer: must be a string, got number"),
         ({"question": None}, "entries[0].question: is required"),
@@ -167,7 +167,7 @@ def test_duplicate_ids() -> None:
         ),
         (
             {"buttons": [{"text": "x" * 65, "url": "https://a.example"}]},
-            "entries[0].buttons[0].text: is too long (65 characters, at most 64)",
+            "entries[0].buttons[0].text: is too long (65 UTF-16 units, at most 64)",
         ),
         ({"buttons": [{"url": "https://a.example"}]}, "entries[0].buttons[0].text: is required"),
         (
