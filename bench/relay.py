@@ -121,25 +121,35 @@ def _install_profile_signals(out: Path) -> None:
     names = iter(PROFILE_NAMES)
     current: list[cProfile.Profile] = []
     sql: Counter[str] = Counter()
+    trace: list[str] = []  # the batch's first statements in order, with the task that ran them
+
+    def _note(key: str) -> None:
+        sql[key] += 1
+        if len(trace) < 400:
+            task = None
+            with contextlib.suppress(RuntimeError):
+                task = asyncio.current_task()
+            trace.append(f"{task.get_name() if task else '-':<24} {key}")
 
     @event.listens_for(Engine, "before_cursor_execute")
     def _count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
         if current:
-            sql[_sql_key(statement)] += 1
+            _note(_sql_key(statement))
 
     @event.listens_for(Engine, "commit")
     def _commit(_conn: Any) -> None:
         if current:
-            sql["COMMIT"] += 1
+            _note("COMMIT")
 
     @event.listens_for(Engine, "rollback")
     def _rollback(_conn: Any) -> None:
         if current:
-            sql["ROLLBACK"] += 1
+            _note("ROLLBACK")
 
     def start(_sig: int, _frame: Any) -> None:
         if not current:
             sql.clear()
+            trace.clear()
             # The main thread's CPU time, not wall time: waiting (epoll, the GIL, other
             # processes on a busy machine) does not count, so the profile says where CPU goes.
             prof = cProfile.Profile(time.thread_time)
@@ -152,6 +162,7 @@ def _install_profile_signals(out: Path) -> None:
             prof.disable()
             name = next(names, f"extra-{time.time():.0f}")
             (out / f"{name}.sql.json").write_text(json.dumps(dict(sql.most_common()), indent=1))
+            (out / f"{name}.sql.trace").write_text("\n".join(trace) + "\n")
             tmp = out / f"{name}.prof.tmp"
             prof.dump_stats(str(tmp))
             tmp.rename(out / f"{name}.prof")

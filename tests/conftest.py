@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+import supportbot  # noqa: F401  (first: aiogram's models are built as the product builds them, see lean.py)
 from core.clock import FrozenClock
 
 PG_HOST = os.environ.get("TEST_PG_HOST", "127.0.0.1")
