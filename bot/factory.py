@@ -29,6 +29,7 @@ from dialogs.faq import handlers as faq_handlers
 from dialogs.faq import staff as faq_staff
 from dialogs.handoff import customer as handoff_customer
 from dialogs.handoff import staff as handoff_staff
+from dialogs.handoff.customer import ACTIVE_CASE, active_case_probe
 from dialogs.i18n import I18n
 from dialogs.stats import handlers as stats_handlers
 
@@ -92,7 +93,8 @@ def create_dispatcher(
     dp = Dispatcher(storage=SqlStorage(db, clock, cache=not shared), settings=settings, db=db, clock=clock,
                     i18n=i18n, **services)
     dp.update.outer_middleware(CustomerMiddleware(db=db, clock=clock, settings=settings, i18n=i18n,
-                                                  probes={AWAITS_REPLY: awaits_reply_probe}))
+                                                  probes={AWAITS_REPLY: awaits_reply_probe},
+                                                  message_probes={ACTIVE_CASE: active_case_probe}))
     dp.update.outer_middleware(OutreachMiddleware(db=db, clock=clock))  # activity; ends sequences
     routers = [
         errors_router,

@@ -41,6 +41,7 @@ from bot.callbacks import CallbackAnswers
 from bot.journal import UncertainDelivery, UpdateContext, current_update
 from core import logs, telemetry
 from core.clock import Clock
+from storage.db import update_writes
 from storage.models import BotState, InboxLease, InboxUpdate, SentJournal
 
 log = logging.getLogger(__name__)
@@ -324,13 +325,15 @@ class Inbox:
         self, update_id: int, payload: dict[str, Any], replay: bool, parsed: Update | None = None
     ) -> None:
         error: str | None = None
+        recorded: list[Any] = []
         started = time.monotonic()
         log_token = logs.bind(update_id=update_id)  # every log line of this update carries its id
         ctx = UpdateContext(update_id=update_id, replay=replay)
         token = current_update.set(ctx)
         try:
             tg_update = parsed or Update.model_validate(payload, context={"bot": self.bot})
-            await self.dp.feed_update(self.bot, tg_update, replayed_update=replay)
+            with update_writes() as recorded:  # the handler's `db.record(...)` writes
+                await self.dp.feed_update(self.bot, tg_update, replayed_update=replay)
         except asyncio.CancelledError:
             raise
         except UncertainDelivery:
@@ -356,11 +359,21 @@ class Inbox:
         )
 
         async def finish(session: AsyncSession) -> None:
+            for write in recorded:
+                await write(session)
             await session.execute(mark)
             # The journal only matters while the update may be replayed.
             await session.execute(delete(JOURNAL).where(JOURNAL.c.update_id == update_id))
 
-        await self.db.batched(finish)  # type: ignore[attr-defined]  # shares a commit with others
+        try:
+            await self.db.batched(finish)  # type: ignore[attr-defined]  # shares a commit with others
+        except Exception:
+            if not recorded:
+                raise
+            # A recorded write that fails must not keep the update pending (replayed forever).
+            log.exception("update %s: its recorded writes failed; marked done without them", update_id)
+            recorded.clear()
+            await self.db.batched(finish)  # type: ignore[attr-defined]
         self.handled += 1
         result = "uncertain" if ctx.uncertain else "failed" if error else "done"
         telemetry.update_finished(started, time.monotonic(), result)

@@ -30,6 +30,7 @@ class CustomerMiddleware(BaseMiddleware):
     def __init__(
         self, *, db: async_sessionmaker[AsyncSession], clock: Clock, settings: Settings, i18n: I18n,
         probes: Mapping[str, Probe] | None = None,
+        message_probes: Mapping[str, Probe] | None = None,
     ) -> None:
         self.db = db
         self.clock = clock
@@ -38,6 +39,7 @@ class CustomerMiddleware(BaseMiddleware):
         # Reads other middlewares need about a known customer, made in the same read
         # transaction (one trip to the database instead of one each); results go into `data`.
         self.probes = dict(probes or {})
+        self.message_probes = dict(message_probes or {})  # only for a new message
 
     def _stale(self, customer: svc.CustomerView, user: User) -> bool:
         """Whether last-seen or the profile needs a write (last-seen has minute resolution)."""
@@ -69,6 +71,9 @@ class CustomerMiddleware(BaseMiddleware):
                 if customer is not None:
                     for name, probe in self.probes.items():
                         data[name] = await probe(session, customer.id)
+                    if isinstance(event, Update) and event.message is not None:
+                        for name, probe in self.message_probes.items():
+                            data[name] = await probe(session, customer.id)
             if not is_membership and (customer is None or self._stale(customer, user)):
                 async with self.db.begin() as session:
                     customer, _ = await svc.touch_telegram_user(

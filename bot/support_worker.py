@@ -17,6 +17,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import timedelta
 from html import escape
 from typing import Any
@@ -39,6 +40,7 @@ from bot.telegram_errors import NOT_MODIFIED, RETRY, TOPIC_CLOSED, TOPIC_GONE, U
 from core import customers as customers_svc
 from core import delivery, jobs, support
 from core.delivery import QueueTable
+from core.ratelimit import Lane
 from core.support import PRIORITY_CUSTOMER
 from core.text_limits import CAPTION_LIMIT, TEXT_LIMIT, split_text, utf16_len, visible_html_len
 from dialogs.faq.staff import suggestion_keyboard
@@ -72,47 +74,110 @@ async def recover_inflight(ctx: BotContext) -> int:
 
 
 async def run_group_posts(ctx: BotContext) -> None:
+    """One drain task per group with due posts. A drain stays a while after its queue ran dry
+    and is kicked by every wake-up, so a new post is claimed by the drain at once (no look for
+    groups with due posts first); the look runs when no drain is alive and every few seconds."""
     await recover_inflight(ctx)
     running: dict[int, asyncio.Task[None]] = {}
+    kicks: dict[int, asyncio.Event] = {}
     next_recovery = time.monotonic() + 10
+    look = True
     while not ctx.stop.is_set():
-        async with ctx.db() as session:
-            groups = (
-                (
-                    await session.execute(
-                        select(GroupPost.group_chat_id)
-                        .where(GroupPost.status == "queued")
-                        .where((GroupPost.not_before.is_(None)) | (GroupPost.not_before <= ctx.clock.now()))
-                        .distinct()
+        alive = {group for group, task in running.items() if not task.done()}
+        for group in alive:
+            kicks[group].set()
+        if look or not alive:
+            async with ctx.db() as session:
+                groups = (
+                    (
+                        await session.execute(
+                            select(GroupPost.group_chat_id)
+                            .where(GroupPost.status == "queued")
+                            .where(
+                                (GroupPost.not_before.is_(None)) | (GroupPost.not_before <= ctx.clock.now())
+                            )
+                            .distinct()
+                        )
                     )
+                    .scalars()
+                    .all()
                 )
-                .scalars()
-                .all()
-            )
-        for group in groups:
-            if group not in running or running[group].done():
-                running[group] = asyncio.create_task(_drain(ctx, group), name=f"group-{group}")
+            for group in groups:
+                if group not in alive:
+                    kicks[group] = asyncio.Event()
+                    running[group] = asyncio.create_task(
+                        _drain(ctx, group, kicks[group]), name=f"group-{group}"
+                    )
         if not ctx.single_process and time.monotonic() >= next_recovery:
             next_recovery = time.monotonic() + 10
             await recover_inflight(ctx)  # what a dead process left, once its leases ran out
-        if await ctx.wait("group_posts", 2.0 if not ctx.single_process else 5.0):  # or woken at once
+        woke = await ctx.wait_for("group_posts", 2.0 if not ctx.single_process else 5.0)
+        if woke == "stop":
             break
+        look = woke == "timeout"  # woken: the live drains are kicked; a timer: look for groups
     for task in running.values():
         task.cancel()
     await asyncio.gather(*running.values(), return_exceptions=True)
 
 
-async def _drain(ctx: BotContext, group: int) -> None:
+DRAIN_LINGER = 10.0  # seconds a drain waits for a kick after its group's queue ran dry
+
+
+@dataclass(slots=True)
+class _Claim:
+    """A claimed post (with what it carries) and its topic, read in the claim's transaction."""
+
+    posts: list[GroupPost]
+    thread: int | None
+    # Marked on the wire in the claim's own transaction, its send's tokens already taken: a
+    # plain copy into a known topic that may go at once needs no transaction of its own for
+    # the wire mark (one request, which leaves right after the commit).
+    on_wire: bool = False
+
+
+async def _drain(ctx: BotContext, group: int, kick: asyncio.Event | None = None) -> None:
+    """Send the group's posts one after another until none is due. The transaction that
+    records a post's answer also claims the next one (one commit per post, not two). With a
+    `kick` event the drain then waits up to DRAIN_LINGER for a kick and claims again."""
     while not ctx.stop.is_set():
+        if kick is not None:
+            kick.clear()
         async with ctx.db.begin() as session:
-            batch = await _claim_next(session, ctx, group)
-            thread = None
-            if batch:  # the topic comes with the claim: no read transaction of its own
-                topic = await support.topic_of(session, customer_id=batch[0].customer_id, group_chat_id=group)
-                thread = topic.thread_id if topic is not None else None
-        if not batch:
+            claim = await _claim(session, ctx, group)
+        while claim is not None and not ctx.stop.is_set():
+            claim = await _send_batch(ctx, claim, group)
+        if claim is not None:  # stopping: what was claimed and never left goes back at once
+            async with ctx.db.begin() as session:
+                if claim.on_wire:
+                    await delivery.finish(session, QUEUE, [p.id for p in claim.posts], QUEUE.queued)
+                else:
+                    await delivery.release(session, QUEUE, [p.id for p in claim.posts])
             return
-        await _send_batch(ctx, batch, thread)
+        if kick is None:
+            return
+        try:  # a kick set while this drain was claiming is seen here at once
+            await asyncio.wait_for(kick.wait(), DRAIN_LINGER)
+        except TimeoutError:
+            return
+
+
+async def _claim(session: Any, ctx: BotContext, group: int) -> _Claim | None:
+    posts = await _claim_next(session, ctx, group)
+    if not posts:
+        return None
+    topic = await support.topic_of(session, customer_id=posts[0].customer_id, group_chat_id=group)
+    claim = _Claim(posts, topic.thread_id if topic is not None else None)
+    single_copy = len(posts) == 1 and posts[0].kind == "copy"
+    if claim.thread is not None and single_copy and await _token_now(ctx, group):
+        claim.on_wire = bool(await delivery.mark_wire(session, QUEUE, [posts[0].id], owner=ctx.owner))
+    return claim
+
+
+async def _token_now(ctx: BotContext, group: int) -> bool:
+    """Whether a post into `group` may go now (its tokens are then taken)."""
+    if ctx.gate is None:
+        return True
+    return (await ctx.gate.acheck(group, Lane.LIVE)).wait <= 0
 
 
 async def _claim_next(session: Any, ctx: BotContext, group: int) -> list[GroupPost]:
@@ -247,8 +312,11 @@ class _Wire:
     while it waits for the group's 20-a-minute budget it is only claimed, and a kill then
     loses nothing)."""
 
-    def __init__(self, ctx: BotContext, posts: list[GroupPost], thread: int | None = None) -> None:
-        self.ctx, self.posts, self.on = ctx, posts, False
+    def __init__(
+        self, ctx: BotContext, posts: list[GroupPost], thread: int | None = None, *, on: bool = False
+    ) -> None:
+        self.ctx, self.posts, self.on = ctx, posts, on
+        self.prepaid = on  # marked with the claim, whose gate check took the tokens
         self.thread = thread  # the topic's thread id, read with the claim (None: look it up)
         # What the answer changes besides the posts' status, written in the same transaction
         # as the `sent` mark (one commit per post after the wire mark, not three).
@@ -268,8 +336,10 @@ class _Wire:
         self.on = True
 
 
-async def _send_batch(ctx: BotContext, posts: list[GroupPost], thread: int | None = None) -> None:
-    wire = _Wire(ctx, posts, thread)
+async def _send_batch(ctx: BotContext, claim: _Claim, group: int) -> _Claim | None:
+    """Send one claimed post; returns the next claim when the answer's transaction made one."""
+    posts = claim.posts
+    wire = _Wire(ctx, posts, claim.thread, on=claim.on_wire)
     try:
         covered = await _deliver(ctx, posts, wire)
     except asyncio.CancelledError:
@@ -278,34 +348,10 @@ async def _send_batch(ctx: BotContext, posts: list[GroupPost], thread: int | Non
         raise
     except LeaseLost as exc:
         log.warning("%s", exc)
-        return
+        return None
     except Exception as exc:
-        failure = classify(exc)
-        covered = wire.posts
-        await _release_unsent(ctx, posts, covered)
-        if failure.outcome in (TOPIC_GONE, TOPIC_CLOSED):
-            await _forget_topic(ctx, posts[0], closed=failure.outcome == TOPIC_CLOSED)
-            await _mark(ctx, covered, "queued")  # retried into the new topic
-            return
-        if failure.outcome == NOT_MODIFIED:
-            await _mark(ctx, covered, "sent", sent_at=ctx.clock.now(), error=None)
-            return
-        attempts = posts[0].attempts + 1
-        if failure.outcome in (RETRY, UNREACHABLE) and (failure.code != "error" or attempts < 5):
-            delay = max(failure.retry_after or 0.0, min(600, 5 * 2 ** min(posts[0].attempts, 7)))
-            ids = [p.id for p in covered]
-            if failure.code == "error":
-                log.exception("group post %s failed; retry %d in %ss", ids, attempts, delay)
-            else:
-                log.warning("group post %s deferred %ss: %s", ids, delay, failure.text)
-            await _mark(
-                ctx, covered, "queued", attempts=attempts, error=failure.text,
-                not_before=ctx.clock.now() + timedelta(seconds=delay),
-            )
-            return
-        log.warning("group post %s refused (%s): %s", [p.id for p in covered], failure.code, failure.text)
-        await _mark(ctx, covered, "failed", error=f"{failure.code}: {failure.text}"[:500])
-        return
+        await _failed(ctx, posts, wire, exc)
+        return None
     rest = [p.id for p in posts if p not in covered]
     async with ctx.db.begin() as session:
         await delivery.release(session, QUEUE, rest)  # what did not fit goes back to the queue
@@ -313,6 +359,38 @@ async def _send_batch(ctx: BotContext, posts: list[GroupPost], thread: int | Non
         await delivery.finish(session, QUEUE, done, "sent", sent_at=ctx.clock.now(), error=None)
         for action in wire.after:
             await action(session)
+        if ctx.stop.is_set():
+            return None
+        return await _claim(session, ctx, group)
+
+
+async def _failed(ctx: BotContext, posts: list[GroupPost], wire: _Wire, exc: Exception) -> None:
+    """Telegram refused or failed the post: retried later, moved to a new topic, or failed."""
+    failure = classify(exc)
+    covered = wire.posts
+    await _release_unsent(ctx, posts, covered)
+    if failure.outcome in (TOPIC_GONE, TOPIC_CLOSED):
+        await _forget_topic(ctx, posts[0], closed=failure.outcome == TOPIC_CLOSED)
+        await _mark(ctx, covered, "queued")  # retried into the new topic
+        return
+    if failure.outcome == NOT_MODIFIED:
+        await _mark(ctx, covered, "sent", sent_at=ctx.clock.now(), error=None)
+        return
+    attempts = posts[0].attempts + 1
+    if failure.outcome in (RETRY, UNREACHABLE) and (failure.code != "error" or attempts < 5):
+        delay = max(failure.retry_after or 0.0, min(600, 5 * 2 ** min(posts[0].attempts, 7)))
+        ids = [p.id for p in covered]
+        if failure.code == "error":
+            log.exception("group post %s failed; retry %d in %ss", ids, attempts, delay)
+        else:
+            log.warning("group post %s deferred %ss: %s", ids, delay, failure.text)
+        await _mark(
+            ctx, covered, "queued", attempts=attempts, error=failure.text,
+            not_before=ctx.clock.now() + timedelta(seconds=delay),
+        )
+        return
+    log.warning("group post %s refused (%s): %s", [p.id for p in covered], failure.code, failure.text)
+    await _mark(ctx, covered, "failed", error=f"{failure.code}: {failure.text}"[:500])
 
 
 async def _release_unsent(ctx: BotContext, claimed: list[GroupPost], covered: list[GroupPost]) -> None:
@@ -496,7 +574,8 @@ async def _deliver(ctx: BotContext, posts: list[GroupPost], wire: _Wire) -> list
             )
         topic_ids = [message_id] * n
     else:
-        with sending(on_wire=wire):
+        # A post marked on the wire with its claim took its send's tokens then (prepaid).
+        with sending(on_wire=wire, prepaid=wire.prepaid):
             sent_id = await ctx.bot(
                 CopyMessage(
                     chat_id=group,

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import exists, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.clock import Clock
@@ -90,6 +90,21 @@ async def active_case(session: AsyncSession, *, customer_id: int) -> CaseView | 
     """The customer's waiting or open case, if any."""
     row = await _active_row(session, customer_id)
     return case_view(row) if row else None
+
+
+async def active_case_and_ban(session: AsyncSession, *, customer_id: int) -> tuple[CaseView, bool] | None:
+    """The customer's waiting or open case and whether staff stopped relaying them, in one
+    statement (read with the customer on every message: see bot/middlewares.py)."""
+    banned = exists().where(SupportTopic.customer_id == customer_id, SupportTopic.banned)
+    row = (
+        await session.execute(
+            select(SupportCase, banned)
+            .where(SupportCase.customer_id == customer_id, SupportCase.status.in_(ACTIVE))
+            .order_by(SupportCase.id.desc())
+            .limit(1)
+        )
+    ).first()
+    return (case_view(row[0]), bool(row[1])) if row is not None else None
 
 
 async def _active_row(session: AsyncSession, customer_id: int) -> SupportCase | None:
@@ -288,40 +303,40 @@ async def relay_customer_message(
     `faq_suggestions` ({"ids": [entry id], "lang": ...}): FAQ entries staff may send in answer,
     shown as buttons under the message (rendered by the worker when it posts)."""
     now = clock.now()
-    known = await session.scalar(
-        select(SupportMessage.id).where(
-            SupportMessage.customer_chat_id == chat_id,
-            SupportMessage.customer_message_id == message_id,
-            SupportMessage.direction == "in",
-        )
+    known = exists().where(
+        SupportMessage.customer_chat_id == chat_id,
+        SupportMessage.customer_message_id == message_id,
+        SupportMessage.direction == "in",
     )
-    if known is not None:
+    has_card = exists().where(GroupPost.case_id == case.id, GroupPost.kind == "card")
+    is_known, carded = (await session.execute(select(known, has_card))).one()
+    if is_known:
         return
-    has_card = await session.scalar(
-        select(func.count()).where(GroupPost.case_id == case.id, GroupPost.kind == "card")
-    )
-    if not has_card:
+    if not carded:
         row = await session.get(SupportCase, case.id)
         assert row is not None
         await _queue_card(session, row, now)
-    msg = SupportMessage(
-        case_id=case.id,
-        direction="in",
-        customer_chat_id=chat_id,
-        customer_message_id=message_id,
-        group_chat_id=case.group_chat_id,
-        kind=kind,
-        text=text,
-        created_at=now,
+    # Core inserts (no unit of work): this runs for every customer message in a case.
+    msg_id = await session.scalar(
+        insert(SupportMessage)
+        .values(
+            case_id=case.id,
+            direction="in",
+            customer_chat_id=chat_id,
+            customer_message_id=message_id,
+            group_chat_id=case.group_chat_id,
+            kind=kind,
+            text=text,
+            created_at=now,
+        )
+        .returning(SupportMessage.id)
     )
-    session.add(msg)
-    await session.flush()
-    session.add(
-        GroupPost(
+    await session.execute(
+        insert(GroupPost).values(
             group_chat_id=case.group_chat_id,
             customer_id=case.customer_id,
             case_id=case.id,
-            support_message_id=msg.id,
+            support_message_id=msg_id,
             priority=PRIORITY_CUSTOMER,
             kind="copy",
             payload={
@@ -338,7 +353,6 @@ async def relay_customer_message(
         )
     )
     wake(session, "group_posts")
-    await session.flush()
 
 
 async def customer_edited(

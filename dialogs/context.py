@@ -39,16 +39,24 @@ class BotContext:
 
     async def wait(self, name: str, seconds: float) -> bool:
         """Wait for `notify(name)`, at most `seconds`; True when the worker should stop."""
+        return await self.wait_for(name, seconds) == "stop"
+
+    async def wait_for(self, name: str, seconds: float) -> str:
+        """Wait for `notify(name)`, at most `seconds`: "stop", "woken" or "timeout"."""
         event = self._signals.setdefault(name, asyncio.Event())
-        stop = asyncio.ensure_future(self.stop.wait())
-        signal = asyncio.ensure_future(event.wait())
-        try:
-            await asyncio.wait({stop, signal}, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            stop.cancel()
-            signal.cancel()
+        if not event.is_set():
+            stop = asyncio.ensure_future(self.stop.wait())
+            signal = asyncio.ensure_future(event.wait())
+            try:
+                await asyncio.wait({stop, signal}, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                stop.cancel()
+                signal.cancel()
+        woken = event.is_set()
         event.clear()
-        return self.stop.is_set()
+        if self.stop.is_set():
+            return "stop"
+        return "woken" if woken else "timeout"
 
     async def sleep(self, seconds: float) -> bool:
         """Sleep unless asked to stop; True when the worker should stop."""

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+import contextvars
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +61,23 @@ def create_engine(database_url: str, *, echo: bool = False) -> AsyncEngine:
     return create_async_engine(url, echo=echo, pool_size=10, max_overflow=20, pool_pre_ping=True)
 
 
+Write = Callable[[AsyncSession], Awaitable[Any]]
+# Bookkeeping writes of the update being handled, committed with its done mark (see `record`).
+_with_update: contextvars.ContextVar[list[Write] | None] = contextvars.ContextVar("with_update", default=None)
+
+
+@contextmanager
+def update_writes() -> Iterator[list[Write]]:
+    """Around one update (bot/inbox.py): collects the `record`ed writes of its handler, which
+    the inbox runs in the transaction that marks the update done."""
+    writes: list[Write] = []
+    token = _with_update.set(writes)
+    try:
+        yield writes
+    finally:
+        _with_update.reset(token)
+
+
 class Database(async_sessionmaker[AsyncSession]):
     """A sessionmaker whose write transactions (`begin()`) queue on an asyncio lock on SQLite.
 
@@ -97,6 +115,17 @@ class Database(async_sessionmaker[AsyncSession]):
         finally:
             self._write_lock.release()
 
+
+    async def record(self, op: Write) -> None:
+        """A write that only records what happened (where a message landed, say): inside an
+        update it is committed with the update's done mark (no transaction of its own; lost
+        only with the update's own mark, i.e. when the process dies in between); elsewhere it
+        is a `batched` write."""
+        pending = _with_update.get()
+        if pending is not None:
+            pending.append(op)
+            return
+        await self.batched(op)
 
     async def batched(self, op: Callable[[AsyncSession], Awaitable[Any]]) -> None:
         """Run `op(session)` in a write transaction shared with the other `batched` writes

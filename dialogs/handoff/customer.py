@@ -66,21 +66,36 @@ def kind_of(message: Message) -> str:
     return "other"
 
 
+ACTIVE_CASE = "support_active_case"  # the customer middleware's read for a new message
+
+
+async def active_case_probe(session: AsyncSession, customer_id: int) -> tuple[support.CaseView, bool] | None:
+    """Read with the customer (bot/middlewares.py `message_probes`): no transaction of its own."""
+    return await support.active_case_and_ban(session, customer_id=customer_id)
+
+
 class InActiveCase(BaseFilter):
-    """Passes when the customer has a waiting or open case; hands it to the handler as `case`."""
+    """Passes when the customer has a waiting or open case; hands it to the handler as `case`
+    (and `banned`: staff stopped relaying this customer)."""
 
     async def __call__(
-        self, message: Message, customer: CustomerView | None, db: async_sessionmaker[AsyncSession]
+        self,
+        message: Message,
+        customer: CustomerView | None,
+        db: async_sessionmaker[AsyncSession],
+        **data: Any,
     ) -> bool | dict[str, Any]:
         if customer is None:
             return False
-        async with db.read() as session:
-            case = await support.active_case(session, customer_id=customer.id)
-            if case is None:
-                return False
-            if await support.is_banned(session, customer_id=customer.id):
-                return {"case": case, "banned": True}
-        return {"case": case, "banned": False}
+        if ACTIVE_CASE in data:  # read with the customer
+            found = data[ACTIVE_CASE]
+        else:
+            async with db.read() as session:  # type: ignore[attr-defined]
+                found = await support.active_case_and_ban(session, customer_id=customer.id)
+        if found is None:
+            return False
+        case, banned = found
+        return {"case": case, "banned": banned}
 
 
 async def _ask_for_person(

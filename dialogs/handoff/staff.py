@@ -182,14 +182,19 @@ async def on_staff_message(
     i18n: I18n,
 ) -> None:
     """A staff message in a customer's topic goes to the customer (notes stay in the group)."""
-    found = await _topic_customer(db, message)
-    if found is None or message.from_user is None:
+    if message.from_user is None or not message.message_thread_id or not message.is_topic_message:
         return  # general chatter outside customers' topics
     if (message.text or "").startswith("/") and not _is_note(message):
         return  # other commands are not relayed
-    topic, customer_row = found
     note = _is_note(message)
-    async with db.begin() as session:
+    async with db.begin() as session:  # the topic is looked up in the reply's transaction
+        found = await support.find_by_thread(
+            session, group_chat_id=message.chat.id, thread_id=message.message_thread_id
+        )
+        if found is None:
+            return  # a topic that is no customer's (made by hand, or forgotten)
+        topic, customer_row = found
+        telegram_id = customer_row.telegram_id
         case, support_message_id = await support.staff_reply(
             session,
             clock=clock,
@@ -201,25 +206,29 @@ async def on_staff_message(
             text=message.text or message.caption,
             note=note,
         )
-    if note or case is None or customer_row.telegram_id is None:
+    if note or case is None or telegram_id is None:
         return
     t = i18n(settings.staff_language)
     try:
         sent = await bot.copy_message(
-            chat_id=customer_row.telegram_id, from_chat_id=message.chat.id, message_id=message.message_id
+            chat_id=telegram_id, from_chat_id=message.chat.id, message_id=message.message_id
         )
     except TelegramForbiddenError as exc:
-        reason = await _unreachable(db, clock, customer_row.telegram_id, case.id, exc)
+        reason = await _unreachable(db, clock, telegram_id, case.id, exc)
         await message.reply(t("staff-unreachable", reason=reason))
         return
     except TelegramBadRequest as exc:
         await message.reply(t("staff-not-delivered", reason=exc.message))
         return
     assert support_message_id is not None
-    async with db.begin() as session:
+    landed = sent.message_id
+
+    async def delivered(session: AsyncSession) -> None:  # committed with the update's done mark
         await support.mark_delivered(
-            session, support_message_id=support_message_id, customer_message_id=sent.message_id
+            session, support_message_id=support_message_id, customer_message_id=landed
         )
+
+    await db.record(delivered)  # type: ignore[attr-defined]
 
 
 @router.edited_message(F.from_user.is_bot.is_(False))

@@ -55,10 +55,16 @@ async def test_faq_then_person_then_csat_then_case_two(
 
     # Staff reply with text and a photo; an internal note is not sent.
     last = await tg.last_message_id(uid)
-    await tg.staff_send(group, thread, agent, "Sorry! It ships today, here is the label")
+    reply = await tg.staff_send(group, thread, agent, "Sorry! It ships today, here is the label")
     await tg.staff_send(group, thread, agent, "// customer is VIP, be nice")
     await tg.staff_send(group, thread, agent, None, kind="photo", caption="Your label")
-    await wait_text(tg, uid, "It ships today", after=last)
+    copy = await wait_text(tg, uid, "It ships today", after=last)
+    # Staff correct their reply: the customer's copy changes too (where it landed was recorded
+    # with the update's done mark).
+    await tg.edit(agent, reply["message_id"], "Sorry! It ships tomorrow, here is the label", chat_id=group)
+    await eventually(
+        lambda: _text_is(tg, uid, copy["message_id"], "Sorry! It ships tomorrow, here is the label")
+    )
     photo = await eventually(lambda: _bot_media(tg, uid, "photo"))
     assert photo["text"] == "Your label"
     assert not [m for m in await tg.messages(uid) if "VIP" in (m.get("text") or "")]
@@ -84,6 +90,10 @@ async def test_faq_then_person_then_csat_then_case_two(
     r = await api.get(f"/v1/support/cases/{case1['id'] + 1}")
     assert r.status_code == 200 and r.json()["number"] == 2 and r.json()["status"] == "waiting"
     assert any(m["text"] == "One more thing: can I change the address?" for m in r.json()["messages"])
+
+
+async def _text_is(tg: SandboxClient, chat: int, message_id: int, text: str) -> bool | None:
+    return (await tg.message(chat, message_id)).get("text") == text or None
 
 
 async def _bot_media(tg: SandboxClient, chat: int, kind: str) -> dict[str, Any] | None:

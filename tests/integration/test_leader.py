@@ -8,6 +8,7 @@ import signal
 import sys
 import textwrap
 import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -30,7 +31,7 @@ async def engines(postgres_url: str):  # type: ignore[no-untyped-def]
 
 
 async def test_two_holders_never_both_hold(engines) -> None:  # type: ignore[no-untyped-def]
-    key = lock_key("poller:test-both")
+    key = lock_key(f"poller:test-both:{uuid.uuid4()}")
     a, b = PgAdvisoryLease(engines[0], key), PgAdvisoryLease(engines[1], key)
     assert await a.try_acquire()
     for _ in range(5):
@@ -45,7 +46,7 @@ async def test_two_holders_never_both_hold(engines) -> None:  # type: ignore[no-
 async def test_lead_runs_work_in_one_process_only_and_hands_over(engines) -> None:  # type: ignore[no-untyped-def]
     """Two `lead` loops: at every moment at most one runs its work; when the holder's database
     connection dies (terminated by the server), the other takes over within 10 s."""
-    key = lock_key("poller:test-handover")
+    key = lock_key(f"poller:test-handover:{uuid.uuid4()}")
     leases = [PgAdvisoryLease(engines[0], key), PgAdvisoryLease(engines[1], key)]
     running: set[int] = set()
     overlaps: list[set[int]] = []
@@ -117,7 +118,7 @@ HOLDER = textwrap.dedent(
 
 async def test_takeover_within_10_s_after_kill_9(engines, postgres_url) -> None:  # type: ignore[no-untyped-def]
     """A real second process holds the lease and is killed with SIGKILL: this one polls < 10 s later."""
-    key = lock_key("poller:test-kill9")
+    key = lock_key(f"poller:test-kill9:{uuid.uuid4()}")
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-c", HOLDER, postgres_url, str(key), cwd=ROOT, stdout=asyncio.subprocess.PIPE
     )
