@@ -68,7 +68,10 @@ TARGET_RATIO = 0.60
 TARGET_P99_MS = 100.0
 
 # Environment a child inherits: enough to run Python, nothing that configures the product.
-ENV_KEEP = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TMPDIR", "TZ", "SYSTEMROOT", "VIRTUAL_ENV")
+ENV_KEEP = (
+    "PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TMPDIR", "TZ", "SYSTEMROOT", "VIRTUAL_ENV",
+    "BENCH_SQL_COUNTS",  # bench only: the product writes its SQL statement counts there at exit
+)
 
 
 # ====================================================================== the bare echo bot
@@ -143,7 +146,37 @@ def product_main(argv: Sequence[str]) -> int:
 
     if "--flood-gate" not in argv:
         runtime.Runtime = functools.partial(runtime.Runtime, flood_control=False)  # type: ignore[misc]
+    if os.environ.get("BENCH_SQL_COUNTS"):  # statements by kind over the whole run, at exit
+        _count_sql(Path(os.environ["BENCH_SQL_COUNTS"]))
     return cli.main(["run"])
+
+
+def _count_sql(out: Path) -> None:
+    import atexit
+    import re
+    from collections import Counter
+
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    table = re.compile(r"\b(?:FROM|INTO|UPDATE)\s+\"?(\w+)", re.IGNORECASE)
+    counts: Counter[str] = Counter()
+
+    @event.listens_for(Engine, "before_cursor_execute")
+    def _stmt(_c: Any, _cur: Any, statement: str, *_a: Any) -> None:
+        verb = statement.split(None, 1)[0].upper()
+        found = table.search(statement)
+        counts[f"{verb} {found.group(1)}" if found else verb] += 1
+
+    @event.listens_for(Engine, "commit")
+    def _commit(_c: Any) -> None:
+        counts["COMMIT"] += 1
+
+    @event.listens_for(Engine, "rollback")
+    def _rollback(_c: Any) -> None:
+        counts["ROLLBACK"] += 1
+
+    atexit.register(lambda: out.write_text(json.dumps(dict(counts.most_common()), indent=1)))
 
 
 # ====================================================================== child processes

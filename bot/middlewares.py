@@ -39,7 +39,7 @@ class CustomerMiddleware(BaseMiddleware):
         # Reads other middlewares need about a known customer, made in the same read
         # transaction (one trip to the database instead of one each); results go into `data`.
         self.probes = dict(probes or {})
-        self.message_probes = dict(message_probes or {})  # only for a new message
+        self.message_probes = dict(message_probes or {})  # only for a new message, not a command
 
     def _stale(self, customer: svc.CustomerView, user: User) -> bool:
         """Whether last-seen or the profile needs a write (last-seen has minute resolution)."""
@@ -66,12 +66,14 @@ class CustomerMiddleware(BaseMiddleware):
         customer = None
         if user is not None and not user.is_bot and chat is not None and chat.type == "private":
             is_membership = isinstance(event, Update) and event.my_chat_member is not None
-            async with self.db.read() as session:  # type: ignore[attr-defined]
+            # Reads that need not agree with each other: no snapshot (no BEGIN/ROLLBACK trips).
+            async with self.db.read(snapshot=False) as session:  # type: ignore[attr-defined]
                 customer = await svc.view_by_telegram_id(session, user.id)
                 if customer is not None:
                     for name, probe in self.probes.items():
                         data[name] = await probe(session, customer.id)
-                    if isinstance(event, Update) and event.message is not None:
+                    message = event.message if isinstance(event, Update) else None
+                    if message is not None and not (message.text or "").startswith("/"):
                         for name, probe in self.message_probes.items():
                             data[name] = await probe(session, customer.id)
             if not is_membership and (customer is None or self._stale(customer, user)):

@@ -37,8 +37,10 @@ def _sqlite_begin(conn) -> None:  # type: ignore[no-untyped-def]
     # another connection committed in between; taking the write lock up front makes writers
     # queue instead. Read-only sessions (Database.read) opt out: WAL readers never block.
     # Transactions are kept short (no network I/O inside).
-    deferred = conn.get_execution_options().get("sqlite_deferred")
-    conn.exec_driver_sql("BEGIN" if deferred else "BEGIN IMMEDIATE")
+    options = conn.get_execution_options()
+    if options.get("sqlite_no_snapshot"):
+        return  # Database.read(snapshot=False): each statement reads the latest commit
+    conn.exec_driver_sql("BEGIN" if options.get("sqlite_deferred") else "BEGIN IMMEDIATE")
 
 
 def create_engine(database_url: str, *, echo: bool = False) -> AsyncEngine:
@@ -94,11 +96,16 @@ class Database(async_sessionmaker[AsyncSession]):
         self._committer: asyncio.Task[None] | None = None
 
     @asynccontextmanager
-    async def read(self) -> AsyncIterator[AsyncSession]:
-        """A read-only session: on SQLite it neither takes nor waits for the write lock."""
+    async def read(self, *, snapshot: bool = True) -> AsyncIterator[AsyncSession]:
+        """A read-only session: on SQLite it neither takes nor waits for the write lock.
+
+        `snapshot=False` (SQLite): no transaction at all, each statement sees the latest
+        commit; two trips to the database thread fewer (BEGIN, ROLLBACK), for the small reads
+        made on every update whose statements need not agree with each other."""
         async with self() as session:
             if self._write_lock is not None:
-                await session.connection(execution_options={"sqlite_deferred": True})
+                option = "sqlite_deferred" if snapshot else "sqlite_no_snapshot"
+                await session.connection(execution_options={option: True})
             yield session
 
     @asynccontextmanager

@@ -126,6 +126,23 @@ if SUPPORTED:
         __slots__ = ()
         _cursor_cls = OneTripCursor
 
+        def rollback(self) -> None:
+            # Nothing open (a read that ran without BEGIN, see storage.db): no trip for a no-op.
+            if _open(self):
+                super().rollback()
+
+        def commit(self) -> None:
+            if _open(self):
+                super().commit()
+
+
+def _open(conn: Any) -> bool:
+    """Whether SQLite has a transaction open on this connection (read without a trip)."""
+    try:
+        return bool(conn._connection._connection and conn._connection.in_transaction)
+    except ValueError:  # closed
+        return False
+
 
 def install(sync_engine: Engine) -> None:
     """Use the one-trip cursor and the informed reset on this engine's SQLite connections
