@@ -19,7 +19,7 @@ from bot.errors import router as errors_router
 from bot.fsm_storage import SqlStorage
 from bot.journal import SendJournalMiddleware
 from bot.middlewares import CustomerMiddleware
-from bot.outreach import AWAITS_REPLY, OutreachMiddleware, awaits_reply_probe
+from bot.outreach import AWAITS_REPLY, OutreachMiddleware, awaits_reply_flag
 from bot.sender import FloodControlMiddleware
 from core.clock import Clock
 from core.ratelimit import FloodGate
@@ -93,7 +93,7 @@ def create_dispatcher(
     dp = Dispatcher(storage=SqlStorage(db, clock, cache=not shared), settings=settings, db=db, clock=clock,
                     i18n=i18n, **services)
     dp.update.outer_middleware(CustomerMiddleware(db=db, clock=clock, settings=settings, i18n=i18n,
-                                                  probes={AWAITS_REPLY: awaits_reply_probe},
+                                                  flags={AWAITS_REPLY: awaits_reply_flag},
                                                   message_probes={ACTIVE_CASE: active_case_probe}))
     dp.update.outer_middleware(OutreachMiddleware(db=db, clock=clock))  # activity; ends sequences
     routers = [

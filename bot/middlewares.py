@@ -8,6 +8,7 @@ from typing import Any
 
 from aiogram import BaseMiddleware
 from aiogram.types import Chat, TelegramObject, Update, User
+from sqlalchemy import ColumnElement
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core import customers as svc
@@ -17,6 +18,7 @@ from dialogs.i18n import I18n
 
 TOUCH_EVERY = timedelta(minutes=1)
 Probe = Callable[[AsyncSession, int], Awaitable[Any]]  # (read session, customer id) -> value
+Flag = Callable[[Any], ColumnElement[Any]]  # customer id column -> SQL expression
 
 
 class CustomerMiddleware(BaseMiddleware):
@@ -31,6 +33,7 @@ class CustomerMiddleware(BaseMiddleware):
         self, *, db: async_sessionmaker[AsyncSession], clock: Clock, settings: Settings, i18n: I18n,
         probes: Mapping[str, Probe] | None = None,
         message_probes: Mapping[str, Probe] | None = None,
+        flags: Mapping[str, Flag] | None = None,
     ) -> None:
         self.db = db
         self.clock = clock
@@ -40,6 +43,8 @@ class CustomerMiddleware(BaseMiddleware):
         # transaction (one trip to the database instead of one each); results go into `data`.
         self.probes = dict(probes or {})
         self.message_probes = dict(message_probes or {})  # only for a new message, not a command
+        # Yes/no facts read in the customer's own statement (SQL expressions over its id).
+        self.flags = dict(flags or {})
 
     def _stale(self, customer: svc.CustomerView, user: User) -> bool:
         """Whether last-seen or the profile needs a write (last-seen has minute resolution)."""
@@ -68,7 +73,8 @@ class CustomerMiddleware(BaseMiddleware):
             is_membership = isinstance(event, Update) and event.my_chat_member is not None
             # Reads that need not agree with each other: no snapshot (no BEGIN/ROLLBACK trips).
             async with self.db.read(snapshot=False) as session:  # type: ignore[attr-defined]
-                customer = await svc.view_by_telegram_id(session, user.id)
+                customer, flags = await svc.view_with_flags(session, user.id, self.flags)
+                data.update(flags)
                 if customer is not None:
                     for name, probe in self.probes.items():
                         data[name] = await probe(session, customer.id)

@@ -43,9 +43,9 @@ MAX_IDLE = 5.0
 AWAITS_REPLY = "outreach_awaits_reply"
 
 
-async def awaits_reply_probe(session: AsyncSession, customer_id: int) -> bool:
-    """For the customer middleware's read (`probes`): is a campaign message awaiting a reply?"""
-    return await sequences.awaits_reply(session, customer_id=customer_id)
+def awaits_reply_flag(customer_id: Any) -> Any:
+    """For the customer middleware's read (`flags`): is a campaign message awaiting a reply?"""
+    return sequences.awaits_reply_flag(customer_id)
 
 
 class OutreachMiddleware(BaseMiddleware):
@@ -95,7 +95,7 @@ class OutreachMiddleware(BaseMiddleware):
         if not activity:
             if not reply:
                 return
-            if awaits is None:  # not probed with the customer's read (see awaits_reply_probe)
+            if awaits is None:  # not read with the customer (see awaits_reply_flag)
                 async with self.db.read() as session:  # type: ignore[attr-defined]
                     awaits = await sequences.awaits_reply(session, customer_id=customer_id)
             if not awaits:

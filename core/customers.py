@@ -5,11 +5,12 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -119,6 +120,22 @@ async def view_by_telegram_id(session: AsyncSession, telegram_id: int) -> Custom
     table = Customer.__table__
     row = (await session.execute(select(table).where(table.c.telegram_id == telegram_id))).first()
     return view(row) if row is not None else None  # type: ignore[arg-type]  # same names as the model
+
+
+async def view_with_flags(
+    session: AsyncSession, telegram_id: int, flags: Mapping[str, Callable[[Any], ColumnElement[Any]]]
+) -> tuple[CustomerView | None, dict[str, Any]]:
+    """`view_by_telegram_id` plus flags other parts of the bot need on every update, computed
+    in the same statement: each flag is an SQL expression built from the customer id column
+    (e.g. an EXISTS over the customer's campaign messages)."""
+    table = Customer.__table__
+    labels = list(flags)
+    stmt = select(table, *(flags[name](table.c.id).label(f"flag_{i}") for i, name in enumerate(labels)))
+    row = (await session.execute(stmt.where(table.c.telegram_id == telegram_id))).first()
+    if row is None:
+        return None, {}
+    values = {name: row._mapping[f"flag_{i}"] for i, name in enumerate(labels)}
+    return view(row), values  # type: ignore[arg-type]  # same names as the model
 
 
 async def touch_telegram_user(

@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, select, update
+from sqlalchemy import ColumnElement, exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.clock import Clock
@@ -57,13 +57,19 @@ def _who(customer: Customer | None, recipient: CampaignRecipient) -> dict[str, A
     }
 
 
-def _unanswered(customer_id: int) -> tuple[ColumnElement[bool], ...]:
+def _unanswered(customer_id: int | ColumnElement[int]) -> tuple[ColumnElement[bool], ...]:
     """Campaign messages reached this customer and they have not replied since."""
     return (
         CampaignRecipient.customer_id == customer_id,
         CampaignRecipient.last_sent_at.is_not(None),
         CampaignRecipient.replied_at.is_(None),
     )
+
+
+def awaits_reply_flag(customer_id: ColumnElement[int]) -> ColumnElement[bool]:
+    """`awaits_reply` as an SQL expression over a customer id column, for the customer read the
+    bot makes on every update (one statement for both: see core.customers.view_with_flags)."""
+    return exists().where(*_unanswered(customer_id))
 
 
 async def awaits_reply(session: AsyncSession, *, customer_id: int) -> bool:
