@@ -33,6 +33,7 @@ from aiogram.methods import (
 )
 from sqlalchemy import select, update
 from sqlalchemy import text as sql
+from sqlalchemy.orm.attributes import set_committed_value
 
 from bot.context import BotContext
 from bot.sender import sending
@@ -162,55 +163,58 @@ async def _drain(ctx: BotContext, group: int, kick: asyncio.Event | None = None)
 
 
 async def _claim(session: Any, ctx: BotContext, group: int) -> _Claim | None:
-    posts = await _claim_next(session, ctx, group)
-    if not posts:
-        return None
-    topic = await support.topic_of(session, customer_id=posts[0].customer_id, group_chat_id=group)
-    claim = _Claim(posts, topic.thread_id if topic is not None else None)
-    single_copy = len(posts) == 1 and posts[0].kind == "copy"
-    if claim.thread is not None and single_copy and await _token_now(ctx, group):
-        claim.on_wire = bool(await delivery.mark_wire(session, QUEUE, [posts[0].id], owner=ctx.owner))
-    return claim
-
-
-async def _token_now(ctx: BotContext, group: int) -> bool:
-    """Whether a post into `group` may go now (its tokens are then taken)."""
-    if ctx.gate is None:
-        return True
-    return (await ctx.gate.acheck(group, Lane.LIVE)).wait <= 0
-
-
-async def _claim_next(session: Any, ctx: BotContext, group: int) -> list[GroupPost]:
-    """Claim the group's next post and what it can carry (see `_take`).
+    """Claim the group's next post and what it can carry (see `_take`), with its topic.
 
     A customer's posts go out in order, one request at a time, whichever process sends them:
     a post is not taken while another post of the same topic is claimed or on the wire, and
-    on PostgreSQL claims in one group are serialised by an advisory lock."""
+    on PostgreSQL claims in one group are serialised by an advisory lock. Two reads (the next
+    customer's due posts, their topic) and one update: a plain copy into a known topic whose
+    token is free now is claimed straight onto the wire (see `_Claim.on_wire`)."""
     now = ctx.clock.now()
     if session.bind.dialect.name == "postgresql":
         await session.execute(sql("SELECT pg_advisory_xact_lock(:k)"), {"k": _lock_key(group)})
+    due = (
+        GroupPost.group_chat_id == group,
+        GroupPost.status == "queued",
+        (GroupPost.not_before.is_(None)) | (GroupPost.not_before <= now),
+    )
     held = (
         select(GroupPost.customer_id)
         .where(GroupPost.group_chat_id == group, GroupPost.status.in_((QUEUE.claimed, QUEUE.wire)))
         .scalar_subquery()
     )
-    first = (
-        await session.execute(
-            select(GroupPost)
-            .where(GroupPost.group_chat_id == group, GroupPost.status == "queued")
-            .where((GroupPost.not_before.is_(None)) | (GroupPost.not_before <= now))
-            .where(GroupPost.customer_id.not_in(held))
-            .order_by(GroupPost.priority, GroupPost.id)
-            .limit(1)
+    next_customer = (
+        select(GroupPost.customer_id)
+        .where(*due, GroupPost.customer_id.not_in(held))
+        .order_by(GroupPost.priority, GroupPost.id)
+        .limit(1)
+        .scalar_subquery()
+    )
+    rows = (
+        (
+            await session.execute(
+                select(GroupPost)
+                .where(*due, GroupPost.customer_id == next_customer)
+                .order_by(GroupPost.priority, GroupPost.id)
+                .limit(MERGE_SCAN + 1)
+            )
         )
-    ).scalar_one_or_none()
-    if first is None:
-        return []
-    batch = await _take(session, first, now)
+        .scalars()
+        .all()
+    )
+    if not rows:
+        return None
+    first = rows[0]  # the group's next post: the lowest (priority, id) of its customer's too
+    batch = _take(first, sorted((p for p in rows[1:] if p.id > first.id), key=lambda p: p.id))
+    topic = await support.topic_of(session, customer_id=first.customer_id, group_chat_id=group)
+    thread = topic.thread_id if topic is not None else None
+    on_wire = thread is not None and len(batch) == 1 and first.kind == "copy" and await _token_now(ctx, group)
     ids = [p.id for p in batch]
-    claimed = set(await delivery.claim_ids(session, QUEUE, now=now, owner=ctx.owner, ids=ids))
+    claimed = set(
+        await delivery.claim_ids(session, QUEUE, now=now, owner=ctx.owner, ids=ids, on_wire=on_wire)
+    )
     if first.id not in claimed:
-        return []
+        return None
     # Keep the batch's order and only what was claimed; an album or a run of texts is cut at
     # the first post another process holds.
     out: list[GroupPost] = []
@@ -220,9 +224,16 @@ async def _claim_next(session: Any, ctx: BotContext, group: int) -> list[GroupPo
         out.append(post)
     leftover = [p.id for p in batch if p.id in claimed and p not in out]
     await delivery.release(session, QUEUE, leftover)
-    for post in out:
-        post.status = QUEUE.claimed
-    return out
+    for post in out:  # as the claim's Core update left it, without making the row dirty
+        set_committed_value(post, "status", QUEUE.wire if on_wire else QUEUE.claimed)
+    return _Claim(out, thread, on_wire=on_wire)
+
+
+async def _token_now(ctx: BotContext, group: int) -> bool:
+    """Whether a post into `group` may go now (its tokens are then taken)."""
+    if ctx.gate is None:
+        return True
+    return (await ctx.gate.acheck(group, Lane.LIVE)).wait <= 0
 
 
 def _lock_key(group: int) -> int:
@@ -239,8 +250,9 @@ def _is_plain_text(post: GroupPost) -> bool:
     )
 
 
-async def _take(session: Any, first: GroupPost, now: Any) -> list[GroupPost]:
-    """The next post, plus the queued posts of the same topic it can share one message with.
+def _take(first: GroupPost, later: list[GroupPost]) -> list[GroupPost]:
+    """The next post, plus the queued posts of the same topic it can share one message with
+    (`later`: the customer's due posts after it, in order).
 
     Looks at the customer's whole queue in this group (not a window of the group's queue), so
     under a backlog each topic gets one post per turn: an album goes in one copyMessages call,
@@ -250,24 +262,6 @@ async def _take(session: Any, first: GroupPost, now: Any) -> list[GroupPost]:
     """
     if first.kind not in ("copy", "card"):
         return [first]
-    later = (
-        (
-            await session.execute(
-                select(GroupPost)
-                .where(
-                    GroupPost.group_chat_id == first.group_chat_id,
-                    GroupPost.customer_id == first.customer_id,
-                    GroupPost.status == "queued",
-                    GroupPost.id > first.id,
-                    (GroupPost.not_before.is_(None)) | (GroupPost.not_before <= now),
-                )
-                .order_by(GroupPost.id)
-                .limit(MERGE_SCAN)
-            )
-        )
-        .scalars()
-        .all()
-    )
     group_id = first.payload.get("media_group_id") if first.kind == "copy" else None
     if group_id:  # an album goes in one copyMessages call
         return [
@@ -597,9 +591,10 @@ async def _deliver(ctx: BotContext, posts: list[GroupPost], wire: _Wire) -> list
 async def _remember_topic_ids(session: Any, posts: list[GroupPost], topic_ids: list[int]) -> None:
     for post, topic_message_id in zip(posts, topic_ids, strict=False):
         if post.support_message_id is not None:
+            messages = SupportMessage.__table__  # Core: no ORM bulk-update layer per relay
             await session.execute(
-                update(SupportMessage)
-                .where(SupportMessage.id == post.support_message_id)
+                update(messages)
+                .where(messages.c.id == post.support_message_id)
                 .values(topic_message_id=topic_message_id)
             )
 

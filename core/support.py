@@ -498,9 +498,10 @@ async def staff_reply(
 
 async def mark_delivered(session: AsyncSession, *, support_message_id: int, customer_message_id: int) -> None:
     """Remember where a staff reply landed in the customer's chat (for edit sync)."""
+    messages = SupportMessage.__table__  # Core: no ORM bulk-update layer on every reply
     await session.execute(
-        update(SupportMessage)
-        .where(SupportMessage.id == support_message_id)
+        update(messages)
+        .where(messages.c.id == support_message_id)
         .values(customer_message_id=customer_message_id)
     )
 

@@ -34,6 +34,12 @@ class QueueTable:
         return hasattr(self.model, "attempts")
 
 
+def _t(table: QueueTable) -> Any:
+    """The queue's table: updates are Core statements on it (no ORM bulk-update layer, no
+    session synchronisation; callers hold no loaded row whose status they read back)."""
+    return table.model.__table__
+
+
 def _postgres(session: AsyncSession) -> bool:
     return session.bind.dialect.name == "postgresql"
 
@@ -100,20 +106,27 @@ async def claim_ids(
     owner: str,
     ids: Sequence[int],
     lease: timedelta = DEFAULT_LEASE,
+    on_wire: bool = False,
 ) -> list[int]:
     """Claim these rows if they are still queued (set-wise; for claims that select with their
-    own query). Returns the ids actually claimed."""
+    own query). Returns the ids actually claimed. `on_wire`: claimed straight onto the wire
+    (as `mark_wire` would), for a request that leaves right after this commit, its rate-limit
+    tokens already taken: no transaction of its own for the wire mark."""
     if not ids:
         return []
-    m = table.model
-    stmt = select(m.id).where(m.id.in_(ids), m.status == table.queued)
-    if _postgres(session):
-        stmt = stmt.with_for_update(skip_locked=True)
-    got = list((await session.execute(stmt)).scalars().all())
+    t = _t(table)
+    values: dict[str, Any] = {"status": table.claimed, "owner": owner, "lease_until": now + lease}
+    if on_wire:
+        values["status"] = table.wire
+        if table.has_attempts:
+            values["attempts"] = t.c.attempts + 1
+    if not _postgres(session):  # SQLite: the write lock is held, nobody else can claim meanwhile
+        stmt = update(t).where(t.c.id.in_(ids), t.c.status == table.queued).values(**values).returning(t.c.id)
+        return list((await session.execute(stmt)).scalars().all())
+    locked = select(t.c.id).where(t.c.id.in_(ids), t.c.status == table.queued)
+    got = list((await session.execute(locked.with_for_update(skip_locked=True))).scalars().all())
     if got:
-        await session.execute(
-            update(m).where(m.id.in_(got)).values(status=table.claimed, owner=owner, lease_until=now + lease)
-        )
+        await session.execute(update(t).where(t.c.id.in_(got)).values(**values))
     return got
 
 
@@ -123,15 +136,15 @@ async def mark_wire(session: AsyncSession, table: QueueTable, ids: Sequence[int]
     sent (its new owner will)."""
     if not ids:
         return set()
-    m = table.model
+    t = _t(table)
     values: dict[str, Any] = {"status": table.wire}
     if table.has_attempts:
-        values["attempts"] = m.attempts + 1
+        values["attempts"] = t.c.attempts + 1
     stmt = (
-        update(m)
-        .where(m.id.in_(ids), m.status == table.claimed, m.owner == owner)
+        update(t)
+        .where(t.c.id.in_(ids), t.c.status == table.claimed, t.c.owner == owner)
         .values(**values)
-        .returning(m.id)
+        .returning(t.c.id)
     )
     return set((await session.execute(stmt)).scalars().all())
 
@@ -147,12 +160,12 @@ async def release(
     """Claimed rows back to the queue, untouched (shutdown, a busy chat, a deferral)."""
     if not ids:
         return
-    m = table.model
+    t = _t(table)
     if not_before is not None:
         values["not_before"] = not_before
     await session.execute(
-        update(m)
-        .where(m.id.in_(ids), m.status == table.claimed)
+        update(t)
+        .where(t.c.id.in_(ids), t.c.status == table.claimed)
         .values(status=table.queued, owner=None, lease_until=None, **values)
     )
 
@@ -163,9 +176,9 @@ async def finish(
     """A final (or retry) state after Telegram's answer; the lease ends."""
     if not ids:
         return
-    m = table.model
+    t = _t(table)
     await session.execute(
-        update(m).where(m.id.in_(ids)).values(status=status, owner=None, lease_until=None, **values)
+        update(t).where(t.c.id.in_(ids)).values(status=status, owner=None, lease_until=None, **values)
     )
 
 
