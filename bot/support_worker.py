@@ -347,15 +347,27 @@ async def _send_batch(ctx: BotContext, claim: _Claim, group: int) -> _Claim | No
         await _failed(ctx, posts, wire, exc)
         return None
     rest = [p.id for p in posts if p not in covered]
-    async with ctx.db.begin() as session:
+    done = [p.id for p in covered]
+
+    async def record(session: Any) -> None:
         await delivery.release(session, QUEUE, rest)  # what did not fit goes back to the queue
-        done = [p.id for p in covered]
         await delivery.finish(session, QUEUE, done, "sent", sent_at=ctx.clock.now(), error=None)
         for action in wire.after:
             await action(session)
-        if ctx.stop.is_set():
-            return None
-        return await _claim(session, ctx, group)
+
+    try:
+        async with ctx.db.begin() as session:
+            await record(session)
+            if ctx.stop.is_set():
+                return None
+            return await _claim(session, ctx, group)
+    except Exception:
+        # The next claim failed (a bad row, the database): what was sent is recorded alone,
+        # the drain ends and the worker's next look starts it again.
+        log.exception("claiming the next post of group %s failed", group)
+        async with ctx.db.begin() as session:
+            await record(session)
+        return None
 
 
 async def _failed(ctx: BotContext, posts: list[GroupPost], wire: _Wire, exc: Exception) -> None:
