@@ -8,7 +8,7 @@ the same topic.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -16,6 +16,8 @@ from sqlalchemy import exists, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.clock import Clock
+from core.customers import CustomerView
+from core.customers import view as customer_view
 from core.delivery import wake
 from core.errors import Invalid, NotFound
 from storage.models import Customer
@@ -436,18 +438,29 @@ async def customer_edited(
 
 async def find_by_thread(
     session: AsyncSession, *, group_chat_id: int, thread_id: int
-) -> tuple[TopicView, Any] | None:
-    """The topic (and its customer row) behind a forum thread."""
+) -> tuple[TopicView, CustomerView] | None:
+    """The topic (and its customer) behind a forum thread; one Core read (every staff message
+    in a topic asks this)."""
+    t, c = SupportTopic.__table__, Customer.__table__
     row = (
         await session.execute(
-            select(SupportTopic, Customer)
-            .join(Customer, Customer.id == SupportTopic.customer_id)
-            .where(SupportTopic.group_chat_id == group_chat_id, SupportTopic.thread_id == thread_id)
+            select(
+                t.c.id.label("topic_id"),
+                t.c.thread_id.label("topic_thread"),
+                t.c.banned.label("topic_banned"),
+                c,
+            )
+            .join_from(t, c, c.c.id == t.c.customer_id)
+            .where(t.c.group_chat_id == group_chat_id, t.c.thread_id == thread_id)
         )
     ).first()
     if row is None:
         return None
-    return topic_view(row[0]), row[1]
+    topic = TopicView(
+        id=row.topic_id, customer_id=row.id, group_chat_id=group_chat_id,
+        thread_id=row.topic_thread, banned=row.topic_banned,
+    )
+    return topic, customer_view(row)  # type: ignore[arg-type]  # the customer's columns by name
 
 
 async def staff_reply(
@@ -461,6 +474,7 @@ async def staff_reply(
     kind: str,
     text: str | None,
     note: bool = False,
+    customer_chat_id: int | None = None,  # the customer's Telegram id, when the caller has it
 ) -> tuple[CaseView | None, int | None]:
     """Record a staff message in the topic; returns (case, support message id).
 
@@ -468,32 +482,48 @@ async def staff_reply(
     which opens a new case so the conversation is tracked.
     """
     now = clock.now()
-    row = await _active_row(session, customer_id)
+    cases = SupportCase.__table__
+    row = (
+        await session.execute(
+            select(cases)
+            .where(cases.c.customer_id == customer_id, cases.c.status.in_(ACTIVE))
+            .order_by(cases.c.id.desc())
+            .limit(1)
+        )
+    ).first()
     if row is None:
         if note:
             return None, None
         case, _ = await open_case(
             session, clock=clock, customer_id=customer_id, group_chat_id=group_chat_id, origin="staff"
         )
-        row = await session.get(SupportCase, case.id)
-        assert row is not None
-    if not note and row.first_staff_reply_at is None:
-        row.first_staff_reply_at = now
-        row.status = "open"
-    msg = SupportMessage(
-        case_id=row.id,
-        direction="note" if note else "out",
-        customer_chat_id=(await session.get(Customer, customer_id)).telegram_id or 0,  # type: ignore[union-attr]
-        group_chat_id=group_chat_id,
-        topic_message_id=topic_message_id,
-        staff_id=staff_id,
-        kind=kind,
-        text=text,
-        created_at=now,
+    else:
+        case = case_view(row)  # type: ignore[arg-type]  # the case's columns by name
+    if not note and case.first_staff_reply_at is None:
+        await session.execute(
+            update(cases).where(cases.c.id == case.id).values(first_staff_reply_at=now, status="open")
+        )
+        case = replace(case, first_staff_reply_at=now, status="open")
+    if customer_chat_id is None:
+        customer_chat_id = await session.scalar(
+            select(Customer.telegram_id).where(Customer.id == customer_id)
+        )
+    msg_id = await session.scalar(
+        insert(SupportMessage)
+        .values(
+            case_id=case.id,
+            direction="note" if note else "out",
+            customer_chat_id=customer_chat_id or 0,
+            group_chat_id=group_chat_id,
+            topic_message_id=topic_message_id,
+            staff_id=staff_id,
+            kind=kind,
+            text=text,
+            created_at=now,
+        )
+        .returning(SupportMessage.id)
     )
-    session.add(msg)
-    await session.flush()
-    return case_view(row), msg.id
+    return case, msg_id
 
 
 async def mark_delivered(session: AsyncSession, *, support_message_id: int, customer_message_id: int) -> None:

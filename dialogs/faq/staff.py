@@ -239,7 +239,7 @@ async def on_teach(
         if found_topic is None:
             await message.reply(t("staff-no-case"))
             return
-        topic, customer_row = found_topic
+        topic, topic_customer = found_topic
         stmt = (
             select(SupportMessage)
             .join(SupportCase, SupportCase.id == SupportMessage.case_id)
@@ -254,7 +254,7 @@ async def on_teach(
             stmt = stmt.where(SupportMessage.topic_message_id == reply.message_id)
         msg = await session.scalar(stmt.order_by(SupportMessage.id.desc()).limit(1))
         case = await session.get(SupportCase, msg.case_id) if msg is not None else None
-    language = customers_svc.view(customer_row).language
+    language = topic_customer.language
     entry = faq.entry(language, entry_id)
     if entry is None:
         await message.reply(t("staff-faq-unknown-entry", id=entry_id))

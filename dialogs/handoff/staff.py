@@ -116,7 +116,7 @@ async def on_staff_command(
     if found is None:
         await message.reply(t("staff-no-case"))
         return
-    topic, customer_row = found
+    topic, customer = found
     command = (message.text or "").split()[0].split("@")[0].lstrip("/").lower()
     if command in ("ban", "unban"):
         async with db.begin() as session:
@@ -138,7 +138,6 @@ async def on_staff_command(
         return
     staff_name = message.from_user.full_name
     await message.reply(t("staff-case-closed", number=case.number, staff=staff_name))
-    customer = customers_svc.view(customer_row)
     ct = i18n(customer.language)
     if customer.telegram_id is not None:
         try:
@@ -193,8 +192,8 @@ async def on_staff_message(
         )
         if found is None:
             return  # a topic that is no customer's (made by hand, or forgotten)
-        topic, customer_row = found
-        telegram_id = customer_row.telegram_id
+        topic, customer = found
+        telegram_id = customer.telegram_id
         case, support_message_id = await support.staff_reply(
             session,
             clock=clock,
@@ -205,6 +204,7 @@ async def on_staff_message(
             kind=kind_of(message),
             text=message.text or message.caption,
             note=note,
+            customer_chat_id=telegram_id,
         )
     if note or case is None or telegram_id is None:
         return
