@@ -362,8 +362,10 @@ class Inbox:
             for write in recorded:
                 await write(session)
             await session.execute(mark)
-            # The journal only matters while the update may be replayed.
-            await session.execute(delete(JOURNAL).where(JOURNAL.c.update_id == update_id))
+            # The journal only matters while the update may be replayed; an update that sent
+            # nothing (in this run or, for a replay, an earlier one) has no rows to drop.
+            if ctx.written or ctx.replay:
+                await session.execute(delete(JOURNAL).where(JOURNAL.c.update_id == update_id))
 
         try:
             await self.db.batched(finish)  # type: ignore[attr-defined]  # shares a commit with others
