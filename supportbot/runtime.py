@@ -29,9 +29,11 @@ from bot.journal import SendJournalMiddleware
 from bot.leader import lead, poller_lease
 from bot.webhook import create_webhook_router
 from bot.workers import Worker, workers
-from core import delivery, faq_learning, telemetry
+from core import delivery, faq_learning, loyalty_merge, support, telemetry
 from core.clock import Clock, SystemClock
+from core.customers import CustomerHooks
 from core.faq import FaqLibrary
+from core.outreach import merge as outreach_merge
 from core.ratelimit import FloodGate, Limits
 from core.settings import Settings
 from dialogs.i18n import I18n
@@ -41,6 +43,17 @@ from storage.notify import PgWakeBridge
 from storage.state import get_state, set_state
 
 log = logging.getLogger("supportbot")
+
+
+def customer_hooks() -> CustomerHooks:
+    """What every domain does when two customers merge or one is forgotten, in this order.
+
+    Loyalty moves the orders first: outreach's merge hook recounts the purchases it finds.
+    """
+    return CustomerHooks(
+        merge=(loyalty_merge.merge_customer_rows, outreach_merge.merge_outreach_rows),
+        forget=(loyalty_merge.forget_customer, support.scrub_customer, faq_learning.forget_customer),
+    )
 STOP_TIMEOUT = 10.0
 SANDBOX_WEB_KEY_NAME = "sandbox-web"  # the key the sandbox page uses (sandbox mode only)
 
@@ -130,7 +143,7 @@ class Runtime:
         self._unsubscribe = delivery.subscribe(self._wake_all)
         self.dp = create_dispatcher(
             settings=s, db=self.db, clock=self.clock, i18n=self.i18n, ctx=self.ctx, faq=self.faq,
-            shared=self.engine.dialect.name == "postgresql",
+            customer_hooks=customer_hooks(), shared=self.engine.dialect.name == "postgresql",
         )
         self.inbox = Inbox(
             bot=self.bot,
