@@ -29,10 +29,11 @@ from bot.journal import SendJournalMiddleware
 from bot.leader import lead, poller_lease
 from bot.webhook import create_webhook_router
 from bot.workers import Worker, workers
-from core import delivery, faq_learning, loyalty_merge, support, telemetry
+from core import delivery, faq_learning, support, telemetry
 from core.clock import Clock, SystemClock
 from core.customers import CustomerHooks
 from core.faq import FaqLibrary
+from core.loyalty import merge as loyalty_merge
 from core.outreach import merge as outreach_merge
 from core.ratelimit import FloodGate, Limits
 from core.settings import Settings

@@ -9,11 +9,10 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
-from functools import lru_cache
 from typing import TYPE_CHECKING
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
-from core.loyalty_rules import LoyaltyRules
+from core.loyalty.rules import LoyaltyRules
 from core.outreach.window import Window
 
 if TYPE_CHECKING:
@@ -21,18 +20,6 @@ if TYPE_CHECKING:
 
 # Telegram charges 0.1 Stars per message sent with allow_paid_broadcast.
 PAID_STARS_PER_MESSAGE = 0.1
-
-
-@lru_cache(maxsize=512)
-def zone(name: str | None, default: str = "UTC") -> ZoneInfo:
-    """The customer's zone, else the default one, else UTC (a bad name never breaks a send)."""
-    for candidate in (name, default, "UTC"):
-        if candidate:
-            try:
-                return ZoneInfo(candidate)
-            except (ZoneInfoNotFoundError, ValueError):
-                continue
-    return ZoneInfo("UTC")
 
 
 def _allowed(t: time, quiet: Window | None, window: Window | None) -> bool:

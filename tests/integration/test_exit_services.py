@@ -11,9 +11,10 @@ from core import customers, nps
 from core import exit_interview as ex
 from core.contact_policy import record_contact
 from core.errors import Invalid
-from core.loyalty_merge import scrub_erased
-from core.loyalty_notices import REQUESTED, contact_gate
-from core.loyalty_rules import LoyaltyRules, NpsRules
+from core.loyalty.merge import scrub_erased
+from core.loyalty.notices import REQUESTED, contact_gate
+from core.loyalty.rules import LoyaltyRules
+from core.nps.rules import NpsRules
 from storage.models import Customer
 from storage.models_loyalty import LoyaltyNotice
 from storage.models_support import SupportCase

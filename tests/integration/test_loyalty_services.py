@@ -12,7 +12,7 @@ from sqlalchemy import select
 from core import customers, loyalty
 from core.customers import CustomerData
 from core.errors import Conflict
-from core.loyalty_rules import LoyaltyRules
+from core.loyalty.rules import LoyaltyRules
 from storage.models_loyalty import LoyaltyNotice
 from supportbot.runtime import customer_hooks
 

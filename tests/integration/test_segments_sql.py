@@ -11,7 +11,7 @@ from sqlalchemy import text, update
 
 from core import customers, loyalty
 from core.clock import FrozenClock
-from core.loyalty_rules import LoyaltyRules
+from core.loyalty.rules import LoyaltyRules
 from core.outreach import segments, stats
 from core.outreach.rules import OutreachRules
 from core.outreach.segments import SegmentSpec
