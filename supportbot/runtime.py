@@ -184,7 +184,6 @@ class Runtime:
             access_log=False,
         )
         self.server = uvicorn.Server(config)
-        self.server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
         self._tasks.append(asyncio.create_task(self.server.serve(), name="api"))
         while not self.server.started:
             if self._tasks[0].done():
@@ -224,7 +223,7 @@ class Runtime:
                 lead(self.lease, self.stop_event, self._poll(recovered=leading), held=leading), name="poll"
             ))
 
-    def _poll(self, *, recovered: bool):  # type: ignore[no-untyped-def]
+    def _poll(self, *, recovered: bool):
         """Polling while this process holds the lease; on each new lease, first the updates a
         dead poller stored but did not finish."""
         done = {"recovered": recovered}  # at start-up, start() already recovered

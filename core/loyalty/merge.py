@@ -29,7 +29,7 @@ async def merge_customer_rows(session: AsyncSession, from_id: int, to_id: int) -
     """Re-home every row of `from_id` to `to_id`, dropping what would duplicate."""
     for model in (Order, LedgerEntry, ReferralCode, Survey, ExitInterview, LoyaltyNotice):
         await session.execute(
-            update(model).where(model.customer_id == from_id).values(customer_id=to_id)  # type: ignore[attr-defined]
+            update(model).where(model.customer_id == from_id).values(customer_id=to_id)
         )
     await session.execute(
         update(PromoCode).where(PromoCode.customer_id == from_id).values(customer_id=to_id)

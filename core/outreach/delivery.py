@@ -34,6 +34,7 @@ from core.outreach import templates, webhooks
 from core.outreach.rules import OutreachRules, Window, next_allowed, retry_delay
 from core.outreach.sequences import stop
 from core.outreach.variables import balances, values_for
+from storage.dialect import is_postgres
 from storage.models import ContactLog, Customer
 from storage.models_outreach import Campaign, CampaignRecipient, OutboxMessage, OutreachStats
 
@@ -170,7 +171,7 @@ async def claim(
         .order_by(Ob.not_before, Ob.id)
         .limit(limit)
     )
-    if session.bind.dialect.name == "postgresql":
+    if is_postgres(session):
         due = due.with_for_update(skip_locked=True)
     rows = (await session.execute(due)).all()
     if not rows:

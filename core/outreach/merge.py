@@ -11,12 +11,12 @@ from core.outreach.stats import refresh_purchases
 from storage.models_outreach import CampaignRecipient, OutboxMessage, OutreachEvent, OutreachStats
 
 
-def _earliest(*values):  # type: ignore[no-untyped-def]
+def _earliest(*values):
     present = [v for v in values if v is not None]
     return min(present) if present else None
 
 
-def _latest(*values):  # type: ignore[no-untyped-def]
+def _latest(*values):
     present = [v for v in values if v is not None]
     return max(present) if present else None
 

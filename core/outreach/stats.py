@@ -51,7 +51,7 @@ ORDERS_MARK = "outreach.orders_seen"
 REFUNDS_MARK = "outreach.refunds_seen"
 
 
-def _insert(session: AsyncSession):  # type: ignore[no-untyped-def]
+def _insert(session: AsyncSession):
     return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
 
 
