@@ -11,6 +11,8 @@ The use cases are re-exported here (`from core import exit_interview; exit_inter
 from __future__ import annotations
 
 from core.exit_interview.interviews import (
+    LIVE,
+    QUEUE,
     DetailOutcome,
     InterviewView,
     OutgoingInterview,
@@ -47,9 +49,7 @@ from core.exit_interview.report import (
 from core.exit_interview.rules import (
     DETAIL_REASONS,
     HANDOVER_REASONS,
-    LIVE,
     MAX_BREAK,
-    QUEUE,
     REASONS,
     ExitRules,
     feature_key,

@@ -15,6 +15,7 @@ from core import delivery, idempotency, support
 from core.clock import Clock, zone
 from core.contact_policy import block, lock_customers, record_contact
 from core.customers import CustomerView, set_opt_in
+from core.delivery import QueueTable
 from core.errors import Invalid, NotFound
 from core.loyalty.notices import PROACTIVE, REQUESTED, claim_recipient, queue_notice
 from storage.models import Customer
@@ -23,7 +24,11 @@ from storage.models_loyalty import ExitInterview, FeatureRequest, PromoCode, Shi
 if TYPE_CHECKING:
     pass
 from core.exit_interview.promos import PromoView, _promo_view, assign_save_offer
-from core.exit_interview.rules import DETAIL_REASONS, LIVE, MAX_BREAK, QUEUE, REASONS, ExitRules, feature_key
+from core.exit_interview.rules import DETAIL_REASONS, MAX_BREAK, REASONS, ExitRules, feature_key
+
+# Statuses that say something about a customer's recent interviews; the send queue.
+LIVE = ("scheduled", "claimed", "sending", "sent", "answered", "completed")
+QUEUE = QueueTable("exit_interviews", ExitInterview, queued="scheduled", wire="sending")
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +65,7 @@ def _view(row: ExitInterview) -> InterviewView:
 async def _recent_block(
     session: AsyncSession, customer_id: int, now: datetime, rules: ExitRules
 ) -> str | None:
+
     rows = (
         await session.execute(
             select(ExitInterview).where(

@@ -1,4 +1,5 @@
-"""Exit-interview rules and the reasons customers can give; built from settings once.
+"""Pure exit-interview rules: the reasons customers can give, `ExitRules` (built from settings
+once) and how a feature name is matched. Nothing here touches the database or the clock.
 """
 
 from __future__ import annotations
@@ -8,9 +9,6 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING
-
-from core.delivery import QueueTable
-from storage.models_loyalty import ExitInterview
 
 if TYPE_CHECKING:
     from core.settings import Settings
@@ -22,8 +20,6 @@ REASONS: tuple[str, ...] = (
 # Reasons that need a second answer in words (optional except for "other").
 DETAIL_REASONS = ("feature", "competitor", "other")
 HANDOVER_REASONS = ("technical", "support")
-LIVE = ("scheduled", "claimed", "sending", "sent", "answered", "completed")
-QUEUE = QueueTable("exit_interviews", ExitInterview, queued="scheduled", wire="sending")
 _CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I
 MAX_BREAK = timedelta(days=366)
 
