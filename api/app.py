@@ -95,7 +95,7 @@ def _event_data_schemas(app: FastAPI) -> None:
 
     build = app.openapi
 
-    def openapi() -> dict:  # type: ignore[type-arg]
+    def openapi() -> dict:
         if app.openapi_schema:
             return app.openapi_schema
         schema = build()

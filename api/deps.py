@@ -29,11 +29,11 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
 
 
 def get_clock(request: Request) -> Clock:
-    return request.app.state.clock  # type: ignore[no-any-return]
+    return request.app.state.clock
 
 
 def get_settings(request: Request) -> Settings:
-    return request.app.state.settings  # type: ignore[no-any-return]
+    return request.app.state.settings
 
 
 # scope="function": the session is closed before the response goes out, not after.

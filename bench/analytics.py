@@ -131,7 +131,7 @@ def generate(path: Path) -> None:
 async def measure(path: Path, repeat: int) -> dict[str, dict[str, float]]:
     from core.analytics import periods, retention, summary
     from core.clock import FrozenClock
-    from core.exit_interview import ExitRules
+    from core.exit_interview.rules import ExitRules
     from storage.db import create_engine, create_sessionmaker
 
     engine = create_engine(f"sqlite+aiosqlite:///{path}")

@@ -108,9 +108,10 @@ class AnswerCallbackMiddleware(BaseRequestMiddleware):
         bot: Bot,
         method: TelegramMethod[TelegramType],
     ) -> Any:
-        if not isinstance(method, AnswerCallbackQuery):
+        answer = method if isinstance(method, AnswerCallbackQuery) else None  # `method` stays generic
+        if answer is None:
             return await make_request(bot, method)
-        query_id = method.callback_query_id
+        query_id = answer.callback_query_id
         if query_id in self.answers._own:
             self.answers._own.discard(query_id)
             return await make_request(bot, method)

@@ -33,7 +33,7 @@ from bot.sender import sending
 from core import delivery
 from core.delivery.outgoing import Outgoing, Result, Source
 from core.delivery.sources import InterviewSource, NoticeSource, SurveySource
-from core.loyalty_rules import NpsRules
+from core.nps.rules import NpsRules
 from core.outreach.delivery import CampaignSource
 from core.outreach.rules import OutreachRules
 from core.ratelimit import Lane

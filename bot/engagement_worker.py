@@ -23,7 +23,8 @@ from bot.context import BotContext
 from core import customers as customers_svc
 from core import exit_interview, loyalty, nps
 from core import jobs as fleet
-from core.loyalty_rules import LoyaltyRules, NpsRules
+from core.loyalty.rules import LoyaltyRules
+from core.nps.rules import NpsRules
 from dialogs.nps.handlers import queue_alert
 
 log = logging.getLogger(__name__)

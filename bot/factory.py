@@ -50,9 +50,9 @@ class KeepResponseModels(BaseRequestMiddleware):
     async def __call__(
         self, make_request: NextRequestMiddlewareType[TelegramType], bot: Bot,
         method: TelegramMethod[TelegramType],
-    ) -> TelegramType:
+    ) -> Response[TelegramType]:
         if type(method) not in self._models:
-            self._models[type(method)] = Response[method.__returning__]
+            self._models[type(method)] = Response.__class_getitem__(method.__returning__)
         return await make_request(bot, method)
 
 
@@ -87,7 +87,7 @@ def create_dispatcher(
     clock: Clock,
     i18n: I18n,
     shared: bool = False,
-    **services: object,
+    **services: Any,
 ) -> Dispatcher:
     """`shared`: several processes handle this database's updates (no in-process FSM cache)."""
     dp = Dispatcher(storage=SqlStorage(db, clock, cache=not shared), settings=settings, db=db, clock=clock,

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Protocol
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 
 class Clock(Protocol):
@@ -34,3 +36,15 @@ class FrozenClock:
 
     def set(self, when: datetime) -> None:
         self._now = when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+@lru_cache(maxsize=512)
+def zone(name: str | None, default: str = "UTC") -> ZoneInfo:
+    """The customer's zone, else the default one, else UTC (a bad name never breaks a send)."""
+    for candidate in (name, default, "UTC"):
+        if candidate:
+            try:
+                return ZoneInfo(candidate)
+            except (ZoneInfoNotFoundError, ValueError):
+                continue
+    return ZoneInfo("UTC")

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.dialect import is_postgres
 from storage.models import ContactLog, Customer
 
 
@@ -67,7 +68,7 @@ async def last_contacts(session: AsyncSession, customer_ids: Iterable[int]) -> d
         .where(ContactLog.customer_id.in_(list(customer_ids)))
         .group_by(ContactLog.customer_id)
     )
-    return dict(rows.all())  # type: ignore[arg-type]
+    return dict(rows.all())
 
 
 async def may_contact_many(
@@ -100,7 +101,7 @@ async def lock_customers(session: AsyncSession, customer_ids: Iterable[int]) -> 
     second claim for the same person waits, then sees the first one's claimed row. SQLite (one
     process): its write lock already does it."""
     ids = sorted(set(customer_ids))
-    if ids and session.bind.dialect.name == "postgresql":
+    if ids and is_postgres(session):
         await session.execute(
             select(Customer.id).where(Customer.id.in_(ids)).order_by(Customer.id).with_for_update()
         )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -17,6 +17,23 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.clock import Clock
 from core.errors import Conflict, Gone, NotFound
 from storage.models import Customer, DeepLink, LinkToken
+
+# (session, from_id, to_id): move a domain's rows from a merged-away customer to the kept one.
+MergeHook = Callable[[AsyncSession, int, int], Awaitable[None]]
+# (session, customer_id): erase what the customer wrote in a domain's tables.
+ForgetHook = Callable[[AsyncSession, int], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class CustomerHooks:
+    """What the other domains do when two customers merge or one is forgotten, in order.
+
+    Built once by the composition root (`supportbot.runtime.customer_hooks`) and passed in, so
+    this module imports none of those domains (no import loop, no list filled at import time).
+    """
+
+    merge: tuple[MergeHook, ...] = ()
+    forget: tuple[ForgetHook, ...] = ()
 
 SUPPORTED_LANGUAGES = ("en", "ru")
 # Telegram's language_code is an IETF tag; these fall back to Russian rather than English.
@@ -246,8 +263,11 @@ async def set_reachable(
     return view(row)
 
 
-async def forget(session: AsyncSession, *, clock: Clock, telegram_id: int) -> bool:
-    """Erase personal data. The row stays (anonymised) so revenue figures still add up."""
+async def forget(session: AsyncSession, *, clock: Clock, hooks: CustomerHooks, telegram_id: int) -> bool:
+    """Erase personal data. The row stays (anonymised) so revenue figures still add up.
+
+    `hooks.forget` then erase what the customer wrote in the other domains' tables.
+    """
     row = await by_telegram_id(session, telegram_id)
     if row is None:
         return False
@@ -276,7 +296,7 @@ async def forget(session: AsyncSession, *, clock: Clock, telegram_id: int) -> bo
     row.unreachable_reason = "erased"
     row.erased_at = row.updated_at = row.reachable_changed_at = now
     await session.flush()
-    for hook in FORGET_HOOKS:  # what the customer wrote elsewhere (cases, surveys...)
+    for hook in hooks.forget:  # what the customer wrote elsewhere (cases, surveys...)
         await hook(session, row.id)
     return True
 
@@ -415,12 +435,13 @@ async def create_link_token(
 
 
 async def redeem_link_token(
-    session: AsyncSession, *, clock: Clock, token: str, telegram_id: int
+    session: AsyncSession, *, clock: Clock, hooks: CustomerHooks, token: str, telegram_id: int
 ) -> CustomerView:
     """Tie the Telegram account to the customer the token was made for.
 
     If the Telegram user already had a customer record of their own (they wrote to the bot
-    before being linked), that record is merged into the backend's one.
+    before being linked), that record is merged into the backend's one (`hooks.merge` move the
+    other domains' rows).
     """
     now = clock.now()
     link = (
@@ -441,7 +462,7 @@ async def redeem_link_token(
         raise Conflict("customer already linked to another account", code="link_conflict")
     own = await by_telegram_id(session, telegram_id)
     if own is not None and own.id != target.id:
-        await _merge_into(session, source=own, target=target)
+        await _merge_into(session, source=own, target=target, hooks=hooks.merge)
     target.telegram_id = telegram_id
     target.updated_at = now
     if target.first_seen_at is None:
@@ -452,7 +473,9 @@ async def redeem_link_token(
     return view(target)
 
 
-async def _merge_into(session: AsyncSession, *, source: Customer, target: Customer) -> None:
+async def _merge_into(
+    session: AsyncSession, *, source: Customer, target: Customer, hooks: Sequence[MergeHook]
+) -> None:
     """Move a bot-only record's facts into the backend's record and drop the duplicate."""
     for name in ("first_name", "last_name", "username", "timezone", "birthday"):
         if getattr(target, name) is None:
@@ -467,40 +490,9 @@ async def _merge_into(session: AsyncSession, *, source: Customer, target: Custom
     await session.execute(
         update(DeepLink).where(DeepLink.customer_id == source.id).values(customer_id=target.id)
     )
-    for hook in MERGE_HOOKS:
+    for hook in hooks:
         await hook(session, source.id, target.id)
     source.telegram_id = None
     await session.flush()
     await session.delete(source)
     await session.flush()
-
-
-# Later features register (session, from_id, to_id) coroutines here to move their own rows.
-MERGE_HOOKS: list[Any] = []
-# ... and (session, customer_id) coroutines that erase what the customer wrote in their tables.
-FORGET_HOOKS: list[Any] = []
-
-from core.loyalty_merge import merge_customer_rows  # noqa: E402  (imports no core service)
-
-MERGE_HOOKS.append(merge_customer_rows)
-
-from core.outreach.merge import merge_outreach_rows  # noqa: E402  (imports no core service)
-
-MERGE_HOOKS.append(merge_outreach_rows)
-
-from core.loyalty_merge import scrub_erased  # noqa: E402
-
-
-async def _scrub_loyalty(session: AsyncSession, _customer_id: int) -> None:
-    await scrub_erased(session)  # set-based over erased customers; touches only what is left
-
-
-FORGET_HOOKS.append(_scrub_loyalty)
-
-from core.support import scrub_customer  # noqa: E402  (imports no core service)
-
-FORGET_HOOKS.append(scrub_customer)
-
-from core.faq_learning import forget_customer as _forget_faq_learned  # noqa: E402  (imports no core service)
-
-FORGET_HOOKS.append(_forget_faq_learned)

@@ -9,6 +9,7 @@ from sqlalchemy import Date, and_, cast, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.faq.text import normalize
+from storage.dialect import is_postgres
 from storage.models_support import FaqQuery
 
 
@@ -125,7 +126,7 @@ async def deflection_by_day(session: AsyncSession, *, start: datetime, end: date
     and, apart, answers staff sent from the FAQ (assisted; never counted as questions or deflected)."""
     day = (
         cast(FaqQuery.created_at, Date)
-        if session.bind.dialect.name == "postgresql"
+        if is_postgres(session)
         else func.date(FaqQuery.created_at)
     )
     answered = FaqQuery.result.in_(("answer", "browse"))

@@ -25,6 +25,7 @@ from typing import TypeVar
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.dialect import is_postgres
 from storage.state import get_state, set_state
 
 log = logging.getLogger(__name__)
@@ -58,7 +59,7 @@ def _key(name: str) -> int:
 
 async def exclusive(session: AsyncSession, name: str) -> None:
     """Hold the job's lock until this transaction ends (PostgreSQL; a no-op on SQLite)."""
-    if session.bind.dialect.name == "postgresql":
+    if is_postgres(session):
         await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _key(name)})
 
 

@@ -2,7 +2,7 @@
 
 The SQL that produces the counts lives in core/analytics/; everything here is arithmetic that
 tests pin with hand-worked examples. A ratio with a zero denominator is None ("no data"), never
-a division error and never a misleading 0. NPS is core.loyalty_rules.nps_value (surveys use it).
+a division error and never a misleading 0. NPS is core.nps.rules.nps_value (surveys use it).
 """
 
 from __future__ import annotations

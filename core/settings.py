@@ -11,6 +11,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from core.outreach.window import Window
+
 TOKEN_RE = re.compile(r"^\d{1,20}:[A-Za-z0-9_-]{30,64}$")
 SECRET_RE = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 # The sandbox double accepts any well-formed token; this one is used when BOT_TOKEN is unset.
@@ -167,8 +169,6 @@ class Settings(BaseSettings):
     def _quiet_hours(cls, value: str) -> str:
         if value.strip().lower() in ("", "off", "none"):
             return "off"
-        from core.outreach.rules import Window
-
         return str(Window.parse(value))
 
     @model_validator(mode="after")

@@ -145,14 +145,14 @@ async def refresh_queue_gauges(sessionmaker: async_sessionmaker[AsyncSession], *
             if table is None:
                 continue
             try:
-                count = await session.scalar(
+                uncertain = await session.scalar(
                     select(func.count()).select_from(table).where(table.c.status == "uncertain")
                 )
             except Exception as exc:
                 log.debug("uncertain rows of %s not counted: %s", queue, exc)
                 await session.rollback()
                 continue
-            QUEUE_UNCERTAIN.labels(queue).set(int(count or 0))
+            QUEUE_UNCERTAIN.labels(queue).set(int(uncertain or 0))
 
 
 def render() -> tuple[bytes, str]:

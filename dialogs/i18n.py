@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from fluent.runtime import FluentBundle, FluentResource
+from fluent.syntax.ast import Message as FluentMessage
 
 log = logging.getLogger(__name__)
 LOCALES_DIR = Path(__file__).parent / "locales"
@@ -31,7 +32,7 @@ class Translator:
                 text, errors = bundle.format_pattern(message.value, args)
                 if errors:
                     log.warning("i18n %s/%s: %s", self.lang, key, errors)
-                return text
+                return text if isinstance(text, str) else key  # FluentNone: unresolvable, as if missing
         log.error("i18n: missing key %s", key)
         return key
 
@@ -51,7 +52,7 @@ class I18n:
                 keys.update(
                     entry.id.name
                     for entry in resource.body
-                    if type(entry).__name__ == "Message"
+                    if isinstance(entry, FluentMessage)
                 )
             self._bundles[lang] = bundle
             self.keys[lang] = keys

@@ -19,8 +19,8 @@ def alembic_config(url: str | None = None) -> Config:
     return cfg
 
 
-async def _on(engine: AsyncEngine, fn, *args: str) -> None:  # type: ignore[no-untyped-def]
-    def run(sync_conn) -> None:  # type: ignore[no-untyped-def]
+async def _on(engine: AsyncEngine, fn, *args: str) -> None:
+    def run(sync_conn) -> None:
         cfg = alembic_config()
         cfg.attributes["connection"] = sync_conn
         fn(cfg, *args)
@@ -42,7 +42,7 @@ async def downgrade(engine: AsyncEngine, revision: str) -> None:
 async def current_revision(engine: AsyncEngine) -> str | None:
     from alembic.runtime.migration import MigrationContext
 
-    def read(sync_conn) -> str | None:  # type: ignore[no-untyped-def]
+    def read(sync_conn) -> str | None:
         return MigrationContext.configure(sync_conn).get_current_revision()
 
     async with engine.connect() as conn:

@@ -58,7 +58,7 @@ def _run(raw: Any, operation: str, parameters: Any, many: bool) -> tuple[Any, li
 
 if SUPPORTED:
 
-    class OneTripCursor(AsyncAdapt_aiosqlite_cursor):  # type: ignore[misc,valid-type]
+    class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
         """A client-side cursor whose every statement is one round trip (no aiosqlite cursor)."""
 
         __slots__ = ("_description", "_rowcount", "_lastrowid", "_arraysize")
@@ -66,7 +66,7 @@ if SUPPORTED:
         def __init__(self, adapt_connection: Any) -> None:
             self._adapt_connection = adapt_connection
             self._connection = adapt_connection._connection
-            self._cursor = None
+            self._cursor = None  # type: ignore[assignment]  # deliberately none: no aiosqlite cursor
             self._soft_closed_memoized = EMPTY_DICT
             self._rows = collections.deque()
             self._description: Any = None
@@ -122,7 +122,7 @@ if SUPPORTED:
         def setinputsizes(self, *inputsizes: Any) -> None:
             return None
 
-    class OneTripConnection(AsyncAdapt_aiosqlite_connection):  # type: ignore[misc,valid-type]
+    class OneTripConnection(AsyncAdapt_aiosqlite_connection):
         __slots__ = ()
         _cursor_cls = OneTripCursor
 

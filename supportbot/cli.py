@@ -63,10 +63,10 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _with_session(fn):  # type: ignore[no-untyped-def]
+def _with_session(fn):
     settings = _settings()
 
-    async def go():  # type: ignore[no-untyped-def]
+    async def go():
         from core.clock import SystemClock
         from storage import migrate
         from storage.db import create_engine, create_sessionmaker
@@ -88,7 +88,7 @@ def cmd_key_create(args: argparse.Namespace) -> int:
 
     scopes = args.scope or ["*"]
 
-    async def fn(session, clock):  # type: ignore[no-untyped-def]
+    async def fn(session, clock):
         return await apikeys.create_api_key(session, clock=clock, name=args.name, scopes=scopes)
 
     try:
@@ -105,7 +105,7 @@ def cmd_key_create(args: argparse.Namespace) -> int:
 def cmd_key_list(_args: argparse.Namespace) -> int:
     from core import apikeys
 
-    async def fn(session, _clock):  # type: ignore[no-untyped-def]
+    async def fn(session, _clock):
         return await apikeys.list_api_keys(session)
 
     keys = _with_session(fn)
@@ -122,7 +122,7 @@ def cmd_key_revoke(args: argparse.Namespace) -> int:
     from core import apikeys
     from core.errors import DomainError
 
-    async def fn(session, clock):  # type: ignore[no-untyped-def]
+    async def fn(session, clock):
         return await apikeys.revoke_api_key(session, clock=clock, key_id_or_prefix=args.key)
 
     try:

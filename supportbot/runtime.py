@@ -29,9 +29,12 @@ from bot.journal import SendJournalMiddleware
 from bot.leader import lead, poller_lease
 from bot.webhook import create_webhook_router
 from bot.workers import Worker, workers
-from core import delivery, faq_learning, telemetry
+from core import delivery, faq_learning, support, telemetry
 from core.clock import Clock, SystemClock
+from core.customers import CustomerHooks
 from core.faq import FaqLibrary
+from core.loyalty import merge as loyalty_merge
+from core.outreach import merge as outreach_merge
 from core.ratelimit import FloodGate, Limits
 from core.settings import Settings
 from dialogs.i18n import I18n
@@ -41,6 +44,17 @@ from storage.notify import PgWakeBridge
 from storage.state import get_state, set_state
 
 log = logging.getLogger("supportbot")
+
+
+def customer_hooks() -> CustomerHooks:
+    """What every domain does when two customers merge or one is forgotten, in this order.
+
+    Loyalty moves the orders first: outreach's merge hook recounts the purchases it finds.
+    """
+    return CustomerHooks(
+        merge=(loyalty_merge.merge_customer_rows, outreach_merge.merge_outreach_rows),
+        forget=(loyalty_merge.forget_customer, support.scrub_customer, faq_learning.forget_customer),
+    )
 STOP_TIMEOUT = 10.0
 SANDBOX_WEB_KEY_NAME = "sandbox-web"  # the key the sandbox page uses (sandbox mode only)
 
@@ -130,7 +144,7 @@ class Runtime:
         self._unsubscribe = delivery.subscribe(self._wake_all)
         self.dp = create_dispatcher(
             settings=s, db=self.db, clock=self.clock, i18n=self.i18n, ctx=self.ctx, faq=self.faq,
-            shared=self.engine.dialect.name == "postgresql",
+            customer_hooks=customer_hooks(), shared=self.engine.dialect.name == "postgresql",
         )
         self.inbox = Inbox(
             bot=self.bot,
@@ -170,7 +184,6 @@ class Runtime:
             access_log=False,
         )
         self.server = uvicorn.Server(config)
-        self.server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
         self._tasks.append(asyncio.create_task(self.server.serve(), name="api"))
         while not self.server.started:
             if self._tasks[0].done():
@@ -210,7 +223,7 @@ class Runtime:
                 lead(self.lease, self.stop_event, self._poll(recovered=leading), held=leading), name="poll"
             ))
 
-    def _poll(self, *, recovered: bool):  # type: ignore[no-untyped-def]
+    def _poll(self, *, recovered: bool):
         """Polling while this process holds the lease; on each new lease, first the updates a
         dead poller stored but did not finish."""
         done = {"recovered": recovered}  # at start-up, start() already recovered

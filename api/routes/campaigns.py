@@ -259,7 +259,7 @@ async def list_recipients(
     )
 
 
-def _control(action: str, verb: str, doc: str):  # type: ignore[no-untyped-def]
+def _control(action: str, verb: str, doc: str):
     @router.post(
         f"/v1/campaigns/{{campaign_id}}/{action}",
         name=f"{action}_campaign",

@@ -30,7 +30,7 @@ MAX_CLUSTERED = 2000  # distinct gap phrasings read for clustering (the most fre
 
 
 def library(request: Request) -> FaqLibrary:
-    return request.app.state.faq  # type: ignore[no-any-return]
+    return request.app.state.faq
 
 
 class FaqVersions(BaseModel):

@@ -66,7 +66,7 @@ async def readyz(request: Request) -> ReadyOut:
     return ReadyOut(redis="ok" if redis_url else None)
 
 
-def _redis(request: Request, url: str):  # type: ignore[no-untyped-def]
+def _redis(request: Request, url: str):
     """One Redis client per app, made on first use (the API never needs it otherwise)."""
     client = getattr(request.app.state, "redis", None)
     if client is None:

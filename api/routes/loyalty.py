@@ -12,7 +12,7 @@ from api.schemas.common import EXTERNAL_ID_PATTERN, MAX_ID
 from api.schemas.loyalty import AdjustIn, BalanceOut, EntryOut, HistoryPage, MovementOut, PointsIn
 from core import loyalty
 from core.apikeys import ApiKeyView
-from core.loyalty_rules import LoyaltyRules
+from core.loyalty.rules import LoyaltyRules
 
 router = APIRouter(prefix="/v1/customers/{external_id}/loyalty", tags=["loyalty"])
 

@@ -12,7 +12,7 @@ from api.schemas.common import EXTERNAL_ID_PATTERN
 from api.schemas.loyalty import CancelIn, OrderChanged, OrderIn, OrderOut, OrderRecorded, RefundIn
 from core import loyalty
 from core.apikeys import ApiKeyView
-from core.loyalty_rules import LoyaltyRules
+from core.loyalty.rules import LoyaltyRules
 
 router = APIRouter(prefix="/v1/orders", tags=["orders"])
 

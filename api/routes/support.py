@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel
@@ -81,7 +81,7 @@ async def list_cases(
     return CasePage(items=items, next_after=items[-1].id if len(items) == limit else None)
 
 
-def _as_dict(case: support.CaseView) -> dict[str, object]:
+def _as_dict(case: support.CaseView) -> dict[str, Any]:
     return dataclasses.asdict(case)
 
 

@@ -22,7 +22,8 @@ from api.schemas.surveys import (
 )
 from core import nps
 from core.apikeys import ApiKeyView
-from core.loyalty_rules import LoyaltyRules, NpsRules
+from core.loyalty.rules import LoyaltyRules
+from core.nps.rules import NpsRules
 
 router = APIRouter(prefix="/v1/surveys/nps", tags=["surveys"])
 

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, Strict, StrictInt, StringCons
 
 from api.schemas.common import EXTERNAL_ID_PATTERN, AmountValue, Input, IsoDateTime
 from core import exit_interview, loyalty
-from core.loyalty_rules import TIERS, from_minor
+from core.loyalty.rules import TIERS, from_minor
 
 IDEMPOTENCY_PATTERN = r"^[\x21-\x7E]{1,128}$"
 

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints,
 from api.schemas.common import Input
 from api.schemas.loyalty import ExternalIdField, IdempotencyKey
 from core import exit_interview, nps
-from core.nps import NpsBreakdown, NpsReport
+from core.nps.report import NpsBreakdown, NpsReport
 
 Segment = Literal["all", "buyers", "vip", "pre_vip", "regular", "one_time", "never_bought"]
 assert set(Segment.__args__) == set(nps.SEGMENTS)  # type: ignore[attr-defined]

@@ -32,6 +32,7 @@ from typing import Any, TypeVar
 from sqlalchemy import bindparam, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from storage.dialect import dialect_name
 from storage.models_analytics import COUNTED_SQL, CUSTOMER_INDEX, TIME_INDEX
 from storage.types import UTCDateTime
 
@@ -72,8 +73,7 @@ _SQLITE_TS = "%Y-%m-%d %H:%M:%S.%f"  # how storage.types.UTCDateTime is stored o
 
 
 def _dialect(session: AsyncSession) -> str:
-    assert session.bind is not None
-    return session.bind.dialect.name
+    return dialect_name(session)
 
 
 def _sqlite_value(value: Any) -> Any:
@@ -127,7 +127,7 @@ def _tree(lo: int, hi: int, names: list[str]) -> str:
             f"ELSE {_tree(mid, hi, names)} END")
 
 
-def _ts(name: str, value: datetime):  # type: ignore[no-untyped-def]
+def _ts(name: str, value: datetime):
     return bindparam(name, value, type_=UTCDateTime())
 
 

@@ -12,7 +12,7 @@ from core import exit_interview
 from core.analytics import engagement, retention
 from core.analytics.periods import Period
 from core.analytics.summary import Summary
-from core.loyalty_rules import currency_exponent
+from core.loyalty.rules import currency_exponent
 
 Table = tuple[list[str], list[list[Any]]]
 PERIOD_COLUMNS = ["period", "start", "end", "complete"]

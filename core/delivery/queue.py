@@ -17,6 +17,8 @@ from typing import Any
 from sqlalchemy import ColumnElement, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.dialect import is_postgres
+
 DEFAULT_LEASE = timedelta(seconds=30)  # renewed every 10 s while held
 
 
@@ -41,7 +43,7 @@ def _t(table: QueueTable) -> Any:
 
 
 def _postgres(session: AsyncSession) -> bool:
-    return session.bind.dialect.name == "postgresql"
+    return is_postgres(session)
 
 
 def _due(table: QueueTable, now: datetime) -> list[ColumnElement[bool]]:

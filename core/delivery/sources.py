@@ -16,12 +16,13 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import customers as customers_svc
-from core import exit_interview, loyalty_notices, nps
+from core import exit_interview, nps
 from core.clock import Clock
 from core.customers import CustomerView
 from core.delivery.outgoing import Claimed, Outgoing, Result
 from core.delivery.queue import QueueTable, mark_wire, release
-from core.loyalty_rules import NpsRules
+from core.loyalty import notices as loyalty_notices
+from core.nps.rules import NpsRules
 
 RETRY_IN = timedelta(minutes=5)
 UNREACHABLE = ("blocked", "deactivated", "not_started", "kicked")

@@ -200,11 +200,11 @@ class FaqIndex:
         all_terms = {t for terms in self._terms for t in terms.fields}
         self._idf = {t: math.log(1 + (n - df.get(t, 0) + 0.5) / (df.get(t, 0) + 0.5)) for t in all_terms}
         self._oov_idf = math.log(1 + (n - 1 + 0.5) / 1.5) if n else 1.0  # as rare as the rarest word
-        for i, terms in enumerate(self._terms):
-            for term, kind in terms.fields.items():
+        for i, entry_terms in enumerate(self._terms):
+            for term, kind in entry_terms.fields.items():
                 self._postings.setdefault(term, []).append((i, kind))
             masses = []
-            for p, phrase in enumerate(terms.phrases):
+            for p, phrase in enumerate(entry_terms.phrases):
                 masses.append(sum(self._idf[t] for t in set(phrase)))
                 for term in set(phrase):
                     self._phrase_postings.setdefault(term, []).append((i, p))

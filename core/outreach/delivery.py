@@ -26,14 +26,15 @@ from sqlalchemy import Table, bindparam, case, delete, func, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import customers as customer_svc
-from core.clock import Clock
+from core.clock import Clock, zone
 from core.contact_policy import IN_FLIGHT_DELAY, in_flight, last_contacts, lock_customers, refusal
 from core.delivery import outgoing, queue
 from core.delivery.wake import wake
 from core.outreach import templates, webhooks
-from core.outreach.rules import OutreachRules, Window, next_allowed, retry_delay, zone
+from core.outreach.rules import OutreachRules, Window, next_allowed, retry_delay
 from core.outreach.sequences import stop
 from core.outreach.variables import balances, values_for
+from storage.dialect import is_postgres
 from storage.models import ContactLog, Customer
 from storage.models_outreach import Campaign, CampaignRecipient, OutboxMessage, OutreachStats
 
@@ -170,7 +171,7 @@ async def claim(
         .order_by(Ob.not_before, Ob.id)
         .limit(limit)
     )
-    if session.bind.dialect.name == "postgresql":
+    if is_postgres(session):
         due = due.with_for_update(skip_locked=True)
     rows = (await session.execute(due)).all()
     if not rows:

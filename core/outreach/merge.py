@@ -1,6 +1,5 @@
-"""Moves outreach rows when a bot-only customer is merged into the backend's record
-(core.customers.MERGE_HOOKS). Imports no core service, so customers.py can register it without
-an import cycle.
+"""Moves outreach rows when a bot-only customer is merged into the backend's record: a
+`core.customers.CustomerHooks` merge hook the composition root passes (supportbot/runtime.py).
 """
 
 from __future__ import annotations
@@ -8,15 +7,16 @@ from __future__ import annotations
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.outreach.stats import refresh_purchases
 from storage.models_outreach import CampaignRecipient, OutboxMessage, OutreachEvent, OutreachStats
 
 
-def _earliest(*values):  # type: ignore[no-untyped-def]
+def _earliest(*values):
     present = [v for v in values if v is not None]
     return min(present) if present else None
 
 
-def _latest(*values):  # type: ignore[no-untyped-def]
+def _latest(*values):
     present = [v for v in values if v is not None]
     return max(present) if present else None
 
@@ -51,9 +51,7 @@ async def merge_outreach_rows(session: AsyncSession, from_id: int, to_id: int) -
         _combine(source, target)
         await session.delete(source)
         await session.flush()
-    # The loyalty hook moved the orders already (it is registered first): recount them.
-    from core.outreach.stats import refresh_purchases  # a core service: imported when used
-
+    # The loyalty hook moved the orders already (the root lists it first): recount them.
     await refresh_purchases(session, customer_ids=[to_id])
 
 

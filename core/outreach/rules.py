@@ -7,64 +7,19 @@ builds them once; tests build them directly with the thresholds they need.
 from __future__ import annotations
 
 import hashlib
-import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
-from functools import lru_cache
 from typing import TYPE_CHECKING
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
-from core.loyalty_rules import LoyaltyRules
+from core.loyalty.rules import LoyaltyRules
+from core.outreach.window import Window
 
 if TYPE_CHECKING:
     from core.settings import Settings
 
-_WINDOW_RE = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
 # Telegram charges 0.1 Stars per message sent with allow_paid_broadcast.
 PAID_STARS_PER_MESSAGE = 0.1
-
-
-@dataclass(frozen=True, slots=True)
-class Window:
-    """A daily interval of local time, [start, end); it may run over midnight (21:00-09:00)."""
-
-    start: time
-    end: time
-
-    def __post_init__(self) -> None:
-        if self.start == self.end:
-            raise ValueError("a window needs a different start and end")
-
-    @classmethod
-    def parse(cls, text: str) -> Window:
-        """'21:00-09:00' -> Window(21:00, 09:00); raises ValueError with a readable message."""
-        m = _WINDOW_RE.match(text)
-        if not m:
-            raise ValueError("expected HH:MM-HH:MM, e.g. 21:00-09:00")
-        h1, m1, h2, m2 = (int(g) for g in m.groups())
-        if h1 > 23 or h2 > 23 or m1 > 59 or m2 > 59:
-            raise ValueError("hours are 0-23 and minutes 0-59")
-        return cls(time(h1, m1), time(h2, m2))
-
-    def contains(self, t: time) -> bool:
-        if self.start < self.end:
-            return self.start <= t < self.end
-        return t >= self.start or t < self.end
-
-    def __str__(self) -> str:
-        return f"{self.start:%H:%M}-{self.end:%H:%M}"
-
-
-@lru_cache(maxsize=512)
-def zone(name: str | None, default: str = "UTC") -> ZoneInfo:
-    """The customer's zone, else the default one, else UTC (a bad name never breaks a send)."""
-    for candidate in (name, default, "UTC"):
-        if candidate:
-            try:
-                return ZoneInfo(candidate)
-            except (ZoneInfoNotFoundError, ValueError):
-                continue
-    return ZoneInfo("UTC")
 
 
 def _allowed(t: time, quiet: Window | None, window: Window | None) -> bool:

@@ -34,7 +34,7 @@ from sqlalchemy import ColumnElement, Select, and_, case, func, literal_column, 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.errors import Invalid
-from core.loyalty_rules import NEVER_BOUGHT, ONE_TIME, PRE_VIP, REGULAR, TIERS, VIP
+from core.loyalty.rules import NEVER_BOUGHT, ONE_TIME, PRE_VIP, REGULAR, TIERS, VIP
 from core.outreach.rules import OutreachRules
 from storage.models import Customer
 from storage.models_outreach import OutreachStats
@@ -309,7 +309,7 @@ class Preview:
 
 
 def tier_of(orders: int, spend_minor: int, rules: OutreachRules) -> str:
-    from core.loyalty_rules import tier_for
+    from core.loyalty.rules import tier_for
 
     return tier_for(spend_minor=spend_minor, orders=orders, rules=rules.loyalty)
 

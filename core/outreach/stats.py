@@ -24,9 +24,11 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core import customers
 from core.clock import Clock
 from core.errors import Invalid
 from core.jobs import guarded
+from core.outreach import sequences
 from storage.models import Customer
 from storage.models_loyalty import Order, OrderRefund
 from storage.models_outreach import OutreachEvent, OutreachStats
@@ -49,7 +51,7 @@ ORDERS_MARK = "outreach.orders_seen"
 REFUNDS_MARK = "outreach.refunds_seen"
 
 
-def _insert(session: AsyncSession):  # type: ignore[no-untyped-def]
+def _insert(session: AsyncSession):
     return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
 
 
@@ -165,8 +167,6 @@ async def record_events(
     session: AsyncSession, *, clock: Clock, customer_id: int, events: Sequence[EventInput]
 ) -> list[EventResult]:
     """Store events (each once, by `event_id`) and fold them into the customer's summary."""
-    from core.outreach import sequences  # sequences imports this module
-
     now = clock.now()
     results: list[EventResult] = []
     for event in events:
@@ -223,8 +223,6 @@ async def record_backend_events(
     session: AsyncSession, *, clock: Clock, items: Sequence[tuple[str, EventInput]]
 ) -> list[EventResult]:
     """Events from `/v1/events`, each naming the customer by your id (unknown ids are created)."""
-    from core import customers
-
     wanted = list(dict.fromkeys(ext for ext, _ in items))
     known = dict(
         (
@@ -300,8 +298,6 @@ async def sync_orders(session: AsyncSession, *, clock: Clock, batch: int = 5000)
     The first call (at start-up, before any campaign can exist) builds the summary for
     everyone in bulk; from then on each new order or refund is folded in as it is seen.
     """
-    from core.outreach import sequences
-
     now = clock.now()
     orders_mark = await get_state(session, key=ORDERS_MARK)
     if orders_mark is None:

@@ -11,8 +11,9 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.clock import zone
 from core.outreach import playbooks
-from core.outreach.rules import OutreachRules, zone
+from core.outreach.rules import OutreachRules
 from core.outreach.segments import tier_of
 from storage.models import Customer
 from storage.models_loyalty import LedgerEntry

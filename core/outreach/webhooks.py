@@ -22,6 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.outreach.rules import retry_delay
+from storage.dialect import is_postgres
 from storage.models_outreach import Campaign, OutreachWebhook
 
 EVENTS = ("sent", "failed", "replied", "converted")
@@ -93,7 +94,7 @@ async def due_webhooks(session: AsyncSession, *, now: datetime, limit: int = 50)
         .order_by(OutreachWebhook.next_at, OutreachWebhook.id)
         .limit(limit)
     )
-    if session.bind.dialect.name == "postgresql":
+    if is_postgres(session):
         stmt = stmt.with_for_update(of=OutreachWebhook, skip_locked=True)
     rows = (await session.execute(stmt)).all()
     out = []

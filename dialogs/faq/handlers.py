@@ -38,7 +38,7 @@ class FeedbackCb(CallbackData, prefix="fb"):
     ok: bool
 
 
-def _nav(t: Translator, page: int, pages: int, make) -> list[InlineKeyboardButton]:  # type: ignore[no-untyped-def]
+def _nav(t: Translator, page: int, pages: int, make) -> list[InlineKeyboardButton]:
     row = []
     if page > 0:
         row.append(InlineKeyboardButton(text=t("faq-prev"), callback_data=make(page - 1)))

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import exit_interview, loyalty, nps
 from core.clock import Clock, SystemClock
-from core.loyalty_rules import LoyaltyRules
+from core.loyalty.rules import LoyaltyRules
 from core.settings import Settings
 from dialogs.handoff.card import register_section
 from dialogs.i18n import Translator

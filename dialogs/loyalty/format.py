@@ -11,7 +11,7 @@ from babel import Locale
 from babel.dates import format_date, format_skeleton
 from babel.numbers import format_currency
 
-from core.loyalty_rules import from_minor
+from core.loyalty.rules import from_minor
 from dialogs.i18n import Translator
 
 

@@ -19,7 +19,7 @@ from core import loyalty
 from core.clock import Clock
 from core.customers import CustomerView
 from core.errors import DomainError
-from core.loyalty_rules import LoyaltyRules
+from core.loyalty.rules import LoyaltyRules
 from core.settings import Settings
 from dialogs import menu
 from dialogs.common import show

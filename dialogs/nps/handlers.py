@@ -26,7 +26,8 @@ from core.clock import Clock
 from core.customers import CustomerView
 from core.delivery.outgoing import Outgoing
 from core.errors import DomainError
-from core.loyalty_rules import DETRACTOR, PROMOTER, LoyaltyRules, NpsRules
+from core.loyalty.rules import LoyaltyRules
+from core.nps.rules import DETRACTOR, PROMOTER, NpsRules
 from core.settings import Settings
 from dialogs import menu
 from dialogs.common import name_of, show

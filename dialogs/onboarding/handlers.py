@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core import customers as svc
 from core.clock import Clock
-from core.customers import CustomerView
+from core.customers import CustomerHooks, CustomerView
 from core.errors import DomainError
 from core.settings import Settings
 from dialogs import menu
@@ -76,6 +76,7 @@ async def on_start(
     settings: Settings,
     customer: CustomerView,
     i18n: I18n,
+    customer_hooks: CustomerHooks,
 ) -> None:
     t = i18n(customer.language)
     payload = (command.args or "").strip()
@@ -91,7 +92,8 @@ async def on_start(
                 if kind == "link":
                     try:
                         customer = await svc.redeem_link_token(
-                            session, clock=clock, token=payload, telegram_id=message.chat.id
+                            session, clock=clock, hooks=customer_hooks, token=payload,
+                            telegram_id=message.chat.id,
                         )
                         notice = t("link-ok")
                     except DomainError as exc:
@@ -244,10 +246,11 @@ async def on_forget_answer(
     db: async_sessionmaker[AsyncSession],
     clock: Clock,
     t: Translator,
+    customer_hooks: CustomerHooks,
 ) -> None:
     if not callback_data.confirm:
         await show(query, t("forget-cancelled"))
         return
     async with db.begin() as session:
-        await svc.forget(session, clock=clock, telegram_id=query.from_user.id)
+        await svc.forget(session, clock=clock, hooks=customer_hooks, telegram_id=query.from_user.id)
     await show(query, t("forget-done"))

@@ -50,7 +50,7 @@ class Intervals:
 Chart = Heatmap | Trend | Bars | Intervals
 
 
-def _figure(width: float, height: float):  # type: ignore[no-untyped-def]
+def _figure(width: float, height: float):
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -59,7 +59,7 @@ def _figure(width: float, height: float):  # type: ignore[no-untyped-def]
     return fig
 
 
-def _png(fig) -> bytes:  # type: ignore[no-untyped-def]
+def _png(fig) -> bytes:
     buf = io.BytesIO()
     fig.savefig(buf, format="png")
     return buf.getvalue()
@@ -149,7 +149,7 @@ def intervals(chart: Intervals) -> bytes:
     return _png(fig)
 
 
-def _cmap(name: str):  # type: ignore[no-untyped-def]
+def _cmap(name: str):
     import matplotlib
 
     return matplotlib.colormaps[name].with_extremes(bad="#f2f2f2")

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from core.analytics import periods, summary
 from core.clock import Clock
 from core.errors import DomainError
-from core.exit_interview import ExitRules
+from core.exit_interview.rules import ExitRules
 from core.settings import Settings
 from dialogs.handoff.staff import StaffGroup, is_staff
 from dialogs.i18n import I18n, Translator

@@ -9,6 +9,7 @@ from sqlalchemy import update
 
 from core.outreach import stats
 from storage.models import Customer
+from supportbot.runtime import customer_hooks
 
 ROUTES = [
     ("post", "/v1/events", {"events": [{"event_id": "e", "customer_external_id": "c", "kind": "activity"}]}),
@@ -277,7 +278,7 @@ async def test_summary_ignores_erased_customers(client, admin, sessionmaker, clo
     async with sessionmaker.begin() as s:
         from core import customers
 
-        await customers.forget(s, clock=clock, telegram_id=7000)
+        await customers.forget(s, clock=clock, hooks=customer_hooks(), telegram_id=7000)
         assert await stats.stats_of(s, customer_id=1) is not None
     r = await client.post("/v1/segments/preview", json={"kind": "dormant"}, headers=admin)
     assert r.json()["count"] == 1

@@ -9,6 +9,7 @@ import pytest
 
 from core.customers import redeem_link_token
 from storage.models import BotState
+from supportbot.runtime import customer_hooks
 from tests.api.conftest import NOW
 
 FULL = {
@@ -302,7 +303,7 @@ async def test_link_token_uses_the_bot_username_the_bot_stored(client, admin, se
 
     # The token is real: the bot can redeem it for this customer.
     async with sessionmaker() as s:
-        linked = await redeem_link_token(s, clock=clock, token=token, telegram_id=555)
+        linked = await redeem_link_token(s, clock=clock, hooks=customer_hooks(), token=token, telegram_id=555)
         await s.commit()
     assert linked.external_id == "crm-9" and linked.telegram_id == 555
 

@@ -6,7 +6,8 @@ from datetime import timedelta
 
 from core import customers, nps
 from core.customers import CustomerData
-from core.loyalty_rules import LoyaltyRules, NpsRules
+from core.loyalty.rules import LoyaltyRules
+from core.nps.rules import NpsRules
 from storage.models import Customer
 from tests.api.conftest import bearer
 

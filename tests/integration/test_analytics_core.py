@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.analytics import engagement, periods, retention, summary
 from core.clock import FrozenClock
-from core.exit_interview import ExitRules
+from core.exit_interview.rules import ExitRules
 from storage.models import Customer
 from storage.models_loyalty import ExitInterview, Order, Survey
 from storage.models_outreach import Campaign, CampaignRecipient

@@ -11,7 +11,8 @@ from sqlalchemy import func, select
 from core import jobs, loyalty
 from core.clock import FrozenClock
 from core.errors import Invalid
-from core.loyalty_rules import LoyaltyRules
+from core.loyalty import jobs as loyalty_jobs
+from core.loyalty.rules import LoyaltyRules
 from core.outreach import stats
 from storage.models_outreach import OutreachStats
 from tests.integration.test_loyalty_services import balance, customer, order
@@ -41,7 +42,7 @@ async def test_expiry_and_birthdays_skip_a_failing_customer_and_go_on(
     await order(sessionmaker, clock, "good", "o2", "300", rules)
     bad = await customer(sessionmaker, clock, "bad")
     good = await customer(sessionmaker, clock, "good")
-    real = loyalty._expiry_one
+    real = loyalty_jobs._expiry_one
 
     async def failing(session, **kw):  # type: ignore[no-untyped-def]
         if kw["cid"] == bad:
@@ -49,7 +50,7 @@ async def test_expiry_and_birthdays_skip_a_failing_customer_and_go_on(
             raise RuntimeError("a bad row")
         return await real(session, **kw)
 
-    monkeypatch.setattr(loyalty, "_expiry_one", failing)
+    monkeypatch.setattr(loyalty_jobs, "_expiry_one", failing)
     before = jobs.skipped().get("loyalty expiry", 0)
     clock.set(clock.now() + timedelta(days=365))
     for _ in range(2):  # the next turn skips it again and still serves the others

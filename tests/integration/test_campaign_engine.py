@@ -12,7 +12,7 @@ from sqlalchemy import select
 from core import customers, loyalty
 from core.clock import FrozenClock
 from core.errors import Conflict, Invalid, NotFound
-from core.loyalty_rules import LoyaltyRules
+from core.loyalty.rules import LoyaltyRules
 from core.outreach import campaigns, delivery, sequences, stats, webhooks
 from core.outreach.campaigns import CampaignInput
 from core.outreach.delivery import Result

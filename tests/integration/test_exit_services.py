@@ -11,12 +11,14 @@ from core import customers, nps
 from core import exit_interview as ex
 from core.contact_policy import record_contact
 from core.errors import Invalid
-from core.loyalty_merge import scrub_erased
-from core.loyalty_notices import REQUESTED, contact_gate
-from core.loyalty_rules import LoyaltyRules, NpsRules
+from core.loyalty.merge import scrub_erased
+from core.loyalty.notices import REQUESTED, contact_gate
+from core.loyalty.rules import LoyaltyRules
+from core.nps.rules import NpsRules
 from storage.models import Customer
 from storage.models_loyalty import LoyaltyNotice
 from storage.models_support import SupportCase
+from supportbot.runtime import customer_hooks
 from tests.integration.test_nps_services import person
 
 RULES = ex.ExitRules(save_offer_discount_percent=15, save_offer_valid=timedelta(days=14))
@@ -138,7 +140,7 @@ async def test_words_of_erased_customers_are_scrubbed_counts_stay(sessionmaker, 
                                customer_id=ann.id, score=4)
         await nps.record_comment(s, clock=clock, survey_id=survey.id, customer_id=ann.id,
                                  comment="call me at +1 555 0100")
-        await customers.forget(s, clock=clock, telegram_id=1)  # scrubs at once (FORGET_HOOKS)
+        await customers.forget(s, clock=clock, hooks=customer_hooks(), telegram_id=1)  # scrubs at once
         await s.commit()
     async with sessionmaker() as s:
         assert (await nps.get_survey(s, survey_id=survey.id)).comment is None

@@ -8,6 +8,7 @@ from core import customers, faq_learning, support
 from core.clock import FrozenClock
 from core.errors import Conflict, Invalid, NotFound
 from storage.models_faq import FaqLearned
+from supportbot.runtime import customer_hooks
 
 
 async def test_teach_decide_list_and_forget(sessionmaker, clock: FrozenClock) -> None:  # type: ignore[no-untyped-def]
@@ -66,7 +67,7 @@ async def test_teach_decide_list_and_forget(sessionmaker, clock: FrozenClock) ->
         assert [p.id for p in pending] == [two.id]
         assert [p.id for p in await faq_learning.list_learned(s, language="en")] == [three.id]
     async with sessionmaker.begin() as s:
-        assert await customers.forget(s, clock=clock, telegram_id=7)
+        assert await customers.forget(s, clock=clock, hooks=customer_hooks(), telegram_id=7)
     async with sessionmaker() as s:
         rows = {r.id: r for r in (await s.execute(FaqLearned.__table__.select())).all()}
     assert set(rows) == {one.id, three.id}  # the pending one is gone, approved ones stay

@@ -12,8 +12,9 @@ from sqlalchemy import select
 from core import customers, loyalty
 from core.customers import CustomerData
 from core.errors import Conflict
-from core.loyalty_rules import LoyaltyRules
+from core.loyalty.rules import LoyaltyRules
 from storage.models_loyalty import LoyaltyNotice
+from supportbot.runtime import customer_hooks
 
 RULES = LoyaltyRules(pending=timedelta(days=14), expiry=timedelta(days=365),
                      expiry_warning=timedelta(days=14))
@@ -206,7 +207,8 @@ async def test_merge_moves_loyalty_rows_to_the_backend_record(sessionmaker, cloc
     async with sessionmaker() as s:
         token, _ = await customers.create_link_token(s, clock=clock, external_id="ben-crm",
                                                      ttl=timedelta(hours=1))
-        await customers.redeem_link_token(s, clock=clock, token=token, telegram_id=555)
+        await customers.redeem_link_token(s, clock=clock, hooks=customer_hooks(),
+                                          token=token, telegram_id=555)
         await s.commit()
     assert (await balance(sessionmaker, clock, ben)).spendable == 7
     result = await order(sessionmaker, clock, "ben-crm", "b1", "10", LoyaltyRules())

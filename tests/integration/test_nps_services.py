@@ -10,7 +10,8 @@ from sqlalchemy import select
 from core import customers, nps
 from core.contact_policy import may_contact, record_contact
 from core.customers import CustomerData
-from core.loyalty_rules import LoyaltyRules, NpsRules
+from core.loyalty.rules import LoyaltyRules
+from core.nps.rules import NpsRules
 from storage.models import Customer
 from storage.models_loyalty import Survey
 from storage.models_support import GroupPost, SupportCase
@@ -175,8 +176,9 @@ async def test_detractor_alert_goes_to_the_customers_topic_once(sessionmaker, cl
 async def test_rows_in_flight_at_a_crash_are_never_sent_twice(sessionmaker, clock) -> None:
     """A row on the wire at a crash may have arrived: never sent again. A row only claimed
     (waiting for its turn) never left: it goes back to the queue and is sent after all."""
-    from core import delivery, loyalty_notices
+    from core import delivery
     from core import exit_interview as ex
+    from core.loyalty import notices as loyalty_notices
 
     ann = await person(sessionmaker, clock, "ann", 1)
     await trigger(sessionmaker, clock, "ann", "k1")

@@ -16,6 +16,7 @@ from core.outreach.delivery import Result
 from core.outreach.rules import OutreachRules
 from storage.models import ContactLog, Customer
 from storage.models_outreach import Campaign, CampaignRecipient, OutboxMessage
+from supportbot.runtime import customer_hooks
 
 RULES = OutreachRules(max_attempts=3, retry_base=2, retry_max=60, paid_max_stars=1)
 STEP = {"delay_seconds": 0, "templates": {"en": "Hi {name|there}"}, "buttons": [], "offer": None}
@@ -209,7 +210,7 @@ async def test_batch_contact_rules_agree_with_the_shared_policy(sessionmaker, cl
         await s.execute(t.update().where(Customer.id == ids[1]).values(opted_in=False))  # type: ignore[attr-defined]
         await s.execute(t.update().where(Customer.id == ids[2]).values(reachable=False))  # type: ignore[attr-defined]
         await s.execute(t.update().where(Customer.id == ids[3]).values(telegram_id=None))  # type: ignore[attr-defined]
-        await customers.forget(s, clock=clock, telegram_id=5004)
+        await customers.forget(s, clock=clock, hooks=customer_hooks(), telegram_id=5004)
         await record_contact(s, customer_id=ids[5], kind="nps", ref=None, now=clock.now() - timedelta(days=6))
         await record_contact(s, customer_id=ids[6], kind="nps", ref=None, now=clock.now() - timedelta(days=8))
         await s.execute(t.update().where(Customer.id == ids[7]).values(opted_in=False, reachable=False))  # type: ignore[attr-defined]

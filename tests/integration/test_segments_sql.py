@@ -11,12 +11,13 @@ from sqlalchemy import text, update
 
 from core import customers, loyalty
 from core.clock import FrozenClock
-from core.loyalty_rules import LoyaltyRules
+from core.loyalty.rules import LoyaltyRules
 from core.outreach import segments, stats
 from core.outreach.rules import OutreachRules
 from core.outreach.segments import SegmentSpec
 from core.outreach.stats import EventInput
 from storage.models import Customer
+from supportbot.runtime import customer_hooks
 
 RULES = OutreachRules(quiet_hours=None)
 LOYALTY = LoyaltyRules()  # VIP: 1000 and 5 orders; pre-VIP: 600 and 3 orders
@@ -227,7 +228,8 @@ async def test_merging_a_bot_only_record_keeps_its_history(sessionmaker, clock: 
             s, clock=clock, external_id="crm-tom", ttl=timedelta(days=1)
         )
     async with sessionmaker.begin() as s:
-        await customers.redeem_link_token(s, clock=clock, token=token, telegram_id=777)
+        await customers.redeem_link_token(s, clock=clock, hooks=customer_hooks(),
+                                          token=token, telegram_id=777)
         row = await stats.stats_of(s, customer_id=target)
         assert row is not None and row.orders_count == 1 and row.tenure_days == 255
         assert await stats.stats_of(s, customer_id=bot_only.id) is None

@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from core import customers, support
 from core.clock import FrozenClock
+from supportbot.runtime import customer_hooks
 
 GROUP = -1001
 
@@ -136,7 +137,7 @@ async def test_forget_erases_what_the_customer_wrote(sessionmaker, clock: Frozen
                                      text="where is Baker St", result="none", entry_id=None,
                                      score=None)
     async with sessionmaker.begin() as s:
-        assert await customers.forget(s, clock=clock, telegram_id=77)
+        assert await customers.forget(s, clock=clock, hooks=customer_hooks(), telegram_id=77)
     async with sessionmaker() as s:
         assert (await s.execute(select(SupportCase.origin_text))).scalars().all() == [None]
         assert (await s.execute(select(SupportMessage.text))).scalars().all() == [None]

@@ -10,8 +10,8 @@ from decimal import Decimal
 import pytest
 
 from core.analytics import engagement, periods, retention, summary, tables
-from core.exit_interview import ExitReport, ReasonLine
-from core.nps import NpsReport
+from core.exit_interview.report import ExitReport, ReasonLine
+from core.nps.report import NpsReport
 from dialogs.i18n import I18n
 from dialogs.stats import charts
 from dialogs.stats.handlers import chart_specs, duration, summary_text

@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from core.exit_interview import REASONS, feature_key
+from core.exit_interview.rules import REASONS, feature_key
 from dialogs.exit_interview.handlers import ExitActCb, ExitCb, add_months, parse_date
 from dialogs.loyalty.handlers import parse_birthday
 

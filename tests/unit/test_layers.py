@@ -1,9 +1,13 @@
-"""Imports flow one way: bot -> dialogs -> core -> storage and api -> core -> storage."""
+"""Imports flow one way: bot -> dialogs -> core -> storage and api -> core -> storage.
+
+And no module imports itself round a loop (tests/unit/layers_graph.py says what counts).
+"""
 
 import ast
 from pathlib import Path
 
 import pytest
+from layers_graph import import_cycles, import_graph, shortest_cycle
 
 ROOT = Path(__file__).resolve().parents[2]
 FORBIDDEN = {
@@ -35,3 +39,29 @@ def test_import_direction(package: str) -> None:
         if wrong:
             bad[str(path.relative_to(ROOT))] = sorted(wrong)
     assert not bad, bad
+
+
+@pytest.mark.parametrize("type_checking", [False, True], ids=["run-time", "with-TYPE_CHECKING"])
+def test_no_import_loops(type_checking: bool) -> None:
+    """No import loop among the product's modules, module- or function-level.
+
+    A loop is fixed by passing the thing in from the composition root (supportbot/runtime.py:
+    hooks, rules, lists), never by moving an import into a function: those count here too.
+    """
+    graph = import_graph(ROOT, type_checking=type_checking)
+    loops = [" -> ".join(shortest_cycle(graph, group)) for group in import_cycles(graph)]
+    assert not loops, loops
+
+
+def test_loop_finder_sees_a_function_level_loop(tmp_path: Path) -> None:
+    (tmp_path / "core").mkdir()
+    (tmp_path / "core" / "__init__.py").write_text("")
+    (tmp_path / "core" / "a.py").write_text("from core import b\n")
+    (tmp_path / "core" / "b.py").write_text("def f():\n    from core.a import x\n")
+    graph = import_graph(tmp_path)
+    assert [sorted(g) for g in import_cycles(graph)] == [["core.a", "core.b"]]
+    (tmp_path / "core" / "b.py").write_text(
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from core.a import x\n"
+    )
+    assert import_cycles(import_graph(tmp_path)) == []
+    assert len(import_cycles(import_graph(tmp_path, type_checking=True))) == 1

@@ -21,8 +21,8 @@ else:
 import aiogram
 from aiogram.methods import SendMessage
 from aiogram.types import Update
-Update.model_validate({"update_id": 1, "message": {"message_id": 1, "date": 0,
-    "chat": {"id": 1, "type": "private"}, "from": {"id": 1, "is_bot": False, "first_name": "a"}, "text": "hi"}})
+Update.model_validate({"update_id": 1, "message": {"message_id": 1, "date": 0, "text": "hi",
+    "chat": {"id": 1, "type": "private"}, "from": {"id": 1, "is_bot": False, "first_name": "a"}}})
 SendMessage(chat_id=1, text="x")
 print(json.dumps({"applied": applied, "rss": rss()}))
 """
@@ -43,10 +43,11 @@ def test_deferred_build_applies_and_saves_memory() -> None:
 
 
 def test_models_parse_and_serialise_as_usual() -> None:
-    import supportbot.lean
     from aiogram.methods import CopyMessage, SendMessage
     from aiogram.methods.base import Response
     from aiogram.types import InlineKeyboardMarkup, Message, Update
+
+    import supportbot.lean
 
     assert supportbot.lean.applied  # tests/conftest.py imports supportbot before aiogram
     update = Update.model_validate(

@@ -9,7 +9,7 @@ import pytest
 
 from core.clock import FrozenClock
 from core.errors import Invalid
-from core.loyalty_rules import (
+from core.loyalty.rules import (
     LoyaltyRules,
     NextTier,
     birthday_in,

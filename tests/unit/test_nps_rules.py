@@ -8,7 +8,7 @@ import pytest
 
 from core.clock import FrozenClock
 from core.errors import Invalid
-from core.loyalty_rules import NpsRules, SurveyHistory, nps_category, nps_value, survey_throttle
+from core.nps.rules import NpsRules, SurveyHistory, nps_category, nps_value, survey_throttle
 from core.settings import Settings
 
 

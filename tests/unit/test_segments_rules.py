@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from core.clock import zone
 from core.outreach.rules import (
     OutreachRules,
     Window,
@@ -15,7 +16,6 @@ from core.outreach.rules import (
     in_holdout,
     next_allowed,
     retry_delay,
-    zone,
 )
 from core.settings import Settings
 

@@ -1,74 +1,34 @@
-"""Exit interviews: why a customer leaves, the reply that fits the reason, and the report.
-
-The reason decides the reply: a save offer (a promo code) for price, a promise to write when a
-missing feature ships, a person at once for poor support or technical problems, a respectful
-goodbye (and a question whether we may write again) when it is no longer needed, a reminder on
-the date of their choice for a break.
+"""Exit interviews: starting one (API, menu), the send queue, and the customer's answers
+(reason, detail, may we write, a break) with what each answer does.
 """
 
 from __future__ import annotations
 
-import re
-import secrets
-import unicodedata
-from collections import Counter
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import delivery, idempotency, support
-from core.clock import Clock
+from core.clock import Clock, zone
 from core.contact_policy import block, lock_customers, record_contact
 from core.customers import CustomerView, set_opt_in
 from core.delivery import QueueTable
 from core.errors import Invalid, NotFound
-from core.loyalty_notices import PROACTIVE, REQUESTED, claim_recipient, queue_notice
-from core.loyalty_rules import percent
-from core.outreach.rules import zone
+from core.loyalty.notices import PROACTIVE, REQUESTED, claim_recipient, queue_notice
 from storage.models import Customer
-from storage.models_loyalty import ExitInterview, FeatureRequest, Order, PromoCode, ShippedFeature
+from storage.models_loyalty import ExitInterview, FeatureRequest, PromoCode, ShippedFeature
 
 if TYPE_CHECKING:
-    from core.settings import Settings
+    pass
+from core.exit_interview.promos import PromoView, _promo_view, assign_save_offer
+from core.exit_interview.rules import DETAIL_REASONS, MAX_BREAK, REASONS, ExitRules, feature_key
 
-REASONS: tuple[str, ...] = (
-    "price", "feature", "competitor", "not_needed", "technical", "support", "break", "other",
-)
-# Reasons that need a second answer in words (optional except for "other").
-DETAIL_REASONS = ("feature", "competitor", "other")
-HANDOVER_REASONS = ("technical", "support")
+# Statuses that say something about a customer's recent interviews; the send queue.
 LIVE = ("scheduled", "claimed", "sending", "sent", "answered", "completed")
 QUEUE = QueueTable("exit_interviews", ExitInterview, queued="scheduled", wire="sending")
-_CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I
-MAX_BREAK = timedelta(days=366)
-
-
-@dataclass(frozen=True, slots=True)
-class ExitRules:
-    save_offer_enabled: bool = True
-    save_offer_pool: str = "exit-save"
-    save_offer_discount_percent: int = 15
-    save_offer_valid: timedelta = timedelta(days=14)
-    save_window: timedelta = timedelta(days=30)
-    send_window: timedelta = timedelta(days=3)
-    # Nobody is interviewed twice within this time.
-    recent: timedelta = timedelta(days=30)
-    answer_window: timedelta = timedelta(days=7)
-
-    @classmethod
-    def from_settings(cls, s: Settings) -> ExitRules:
-        return cls(
-            save_offer_enabled=s.exit_save_offer_enabled,
-            save_offer_pool=s.exit_save_offer_pool,
-            save_offer_discount_percent=s.exit_save_offer_discount_percent,
-            save_offer_valid=timedelta(days=s.exit_save_offer_valid_days),
-            save_window=timedelta(days=s.exit_save_window_days),
-            send_window=timedelta(days=s.exit_send_window_days),
-        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,47 +59,13 @@ def _view(row: ExitInterview) -> InterviewView:
     )
 
 
-@dataclass(frozen=True, slots=True)
-class PromoView:
-    code: str
-    pool: str
-    discount_percent: int
-    source: str
-    expires_at: datetime | None
-    customer_id: int | None
-    customer_external_id: str | None
-    assigned_at: datetime | None
-    redeemed_at: datetime | None
-    redeemed_order: str | None
-    status: str  # available | assigned | redeemed | expired
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-def _promo_view(row: PromoCode, now: datetime, external_id: str | None = None) -> PromoView:
-    if row.redeemed_at is not None:
-        status = "redeemed"
-    elif row.expires_at is not None and row.expires_at <= now:
-        status = "expired"
-    elif row.customer_id is not None:
-        status = "assigned"
-    else:
-        status = "available"
-    return PromoView(
-        code=row.code, pool=row.pool, discount_percent=row.discount_percent, source=row.source,
-        expires_at=row.expires_at, customer_id=row.customer_id, customer_external_id=external_id,
-        assigned_at=row.assigned_at, redeemed_at=row.redeemed_at, redeemed_order=row.redeemed_order,
-        status=status,
-    )
-
-
 # ------------------------------------------------------------------ starting
 
 
 async def _recent_block(
     session: AsyncSession, customer_id: int, now: datetime, rules: ExitRules
 ) -> str | None:
+
     rows = (
         await session.execute(
             select(ExitInterview).where(
@@ -334,13 +260,6 @@ async def _promo_of(session: AsyncSession, row: ExitInterview, now: datetime) ->
     return _promo_view(promo, now) if promo else None
 
 
-def feature_key(text: str) -> str:
-    """How a feature name is matched: case, punctuation, 'ё' and spacing do not matter."""
-    s = unicodedata.normalize("NFKC", text).casefold().replace("ё", "е")
-    s = re.sub(r"[\W_]+", " ", s).strip()
-    return s[:128]
-
-
 @dataclass(frozen=True, slots=True)
 class DetailOutcome:
     interview: InterviewView
@@ -457,250 +376,3 @@ async def get_interview(session: AsyncSession, *, interview_id: int) -> Intervie
     if row is None:
         raise NotFound("interview not found", code="interview_not_found")
     return _view(row)
-
-
-# ------------------------------------------------------------------ promo codes
-
-
-def _generated_code() -> str:
-    return "SAVE-" + "".join(secrets.choice(_CODE_ALPHABET) for _ in range(8))
-
-
-async def assign_save_offer(
-    session: AsyncSession, *, clock: Clock, rules: ExitRules, customer_id: int
-) -> PromoView:
-    """A promo code for this customer: the one they still hold, a pool code, or a new one."""
-    now = clock.now()
-    held = (
-        await session.execute(
-            select(PromoCode).where(
-                PromoCode.customer_id == customer_id, PromoCode.redeemed_at.is_(None),
-                (PromoCode.expires_at.is_(None)) | (PromoCode.expires_at > now + timedelta(days=1)),
-            ).order_by(PromoCode.id.desc()).limit(1)
-        )
-    ).scalar_one_or_none()
-    if held is not None:
-        return _promo_view(held, now)
-    # A code that would lapse within a day is no gift; FOR UPDATE SKIP LOCKED on PostgreSQL.
-    free = (
-        await session.execute(
-            select(PromoCode)
-            .where(PromoCode.pool == rules.save_offer_pool, PromoCode.customer_id.is_(None),
-                   PromoCode.redeemed_at.is_(None),
-                   (PromoCode.expires_at.is_(None)) | (PromoCode.expires_at > now + timedelta(days=1)))
-            .order_by(PromoCode.id)
-            .limit(1)
-            .with_for_update(skip_locked=True)
-        )
-    ).scalar_one_or_none()
-    if free is not None:
-        free.customer_id, free.assigned_at = customer_id, now
-        if free.expires_at is None:
-            free.expires_at = now + rules.save_offer_valid
-        await session.flush()
-        return _promo_view(free, now)
-    for _ in range(10):
-        row = PromoCode(code=_generated_code(), pool=rules.save_offer_pool,
-                        discount_percent=rules.save_offer_discount_percent, source="generated",
-                        expires_at=now + rules.save_offer_valid, customer_id=customer_id,
-                        assigned_at=now, created_at=now)
-        try:
-            async with session.begin_nested():
-                session.add(row)
-        except IntegrityError:
-            continue
-        return _promo_view(row, now)
-    raise RuntimeError("could not generate a free promo code")
-
-
-async def load_promo_codes(
-    session: AsyncSession,
-    *,
-    clock: Clock,
-    pool: str,
-    codes: list[str],
-    discount_percent: int,
-    expires_at: datetime | None,
-) -> tuple[int, list[str]]:
-    """Add codes your shop issued to a pool; returns (added, codes that already existed)."""
-    now = clock.now()
-    if expires_at is not None and expires_at <= now:
-        raise Invalid("expires_at is in the past", code="expires_in_past")
-    wanted = list(dict.fromkeys(c.strip() for c in codes if c.strip()))
-    existing = set(
-        (await session.execute(select(PromoCode.code).where(PromoCode.code.in_(wanted)))).scalars()
-    )
-    added = 0
-    for code in wanted:
-        if code in existing:
-            continue
-        session.add(PromoCode(code=code, pool=pool, discount_percent=discount_percent, source="pool",
-                              expires_at=expires_at, created_at=now))
-        added += 1
-    await session.flush()
-    return added, sorted(existing)
-
-
-async def get_promo(session: AsyncSession, *, clock: Clock, code: str) -> PromoView:
-    row = (await session.execute(select(PromoCode).where(PromoCode.code == code))).scalar_one_or_none()
-    if row is None:
-        raise NotFound("promo code not found", code="promo_code_not_found")
-    ext = None
-    if row.customer_id is not None:
-        ext = await session.scalar(select(Customer.external_id).where(Customer.id == row.customer_id))
-    return _promo_view(row, clock.now(), ext)
-
-
-# ------------------------------------------------------------------ features
-
-
-@dataclass(frozen=True, slots=True)
-class ShipResult:
-    feature_key: str
-    matched_keys: list[str]
-    requests: int  # customers who asked and had not been told
-    notified: int  # messages queued now
-
-
-async def feature_shipped(
-    session: AsyncSession, *, clock: Clock, feature: str, aliases: list[str] | None = None
-) -> ShipResult:
-    """Tell everyone who missed this feature (by its name or an alias) that it is here, once."""
-    key = feature_key(feature)
-    if not key:
-        raise Invalid("feature must contain letters or digits", code="invalid_feature")
-    keys = list(dict.fromkeys([key, *(k for k in (feature_key(a) for a in aliases or []) if k)]))
-    now = clock.now()
-    for k in keys:
-        if await session.scalar(select(ShippedFeature.id).where(ShippedFeature.feature_key == k)) is None:
-            session.add(ShippedFeature(feature_key=k, label=feature.strip()[:256], shipped_at=now))
-    rows = (
-        await session.execute(
-            select(FeatureRequest).where(FeatureRequest.feature_key.in_(keys),
-                                         FeatureRequest.shipped_at.is_(None))
-        )
-    ).scalars().all()
-    notified = 0
-    for req in rows:
-        req.shipped_at = now
-        queued = await queue_notice(
-            session, clock=clock, customer_id=req.customer_id, kind="feature_shipped",
-            dedupe_key=f"feature:{req.customer_id}:{req.feature_key}", policy=REQUESTED,
-            params={"feature": feature.strip()[:256], "asked": req.label},
-            deadline=now + timedelta(days=30),
-        )
-        notified += int(queued)
-    await session.flush()
-    return ShipResult(key, keys, len(rows), notified)
-
-
-# ------------------------------------------------------------------ report
-
-
-@dataclass(frozen=True, slots=True)
-class ReasonLine:
-    reason: str
-    count: int
-    share_percent: float
-    saved: int
-
-
-@dataclass(frozen=True, slots=True)
-class FeatureLine:
-    feature: str
-    feature_key: str
-    count: int
-    shipped: bool
-
-
-@dataclass(frozen=True, slots=True)
-class ExitReport:
-    since: datetime | None
-    until: datetime | None
-    interviews: int  # reached the customer
-    answered: int
-    response_rate_percent: float
-    reasons: list[ReasonLine]
-    top_features: list[FeatureLine]
-    save_window_days: int
-    customers: int
-    saved: int
-    save_rate_percent: float
-    still_in_window: int  # not saved yet, but their window is still open
-    offers_given: int
-    offers_redeemed: int
-
-
-async def report(
-    session: AsyncSession,
-    *,
-    clock: Clock,
-    rules: ExitRules,
-    since: datetime | None = None,
-    until: datetime | None = None,
-    top: int = 10,
-) -> ExitReport:
-    """Reasons by count and share, the most missed features and the save rate for a period."""
-    now = clock.now()
-    stmt = select(ExitInterview).where(ExitInterview.sent_at.is_not(None))
-    if since is not None:
-        stmt = stmt.where(ExitInterview.sent_at >= since)
-    if until is not None:
-        stmt = stmt.where(ExitInterview.sent_at < until)
-    rows = list((await session.execute(stmt.order_by(ExitInterview.sent_at))).scalars())
-    first_by_customer: dict[int, ExitInterview] = {}
-    for row in rows:
-        first_by_customer.setdefault(row.customer_id, row)
-
-    # Saved: the customer ordered again within the window after their (first) interview.
-    orders = (
-        await session.execute(
-            select(Order.customer_id, Order.placed_at).where(
-                Order.customer_id.in_(list(first_by_customer)),
-                Order.status.in_(("completed", "partially_refunded")),
-            )
-        )
-    ).all() if first_by_customer else []
-    saved_customers: set[int] = set()
-    for cid, placed in orders:
-        start = first_by_customer[cid].sent_at
-        assert start is not None
-        if start < placed <= start + rules.save_window:
-            saved_customers.add(cid)
-    in_window = sum(
-        1 for cid, r in first_by_customer.items()
-        if cid not in saved_customers and r.sent_at is not None and r.sent_at + rules.save_window > now
-    )
-
-    answered = [r for r in rows if r.reason is not None]
-    counts = Counter(str(r.reason) for r in answered)
-    saved_by_reason = Counter(str(r.reason) for r in answered if r.customer_id in saved_customers)
-    reasons = [
-        ReasonLine(reason, counts[reason], percent(counts[reason], len(answered)),
-                   saved_by_reason[reason])
-        for reason in sorted(counts, key=lambda k: (-counts[k], REASONS.index(k)))
-    ]
-
-    fstmt = select(FeatureRequest.feature_key, func.count(), func.min(FeatureRequest.label),
-                   func.max(FeatureRequest.shipped_at)).group_by(FeatureRequest.feature_key)
-    if since is not None:
-        fstmt = fstmt.where(FeatureRequest.created_at >= since)
-    if until is not None:
-        fstmt = fstmt.where(FeatureRequest.created_at < until)
-    features = sorted((await session.execute(fstmt)).all(), key=lambda r: (-r[1], r[0]))[:top]
-    offers = [r.promo_code_id for r in rows if r.promo_code_id is not None]
-    redeemed = 0
-    if offers:
-        redeemed = int(await session.scalar(
-            select(func.count()).select_from(PromoCode)
-            .where(PromoCode.id.in_(offers), PromoCode.redeemed_at.is_not(None))
-        ) or 0)
-    return ExitReport(
-        since=since, until=until, interviews=len(rows), answered=len(answered),
-        response_rate_percent=percent(len(answered), len(rows)), reasons=reasons,
-        top_features=[FeatureLine(label, key, int(n), shipped is not None)
-                      for key, n, label, shipped in features],
-        save_window_days=rules.save_window.days, customers=len(first_by_customer),
-        saved=len(saved_customers), save_rate_percent=percent(len(saved_customers), len(first_by_customer)),
-        still_in_window=in_window, offers_given=len(offers), offers_redeemed=redeemed,
-    )

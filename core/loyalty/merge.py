@@ -1,8 +1,8 @@
 """Customer lifecycle for loyalty, survey and exit-interview rows.
 
-`merge_customer_rows` moves them when a bot-only customer is merged into the backend's record
-(core.customers.MERGE_HOOKS); it imports no core service, so customers.py can register it
-without an import cycle. `scrub_erased` removes what erased customers wrote in their own words.
+`merge_customer_rows` moves them when a bot-only customer is merged into the backend's record;
+`forget_customer` / `scrub_erased` remove what erased customers wrote in their own words. Both
+are `core.customers.CustomerHooks` the composition root passes (supportbot/runtime.py).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ async def merge_customer_rows(session: AsyncSession, from_id: int, to_id: int) -
     """Re-home every row of `from_id` to `to_id`, dropping what would duplicate."""
     for model in (Order, LedgerEntry, ReferralCode, Survey, ExitInterview, LoyaltyNotice):
         await session.execute(
-            update(model).where(model.customer_id == from_id).values(customer_id=to_id)  # type: ignore[attr-defined]
+            update(model).where(model.customer_id == from_id).values(customer_id=to_id)
         )
     await session.execute(
         update(PromoCode).where(PromoCode.customer_id == from_id).values(customer_id=to_id)
@@ -56,6 +56,11 @@ async def merge_customer_rows(session: AsyncSession, from_id: int, to_id: int) -
         )
     else:
         await session.execute(delete(LoyaltyProfile).where(LoyaltyProfile.customer_id == from_id))
+
+
+async def forget_customer(session: AsyncSession, _customer_id: int) -> None:
+    """The forget hook: set-based over every erased customer; touches only what is left."""
+    await scrub_erased(session)
 
 
 async def scrub_erased(session: AsyncSession) -> int:

@@ -1,0 +1,95 @@
+"""Exit interviews: why customers leave, the save offer, requested features, the report.
+
+- `rules`: the reasons, `ExitRules` (built from settings) and how feature names are matched;
+- `interviews`: starting one (API, menu), the send queue, the answers and what each does;
+- `promos`: promo codes (the save offer, loading codes, looking one up);
+- `report`: requested features ('it shipped' news) and the report (queries).
+
+The use cases are re-exported here (`from core import exit_interview; exit_interview.report(...)`).
+"""
+
+from __future__ import annotations
+
+from core.exit_interview.interviews import (
+    LIVE,
+    QUEUE,
+    DetailOutcome,
+    InterviewView,
+    OutgoingInterview,
+    ReasonOutcome,
+    choose_reason,
+    claim_interviews,
+    expire_interviews,
+    get_interview,
+    hand_over,
+    interview_failed,
+    interview_sent,
+    last_interview,
+    recover_interviews,
+    request_from_api,
+    set_break,
+    set_detail,
+    set_may_write,
+    start_from_menu,
+)
+from core.exit_interview.promos import (
+    PromoView,
+    assign_save_offer,
+    get_promo,
+    load_promo_codes,
+)
+from core.exit_interview.report import (
+    ExitReport,
+    FeatureLine,
+    ReasonLine,
+    ShipResult,
+    feature_shipped,
+    report,
+)
+from core.exit_interview.rules import (
+    DETAIL_REASONS,
+    HANDOVER_REASONS,
+    MAX_BREAK,
+    REASONS,
+    ExitRules,
+    feature_key,
+)
+
+__all__ = [
+    "DETAIL_REASONS",
+    "DetailOutcome",
+    "ExitReport",
+    "ExitRules",
+    "FeatureLine",
+    "HANDOVER_REASONS",
+    "InterviewView",
+    "LIVE",
+    "MAX_BREAK",
+    "OutgoingInterview",
+    "PromoView",
+    "QUEUE",
+    "REASONS",
+    "ReasonLine",
+    "ReasonOutcome",
+    "ShipResult",
+    "assign_save_offer",
+    "choose_reason",
+    "claim_interviews",
+    "expire_interviews",
+    "feature_key",
+    "feature_shipped",
+    "get_interview",
+    "get_promo",
+    "hand_over",
+    "interview_failed",
+    "interview_sent",
+    "last_interview",
+    "load_promo_codes",
+    "recover_interviews",
+    "report",
+    "request_from_api",
+    "set_break",
+    "set_detail",
+    "set_may_write",
+    "start_from_menu",
+]
