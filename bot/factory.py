@@ -12,7 +12,6 @@ from aiogram.client.session.middlewares.base import BaseRequestMiddleware, NextR
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.methods import TelegramMethod
 from aiogram.methods.base import Response, TelegramType
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.callbacks import AnswerCallbackMiddleware, CallbackAnswers
 from bot.errors import router as errors_router
@@ -32,6 +31,7 @@ from dialogs.handoff import staff as handoff_staff
 from dialogs.handoff.customer import ACTIVE_CASE, active_case_probe
 from dialogs.i18n import I18n
 from dialogs.stats import handlers as stats_handlers
+from storage.db import Database
 
 ALLOWED_UPDATES = ["message", "edited_message", "callback_query", "my_chat_member"]
 
@@ -83,7 +83,7 @@ def create_bot(
 def create_dispatcher(
     *,
     settings: Settings,
-    db: async_sessionmaker[AsyncSession],
+    db: Database,
     clock: Clock,
     i18n: I18n,
     shared: bool = False,

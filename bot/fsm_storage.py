@@ -15,9 +15,9 @@ from typing import Any
 from aiogram.fsm.state import State
 from aiogram.fsm.storage.base import BaseStorage, StorageKey
 from sqlalchemy import delete, select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.clock import Clock
+from storage.db import Database
 from storage.models import FsmState
 
 CACHE_SIZE = 100_000
@@ -34,7 +34,7 @@ def _key(key: StorageKey) -> str:
 
 class SqlStorage(BaseStorage):
     def __init__(
-        self, sessionmaker: async_sessionmaker[AsyncSession], clock: Clock, *, cache: bool = True
+        self, sessionmaker: Database, clock: Clock, *, cache: bool = True
     ) -> None:
         self._sessionmaker = sessionmaker
         self._clock = clock
@@ -46,7 +46,7 @@ class SqlStorage(BaseStorage):
         if cached is not None:
             self._cache.move_to_end(key)
             return cached
-        async with self._sessionmaker.read() as session:  # type: ignore[attr-defined]
+        async with self._sessionmaker.read() as session:
             row = (
                 await session.execute(select(FsmState.state, FsmState.data).where(FsmState.key == key))
             ).first()

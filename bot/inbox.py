@@ -35,13 +35,14 @@ from aiogram.types import Update
 from sqlalchemy import Table, delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.callbacks import CallbackAnswers
 from bot.journal import UncertainDelivery, UpdateContext, current_update
 from core import logs, telemetry
 from core.clock import Clock
-from storage.db import update_writes
+from storage.db import Database, update_writes
+from storage.dialect import is_postgres
 from storage.models import BotState, InboxLease, InboxUpdate, SentJournal
 
 log = logging.getLogger(__name__)
@@ -78,7 +79,7 @@ class Inbox:
         *,
         bot: Bot,
         dispatcher: Dispatcher,
-        sessionmaker: async_sessionmaker[AsyncSession],
+        sessionmaker: Database,
         clock: Clock,
         workers: int = 8,
         allowed_updates: list[str] | None = None,
@@ -141,7 +142,7 @@ class Inbox:
 
         async def write(session: AsyncSession) -> None:
             nonlocal inserted
-            insert_ = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+            insert_ = pg_insert if is_postgres(session) else sqlite_insert
             if rows:
                 # RETURNING gives exactly the rows that were new (a redelivery conflicts).
                 result = await session.execute(
@@ -162,7 +163,7 @@ class Inbox:
                 )
 
         # Webhook deliveries arriving together (Telegram opens several connections) share a commit.
-        await self.db.batched(write)  # type: ignore[attr-defined]
+        await self.db.batched(write)
         fresh = set(inserted)
         return [r["update_id"] for r in rows if r["update_id"] in fresh]
 
@@ -368,14 +369,14 @@ class Inbox:
                 await session.execute(delete(JOURNAL).where(JOURNAL.c.update_id == update_id))
 
         try:
-            await self.db.batched(finish)  # type: ignore[attr-defined]  # shares a commit with others
+            await self.db.batched(finish)  # shares a commit with others
         except Exception:
             if not recorded:
                 raise
             # A recorded write that fails must not keep the update pending (replayed forever).
             log.exception("update %s: its recorded writes failed; marked done without them", update_id)
             recorded.clear()
-            await self.db.batched(finish)  # type: ignore[attr-defined]
+            await self.db.batched(finish)
         self.handled += 1
         result = "uncertain" if ctx.uncertain else "failed" if error else "done"
         telemetry.update_finished(started, time.monotonic(), result)

@@ -19,12 +19,12 @@ from typing import Any, cast
 from aiogram import Bot
 from aiogram.client.session.middlewares.base import BaseRequestMiddleware, NextRequestMiddlewareType
 from aiogram.methods import TelegramMethod
-from aiogram.methods.base import TelegramType
+from aiogram.methods.base import Response, TelegramType
 from sqlalchemy import Table, insert
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.sender import counts_against_flood
 from core.clock import Clock
+from storage.db import Database
 from storage.models import SentJournal
 
 log = logging.getLogger(__name__)
@@ -58,7 +58,7 @@ def journaled(method: TelegramMethod[Any]) -> bool:
 class SendJournalMiddleware(BaseRequestMiddleware):
     """Sits inside the flood control, so `inflight` is written right before the wire."""
 
-    def __init__(self, db: async_sessionmaker[AsyncSession], clock: Clock) -> None:
+    def __init__(self, db: Database, clock: Clock) -> None:
         self.db = db
         self.clock = clock
 
@@ -67,7 +67,7 @@ class SendJournalMiddleware(BaseRequestMiddleware):
         make_request: NextRequestMiddlewareType[TelegramType],
         bot: Bot,
         method: TelegramMethod[TelegramType],
-    ) -> TelegramType:
+    ) -> Response[TelegramType]:
         ctx = current_update.get()
         if ctx is None or not journaled(method):
             return await make_request(bot, method)
@@ -77,7 +77,7 @@ class SendJournalMiddleware(BaseRequestMiddleware):
             ctx.seq += 1
             seq = ctx.seqs[id(method)] = ctx.seq
         if ctx.replay:
-            async with self.db.read() as session:  # type: ignore[attr-defined]
+            async with self.db.read() as session:
                 stored = await session.get(SentJournal, (ctx.update_id, seq))
             if stored is not None:
                 ctx.uncertain.append(f"{name} #{seq}")
@@ -88,7 +88,7 @@ class SendJournalMiddleware(BaseRequestMiddleware):
                 started_at=self.clock.now(),
             )
             # Committed before the request leaves; concurrent updates' rows share a commit.
-            await self.db.batched(lambda session: session.execute(row))  # type: ignore[attr-defined]
+            await self.db.batched(lambda session: session.execute(row))
             ctx.written.add(seq)
         # No write after the send: the update's final transaction (Inbox._handle) drops the
         # journal. A crash in between leaves the row, i.e. uncertain, never resent.

@@ -9,12 +9,13 @@ from typing import Any
 from aiogram import BaseMiddleware
 from aiogram.types import Chat, TelegramObject, Update, User
 from sqlalchemy import ColumnElement
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import customers as svc
 from core.clock import Clock
 from core.settings import Settings
 from dialogs.i18n import I18n
+from storage.db import Database
 
 TOUCH_EVERY = timedelta(minutes=1)
 Probe = Callable[[AsyncSession, int], Awaitable[Any]]  # (read session, customer id) -> value
@@ -30,7 +31,7 @@ class CustomerMiddleware(BaseMiddleware):
     """
 
     def __init__(
-        self, *, db: async_sessionmaker[AsyncSession], clock: Clock, settings: Settings, i18n: I18n,
+        self, *, db: Database, clock: Clock, settings: Settings, i18n: I18n,
         probes: Mapping[str, Probe] | None = None,
         message_probes: Mapping[str, Probe] | None = None,
         flags: Mapping[str, Flag] | None = None,
@@ -72,7 +73,7 @@ class CustomerMiddleware(BaseMiddleware):
         if user is not None and not user.is_bot and chat is not None and chat.type == "private":
             is_membership = isinstance(event, Update) and event.my_chat_member is not None
             # Reads that need not agree with each other: no snapshot (no BEGIN/ROLLBACK trips).
-            async with self.db.read(snapshot=False) as session:  # type: ignore[attr-defined]
+            async with self.db.read(snapshot=False) as session:
                 customer, flags = await svc.view_with_flags(session, user.id, self.flags)
                 data.update(flags)
                 if customer is not None:

@@ -22,7 +22,6 @@ from typing import Any
 import httpx
 from aiogram import BaseMiddleware
 from aiogram.types import TelegramObject, Update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.context import BotContext
 from bot.middlewares import TOUCH_EVERY
@@ -32,6 +31,7 @@ from core.customers import CustomerView
 from core.outreach import delivery, sequences, stats, webhooks
 from core.outreach.rules import OutreachRules
 from dialogs.outreach.handlers import is_campaign_button
+from storage.db import Database
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +59,7 @@ class OutreachMiddleware(BaseMiddleware):
     unanswered (one indexed read, made with the customer middleware's, otherwise).
     """
 
-    def __init__(self, *, db: async_sessionmaker[AsyncSession], clock: Clock) -> None:
+    def __init__(self, *, db: Database, clock: Clock) -> None:
         self.db = db
         self.clock = clock
         # (customer id, Telegram id) -> activity last written. Never keyed by the id alone: ids
@@ -96,7 +96,7 @@ class OutreachMiddleware(BaseMiddleware):
             if not reply:
                 return
             if awaits is None:  # not read with the customer (see awaits_reply_flag)
-                async with self.db.read() as session:  # type: ignore[attr-defined]
+                async with self.db.read() as session:
                     awaits = await sequences.awaits_reply(session, customer_id=customer_id)
             if not awaits:
                 return

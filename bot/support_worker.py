@@ -20,7 +20,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from html import escape
-from typing import Any
+from typing import Any, cast
 
 from aiogram.methods import (
     CopyMessage,
@@ -31,7 +31,7 @@ from aiogram.methods import (
     ReopenForumTopic,
     SendMessage,
 )
-from sqlalchemy import select, update
+from sqlalchemy import Table, select, update
 from sqlalchemy import text as sql
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -429,7 +429,7 @@ async def _ensure_topic(ctx: BotContext, post: GroupPost, known: int | None = No
     """The customer's thread id; creates the topic (and posts the card) on first use."""
     if known is not None:
         return known
-    async with ctx.db.read() as session:  # type: ignore[attr-defined]
+    async with ctx.db.read() as session:
         topic = await support.topic_of(
             session, customer_id=post.customer_id, group_chat_id=post.group_chat_id
         )
@@ -603,7 +603,7 @@ async def _deliver(ctx: BotContext, posts: list[GroupPost], wire: _Wire) -> list
 async def _remember_topic_ids(session: Any, posts: list[GroupPost], topic_ids: list[int]) -> None:
     for post, topic_message_id in zip(posts, topic_ids, strict=False):
         if post.support_message_id is not None:
-            messages = SupportMessage.__table__  # Core: no ORM bulk-update layer per relay
+            messages = cast(Table, SupportMessage.__table__)  # Core: no ORM bulk-update layer per relay
             await session.execute(
                 update(messages)
                 .where(messages.c.id == post.support_message_id)

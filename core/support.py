@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import exists, func, insert, select, update
+from sqlalchemy import Table, exists, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.clock import Clock
@@ -228,13 +228,10 @@ async def open_case(
     if current is not None:
         return case_view(current), False
     now = clock.now()
-    number = (
-        await session.scalar(
-            select(func.coalesce(func.max(SupportCase.number), 0)).where(
-                SupportCase.customer_id == customer_id
-            )
-        )
-    ) + 1
+    last_number = await session.scalar(
+        select(func.coalesce(func.max(SupportCase.number), 0)).where(SupportCase.customer_id == customer_id)
+    )
+    number = (last_number or 0) + 1
     row = SupportCase(
         customer_id=customer_id,
         number=number,
@@ -482,7 +479,7 @@ async def staff_reply(
     which opens a new case so the conversation is tracked.
     """
     now = clock.now()
-    cases = SupportCase.__table__
+    cases = cast(Table, SupportCase.__table__)
     row = (
         await session.execute(
             select(cases)
@@ -528,7 +525,7 @@ async def staff_reply(
 
 async def mark_delivered(session: AsyncSession, *, support_message_id: int, customer_message_id: int) -> None:
     """Remember where a staff reply landed in the customer's chat (for edit sync)."""
-    messages = SupportMessage.__table__  # Core: no ORM bulk-update layer on every reply
+    messages = cast(Table, SupportMessage.__table__)  # Core: no ORM bulk-update layer on every reply
     await session.execute(
         update(messages)
         .where(messages.c.id == support_message_id)

@@ -9,18 +9,18 @@ import uuid
 from dataclasses import dataclass, field
 
 from aiogram import Bot
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.clock import Clock
 from core.ratelimit import FloodGate
 from core.settings import Settings
 from dialogs.i18n import I18n
+from storage.db import Database
 
 
 @dataclass
 class BotContext:
     settings: Settings
-    db: async_sessionmaker[AsyncSession]
+    db: Database
     clock: Clock
     bot: Bot
     i18n: I18n

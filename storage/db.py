@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import (
 from storage import sqlite_driver
 
 
-def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     # Let SQLAlchemy emit BEGIN itself (see _sqlite_begin) instead of pysqlite's implicit one.
     dbapi_conn.isolation_level = None
     cur = dbapi_conn.cursor()
@@ -32,7 +32,7 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def
     cur.close()
 
 
-def _sqlite_begin(conn) -> None:  # type: ignore[no-untyped-def]
+def _sqlite_begin(conn: Any) -> None:
     # A deferred transaction that reads and then writes fails at once with SQLITE_BUSY when
     # another connection committed in between; taking the write lock up front makes writers
     # queue instead. Read-only sessions (Database.read) opt out: WAL readers never block.

@@ -80,7 +80,7 @@ def defer_aiogram_models() -> bool:
                 module.setdefault(name, value)
             deferred_types += 1
             return None
-        return original.__func__(  # type: ignore[no-any-return]
+        return original.__func__(
             cls,
             force=force,
             raise_errors=raise_errors,

@@ -23,6 +23,7 @@ from dialogs.common import show
 from dialogs.context import BotContext
 from dialogs.handoff.flow import CancelCaseCb, HumanCb, cancel_keyboard, request_human
 from dialogs.i18n import Translator
+from storage.db import Database
 
 router = Router(name=__name__)
 router.message.filter(F.chat.type == "private")
@@ -82,7 +83,7 @@ class InActiveCase(BaseFilter):
         self,
         message: Message,
         customer: CustomerView | None,
-        db: async_sessionmaker[AsyncSession],
+        db: Database,
         **data: Any,
     ) -> bool | dict[str, Any]:
         if customer is None:
@@ -90,7 +91,7 @@ class InActiveCase(BaseFilter):
         if ACTIVE_CASE in data:  # read with the customer
             found = data[ACTIVE_CASE]
         else:
-            async with db.read() as session:  # type: ignore[attr-defined]
+            async with db.read() as session:
                 found = await support.active_case_and_ban(session, customer_id=customer.id)
         if found is None:
             return False
@@ -362,7 +363,7 @@ class FollowUp(BaseFilter):
         self,
         message: Message,
         customer: CustomerView | None,
-        db: async_sessionmaker[AsyncSession],
+        db: Database,
         clock: Clock,
         settings: Settings,
     ) -> bool | dict[str, Any]:

@@ -15,11 +15,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from core import customers as customers_svc
 from core import support
 from core.clock import Clock
+from core.customers import CustomerView
 from core.settings import Settings
 from dialogs.context import BotContext
 from dialogs.handoff.customer import csat_keyboard, kind_of
 from dialogs.handoff.flow import staff_groups
 from dialogs.i18n import I18n
+from storage.db import Database
 from storage.models_support import GroupPost, SupportCase
 
 log = logging.getLogger(__name__)
@@ -56,7 +58,9 @@ router.message.filter(StaffGroup())
 router.edited_message.filter(StaffGroup())
 
 
-async def _topic_customer(db: async_sessionmaker[AsyncSession], message: Message):  # type: ignore[no-untyped-def]
+async def _topic_customer(
+    db: async_sessionmaker[AsyncSession], message: Message
+) -> tuple[support.TopicView, CustomerView] | None:
     if not message.message_thread_id or not message.is_topic_message:
         return None
     async with db() as session:
@@ -175,7 +179,7 @@ def _is_note(message: Message) -> bool:
 async def on_staff_message(
     message: Message,
     bot: Bot,
-    db: async_sessionmaker[AsyncSession],
+    db: Database,
     clock: Clock,
     settings: Settings,
     i18n: I18n,
@@ -228,7 +232,7 @@ async def on_staff_message(
             session, support_message_id=support_message_id, customer_message_id=landed
         )
 
-    await db.record(delivered)  # type: ignore[attr-defined]
+    await db.record(delivered)
 
 
 @router.edited_message(F.from_user.is_bot.is_(False))
