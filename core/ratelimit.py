@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 MARGIN = 0.97  # the share of each Telegram limit the product uses
 # A request woken this long after its departure slot takes a new one (at most DEPART_RETRIES
 # times) rather than leave together with the next ones.
-DEPART_LATE = 0.010
+DEPART_LATE = 0.020
 DEPART_RETRIES = 2
 GLOBAL_MARGIN = 0.96  # the global 30/s: a little lower, so a second counted at Telegram has room
 
