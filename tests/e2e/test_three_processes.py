@@ -272,7 +272,7 @@ async def test_three_processes_one_bot_nothing_twice(
                 posted = "\n".join(m.get("text") or "" for m in await tg.messages(group))
                 return all(f"help me please, {u['first_name']} here" in posted for u in handoff)
 
-            deadline = loop.time() + 120
+            deadline = loop.time() + 300
             while not await handoffs_relayed():
                 assert loop.time() < deadline, "customer messages not all relayed to the group"
                 await asyncio.sleep(0.5)
@@ -329,8 +329,8 @@ async def test_three_processes_one_bot_nothing_twice(
     per_second = max_in_window(times, 1.0)
     # Counted where Telegram counts them: the double's arrival times, in every sliding second.
     # Tokens are taken before a send's durable mark is committed and the commits take a variable
-    # time, so the gate also counts requests where they leave (Limits.global_window: 29 in any
-    # second, in Redis, after the marks; core/ratelimit.py).
+    # time, so the gate also paces requests where they leave (a departure slot every 1/28.8 s,
+    # in Redis, after the marks; core/ratelimit.py).
     assert per_second <= 30, per_second
     group_posts = [c["time"] for c in ok_sends if str(c["params"].get("chat_id")) == str(group)]
     assert max_in_window(group_posts, 60.0) <= GROUP_PER_MINUTE, max_in_window(group_posts, 60.0)
