@@ -19,7 +19,7 @@ from bot.fsm_storage import SqlStorage
 from bot.journal import SendJournalMiddleware
 from bot.middlewares import CustomerMiddleware
 from bot.outreach import AWAITS_REPLY, OutreachMiddleware, awaits_reply_flag
-from bot.sender import FloodControlMiddleware
+from bot.sender import DepartureMiddleware, FloodControlMiddleware
 from core.clock import Clock
 from core.ratelimit import FloodGate
 from core.settings import Settings
@@ -74,6 +74,7 @@ def create_bot(
     session.middleware(sender)
     if journal is not None:
         session.middleware(journal)  # inside the flood wait: journaled right before the wire
+    session.middleware(DepartureMiddleware(gate))  # innermost: counted where requests leave
     bot = Bot(token=token, session=session, default=DefaultBotProperties(parse_mode=None))
     if answers is not None:
         answers.bot = bot

@@ -80,6 +80,31 @@ def counts_against_flood(method: TelegramMethod[Any]) -> bool:
     return name not in NOT_COUNTED and name.startswith(COUNTED_PREFIXES)
 
 
+class DepartureMiddleware(BaseRequestMiddleware):
+    """The innermost step: a message-producing request leaves only when the gate's departure
+    bucket allows (`FloodGate.depart`: live + campaign requests of the bot paced at
+    `depart_per_second`, a bucket of one). It runs after the durable marks (the send journal, a
+    queue's "on the wire"), whose commits take a variable time: tokens taken 35 ms apart would
+    otherwise leave together after one commit. A request waiting here has its mark; the wait is
+    short (the token buckets pace a little under this one), and a kill during it leaves the row
+    uncertain, as a kill during the request would."""
+
+    def __init__(self, gate: FloodGate | RedisFloodGate | None) -> None:
+        self.gate = gate
+
+    async def __call__(
+        self,
+        make_request: NextRequestMiddlewareType[TelegramType],
+        bot: Bot,
+        method: TelegramMethod[TelegramType],
+    ) -> Response[TelegramType]:
+        if self.gate is not None and counts_against_flood(method):
+            options = _options.get() or SendOptions()
+            lane = Lane.PAID if getattr(method, "allow_paid_broadcast", None) else options.lane
+            await self.gate.depart_wait(lane)
+        return await make_request(bot, method)
+
+
 # A button press must be answered within about 15 s of the press: waiting longer than this for a
 # 429 makes no sense, Telegram would refuse the answer as "query is too old".
 CALLBACK_ANSWER_MAX_WAIT = 10.0

@@ -29,6 +29,11 @@ if TYPE_CHECKING:
 
 
 MARGIN = 0.97  # the share of each Telegram limit the product uses
+# A request woken this long after its departure slot takes a new one (at most DEPART_RETRIES
+# times) rather than leave together with the next ones.
+DEPART_LATE = 0.020
+DEPART_RETRIES = 2
+GLOBAL_MARGIN = 0.96  # the global 30/s: a little lower, so a second counted at Telegram has room
 
 
 class Lane(StrEnum):
@@ -81,32 +86,51 @@ class Limits:
     live_reserve: float = 5.0
     paid_per_second: float = 1000.0
     paid_burst: float = 50.0
+    # Live + campaign requests *leave* one per 1/depart_per_second s (0: not paced). The buckets
+    # above decide before a send's durable mark is committed; this after it, right before the
+    # request goes (see `FloodGate.depart`).
+    depart_per_second: float = 0.0
 
     @classmethod
     def from_settings(cls, s: Settings) -> Limits:
         """The limits the product runs with (the runtime builds its one gate from these).
 
         Our clock and Telegram's never agree exactly and requests bunch up on the network, so
-        the product runs a little under each limit (MARGIN), paced rather than bursty: with a
-        bucket of one message, no window of one second holds more than 30 messages (of one
+        the product runs a little under each limit (MARGIN), paced rather than bursty: a bucket
+        of about one message, so no window of one second holds more than 30 messages (of one
         minute, more than 20 posts into a group), whatever the lanes do. Sending at exactly
-        30/s with a 30-message burst met 429s on 6.5% of a broadcast; paced at 97% it meets none
-        and still finishes sooner (bench/delivery.py). Live replies still go first: while one
+        30/s with a 30-message burst met 429s on 6.5% of a broadcast; paced it meets none and
+        still finishes sooner (bench/delivery.py). Live replies still go first: while one
         waits, campaign sends yield (`Grant.reason == "live"`), they need no reserved tokens.
         The paid lane (up to 1,000/s) keeps a burst of a few messages so the sender is not woken
-        once a millisecond; burst + rate stays under Telegram's figure."""
-        rate = s.outreach_rate_per_second * MARGIN
+        once a millisecond; burst + rate stays under Telegram's figure.
+
+        A token is taken *before* the send's durable mark (on the wire, or the send journal) is
+        committed, and commits take a variable time: tokens taken 35 ms apart could leave
+        together after one commit, and a second counted where the requests arrive then held
+        up to 36 messages (tests/e2e/test_three_processes.py). So the global limit is paced
+        again where the requests leave (`depart`): one departure slot every 1/28.8 s (96%), so
+        at most 29 leave in any second and a request may arrive ~40 ms late (a busy core, the
+        network) without a second at Telegram holding more than 30. The token bucket runs at
+        the same rate with a little burst, so departures catch up after a commit and a marked
+        send rarely waits long."""
+        limit = s.outreach_rate_per_second
+        rate = limit * GLOBAL_MARGIN
         paid = s.outreach_paid_rate_per_second * MARGIN
         group = s.support_group_per_minute * MARGIN
         return cls(
             group_per_minute=group,
-            # A bucket of b filling at r holds at most b + r whole messages in a window: b is kept
-            # under (limit + 1) - r, so the window never holds more than the limit.
-            group_burst=max(1.0, s.support_group_per_minute + 0.99 - group),
+            # A bucket of b filling at r holds at most b + r*w whole messages in a window of w:
+            # b is kept under (limit + 1) - r*(61 s), so even a 61-second window (a post that
+            # left late) never holds more than the limit.
+            group_burst=max(1.0, s.support_group_per_minute + 0.99 - group * 61 / 60),
             # One short of Telegram's burst per chat: our clock and Telegram's never agree exactly.
             private_burst=2,
             global_per_second=rate,
-            global_burst=max(1.0, s.outreach_rate_per_second + 0.99 - rate),
+            # A bucket of b filling at r holds at most b + r whole messages in a second: b is
+            # kept under (limit + 1) - r, so no second holds more than the limit.
+            global_burst=max(1.0, limit + 0.99 - rate),
+            depart_per_second=rate,
             live_reserve=0.0,
             paid_per_second=paid,
             paid_burst=max(1.0, min(20.0, s.outreach_paid_rate_per_second - paid)),
@@ -129,6 +153,8 @@ class FloodGate:
         self._chats: dict[int | str, TokenBucket] = {}
         self._live_waiting = 0
         self.taken: Counter[str] = Counter()
+        self.departure_waits = 0  # departures that had to wait for their slot
+        self.departure_retakes = 0  # departures woken late that took a new slot
         self.configure(limits)
 
     def configure(self, limits: Limits) -> None:
@@ -138,6 +164,7 @@ class FloodGate:
         self.global_bucket.updated = self._now()
         self.paid_bucket = TokenBucket(limits.paid_per_second, limits.paid_burst)
         self.paid_bucket.updated = self._now()
+        self._depart_at = 0.0  # the next free departure slot (monotonic)
         self._lane_pause: dict[Lane, float] = {}
 
     def with_limits(self, **changes: float) -> None:
@@ -186,6 +213,38 @@ class FloodGate:
     def delay(self, chat_id: int | str | None, lane: Lane = Lane.LIVE) -> float:
         """Seconds to wait before this send; 0 means the send may go now (and is counted)."""
         return self.check(chat_id, lane).wait
+
+    def depart(self, lane: Lane = Lane.LIVE) -> float:
+        """The last step before a request leaves (after its token and its durable mark): the
+        request reserves the next departure slot, one every 1 / `depart_per_second` seconds
+        (live and campaign lanes together), and this says how long until it. A slot is kept
+        whether or not the caller is on time, so a late wake-up costs no capacity; the paid
+        lane has its own limits and is not paced here."""
+        rate = self.limits.depart_per_second
+        if rate <= 0 or lane == Lane.PAID:
+            return 0.0
+        now = self._now()
+        slot = max(now, self._depart_at)
+        self._depart_at = slot + 1.0 / rate
+        return slot - now
+
+    async def adepart(self, lane: Lane = Lane.LIVE) -> float:
+        return self.depart(lane)
+
+    async def depart_wait(self, lane: Lane = Lane.LIVE) -> None:
+        """Wait for this request's departure slot (`depart`). Woken more than DEPART_LATE after
+        it (a busy event loop), the request takes a new slot rather than leave out of step."""
+        loop = asyncio.get_running_loop()
+        for attempt in range(DEPART_RETRIES + 1):
+            wait = self.depart(lane)
+            if wait <= 0:
+                return
+            self.departure_waits += attempt == 0
+            due = loop.time() + wait
+            await asyncio.sleep(wait)
+            if loop.time() - due <= DEPART_LATE:
+                return
+            self.departure_retakes += 1
 
     async def acquire(self, chat_id: int | str | None, lane: Lane = Lane.LIVE) -> None:
         """Wait until this send may go (and take its tokens). Live sends jump the queue."""

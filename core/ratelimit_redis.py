@@ -10,6 +10,12 @@ time is Redis's own clock (`TIME`), so the processes' clocks never need to agree
 `supportbot:flood:{<bot id>}:...` (one hash slot per bot); per-chat buckets expire once they
 would be full again.
 
+Where requests leave (after their durable marks, whose commits take a variable time) the live
+and campaign lanes are paced once more: each request reserves the bot's next departure slot
+(`adepart`, also one Lua script), so tokens taken apart never leave together; a process that
+reads that answer or wakes up late
+(a stalled event loop) takes a new departure slot rather than leave out of step.
+
 "Live goes first" across processes: a live send that waits for the global bucket sets a
 short-lived `livewait` key (refreshed while it waits), and campaign sends yield while it exists.
 A process that dies while waiting leaves nothing behind: the key expires.
@@ -24,14 +30,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import Counter
+from collections import Counter, deque
 from dataclasses import replace
 from typing import Any
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from core.ratelimit import Grant, Lane, Limits
+from core.ratelimit import DEPART_LATE, DEPART_RETRIES, Grant, Lane, Limits
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +95,16 @@ if wchat > wshared then return {tostring(wchat), 'chat', tostring(now)} end
 return {tostring(wshared), 'global', tostring(now)}
 """
 
+# KEYS: 1 the next free departure slot; ARGV: rate
+# Reserves the next slot; returns {seconds until it, Redis time}.
+DEPART_LUA = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local slot = math.max(now, tonumber(redis.call('GET', KEYS[1]) or '0'))
+redis.call('SET', KEYS[1], tostring(slot + 1 / tonumber(ARGV[1])), 'PX', math.ceil((slot - now + 60) * 1000))
+return {tostring(slot - now), tostring(now)}
+"""
+
 # KEYS: 1 bucket to pause (chat, or global) or lane key; ARGV: mode ('bucket'|'lane'), seconds
 PAUSE_LUA = """
 local t = redis.call('TIME')
@@ -132,6 +148,11 @@ class RedisFloodGate:
         self.granted_at: list[float] | None = None  # a list: Redis's time of each grant is appended
         self._check = redis.register_script(CHECK_LUA)
         self._pause = redis.register_script(PAUSE_LUA)
+        self._depart = redis.register_script(DEPART_LUA)
+        self._offsets: deque[float] = deque(maxlen=64)  # local monotonic - Redis time, per answer
+        self.departure_waits = 0  # departures that had to wait for their slot
+        self.departure_retakes = 0  # departures woken late that took a new slot
+        self.departed_at: list[float] | None = None  # a list: Redis's time of each departure
         self.configure(limits)
 
     @classmethod
@@ -210,6 +231,49 @@ class RedisFloodGate:
             if lane == Lane.LIVE and grant.reason == "global":
                 await self._flag_live_waiting(grant.wait)
             await asyncio.sleep(min(grant.wait, 5.0) if grant.reason != "redis" else grant.wait)
+
+    async def adepart(self, lane: Lane = Lane.LIVE) -> float | None:
+        """`FloodGate.depart` across processes: reserves the bot's next departure slot in Redis
+        and says how long until it, in this process's time (from the quickest answer seen, so
+        an answer read late counts against the wait). Redis unreachable: None."""
+        rate = self.limits.depart_per_second
+        if rate <= 0 or lane == Lane.PAID:
+            return 0.0
+        try:
+            wait, at = await self._depart(keys=[self._key("depart")], args=[rate])
+        except (RedisError, OSError) as exc:
+            self._down(exc)
+            return None
+        self._up()
+        # Redis's clock against ours: the smallest (our time - Redis time) of recent answers is
+        # the offset plus the quickest round trip; an answer read later than that (a stalled
+        # event loop) is that much nearer its slot.
+        offset = time.monotonic() - float(at)
+        self._offsets.append(offset)
+        slot = float(at) + float(wait)
+        if self.departed_at is not None:
+            self.departed_at.append(slot)
+        return slot + min(self._offsets) - time.monotonic()
+
+    async def depart_wait(self, lane: Lane = Lane.LIVE) -> None:
+        """Wait for this request's departure slot. Woken (or answered) more than DEPART_LATE
+        after it, the request takes a new slot rather than leave together with the next ones."""
+        for attempt in range(DEPART_RETRIES + 1):
+            wait = await self.adepart(lane)
+            while wait is None:  # Redis down: no departure without it (no per-process fallback)
+                await asyncio.sleep(REDIS_RETRY_SECONDS)
+                wait = await self.adepart(lane)
+            if wait < -DEPART_LATE:
+                self.departure_retakes += 1
+                continue
+            if wait <= 0:
+                return
+            self.departure_waits += attempt == 0
+            due = time.monotonic() + wait
+            await asyncio.sleep(wait)
+            if time.monotonic() - due <= DEPART_LATE:
+                return
+            self.departure_retakes += 1
 
     async def _flag_live_waiting(self, wait: float) -> None:
         ttl = max(LIVE_WAIT_TTL_MS, int(wait * 1000) + 50)

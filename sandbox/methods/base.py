@@ -75,6 +75,7 @@ class ApiBase:
         self._poll_gen = 0
         self._closing = False
         self._webhook_task: asyncio.Task[None] | None = None
+        self._webhook_backoff = webhook_retry_min
         self.handlers: dict[str, Handler] = {}
         for name in dir(self):
             if name.startswith("m_"):

@@ -5,15 +5,32 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import itertools
 import json
 from typing import Any
 
 from ..errors import ApiError, bad_request
 from ..spec import UploadedFile
-from ..state import WebhookSettings
+from ..state import Update, WebhookSettings
 from .base import (
     ApiBase,
 )
+
+WEBHOOK_SCAN = 2000  # pending updates looked at for one whose chat has nothing in flight
+
+
+def _queue_key(upd: Update) -> Any:
+    """The chat an update belongs to: its updates reach the webhook one at a time, in order."""
+    p = upd.payload
+    for holder in (p, p.get("message") if isinstance(p.get("message"), dict) else None):
+        if holder and isinstance(holder.get("chat"), dict):
+            return holder["chat"].get("id")
+    sender = p.get("from") or p.get("user")
+    if isinstance(sender, dict):
+        return sender.get("id")
+    return upd.type
+
 
 
 class UpdateMethods(ApiBase):
@@ -127,55 +144,85 @@ class UpdateMethods(ApiBase):
             self._webhook_task = asyncio.get_running_loop().create_task(self._webhook_loop())
 
     async def _webhook_loop(self) -> None:
+        """Deliver pending updates to the webhook as Telegram does: up to the webhook's
+        `max_connections` requests at once, the updates of one chat one at a time and in order
+        (the next one only after the previous one was answered), different chats in parallel."""
         import aiohttp
 
         st = self.state
-        session = aiohttp.ClientSession()
-        backoff = self.webhook_retry_min
+        session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
+        busy: dict[Any, asyncio.Task[None]] = {}  # chat (queue) -> its delivery in flight
         try:
             while not self._closing:
                 wh = st.webhook
                 if wh is None:
                     return
-                if not st.updates:
-                    await st.update_event.wait()
-                    continue
-                upd = st.updates[0]
-                headers = {"Content-Type": "application/json"}
-                if wh.secret_token:
-                    headers["X-Telegram-Bot-Api-Secret-Token"] = wh.secret_token
-                reply: tuple[str, dict[str, Any], dict[str, UploadedFile]] | None = None
-                err = None
+                event = st.update_event
+                held: set[Any] = set(busy)  # chats whose next update must wait
+                for upd in itertools.islice(st.updates, WEBHOOK_SCAN):
+                    if len(busy) >= max(1, wh.max_connections):
+                        break
+                    key = _queue_key(upd)
+                    if key in held:
+                        continue
+                    held.add(key)
+                    busy[key] = asyncio.get_running_loop().create_task(self._deliver(session, wh, upd))
+                waiter = asyncio.ensure_future(event.wait())
                 try:
-                    async with session.post(
-                        wh.url,
-                        data=json.dumps(upd.render(), ensure_ascii=False).encode(),
-                        headers=headers,
-                        timeout=aiohttp.ClientTimeout(total=self.webhook_timeout),
-                    ) as resp:
-                        if 200 <= resp.status < 300:
-                            reply = await self._read_webhook_reply(resp)
-                        else:
-                            err = f"Wrong response from the webhook: {resp.status} {resp.reason}"
-                except asyncio.CancelledError:
-                    raise
-                except Exception as e:  # noqa: BLE001
-                    err = f"Connection failed: {type(e).__name__}: {e}"
-                if err is None:
-                    if st.updates and st.updates[0] is upd:
-                        st.updates.popleft()
-                    wh.delivered += 1
-                    backoff = self.webhook_retry_min
-                    if reply is not None:
-                        await self.call(reply[0], reply[1], reply[2], source="webhook_reply")
-                else:
-                    wh.last_error_date = st.now()
-                    wh.last_error_message = err
-                    wh.failed_attempts += 1
-                    await asyncio.sleep(backoff)
-                    backoff = min(backoff * 2, self.webhook_retry_max)
+                    done, _ = await asyncio.wait(
+                        {waiter, *busy.values()}, return_when=asyncio.FIRST_COMPLETED
+                    )
+                finally:
+                    waiter.cancel()
+                for key, task in list(busy.items()):
+                    if task.done():
+                        del busy[key]
+                        task.result()
         finally:
+            for task in busy.values():
+                task.cancel()
+            await asyncio.gather(*busy.values(), return_exceptions=True)
             await session.close()
+
+    async def _deliver(self, session: Any, wh: WebhookSettings, upd: Update) -> None:
+        """One webhook request; on failure the update stays queued and its chat waits (backoff)."""
+        import aiohttp
+
+        st = self.state
+        headers = {"Content-Type": "application/json"}
+        if wh.secret_token:
+            headers["X-Telegram-Bot-Api-Secret-Token"] = wh.secret_token
+        reply: tuple[str, dict[str, Any], dict[str, UploadedFile]] | None = None
+        err = None
+        try:
+            async with session.post(
+                wh.url,
+                data=json.dumps(upd.render(), ensure_ascii=False).encode(),
+                headers=headers,
+                timeout=aiohttp.ClientTimeout(total=self.webhook_timeout),
+            ) as resp:
+                if 200 <= resp.status < 300:
+                    reply = await self._read_webhook_reply(resp)
+                else:
+                    err = f"Wrong response from the webhook: {resp.status} {resp.reason}"
+        except asyncio.CancelledError:
+            raise
+        except Exception as e:  # noqa: BLE001
+            err = f"Connection failed: {type(e).__name__}: {e}"
+        if err is None:
+            with contextlib.suppress(ValueError):
+                st.updates.remove(upd)
+            wh.delivered += 1
+            self._webhook_backoff = self.webhook_retry_min
+            if reply is not None:
+                await self.call(reply[0], reply[1], reply[2], source="webhook_reply")
+            return
+        wh.last_error_date = st.now()
+        wh.last_error_message = err
+        wh.failed_attempts += 1
+        backoff = self._webhook_backoff
+        self._webhook_backoff = min(backoff * 2, self.webhook_retry_max)
+        await asyncio.sleep(backoff)
 
     @staticmethod
     async def _read_webhook_reply(resp: Any) -> tuple[str, dict[str, Any], dict[str, UploadedFile]] | None:

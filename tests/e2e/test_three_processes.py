@@ -4,12 +4,13 @@ Customers chat (FAQ questions, handoffs, staff replies), a campaign goes to the 
 segment, NPS to everyone, and one process is killed with -9 in the middle and started again.
 Checked at the Bot API double (flood limits on): every customer message answered or relayed
 once, every campaign recipient messaged once (a duplicate only where a row is reported
-uncertain), zero 429s, never more than 30 messages in any second, nor more than the group's
-budget in any minute, zero spec violations.
+uncertain), zero 429s, never more than 30 messages in any sliding second nor more than 20
+posts in any sliding minute into the staff group (counted at the double, where Telegram would
+count them), zero spec violations.
 
 Sizes: 60 chatting customers and 600 campaign recipients in `make test` (about two minutes);
-`SCALEOUT_FULL=1` runs the issue's 300 and 3,000. The staff group's limit is scaled 6x
-(120/min instead of 20) to keep the run short; every other limit is Telegram's.
+`SCALEOUT_FULL=1` runs the issue's 300 and 3,000. Every limit is Telegram's (the staff group's
+20 posts a minute included, the product's default).
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ pytestmark = pytest.mark.postgres
 FULL = bool(os.environ.get("SCALEOUT_FULL"))
 CHATTERS = 300 if FULL else 60
 RECIPIENTS = 3000 if FULL else 600
-GROUP_PER_MINUTE = 120
+GROUP_PER_MINUTE = 20  # Telegram's, in the double; the product runs with its default (20)
 REDIS_URL = "redis://127.0.0.1:6379/12"
 
 
@@ -186,7 +187,6 @@ async def test_three_processes_one_bot_nothing_twice(
         "POLLING_TIMEOUT": "1",
         "LOG_LEVEL": "WARNING",
         "SUPPORT_CHAT_ID": str(group),
-        "SUPPORT_GROUP_PER_MINUTE": str(GROUP_PER_MINUTE - 6),
         "OUTREACH_QUIET_HOURS": "off",
     }
     procs = [Product(env) for _ in range(3)]
@@ -267,6 +267,15 @@ async def test_three_processes_one_bot_nothing_twice(
             while not await staff_answers_delivered():
                 assert loop.time() < deadline, "staff answers not all delivered"
                 await asyncio.sleep(0.5)
+
+            async def handoffs_relayed() -> bool:  # 20 posts a minute: the group's queue drains
+                posted = "\n".join(m.get("text") or "" for m in await tg.messages(group))
+                return all(f"help me please, {u['first_name']} here" in posted for u in handoff)
+
+            deadline = loop.time() + 300
+            while not await handoffs_relayed():
+                assert loop.time() < deadline, "customer messages not all relayed to the group"
+                await asyncio.sleep(0.5)
             await asyncio.sleep(2.0)  # let a duplicate, if any, arrive
             state = await outbox_final(postgres_url)
     finally:
@@ -318,16 +327,13 @@ async def test_three_processes_one_bot_nothing_twice(
     assert too_many == [], too_many[:3]  # the double's 30/s, 1/s per chat and group buckets
     times = [c["time"] for c in ok_sends]
     per_second = max_in_window(times, 1.0)
-    # Every send takes its token from the one gate in Redis, which never lets more than 30 go in
-    # any second (tests/integration/test_redis_gate.py). At the double the requests are stamped
-    # when they arrive: a batch of messages that took their tokens 34 ms apart waits for one
-    # commit of their "on the wire" marks and then leaves together, so a one-second window at
-    # the double can hold a few more (the figure is printed; more when other jobs load the cores);
-    # the double's own 30/s bucket, which answers 429 to any real excess, answered none (asserted
-    # above), and over ten seconds the rate is Telegram's.
-    assert max_in_window(times, 10.0) <= 310, max_in_window(times, 10.0)
+    # Counted where Telegram counts them: the double's arrival times, in every sliding second.
+    # Tokens are taken before a send's durable mark is committed and the commits take a variable
+    # time, so the gate also paces requests where they leave (a departure slot every 1/28.8 s,
+    # in Redis, after the marks; core/ratelimit.py).
+    assert per_second <= 30, per_second
     group_posts = [c["time"] for c in ok_sends if str(c["params"].get("chat_id")) == str(group)]
-    assert max_in_window(group_posts, 60.0) <= GROUP_PER_MINUTE
+    assert max_in_window(group_posts, 60.0) <= GROUP_PER_MINUTE, max_in_window(group_posts, 60.0)
     assert await tg.violations() == []
     print(
         f"\n3 processes: {len(ok_sends)} messages, campaign {dict(state)}, at the double max {per_second} "

@@ -114,6 +114,36 @@ async def test_product_limits_hold_across_processes(gates) -> None:  # type: ign
     assert max_in_any_window(granted) <= limits.global_per_second + limits.global_burst + 1
 
 
+async def test_departures_are_paced_across_processes(gates) -> None:  # type: ignore[no-untyped-def]
+    """Requests that took their tokens apart and reach the departure step together (one commit
+    of their marks) leave paced: the product's departure bucket, shared by two processes in
+    Redis, lets no more than 30 leave in any second, none in the paid lane is held."""
+    from core.settings import Settings
+
+    limits = Limits.from_settings(Settings(_env_file=None))
+    a, b = gates(limits), gates(limits)
+    left: list[float] = []
+    a.departed_at = b.departed_at = left
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 2.5
+
+    async def burst(gate: RedisFloodGate) -> None:
+        while loop.time() < deadline:
+            await gate.depart_wait(Lane.CAMPAIGN)
+
+    await asyncio.gather(*(burst(g) for g in (a, b, a, b, a, b)))
+    assert max_in_any_window(left) <= 30, max_in_any_window(left)
+    span = max(left) - min(left)
+    assert len(left) >= 0.9 * limits.depart_per_second * span  # and about at its pace
+    gaps = sorted(y - x for x, y in zip(sorted(left), sorted(left)[1:], strict=False))
+    assert gaps[len(gaps) // 10] > 0.5 / limits.depart_per_second  # spread out, not in clumps
+    assert a.departure_waits > 0 and b.departure_waits > 0
+    t = loop.time()
+    for _ in range(50):
+        await a.depart_wait(Lane.PAID)
+    assert loop.time() - t < 1.0
+
+
 async def test_per_chat_limits_are_shared(gates) -> None:  # type: ignore[no-untyped-def]
     """A private chat: a burst of 2, then ~1/s, whichever process sends. A group: 20/min."""
     # (the global bucket roomy here: this test is about the per-chat buckets)

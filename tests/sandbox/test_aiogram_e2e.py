@@ -448,3 +448,51 @@ async def test_webhook_mode_with_aiogram_handler(sandbox_server, sandbox_client,
     finally:
         await runner.cleanup()
     assert await sb.violations() == []
+
+
+async def test_webhook_deliveries_run_in_parallel_one_per_chat(sandbox_server, sandbox_client, sandbox_bot):
+    """As Telegram: up to `max_connections` webhook requests at once, different chats in parallel,
+    one chat's updates one at a time and in order."""
+    from aiohttp import web
+
+    bot, sb = sandbox_bot, sandbox_client
+    in_flight: list[int] = []
+    peak = 0
+    seen: dict[int, list[str]] = {}
+
+    async def hook(request: web.Request) -> web.Response:
+        nonlocal peak
+        body = await request.json()
+        chat = body["message"]["chat"]["id"]
+        assert chat not in in_flight  # never two of one chat at once
+        in_flight.append(chat)
+        peak = max(peak, len(in_flight))
+        await asyncio.sleep(0.05)
+        seen.setdefault(chat, []).append(body["message"]["text"])
+        in_flight.remove(chat)
+        return web.Response(text="")
+
+    app = web.Application()
+    app.router.add_post("/hook", hook)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]
+    try:
+        users = [await sb.create_user(f"P{i}") for i in range(6)]
+        for n in range(3):
+            for u in users:
+                await sb.send_text(u["id"], f"m{n}")
+        assert await bot.set_webhook(f"http://127.0.0.1:{port}/hook", max_connections=4)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 10
+        while sum(len(v) for v in seen.values()) < 18:
+            assert loop.time() < deadline, seen
+            await asyncio.sleep(0.02)
+        assert peak == 4  # parallel, never above max_connections
+        assert all(texts == ["m0", "m1", "m2"] for texts in seen.values())  # in order per chat
+        assert (await bot.get_webhook_info()).pending_update_count == 0
+        assert await bot.delete_webhook()
+    finally:
+        await runner.cleanup()

@@ -100,13 +100,49 @@ def test_limits_from_settings() -> None:
         Settings(_env_file=None, outreach_rate_per_second=20, outreach_paid_rate_per_second=500,
                  support_group_per_minute=12)
     )
-    # 97% of each configured rate, paced: no one-second window over the limit, whatever the lanes do.
-    assert limits.global_per_second == pytest.approx(19.4) and limits.paid_per_second == pytest.approx(485)
-    # (whole messages: a bucket of 1 filling at 19.4/s lets 20 through in a second, never 21)
+    # 97% of each configured rate (96% for the global bucket), paced: no one-second window over
+    # the limit, whatever the lanes do.
+    assert limits.global_per_second == pytest.approx(19.2) and limits.paid_per_second == pytest.approx(485)
+    # (whole messages: a bucket of 1 filling at 19.2/s lets 20 through in a second, never 21)
     assert int(limits.global_burst + limits.global_per_second) <= 20
     assert int(limits.paid_burst + limits.paid_per_second) <= 500
-    assert int(limits.group_burst + limits.group_per_minute) <= 12
+    # a group's bucket holds the limit even over 61 seconds (a post that left a second late)
+    assert int(limits.group_burst + limits.group_per_minute * 61 / 60) <= 12
     assert limits.group_per_minute == pytest.approx(12 * 0.97) and limits.private_burst == 2
+    # where requests leave: one slot every 1/19.2 s; with Telegram's 30/s at most 29 in any
+    # second, so a request that arrives a little late does not make it 31
+    assert limits.depart_per_second == pytest.approx(19.2)
+    assert int(1 + Limits.from_settings(Settings(_env_file=None)).depart_per_second) == 29
+
+
+def test_departures_are_paced_whatever_the_tokens_did() -> None:
+    """Tokens taken apart may reach the departure step together (their marks share a commit):
+    each reserves the next slot, one every 1/rate seconds; the paid lane is not paced here."""
+    mono = Mono()
+    gate = FloodGate(Limits(depart_per_second=20.0), monotonic=mono)
+    waits = [gate.depart(Lane.CAMPAIGN if i % 2 else Lane.LIVE) for i in range(5)]
+    assert waits == pytest.approx([0, 0.05, 0.10, 0.15, 0.20])
+    assert gate.depart(Lane.PAID) == 0
+    mono.t += 1.0  # idle: no slots saved up, the next one goes at once and the rest paced
+    assert gate.depart(Lane.LIVE) == 0 and gate.depart(Lane.LIVE) == pytest.approx(0.05)
+    assert FloodGate(Limits(), monotonic=mono).depart(Lane.LIVE) == 0  # off unless configured
+
+
+async def test_the_departure_step_waits_right_before_the_request() -> None:
+    from bot.sender import DepartureMiddleware
+
+    gate = FloodGate(Limits(depart_per_second=10.0))
+    mw = DepartureMiddleware(gate)
+    net = FakeNetwork()
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    for _ in range(3):
+        assert await mw(net, None, message()) == "ok"  # type: ignore[arg-type]
+    assert loop.time() - started >= 0.19  # 1 at once, then one per 0.1 s
+    assert net.calls == 3 and gate.departure_waits == 2
+    with sending(lane=Lane.CAMPAIGN):
+        assert await mw(net, None, message(allow_paid_broadcast=True)) == "ok"  # type: ignore[arg-type]
+    assert gate.departure_waits == 2  # paid: not paced here
 
 
 # ------------------------------------------------------------------ the sender middleware
