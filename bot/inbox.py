@@ -32,7 +32,7 @@ from typing import Any, cast
 from aiogram import Bot, Dispatcher
 from aiogram.methods import GetUpdates
 from aiogram.types import Update
-from sqlalchemy import Table, delete, func, select, update
+from sqlalchemy import Table, bindparam, delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -43,6 +43,7 @@ from core import logs, telemetry
 from core.clock import Clock
 from storage.db import Database, update_writes
 from storage.dialect import is_postgres
+from storage.hot import Prepared, Step
 from storage.models import BotState, InboxLease, InboxUpdate, SentJournal
 
 log = logging.getLogger(__name__)
@@ -50,6 +51,14 @@ OFFSET_KEY = "update_offset"
 INBOX = cast(Table, InboxUpdate.__table__)
 JOURNAL = cast(Table, SentJournal.__table__)
 LEASES = cast(Table, InboxLease.__table__)
+
+# The done mark and the journal's drop run for every update: hot statements (storage/hot.py).
+MARK_DONE = Prepared(
+    update(INBOX)
+    .where(INBOX.c.update_id == bindparam("b_update_id"))
+    .values(status=bindparam("b_status"), handled_at=bindparam("b_handled_at"), error=bindparam("b_error"))
+)
+DROP_JOURNAL = Prepared(delete(JOURNAL).where(JOURNAL.c.update_id == bindparam("b_update_id")))
 
 
 def chat_key(payload: dict[str, Any]) -> int | None:
@@ -349,34 +358,35 @@ class Inbox:
             log.warning("update %s: %s may or may not have reached Telegram before the stop; "
                         "not repeated", update_id, ", ".join(ctx.uncertain))
             error = "uncertain: " + ", ".join(ctx.uncertain)
-        mark = (  # on the table, not the entity: the hot path skips the ORM's bulk-update layer
-            update(INBOX)
-            .where(INBOX.c.update_id == update_id)
-            .values(
-                status="failed" if error and not ctx.uncertain else "done",
-                handled_at=self.clock.now(),
-                error=error,
-            )
-        )
+        steps: list[Step] = [(MARK_DONE, {
+            "b_update_id": update_id,
+            "b_status": "failed" if error and not ctx.uncertain else "done",
+            "b_handled_at": self.clock.now(),
+            "b_error": error,
+        })]
+        # The journal only matters while the update may be replayed; an update that sent
+        # nothing (in this run or, for a replay, an earlier one) has no rows to drop.
+        if ctx.written or ctx.replay:
+            steps.append((DROP_JOURNAL, {"b_update_id": update_id}))
 
         async def finish(session: AsyncSession) -> None:
             for write in recorded:
                 await write(session)
-            await session.execute(mark)
-            # The journal only matters while the update may be replayed; an update that sent
-            # nothing (in this run or, for a replay, an earlier one) has no rows to drop.
-            if ctx.written or ctx.replay:
-                await session.execute(delete(JOURNAL).where(JOURNAL.c.update_id == update_id))
+            for prepared, params in steps:
+                await session.execute(prepared.stmt, dict(params))
 
         try:
-            await self.db.batched(finish)  # shares a commit with others
+            if recorded:
+                await self.db.batched(finish)  # shares a commit with others
+            else:
+                await self.db.write(steps)  # the same, as hot statements
         except Exception:
             if not recorded:
                 raise
             # A recorded write that fails must not keep the update pending (replayed forever).
             log.exception("update %s: its recorded writes failed; marked done without them", update_id)
             recorded.clear()
-            await self.db.batched(finish)
+            await self.db.write(steps)
         self.handled += 1
         result = "uncertain" if ctx.uncertain else "failed" if error else "done"
         telemetry.update_finished(started, time.monotonic(), result)

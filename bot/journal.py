@@ -20,16 +20,25 @@ from aiogram import Bot
 from aiogram.client.session.middlewares.base import BaseRequestMiddleware, NextRequestMiddlewareType
 from aiogram.methods import TelegramMethod
 from aiogram.methods.base import Response, TelegramType
-from sqlalchemy import Table, insert
+from sqlalchemy import Table, bindparam, insert
 
 from bot.sender import counts_against_flood
 from core.clock import Clock
 from storage.db import Database
+from storage.hot import Prepared
 from storage.models import SentJournal
 
 log = logging.getLogger(__name__)
 
 JOURNALED_EXTRA = {"CreateForumTopic"}
+
+# Written before every send of an update: a hot statement (storage/hot.py).
+JOURNAL_INFLIGHT = Prepared(
+    insert(cast(Table, SentJournal.__table__)).values(
+        update_id=bindparam("b_update_id"), seq=bindparam("b_seq"), method=bindparam("b_method"),
+        status="inflight", result=None, started_at=bindparam("b_started_at"),
+    )
+)
 
 
 class UncertainDelivery(Exception):
@@ -83,12 +92,11 @@ class SendJournalMiddleware(BaseRequestMiddleware):
                 ctx.uncertain.append(f"{name} #{seq}")
                 raise UncertainDelivery(f"{name} #{seq} was in flight when the process stopped")
         if seq not in ctx.written:  # a retry after 429/5xx reuses the row
-            row = insert(cast(Table, SentJournal.__table__)).values(  # Core, on the table: no ORM layer
-                update_id=ctx.update_id, seq=seq, method=name, status="inflight", result=None,
-                started_at=self.clock.now(),
-            )
             # Committed before the request leaves; concurrent updates' rows share a commit.
-            await self.db.batched(lambda session: session.execute(row))
+            await self.db.write([(JOURNAL_INFLIGHT, {
+                "b_update_id": ctx.update_id, "b_seq": seq, "b_method": name,
+                "b_started_at": self.clock.now(),
+            })])
             ctx.written.add(seq)
         # No write after the send: the update's final transaction (Inbox._handle) drops the
         # journal. A crash in between leaves the row, i.e. uncertain, never resent.

@@ -45,7 +45,7 @@ class CustomerMiddleware(BaseMiddleware):
         self.probes = dict(probes or {})
         self.message_probes = dict(message_probes or {})  # only for a new message, not a command
         # Yes/no facts read in the customer's own statement (SQL expressions over its id).
-        self.flags = dict(flags or {})
+        self.read = svc.CustomerRead(dict(flags or {}))
 
     def _stale(self, customer: svc.CustomerView, user: User) -> bool:
         """Whether last-seen or the profile needs a write (last-seen has minute resolution)."""
@@ -72,16 +72,17 @@ class CustomerMiddleware(BaseMiddleware):
         customer = None
         if user is not None and not user.is_bot and chat is not None and chat.type == "private":
             is_membership = isinstance(event, Update) and event.my_chat_member is not None
-            # Reads that need not agree with each other: no snapshot (no BEGIN/ROLLBACK trips).
-            async with self.db.read(snapshot=False) as session:
-                customer, flags = await svc.view_with_flags(session, user.id, self.flags)
-                data.update(flags)
-                if customer is not None:
-                    for name, probe in self.probes.items():
-                        data[name] = await probe(session, customer.id)
-                    message = event.message if isinstance(event, Update) else None
-                    if message is not None and not (message.text or "").startswith("/"):
-                        for name, probe in self.message_probes.items():
+            customer, flags = await self.read(self.db, user.id)
+            data.update(flags)
+            if customer is not None:
+                message = event.message if isinstance(event, Update) else None
+                probes = dict(self.probes)
+                if message is not None and not (message.text or "").startswith("/"):
+                    probes.update(self.message_probes)
+                if probes:
+                    # Reads that need not agree with each other: no snapshot (no BEGIN/ROLLBACK trips).
+                    async with self.db.read(snapshot=False) as session:
+                        for name, probe in probes.items():
                             data[name] = await probe(session, customer.id)
             if not is_membership and (customer is None or self._stale(customer, user)):
                 async with self.db.begin() as session:

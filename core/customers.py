@@ -10,12 +10,14 @@ from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, select, update
+from sqlalchemy import ColumnElement, bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.clock import Clock
 from core.errors import Conflict, Gone, NotFound
+from storage.db import Database
+from storage.hot import Prepared
 from storage.models import Customer, DeepLink, LinkToken
 
 # (session, from_id, to_id): move a domain's rows from a merged-away customer to the kept one.
@@ -139,20 +141,33 @@ async def view_by_telegram_id(session: AsyncSession, telegram_id: int) -> Custom
     return view(row) if row is not None else None  # type: ignore[arg-type]  # same names as the model
 
 
-async def view_with_flags(
-    session: AsyncSession, telegram_id: int, flags: Mapping[str, Callable[[Any], ColumnElement[Any]]]
-) -> tuple[CustomerView | None, dict[str, Any]]:
-    """`view_by_telegram_id` plus flags other parts of the bot need on every update, computed
-    in the same statement: each flag is an SQL expression built from the customer id column
-    (e.g. an EXISTS over the customer's campaign messages)."""
-    table = Customer.__table__
-    labels = list(flags)
-    stmt = select(table, *(flags[name](table.c.id).label(f"flag_{i}") for i, name in enumerate(labels)))
-    row = (await session.execute(stmt.where(table.c.telegram_id == telegram_id))).first()
-    if row is None:
-        return None, {}
-    values = {name: row._mapping[f"flag_{i}"] for i, name in enumerate(labels)}
-    return view(row), values  # type: ignore[arg-type]  # same names as the model
+class CustomerRead:
+    """`view_by_telegram_id` plus flags other parts of the bot need on every update, computed in
+    the same statement: each flag is an SQL expression built from the customer id column (e.g.
+    an EXISTS over the customer's campaign messages). Built once; a hot statement
+    (storage/hot.py), since the bot makes it for every update it handles."""
+
+    def __init__(self, flags: Mapping[str, Callable[[Any], ColumnElement[Any]]]) -> None:
+        table = Customer.__table__
+        self.labels = list(flags)
+        self.prepared = Prepared(
+            select(table, *(flags[name](table.c.id).label(f"flag_{i}") for i, name in enumerate(self.labels)))
+            .where(table.c.telegram_id == bindparam("b_telegram_id"))
+        )
+
+    async def __call__(self, db: Database, telegram_id: int) -> tuple[CustomerView | None, dict[str, Any]]:
+        rows = await db.fetch(self.prepared, {"b_telegram_id": telegram_id})
+        if not rows:
+            return None, {}
+        row = rows[0]
+        flags = {name: row[f"flag_{i}"] for i, name in enumerate(self.labels)}
+        return view(_Row(row)), flags  # type: ignore[arg-type]  # same names as the model
+
+
+class _Row(dict[str, Any]):
+    """A row read as a dict, with the attribute access `view` uses."""
+
+    __getattr__ = dict.__getitem__
 
 
 async def touch_telegram_user(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from storage import sqlite_driver
+from storage.hot import Prepared, SqliteHot, Step
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -92,8 +93,35 @@ class Database(async_sessionmaker[AsyncSession]):
     def __init__(self, engine: AsyncEngine) -> None:
         super().__init__(engine, expire_on_commit=False)
         self._write_lock = asyncio.Lock() if is_sqlite(engine) else None
-        self._queued: list[tuple[Callable[[AsyncSession], Awaitable[Any]], asyncio.Future[None]]] = []
+        self._queued: list[tuple[Write | list[Step], asyncio.Future[Any]]] = []
         self._committer: asyncio.Task[None] | None = None
+        # The hot statements' own connection (storage/hot.py): SQLite files only (a database in
+        # memory is one per connection).
+        url = engine.url
+        self.hot = (
+            SqliteHot(url.database, engine.dialect)
+            if is_sqlite(engine) and url.database and url.database != ":memory:"
+            and not url.query.get("mode") == "memory" and not url.database.startswith("file:")
+            else None
+        )
+
+    async def close(self) -> None:
+        """Close what the Database holds beside the engine's pool (the hot connection)."""
+        if self.hot is not None:
+            await self.hot.close()
+
+    async def fetch(self, prepared: Prepared, params: Mapping[str, Any]) -> list[dict[str, Any]]:
+        """A hot read (storage/hot.py): no snapshot, the latest commit; rows as dicts."""
+        if self.hot is not None:
+            return await self.hot.fetch(prepared, params)
+        async with self.read(snapshot=False) as session:
+            return await _run_step(session, prepared, params)
+
+    async def write(self, steps: list[Step]) -> list[list[dict[str, Any]]]:
+        """Hot writes (storage/hot.py) in one transaction, sharing its commit with the other
+        `batched`/`write` calls queued meanwhile; each step's RETURNING rows."""
+        rows: list[list[dict[str, Any]]] = await self._enqueue(steps)
+        return rows
 
     @asynccontextmanager
     async def read(self, *, snapshot: bool = True) -> AsyncIterator[AsyncSession]:
@@ -143,41 +171,72 @@ class Database(async_sessionmaker[AsyncSession]):
         share a single BEGIN/COMMIT. Should the shared transaction fail, each write is retried
         alone, so a bad one fails only its own caller.
         """
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        await self._enqueue(op)
+
+    async def _enqueue(self, op: Write | list[Step]) -> Any:
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._queued.append((op, future))
         if self._committer is None or self._committer.done():
             self._committer = asyncio.create_task(self._commit_queued(), name="group-commit")
-        await future
+        return await future
 
     async def _commit_queued(self) -> None:
         while self._queued:
             batch, self._queued = self._queued, []
             try:
-                async with self.begin() as session:
-                    for op, _ in batch:
-                        await op(session)
+                results = await self._commit(batch)
             except Exception as exc:
                 if len(batch) == 1:
-                    _settle(batch[0][1], exc)
+                    _settle(batch[0][1], None, exc)
                     continue
-                for op, future in batch:
+                for item in batch:
                     try:
-                        async with self.begin() as session:
-                            await op(session)
+                        (result,) = await self._commit([item])
                     except Exception as single:
-                        _settle(future, single)
+                        _settle(item[1], None, single)
                     else:
-                        _settle(future, None)
+                        _settle(item[1], result)
             else:
-                for _, future in batch:
-                    _settle(future, None)
+                for (_, future), result in zip(batch, results, strict=True):
+                    _settle(future, result)
+
+    async def _commit(self, batch: list[tuple[Write | list[Step], asyncio.Future[Any]]]) -> list[Any]:
+        """One transaction for the batch: on the hot connection when it holds only hot steps."""
+        if self.hot is not None and all(isinstance(op, list) for op, _ in batch):
+            steps = [step for op, _ in batch for step in op]  # type: ignore[union-attr]
+            async with asyncio.timeout(LOCK_TIMEOUT):
+                await self._write_lock.acquire()  # type: ignore[union-attr]  # SQLite has one
+            try:
+                rows = await self.hot.transaction(steps)
+            finally:
+                self._write_lock.release()  # type: ignore[union-attr]
+            results, at = [], 0
+            for op, _ in batch:
+                results.append(rows[at:at + len(op)])  # type: ignore[arg-type]
+                at += len(op)  # type: ignore[arg-type]
+            return results
+        results = []
+        async with self.begin() as session:
+            for op, _ in batch:
+                if isinstance(op, list):
+                    results.append([await _run_step(session, p, params) for p, params in op])
+                else:
+                    results.append(await op(session))
+        return results
 
 
-def _settle(future: asyncio.Future[None], error: BaseException | None) -> None:
+async def _run_step(
+    session: AsyncSession, prepared: Prepared, params: Mapping[str, Any]
+) -> list[dict[str, Any]]:
+    result = await session.execute(prepared.stmt, dict(params))
+    return [dict(r) for r in result.mappings()] if result.returns_rows else []  # type: ignore[attr-defined]
+
+
+def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | None = None) -> None:
     if future.done():  # the caller was cancelled; its write went ahead regardless
         return
     if error is None:
-        future.set_result(None)
+        future.set_result(result)
     else:
         future.set_exception(error)
 

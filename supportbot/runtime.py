@@ -343,6 +343,7 @@ class Runtime:
             await self.gate.close()
         if self.sandbox is not None:
             await self.sandbox.stop()
+        await self.db.close()
         await self.engine.dispose()
 
 

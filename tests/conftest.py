@@ -86,7 +86,9 @@ async def engine(db_url: str):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def sessionmaker(engine):  # type: ignore[no-untyped-def]
+async def sessionmaker(engine):  # type: ignore[no-untyped-def]
     from storage.db import create_sessionmaker
 
-    return create_sessionmaker(engine)
+    db = create_sessionmaker(engine)
+    yield db
+    await db.close()

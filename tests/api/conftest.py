@@ -66,8 +66,10 @@ async def engine(tmp_path) -> AsyncIterator[AsyncEngine]:
 
 
 @pytest.fixture
-def sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return create_sessionmaker(engine)
+async def sessionmaker(engine: AsyncEngine) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    db = create_sessionmaker(engine)
+    yield db
+    await db.close()
 
 
 @pytest.fixture

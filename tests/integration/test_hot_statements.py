@@ -1,0 +1,113 @@
+"""Hot statements (storage/hot.py): on a SQLite file they bypass the session, so they must give
+exactly what a session gives (types converted the same way) and keep its transaction rules."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from core.customers import CustomerRead
+from core.outreach import sequences
+from storage.hot import Prepared
+from storage.models import InboxUpdate, SentJournal
+
+INBOX = InboxUpdate.__table__
+JOURNAL = SentJournal.__table__
+T0 = datetime(2026, 12, 7, 14, 0, 0, 123456, tzinfo=UTC)
+
+STORE = Prepared(
+    insert(INBOX).values(
+        update_id=bindparam("b_id"), payload=bindparam("b_payload"), chat_id=bindparam("b_chat"),
+        status="pending", attempts=0, received_at=bindparam("b_at"),
+    ).returning(INBOX.c.update_id)
+)
+READ = Prepared(select(INBOX).where(INBOX.c.update_id == bindparam("b_id")))
+MARK = Prepared(
+    update(INBOX)
+    .where(INBOX.c.update_id == bindparam("b_id"))
+    .values(status="done", handled_at=bindparam("b_at"))
+)
+JOURNAL_ROW = Prepared(
+    insert(JOURNAL).values(update_id=bindparam("b_id"), seq=bindparam("b_seq"), method="SendMessage",
+                           status="inflight", result=None, started_at=bindparam("b_at"))
+)
+DROP = Prepared(delete(JOURNAL).where(JOURNAL.c.update_id == bindparam("b_id")))
+
+
+async def test_sqlite_file_uses_the_hot_connection(sessionmaker, db_url: str) -> None:
+    assert (sessionmaker.hot is not None) == db_url.startswith("sqlite")
+
+
+async def test_rows_and_types_match_a_session(sessionmaker) -> None:
+    db = sessionmaker
+    payload = {"update_id": 7, "message": {"text": "привет 👋", "chat": {"id": 42}}}
+    (returned,) = await db.write([(STORE, {"b_id": 7, "b_payload": payload, "b_chat": 42, "b_at": T0})])
+    assert returned == [{"update_id": 7}]
+    (hot,) = await db.fetch(READ, {"b_id": 7})
+    async with db() as session:
+        row = (await session.execute(select(INBOX).where(INBOX.c.update_id == 7))).mappings().one()
+    assert hot == dict(row)
+    assert hot["payload"] == payload and hot["received_at"] == T0 and hot["received_at"].tzinfo is not None
+    assert hot["handled_at"] is None
+
+    await db.write([(MARK, {"b_id": 7, "b_at": T0 + timedelta(seconds=1)})])
+    (hot,) = await db.fetch(READ, {"b_id": 7})
+    assert hot["status"] == "done" and hot["handled_at"] == T0 + timedelta(seconds=1)
+    assert await db.fetch(READ, {"b_id": 8}) == []
+
+
+async def test_a_failing_step_rolls_back_its_whole_transaction(sessionmaker) -> None:
+    db = sessionmaker
+    await db.write([(JOURNAL_ROW, {"b_id": 1, "b_seq": 1, "b_at": T0})])
+    with pytest.raises(IntegrityError):
+        await db.write([
+            (JOURNAL_ROW, {"b_id": 2, "b_seq": 1, "b_at": T0}),
+            (JOURNAL_ROW, {"b_id": 1, "b_seq": 1, "b_at": T0}),  # the same key again
+        ])
+    async with db() as session:
+        keys = (await session.execute(select(JOURNAL.c.update_id, JOURNAL.c.seq))).all()
+    assert [tuple(k) for k in keys] == [(1, 1)]
+
+
+async def test_a_bad_write_in_a_shared_commit_fails_only_its_caller(sessionmaker) -> None:
+    import asyncio
+
+    db = sessionmaker
+    await db.write([(JOURNAL_ROW, {"b_id": 1, "b_seq": 1, "b_at": T0})])
+    results = await asyncio.gather(
+        db.write([(JOURNAL_ROW, {"b_id": 3, "b_seq": 1, "b_at": T0})]),
+        db.write([(JOURNAL_ROW, {"b_id": 1, "b_seq": 1, "b_at": T0})]),  # duplicate
+        db.write([(JOURNAL_ROW, {"b_id": 4, "b_seq": 1, "b_at": T0}), (DROP, {"b_id": 3})]),
+        return_exceptions=True,
+    )
+    assert results[0] == [[]] and results[2] == [[], []]
+    assert isinstance(results[1], IntegrityError)
+    async with db() as session:
+        ids = sorted(r[0] for r in await session.execute(select(JOURNAL.c.update_id)))
+    assert ids == [1, 4]
+
+
+async def test_customer_read_matches_the_model(sessionmaker, clock) -> None:
+    from core import customers
+
+    db = sessionmaker
+    async with db.begin() as session:
+        made, _ = await customers.touch_telegram_user(
+            session, clock=clock, telegram_id=555, first_name="Ана", language_code="ru"
+        )
+    read = CustomerRead({"awaits": sequences.awaits_reply_flag})
+    view, flags = await read(db, 555)
+    assert view == made
+    assert flags == {"awaits": False}
+    assert view is not None and view.last_seen_at is not None and view.last_seen_at.tzinfo is not None
+    assert await read(db, 556) == (None, {})
+
+
+def test_in_lists_are_refused() -> None:
+    from sqlalchemy.dialects import sqlite
+
+    with pytest.raises(ValueError, match="IN lists"):
+        Prepared(select(INBOX).where(INBOX.c.update_id.in_([1, 2]))).compiled(sqlite.dialect())
