@@ -371,15 +371,20 @@ class Inbox:
 
         async def finish(session: AsyncSession) -> None:
             for write in recorded:
-                await write(session)
+                if isinstance(write, list):
+                    for prepared, params in write:
+                        await session.execute(prepared.stmt, dict(params))
+                else:
+                    await write(session)
             for prepared, params in steps:
                 await session.execute(prepared.stmt, dict(params))
 
         try:
-            if recorded:
-                await self.db.batched(finish)  # shares a commit with others
+            hot = [s for write in recorded if isinstance(write, list) for s in write]
+            if len(hot) == sum(len(w) if isinstance(w, list) else 1 for w in recorded):  # hot steps only
+                await self.db.write(hot + steps)  # shares a commit with others
             else:
-                await self.db.write(steps)  # the same, as hot statements
+                await self.db.batched(finish)  # the same through a session
         except Exception:
             if not recorded:
                 raise

@@ -9,7 +9,6 @@ from typing import Any
 from aiogram import BaseMiddleware
 from aiogram.types import Chat, TelegramObject, Update, User
 from sqlalchemy import ColumnElement
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import customers as svc
 from core.clock import Clock
@@ -18,7 +17,7 @@ from dialogs.i18n import I18n
 from storage.db import Database
 
 TOUCH_EVERY = timedelta(minutes=1)
-Probe = Callable[[AsyncSession, int], Awaitable[Any]]  # (read session, customer id) -> value
+Probe = Callable[[Database, int], Awaitable[Any]]  # (database, customer id) -> value: hot reads
 Flag = Callable[[Any], ColumnElement[Any]]  # customer id column -> SQL expression
 
 
@@ -79,11 +78,8 @@ class CustomerMiddleware(BaseMiddleware):
                 probes = dict(self.probes)
                 if message is not None and not (message.text or "").startswith("/"):
                     probes.update(self.message_probes)
-                if probes:
-                    # Reads that need not agree with each other: no snapshot (no BEGIN/ROLLBACK trips).
-                    async with self.db.read(snapshot=False) as session:
-                        for name, probe in probes.items():
-                            data[name] = await probe(session, customer.id)
+                for name, probe in probes.items():
+                    data[name] = await probe(self.db, customer.id)
             if not is_membership and (customer is None or self._stale(customer, user)):
                 async with self.db.begin() as session:
                     customer, _ = await svc.touch_telegram_user(

@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, exists, func, insert, select, update
+from sqlalchemy import Table, bindparam, exists, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.clock import Clock
@@ -20,6 +20,8 @@ from core.customers import CustomerView
 from core.customers import view as customer_view
 from core.delivery import wake
 from core.errors import Invalid, NotFound
+from storage.db import Database
+from storage.hot import Prepared, Step
 from storage.models import Customer
 from storage.models_support import FaqQuery, GroupPost, SupportCase, SupportMessage, SupportTopic
 
@@ -92,6 +94,35 @@ async def active_case(session: AsyncSession, *, customer_id: int) -> CaseView | 
     """The customer's waiting or open case, if any."""
     row = await _active_row(session, customer_id)
     return case_view(row) if row else None
+
+
+_CASES = cast(Table, SupportCase.__table__)
+_TOPICS = cast(Table, SupportTopic.__table__)
+# The same read as a hot statement (storage/hot.py): made for every message a customer sends.
+_ACTIVE_CASE_AND_BAN = Prepared(
+    select(
+        _CASES,
+        exists()
+        .where(_TOPICS.c.customer_id == bindparam("b_customer_id"), _TOPICS.c.banned)
+        .label("banned"),
+    )
+    .where(
+        _CASES.c.customer_id == bindparam("b_customer_id"),
+        or_(*(_CASES.c.status == status for status in ACTIVE)),
+    )
+    .order_by(_CASES.c.id.desc())
+    .limit(1)
+)
+
+
+async def read_active_case_and_ban(db: Database, *, customer_id: int) -> tuple[CaseView, bool] | None:
+    """`active_case_and_ban` without a session (a hot read: see storage/hot.py)."""
+    rows = await db.fetch(_ACTIVE_CASE_AND_BAN, {"b_customer_id": customer_id})
+    if not rows:
+        return None
+    row = rows[0]
+    banned = bool(row.pop("banned"))
+    return CaseView(**{name: row[name] for name in CaseView.__dataclass_fields__}), banned
 
 
 async def active_case_and_ban(session: AsyncSession, *, customer_id: int) -> tuple[CaseView, bool] | None:
@@ -521,6 +552,19 @@ async def staff_reply(
         .returning(SupportMessage.id)
     )
     return case, msg_id
+
+
+_MESSAGES = cast(Table, SupportMessage.__table__)
+_MARK_DELIVERED = Prepared(
+    update(_MESSAGES)
+    .where(_MESSAGES.c.id == bindparam("b_id"))
+    .values(customer_message_id=bindparam("b_landed"))
+)
+
+
+def delivered_step(*, support_message_id: int, customer_message_id: int) -> Step:
+    """`mark_delivered` as a hot step, for `Database.record` (committed with the update)."""
+    return (_MARK_DELIVERED, {"b_id": support_message_id, "b_landed": customer_message_id})
 
 
 async def mark_delivered(session: AsyncSession, *, support_message_id: int, customer_message_id: int) -> None:

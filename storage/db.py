@@ -66,14 +66,16 @@ def create_engine(database_url: str, *, echo: bool = False) -> AsyncEngine:
 
 Write = Callable[[AsyncSession], Awaitable[Any]]
 # Bookkeeping writes of the update being handled, committed with its done mark (see `record`).
-_with_update: contextvars.ContextVar[list[Write] | None] = contextvars.ContextVar("with_update", default=None)
+_with_update: contextvars.ContextVar[list[Write | list[Step]] | None] = contextvars.ContextVar(
+    "with_update", default=None
+)
 
 
 @contextmanager
-def update_writes() -> Iterator[list[Write]]:
+def update_writes() -> Iterator[list[Write | list[Step]]]:
     """Around one update (bot/inbox.py): collects the `record`ed writes of its handler, which
     the inbox runs in the transaction that marks the update done."""
-    writes: list[Write] = []
+    writes: list[Write | list[Step]] = []
     token = _with_update.set(writes)
     try:
         yield writes
@@ -151,16 +153,16 @@ class Database(async_sessionmaker[AsyncSession]):
             self._write_lock.release()
 
 
-    async def record(self, op: Write) -> None:
+    async def record(self, op: Write | list[Step]) -> None:
         """A write that only records what happened (where a message landed, say): inside an
         update it is committed with the update's done mark (no transaction of its own; lost
         only with the update's own mark, i.e. when the process dies in between); elsewhere it
-        is a `batched` write."""
+        is a `batched` write. `op` as hot steps (storage/hot.py) keeps the update's commit hot."""
         pending = _with_update.get()
         if pending is not None:
             pending.append(op)
             return
-        await self.batched(op)
+        await self._enqueue(op)
 
     async def batched(self, op: Callable[[AsyncSession], Awaitable[Any]]) -> None:
         """Run `op(session)` in a write transaction shared with the other `batched` writes

@@ -70,9 +70,9 @@ def kind_of(message: Message) -> str:
 ACTIVE_CASE = "support_active_case"  # the customer middleware's read for a new message
 
 
-async def active_case_probe(session: AsyncSession, customer_id: int) -> tuple[support.CaseView, bool] | None:
-    """Read with the customer (bot/middlewares.py `message_probes`): no transaction of its own."""
-    return await support.active_case_and_ban(session, customer_id=customer_id)
+async def active_case_probe(db: Database, customer_id: int) -> tuple[support.CaseView, bool] | None:
+    """Read with the customer (bot/middlewares.py `message_probes`): a hot read, no session."""
+    return await support.read_active_case_and_ban(db, customer_id=customer_id)
 
 
 class InActiveCase(BaseFilter):
@@ -91,8 +91,7 @@ class InActiveCase(BaseFilter):
         if ACTIVE_CASE in data:  # read with the customer
             found = data[ACTIVE_CASE]
         else:
-            async with db.read() as session:
-                found = await support.active_case_and_ban(session, customer_id=customer.id)
+            found = await support.read_active_case_and_ban(db, customer_id=customer.id)
         if found is None:
             return False
         case, banned = found

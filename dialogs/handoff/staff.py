@@ -227,12 +227,9 @@ async def on_staff_message(
     assert support_message_id is not None
     landed = sent.message_id
 
-    async def delivered(session: AsyncSession) -> None:  # committed with the update's done mark
-        await support.mark_delivered(
-            session, support_message_id=support_message_id, customer_message_id=landed
-        )
-
-    await db.record(delivered)
+    # Committed with the update's done mark.
+    await db.record([support.delivered_step(support_message_id=support_message_id,
+                                            customer_message_id=landed)])
 
 
 @router.edited_message(F.from_user.is_bot.is_(False))
