@@ -19,6 +19,7 @@ from core.clock import Clock
 from core.customers import CustomerView
 from core.customers import view as customer_view
 from core.delivery import wake
+from core.delivery.wake import committed
 from core.errors import Invalid, NotFound
 from storage.db import Database
 from storage.hot import Prepared, Step
@@ -98,6 +99,7 @@ async def active_case(session: AsyncSession, *, customer_id: int) -> CaseView | 
 
 _CASES = cast(Table, SupportCase.__table__)
 _TOPICS = cast(Table, SupportTopic.__table__)
+_MESSAGES = cast(Table, SupportMessage.__table__)
 # The same read as a hot statement (storage/hot.py): made for every message a customer sends.
 _ACTIVE_CASE_AND_BAN = Prepared(
     select(
@@ -385,6 +387,84 @@ async def relay_customer_message(
     wake(session, "group_posts")
 
 
+_POSTS = cast(Table, GroupPost.__table__)
+# A message into a case whose card is already queued: the common case, as hot statements.
+_RELAY_STATE = Prepared(
+    select(
+        exists()
+        .where(
+            _MESSAGES.c.customer_chat_id == bindparam("b_chat"),
+            _MESSAGES.c.customer_message_id == bindparam("b_mid"),
+            _MESSAGES.c.direction == "in",
+        )
+        .label("known"),
+        exists().where(_POSTS.c.case_id == bindparam("b_case"), _POSTS.c.kind == "card").label("carded"),
+    )
+)
+_INSERT_IN = Prepared(
+    insert(_MESSAGES).values(
+        case_id=bindparam("b_case"), direction="in", customer_chat_id=bindparam("b_chat"),
+        customer_message_id=bindparam("b_mid"), group_chat_id=bindparam("b_group"),
+        topic_message_id=None, staff_id=None, kind=bindparam("b_kind"), text=bindparam("b_text"),
+        created_at=bindparam("b_now"), edited_at=None,
+    )
+)
+_INSERT_POST = Prepared(
+    insert(_POSTS).values(
+        group_chat_id=bindparam("b_group"), customer_id=bindparam("b_customer"), case_id=bindparam("b_case"),
+        support_message_id=select(_MESSAGES.c.id)
+        .where(
+            _MESSAGES.c.customer_chat_id == bindparam("b_chat"),
+            _MESSAGES.c.customer_message_id == bindparam("b_mid"),
+            _MESSAGES.c.direction == "in",
+        )
+        .scalar_subquery(),
+        priority=PRIORITY_CUSTOMER, kind="copy", payload=bindparam("b_payload"), status="queued",
+        owner=None, lease_until=None, attempts=0, not_before=None, created_at=bindparam("b_now"),
+        sent_at=None, error=None,
+    )
+)
+
+
+async def relay_into_case(
+    db: Database,
+    *,
+    clock: Clock,
+    case: CaseView,
+    chat_id: int,
+    message_id: int,
+    kind: str,
+    text: str | None,
+    media_group_id: str | None = None,
+    faq_suggestions: dict[str, Any] | None = None,
+) -> None:
+    """`relay_customer_message` in its own transaction; once the case's card is queued (every
+    message but a case's first) as hot statements (storage/hot.py): a read and one write.
+
+    The read and the write need not share a transaction: one chat's updates are handled one at
+    a time (a replay included), and a case's card, once queued, stays queued."""
+    args = dict(case=case, chat_id=chat_id, message_id=message_id, kind=kind, text=text,
+                media_group_id=media_group_id, faq_suggestions=faq_suggestions)
+    (state,) = await db.fetch(_RELAY_STATE, {"b_chat": chat_id, "b_mid": message_id, "b_case": case.id})
+    if state["known"]:
+        return
+    if not state["carded"]:
+        async with db.begin() as session:
+            await relay_customer_message(session, clock=clock, **args)  # type: ignore[arg-type]
+        return
+    payload = {
+        "chat_id": chat_id, "message_id": message_id, "kind": kind, "text": text,
+        "media_group_id": media_group_id, **({"faq": faq_suggestions} if faq_suggestions else {}),
+    }
+    common = {"b_case": case.id, "b_chat": chat_id, "b_mid": message_id, "b_group": case.group_chat_id,
+              "b_now": clock.now()}
+    await db.write([
+        (_INSERT_IN, {**common, "b_kind": kind, "b_text": text}),
+        (_INSERT_POST, {**common, "b_customer": case.customer_id, "b_payload": payload}),
+    ])
+    committed("group_posts")
+
+
 async def customer_edited(
     session: AsyncSession,
     *,
@@ -554,7 +634,6 @@ async def staff_reply(
     return case, msg_id
 
 
-_MESSAGES = cast(Table, SupportMessage.__table__)
 _MARK_DELIVERED = Prepared(
     update(_MESSAGES)
     .where(_MESSAGES.c.id == bindparam("b_id"))

@@ -62,6 +62,9 @@ class Prepared:
         compiled = self.stmt.compile(dialect=dialect)  # type: ignore[attr-defined]
         if compiled.positiontup is None:
             raise ValueError(f"{dialect.name}: not a positional dialect")
+        if getattr(compiled, "insert_prefetch", None) or getattr(compiled, "update_prefetch", None):
+            # A column default computed in Python would be skipped here: give it a value.
+            raise ValueError("Prepared needs a value for every column with a Python-side default")
         names = tuple(compiled.positiontup)
         binds: dict[str, Callable[[Any], Any]] = {}
         defaults: dict[str, Any] = {}

@@ -40,11 +40,21 @@ def subscribe(callback: Subscriber) -> Callable[[], None]:
     return unsubscribe
 
 
+def committed(*names: str) -> None:
+    """Wake the workers of these queues now: for a commit made without a session (a hot write,
+    storage/hot.py), call it once that write returned."""
+    _notify(frozenset(names))
+
+
 @event.listens_for(Session, "after_commit")
 def _after_commit(session: Session) -> None:
     names = session.info.pop(KEY, None)
     if names:
-        frozen = frozenset(names)
+        _notify(frozenset(names))
+
+
+def _notify(frozen: frozenset[str]) -> None:
+    if frozen:
         for callback in list(_subscribers):
             try:
                 callback(frozen)

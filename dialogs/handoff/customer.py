@@ -317,7 +317,7 @@ async def on_message_in_case(
     message: Message,
     case: support.CaseView,
     banned: bool,
-    db: async_sessionmaker[AsyncSession],
+    db: Database,
     clock: Clock,
     ctx: BotContext,
     customer: CustomerView | None = None,
@@ -326,8 +326,7 @@ async def on_message_in_case(
     """While a case is active every message goes to staff (nothing is answered by the bot)."""
     if banned:
         return  # relaying stopped by staff; ignored on purpose
-    async with db.begin() as session:
-        await _relay(session, clock, case, message, customer, faq)
+    await support.relay_into_case(db, clock=clock, case=case, **_relay_args(message, customer, faq))
     ctx.notify("group_posts")
 
 
@@ -340,16 +339,18 @@ async def _relay(
     faq: FaqLibrary | None = None,
 ) -> None:
     """Queue the message for the topic, with the FAQ entries staff may send in answer (ids only)."""
+    args = _relay_args(message, customer, faq)
+    await support.relay_customer_message(session, clock=clock, case=case, **args)
+
+
+def _relay_args(message: Message, customer: CustomerView | None, faq: FaqLibrary | None) -> dict[str, Any]:
     text = message.text or message.caption
     suggested = faq.suggestions(customer.language, text) if faq and customer and text else []
-    await support.relay_customer_message(
-        session,
-        clock=clock,
-        case=case,
+    return dict(
         chat_id=message.chat.id,
         message_id=message.message_id,
         kind=kind_of(message),
-        text=message.text or message.caption,
+        text=text,
         media_group_id=message.media_group_id,
         faq_suggestions={"ids": suggested, "lang": customer.language} if suggested and customer else None,
     )

@@ -111,3 +111,31 @@ def test_in_lists_are_refused() -> None:
 
     with pytest.raises(ValueError, match="IN lists"):
         Prepared(select(INBOX).where(INBOX.c.update_id.in_([1, 2]))).compiled(sqlite.dialect())
+
+
+async def test_relay_into_a_carded_case_is_the_same_rows_as_in_a_session(sessionmaker, clock) -> None:
+    """The first message queues the card (a session); the next ones are hot statements; a
+    replayed message queues nothing; each post points at its own message."""
+    from core import customers, support
+    from storage.models_support import GroupPost, SupportMessage
+
+    db = sessionmaker
+    async with db.begin() as s:
+        c, _ = await customers.touch_telegram_user(s, clock=clock, telegram_id=9, first_name="A")
+        case, _ = await support.open_case(s, clock=clock, customer_id=c.id, group_chat_id=-100, origin="menu")
+    faq = {"ids": ["delivery"], "lang": "en"}
+    for mid, text in ((5, "hi"), (6, "there 👋"), (6, "there 👋"), (7, None)):
+        await support.relay_into_case(db, clock=clock, case=case, chat_id=9, message_id=mid,
+                                      kind="text" if text else "photo", text=text,
+                                      faq_suggestions=faq if mid == 6 else None)
+    async with db() as s:
+        assert await support.queue_depth(s) == {-100: 4}  # the card and three messages, once each
+        messages = {m.customer_message_id: m for m in (await s.execute(select(SupportMessage))).scalars()}
+        posts = (await s.execute(select(GroupPost).order_by(GroupPost.id))).scalars().all()
+    assert [p.kind for p in posts] == ["card", "copy", "copy", "copy"]
+    for post, mid in zip(posts[1:], (5, 6, 7), strict=True):
+        assert post.support_message_id == messages[mid].id
+        assert post.payload["message_id"] == mid and post.status == "queued" and post.attempts == 0
+        assert post.created_at == clock.now() and post.customer_id == c.id and post.case_id == case.id
+    assert posts[2].payload["faq"] == faq and posts[2].payload["text"] == "there 👋"
+    assert messages[7].text is None and messages[7].kind == "photo" and messages[6].direction == "in"
