@@ -12,7 +12,20 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, exists, func, insert, or_, select, update
+from sqlalchemy import (
+    BigInteger,
+    String,
+    Table,
+    Text,
+    bindparam,
+    exists,
+    func,
+    insert,
+    null,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.clock import Clock
@@ -25,6 +38,7 @@ from storage.db import Database
 from storage.hot import Prepared, Step
 from storage.models import Customer
 from storage.models_support import FaqQuery, GroupPost, SupportCase, SupportMessage, SupportTopic
+from storage.types import UTCDateTime
 
 ACTIVE = ("waiting", "open")
 PRIORITY_CUSTOMER, PRIORITY_EDIT, PRIORITY_CARD, PRIORITY_REMINDER = 0, 1, 2, 3
@@ -123,8 +137,11 @@ async def read_active_case_and_ban(db: Database, *, customer_id: int) -> tuple[C
     if not rows:
         return None
     row = rows[0]
-    banned = bool(row.pop("banned"))
-    return CaseView(**{name: row[name] for name in CaseView.__dataclass_fields__}), banned
+    return _case_from(row), bool(row["banned"])
+
+
+def _case_from(row: dict[str, Any]) -> CaseView:
+    return CaseView(**{name: row[name] for name in CaseView.__dataclass_fields__})
 
 
 async def active_case_and_ban(session: AsyncSession, *, customer_id: int) -> tuple[CaseView, bool] | None:
@@ -544,31 +561,117 @@ async def customer_edited(
     return True
 
 
+def _by_thread(group_chat_id: Any, thread_id: Any) -> Any:
+    t, c = SupportTopic.__table__, Customer.__table__
+    return (
+        select(
+            t.c.id.label("topic_id"), t.c.thread_id.label("topic_thread"), t.c.banned.label("topic_banned"), c
+        )
+        .join_from(t, c, c.c.id == t.c.customer_id)
+        .where(t.c.group_chat_id == group_chat_id, t.c.thread_id == thread_id)
+    )
+
+
+def _thread_views(row: Any, group_chat_id: int) -> tuple[TopicView, CustomerView]:
+    topic = TopicView(
+        id=row.topic_id, customer_id=row.id, group_chat_id=group_chat_id,
+        thread_id=row.topic_thread, banned=row.topic_banned,
+    )
+    return topic, customer_view(row)
+
+
 async def find_by_thread(
     session: AsyncSession, *, group_chat_id: int, thread_id: int
 ) -> tuple[TopicView, CustomerView] | None:
     """The topic (and its customer) behind a forum thread; one Core read (every staff message
     in a topic asks this)."""
-    t, c = SupportTopic.__table__, Customer.__table__
-    row = (
-        await session.execute(
-            select(
-                t.c.id.label("topic_id"),
-                t.c.thread_id.label("topic_thread"),
-                t.c.banned.label("topic_banned"),
-                c,
-            )
-            .join_from(t, c, c.c.id == t.c.customer_id)
-            .where(t.c.group_chat_id == group_chat_id, t.c.thread_id == thread_id)
-        )
-    ).first()
-    if row is None:
-        return None
-    topic = TopicView(
-        id=row.topic_id, customer_id=row.id, group_chat_id=group_chat_id,
-        thread_id=row.topic_thread, banned=row.topic_banned,
+    row = (await session.execute(_by_thread(group_chat_id, thread_id))).first()
+    return _thread_views(row, group_chat_id) if row is not None else None
+
+
+# A staff message in a topic, as hot statements (storage/hot.py): the topic with its customer,
+# the active case, and the message inserted only while that case is still active.
+_THREAD = Prepared(_by_thread(bindparam("b_group"), bindparam("b_thread")))
+_ACTIVE_CASE = Prepared(
+    select(_CASES)
+    .where(_CASES.c.customer_id == bindparam("b_customer"), or_(*(_CASES.c.status == s for s in ACTIVE)))
+    .order_by(_CASES.c.id.desc())
+    .limit(1)
+)
+_STAFF_MESSAGE = Prepared(
+    insert(_MESSAGES)
+    .from_select(
+        ["case_id", "direction", "customer_chat_id", "customer_message_id", "group_chat_id",
+         "topic_message_id", "staff_id", "kind", "text", "created_at", "edited_at"],
+        select(
+            _CASES.c.id, bindparam("b_direction", type_=String()), bindparam("b_chat", type_=BigInteger()),
+            null(), bindparam("b_group", type_=BigInteger()),
+            bindparam("b_topic_message", type_=BigInteger()),
+            bindparam("b_staff", type_=BigInteger()), bindparam("b_kind", type_=String()),
+            bindparam("b_text", type_=Text()), bindparam("b_now", type_=UTCDateTime()), null(),
+        ).where(_CASES.c.id == bindparam("b_case"), or_(*(_CASES.c.status == s for s in ACTIVE))),
     )
-    return topic, customer_view(row)  # type: ignore[arg-type]  # the customer's columns by name
+    .returning(_MESSAGES.c.id)
+)
+
+
+@dataclass(frozen=True)
+class StaffMessage:
+    topic: TopicView
+    customer: CustomerView
+    case: CaseView | None  # None: a note with no active case (nothing recorded)
+    support_message_id: int | None
+
+
+async def record_staff_message(
+    db: Database,
+    *,
+    clock: Clock,
+    group_chat_id: int,
+    thread_id: int,
+    topic_message_id: int,
+    staff_id: int,
+    kind: str,
+    text: str | None,
+    note: bool = False,
+) -> StaffMessage | None:
+    """`find_by_thread` + `staff_reply`; None when the thread is no customer's topic.
+
+    The common case (a case already answered by staff, or a note into an active case) is hot
+    statements: two reads and one insert that only happens while the case is still active.
+    Anything else (no active case, a case's first reply, a case closed in between) runs in a
+    transaction as `staff_reply` does."""
+    rows = await db.fetch(_THREAD, {"b_group": group_chat_id, "b_thread": thread_id})
+    if not rows:
+        return None
+    topic, customer = _thread_views(_Row(rows[0]), group_chat_id)
+    cases = await db.fetch(_ACTIVE_CASE, {"b_customer": topic.customer_id})
+    if cases:
+        case = _case_from(cases[0])
+        if note or case.first_staff_reply_at is not None:
+            (inserted,) = await db.write([(_STAFF_MESSAGE, {
+                "b_case": case.id, "b_direction": "note" if note else "out",
+                "b_chat": customer.telegram_id or 0, "b_group": group_chat_id,
+                "b_topic_message": topic_message_id, "b_staff": staff_id, "b_kind": kind,
+                "b_text": text, "b_now": clock.now(),
+            })])
+            if inserted:
+                return StaffMessage(topic, customer, case, inserted[0]["id"])
+    async with db.begin() as session:
+        found = await find_by_thread(session, group_chat_id=group_chat_id, thread_id=thread_id)
+        if found is None:
+            return None
+        topic, customer = found
+        reply_case, message_id = await staff_reply(
+            session, clock=clock, customer_id=topic.customer_id, group_chat_id=group_chat_id,
+            topic_message_id=topic_message_id, staff_id=staff_id, kind=kind, text=text, note=note,
+            customer_chat_id=customer.telegram_id,
+        )
+    return StaffMessage(topic, customer, reply_case, message_id)
+
+
+class _Row(dict[str, Any]):
+    __getattr__ = dict.__getitem__
 
 
 async def staff_reply(

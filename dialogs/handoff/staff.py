@@ -190,26 +190,21 @@ async def on_staff_message(
     if (message.text or "").startswith("/") and not _is_note(message):
         return  # other commands are not relayed
     note = _is_note(message)
-    async with db.begin() as session:  # the topic is looked up in the reply's transaction
-        found = await support.find_by_thread(
-            session, group_chat_id=message.chat.id, thread_id=message.message_thread_id
-        )
-        if found is None:
-            return  # a topic that is no customer's (made by hand, or forgotten)
-        topic, customer = found
-        telegram_id = customer.telegram_id
-        case, support_message_id = await support.staff_reply(
-            session,
-            clock=clock,
-            customer_id=topic.customer_id,
-            group_chat_id=message.chat.id,
-            topic_message_id=message.message_id,
-            staff_id=message.from_user.id,
-            kind=kind_of(message),
-            text=message.text or message.caption,
-            note=note,
-            customer_chat_id=telegram_id,
-        )
+    recorded = await support.record_staff_message(
+        db,
+        clock=clock,
+        group_chat_id=message.chat.id,
+        thread_id=message.message_thread_id,
+        topic_message_id=message.message_id,
+        staff_id=message.from_user.id,
+        kind=kind_of(message),
+        text=message.text or message.caption,
+        note=note,
+    )
+    if recorded is None:
+        return  # a topic that is no customer's (made by hand, or forgotten)
+    case, support_message_id = recorded.case, recorded.support_message_id
+    telegram_id = recorded.customer.telegram_id
     if note or case is None or telegram_id is None:
         return
     t = i18n(settings.staff_language)

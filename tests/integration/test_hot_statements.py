@@ -139,3 +139,43 @@ async def test_relay_into_a_carded_case_is_the_same_rows_as_in_a_session(session
         assert post.created_at == clock.now() and post.customer_id == c.id and post.case_id == case.id
     assert posts[2].payload["faq"] == faq and posts[2].payload["text"] == "there 👋"
     assert messages[7].text is None and messages[7].kind == "photo" and messages[6].direction == "in"
+
+
+async def test_staff_messages_hot_or_not_record_what_staff_reply_records(sessionmaker, clock) -> None:
+    from core import customers, support
+    from storage.models_support import SupportCase, SupportMessage
+
+    db = sessionmaker
+    async with db.begin() as s:
+        c, _ = await customers.touch_telegram_user(s, clock=clock, telegram_id=31, first_name="B")
+        case, _ = await support.open_case(s, clock=clock, customer_id=c.id, group_chat_id=-100, origin="menu")
+        await support.set_thread(s, clock=clock, customer_id=c.id, group_chat_id=-100, thread_id=77, name="B")
+
+    def say(mid: int, *, note: bool = False):  # type: ignore[no-untyped-def]
+        return support.record_staff_message(db, clock=clock, group_chat_id=-100, thread_id=77,
+                                            topic_message_id=mid, staff_id=5, kind="text",
+                                            text=f"m{mid}", note=note)
+
+    first = await say(1)  # the case's first staff reply: in a session (status -> open)
+    second = await say(2)  # hot
+    note = await say(3, note=True)  # hot
+    assert first and second and note
+    assert first.case and second.case and first.case.id == second.case.id == note.case.id == case.id
+    assert second.case.status == "open" and second.case.first_staff_reply_at == clock.now()
+    assert await support.record_staff_message(db, clock=clock, group_chat_id=-100, thread_id=78,
+                                              topic_message_id=9, staff_id=5, kind="text", text="x") is None
+    async with db.begin() as s:
+        await support.close_case(s, clock=clock, customer_id=c.id, closed_by=5)
+    after = await say(4)  # no active case: staff writing first opens the next one
+    assert after and after.case and after.case.id != case.id and after.case.number == 2
+    async with db() as s:
+        rows = (await s.execute(select(SupportMessage).order_by(SupportMessage.id))).scalars().all()
+        cases = (await s.execute(select(SupportCase).order_by(SupportCase.id))).scalars().all()
+    assert [(m.topic_message_id, m.direction, m.case_id, m.customer_chat_id, m.staff_id) for m in rows] == [
+        (1, "out", case.id, 31, 5), (2, "out", case.id, 31, 5), (3, "note", case.id, 31, 5),
+        (4, "out", after.case.id, 31, 5),
+    ]
+    assert [m.id for m in rows] == [first.support_message_id, second.support_message_id,
+                                    note.support_message_id, after.support_message_id]
+    assert rows[1].created_at == clock.now() and rows[1].text == "m2"
+    assert [x.status for x in cases] == ["closed", "open"]
