@@ -1,11 +1,10 @@
 """Fixtures for fast flow tests (tests/flows/harness.py): `flow` is a fresh bot, database and
-double per test; what does not change between tests (migrated schema, texts, FAQ) is built
-once per pytest process."""
+double per test; what does not change between tests (the migrated schema, `migrated_sqlite` in
+tests/conftest.py; texts; the FAQ) is built once per pytest process."""
 
 from __future__ import annotations
 
 import asyncio
-import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -23,27 +22,13 @@ from dialogs.i18n import I18n
 from sandbox.limits import FloodConfig, FloodLimiter
 from sandbox.methods import BotApi
 from sandbox.state import SandboxState
-from storage import migrate
 from storage.db import create_engine, create_sessionmaker
 from storage.state import set_state
 from supportbot.runtime import customer_hooks, load_faq
+from tests.conftest import sqlite_copy
 from tests.flows.harness import Flow, InProcessSession, Person
 
 TOKEN = "1234567890:AAE2eTestTokenABCDEFGHIJKLMNOPQRSTUV"
-
-
-@pytest.fixture(scope="session")
-def migrated_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A SQLite file migrated to the current heads once; each test gets a copy."""
-    path = tmp_path_factory.mktemp("flows") / "template.sqlite3"
-
-    async def build() -> None:
-        engine = create_engine(f"sqlite+aiosqlite:///{path}")
-        await migrate.upgrade(engine)
-        await engine.dispose()
-
-    asyncio.run(build())
-    return path
 
 
 @pytest.fixture(scope="session")
@@ -71,11 +56,10 @@ def flow_settings() -> dict[str, Any]:
 
 @pytest.fixture
 async def flow(
-    migrated_db: Path, tmp_path: Path, i18n: I18n, faq_library: FaqLibrary, base_settings: Settings,
+    migrated_sqlite: Path, tmp_path: Path, i18n: I18n, faq_library: FaqLibrary, base_settings: Settings,
     flow_settings: dict[str, Any],
 ) -> AsyncIterator[Flow]:
-    db_path = tmp_path / "flow.sqlite3"
-    shutil.copyfile(migrated_db, db_path)
+    database_url = sqlite_copy(migrated_sqlite, tmp_path, "flow.sqlite3")  # tests/conftest.py
 
     state = SandboxState()
     state.bind_token(TOKEN)
@@ -86,7 +70,7 @@ async def flow(
 
     values: dict[str, Any] = {
         "bot_token": TOKEN,
-        "database_url": f"sqlite+aiosqlite:///{db_path}",
+        "database_url": database_url,
         "support_chat_id": group.id,
         **flow_settings,
     }
