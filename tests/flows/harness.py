@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from aiogram import Bot, Dispatcher
 from aiogram.client.session.base import BaseSession
@@ -70,7 +70,7 @@ class InProcessSession(BaseSession):
         self.calls.append(method)
         status, body = await self.api.call(method.__api_method__, params, uploads)
         response = self.check_response(bot=bot, method=method, status_code=status, content=json.dumps(body))
-        return response.result  # type: ignore[return-value]
+        return cast(TelegramType, response.result)
 
     async def close(self) -> None:
         return None
