@@ -8,6 +8,7 @@ from typing import Any
 from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.session.base import BaseSession
 from aiogram.client.session.middlewares.base import BaseRequestMiddleware, NextRequestMiddlewareType
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.methods import TelegramMethod
@@ -63,10 +64,13 @@ def create_bot(
     gate: FloodGate | None,
     journal: SendJournalMiddleware | None = None,
     answers: CallbackAnswers | None = None,
+    session: BaseSession | None = None,
 ) -> tuple[Bot, FloodControlMiddleware]:
     """A Bot whose every request goes through the flood-control sender and the send journal
-    (and, with `answers`, the one-answer-per-press guard)."""
-    session = AiohttpSession(api=TelegramAPIServer.from_base(api_url)) if api_url else AiohttpSession()
+    (and, with `answers`, the one-answer-per-press guard). `session`: where requests end
+    (tests/flows: the double in-process); by default aiohttp to `api_url` or Telegram."""
+    if session is None:
+        session = AiohttpSession(api=TelegramAPIServer.from_base(api_url)) if api_url else AiohttpSession()
     sender = FloodControlMiddleware(gate)
     if answers is not None:
         session.middleware(AnswerCallbackMiddleware(answers))
