@@ -33,9 +33,7 @@ from bot.sender import sending
 from core import delivery
 from core.delivery.outgoing import Outgoing, Result, Source
 from core.delivery.sources import InterviewSource, NoticeSource, SurveySource
-from core.nps.rules import NpsRules
 from core.outreach.delivery import CampaignSource
-from core.outreach.rules import OutreachRules
 from core.ratelimit import Lane
 from core.settings import Settings
 from dialogs.exit_interview.handlers import render_interview
@@ -68,8 +66,8 @@ def sources(ctx: BotContext) -> list[Source]:
     s, clock = ctx.settings, ctx.clock
     cap = timedelta(days=s.proactive_cap_days)
     return [
-        CampaignSource(clock=clock, rules=OutreachRules.from_settings(s)),
-        SurveySource(clock=clock, cap=cap, rules=NpsRules.from_settings(s)),
+        CampaignSource(clock=clock, rules=ctx.rules.outreach),
+        SurveySource(clock=clock, cap=cap, rules=ctx.rules.nps),
         InterviewSource(clock=clock, cap=cap),
         NoticeSource(clock=clock, cap=cap),
     ]
@@ -378,7 +376,7 @@ async def run(ctx: BotContext) -> None:
     lane) and staff-group posts (bot/support_worker.py: one request at a time per topic)."""
     from bot import support_worker
 
-    configure_card(settings=ctx.settings, clock=ctx.clock)
+    configure_card(rules=ctx.rules.loyalty, clock=ctx.clock)
     async with asyncio.TaskGroup() as drivers:  # one fails: both stop, the runtime restarts them
         drivers.create_task(Deliverer(ctx).run(), name="delivery-proactive")
         drivers.create_task(support_worker.run_group_posts(ctx), name="delivery-staff-posts")

@@ -22,6 +22,7 @@ from bot.outreach import AWAITS_REPLY, OutreachMiddleware, awaits_reply_flag
 from bot.sender import DepartureMiddleware, FloodControlMiddleware
 from core.clock import Clock
 from core.ratelimit import FloodGate
+from core.rules import Rules
 from core.settings import Settings
 from dialogs import exit_interview, fallback, loyalty, nps, onboarding, outreach
 from dialogs.faq import handlers as faq_handlers
@@ -84,15 +85,19 @@ def create_bot(
 def create_dispatcher(
     *,
     settings: Settings,
+    rules: Rules,
     db: Database,
     clock: Clock,
     i18n: I18n,
     shared: bool = False,
     **services: Any,
 ) -> Dispatcher:
-    """`shared`: several processes handle this database's updates (no in-process FSM cache)."""
-    dp = Dispatcher(storage=SqlStorage(db, clock, cache=not shared), settings=settings, db=db, clock=clock,
-                    i18n=i18n, **services)
+    """Handlers receive every keyword given here by name (aiogram's workflow data): `settings`,
+    `rules` (the composition root's bundle, core/rules.py), `db`, `clock`, `i18n` and
+    `services`. `shared`: several processes handle this database's updates (no in-process FSM
+    cache)."""
+    dp = Dispatcher(storage=SqlStorage(db, clock, cache=not shared), settings=settings, rules=rules,
+                    db=db, clock=clock, i18n=i18n, **services)
     dp.update.outer_middleware(CustomerMiddleware(db=db, clock=clock, settings=settings, i18n=i18n,
                                                   flags={AWAITS_REPLY: awaits_reply_flag},
                                                   message_probes={ACTIVE_CASE: active_case_probe}))

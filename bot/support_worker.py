@@ -481,7 +481,7 @@ async def _notice_text(ctx: BotContext, payload: dict[str, Any]) -> str:
     renderer = STAFF_RENDERERS.get(payload.get("render") or "")
     if renderer is not None:
         async with ctx.db() as session:
-            return await renderer(session, clock=ctx.clock, settings=ctx.settings, t=t, payload=payload)
+            return await renderer(session, clock=ctx.clock, rules=ctx.rules, t=t, payload=payload)
     params = {k: v for k, v in payload.items() if k != "key"}
     return t(payload["key"], **params)
 

@@ -12,6 +12,7 @@ from aiogram import Bot
 
 from core.clock import Clock
 from core.ratelimit import FloodGate
+from core.rules import Rules
 from core.settings import Settings
 from dialogs.i18n import I18n
 from storage.db import Database
@@ -20,6 +21,7 @@ from storage.db import Database
 @dataclass
 class BotContext:
     settings: Settings
+    rules: Rules  # built once by the composition root (core/rules.py)
     db: Database
     clock: Clock
     bot: Bot

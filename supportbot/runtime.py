@@ -35,7 +35,8 @@ from core.customers import CustomerHooks
 from core.faq import FaqLibrary
 from core.loyalty import merge as loyalty_merge
 from core.outreach import merge as outreach_merge
-from core.ratelimit import FloodGate, Limits
+from core.ratelimit import FloodGate
+from core.rules import build_rules
 from core.settings import Settings
 from dialogs.i18n import I18n
 from storage import migrate
@@ -55,6 +56,7 @@ def customer_hooks() -> CustomerHooks:
         merge=(loyalty_merge.merge_customer_rows, outreach_merge.merge_outreach_rows),
         forget=(loyalty_merge.forget_customer, support.scrub_customer, faq_learning.forget_customer),
     )
+
 STOP_TIMEOUT = 10.0
 SANDBOX_WEB_KEY_NAME = "sandbox-web"  # the key the sandbox page uses (sandbox mode only)
 
@@ -98,6 +100,7 @@ class Runtime:
 
         if self.sandbox is not None and s.support_chat_id is None:
             s = self.settings = await self._sandbox_staff_group(s)
+        self.rules = build_rules(s)  # once; every handler, route and worker gets this bundle
         self.faq = load_faq(s.faq_dir, s.data_path)
         async with self.db() as session:  # phrasings staff taught and the API approved
             self.faq.set_learned(await faq_learning.approved_phrasings(session))
@@ -106,11 +109,11 @@ class Runtime:
             from core.ratelimit_redis import RedisFloodGate
 
             self.gate = RedisFloodGate.from_url(
-                s.redis_url, bot_id=s.token.split(":", 1)[0], limits=Limits.from_settings(s)
+                s.redis_url, bot_id=s.token.split(":", 1)[0], limits=self.rules.limits
             )
             telemetry.REDIS_UP.set_function(lambda: 1.0 if self.gate.available else 0.0)
         elif self.flood_control:
-            self.gate = FloodGate(Limits.from_settings(s))
+            self.gate = FloodGate(self.rules.limits)
         self.callbacks = CallbackAnswers()
         self.bot, self.sender = create_bot(
             token=s.token,
@@ -130,7 +133,7 @@ class Runtime:
 
         self.i18n = I18n()
         self.ctx = BotContext(
-            settings=s, db=self.db, clock=self.clock, bot=self.bot, i18n=self.i18n,
+            settings=s, rules=self.rules, db=self.db, clock=self.clock, bot=self.bot, i18n=self.i18n,
             stop=self.stop_event, gate=self.gate,
             single_process=self.engine.dialect.name == "sqlite",
         )
@@ -143,7 +146,8 @@ class Runtime:
             self.wake_bridge.start()
         self._unsubscribe = delivery.subscribe(self._wake_all)
         self.dp = create_dispatcher(
-            settings=s, db=self.db, clock=self.clock, i18n=self.i18n, ctx=self.ctx, faq=self.faq,
+            settings=s, rules=self.rules, db=self.db, clock=self.clock, i18n=self.i18n, ctx=self.ctx,
+            faq=self.faq,
             customer_hooks=customer_hooks(), shared=self.engine.dialect.name == "postgresql",
         )
         self.inbox = Inbox(
@@ -164,7 +168,8 @@ class Runtime:
         from api.app import create_app
 
         self.app = create_app(
-            settings=s, sessionmaker=self.db, clock=self.clock, engine=self.engine, faq_library=self.faq
+            settings=s, rules=self.rules, sessionmaker=self.db, clock=self.clock, engine=self.engine,
+            faq_library=self.faq,
         )
         if s.webhook_url and self.handles_updates:
             assert s.webhook_secret is not None

@@ -24,6 +24,7 @@ from core.clock import Clock
 from core.customers import CustomerView
 from core.delivery.outgoing import Outgoing
 from core.errors import DomainError
+from core.rules import Rules
 from core.settings import Settings
 from dialogs import menu
 from dialogs.common import name_of, show
@@ -63,10 +64,6 @@ class ExitStates(StatesGroup):
 menu.register(
     menu.MenuItem("feedback", 40, lambda t, _c: t("menu-feedback"), feature_key="feature-feedback")
 )
-
-
-def rules_of(settings: Settings) -> svc.ExitRules:
-    return svc.ExitRules.from_settings(settings)
 
 
 def question(
@@ -127,9 +124,9 @@ async def on_feedback_menu(query: CallbackQuery, t: Translator) -> None:
 @router.callback_query(FeedbackCb.filter(F.a == "rate"))
 async def on_rate(
     query: CallbackQuery, db: async_sessionmaker[AsyncSession], clock: Clock, settings: Settings,
-    customer: CustomerView, t: Translator,
+    rules: Rules, customer: CustomerView, t: Translator,
 ) -> None:
-    await start_rating(query, db=db, clock=clock, settings=settings, customer=customer, t=t)
+    await start_rating(query, db=db, clock=clock, settings=settings, rules=rules, customer=customer, t=t)
 
 
 @router.callback_query(FeedbackCb.filter(F.a == "leave"))
@@ -150,13 +147,13 @@ async def on_leave(
 @router.callback_query(ExitCb.filter())
 async def on_reason(
     query: CallbackQuery, callback_data: ExitCb, db: async_sessionmaker[AsyncSession], clock: Clock,
-    settings: Settings, customer: CustomerView, t: Translator, state: FSMContext, ctx: Any = None,
+    settings: Settings, rules: Rules, customer: CustomerView, t: Translator, state: FSMContext,
+    ctx: Any = None,
 ) -> None:
-    rules = rules_of(settings)
     iid = callback_data.i
     try:
         async with db.begin() as session:
-            outcome = await svc.choose_reason(session, clock=clock, rules=rules, interview_id=iid,
+            outcome = await svc.choose_reason(session, clock=clock, rules=rules.exit, interview_id=iid,
                                               customer_id=customer.id, reason=callback_data.r)
     except DomainError:
         await show(query, t("exit-already"))

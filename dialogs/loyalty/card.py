@@ -14,7 +14,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core import exit_interview, loyalty, nps
 from core.clock import Clock, SystemClock
 from core.loyalty.rules import LoyaltyRules
-from core.settings import Settings
 from dialogs.handoff.card import register_section
 from dialogs.i18n import Translator
 from dialogs.loyalty.format import day, money, points
@@ -22,15 +21,14 @@ from dialogs.loyalty.format import day, money, points
 _config: dict[str, Any] = {}
 
 
-def configure(*, settings: Settings, clock: Clock) -> None:
-    """Called by the engagement worker at start: which rules and clock the card uses."""
-    _config.update(settings=settings, clock=clock)
+def configure(*, rules: LoyaltyRules, clock: Clock) -> None:
+    """Called by the delivery worker at start: which rules and clock the card uses."""
+    _config.update(rules=rules, clock=clock)
 
 
 async def loyalty_section(session: AsyncSession, customer_id: int, t: Translator) -> list[str]:
-    settings: Settings | None = _config.get("settings")
     clock: Clock = _config.get("clock") or SystemClock()
-    rules = LoyaltyRules.from_settings(settings) if settings else LoyaltyRules()
+    rules: LoyaltyRules = _config.get("rules") or LoyaltyRules()
     view = await loyalty.balance(session, clock=clock, rules=rules, customer_id=customer_id)
     lines = [
         t("card-loyalty", tier=t(f"tier-{view.tier}"), points=points(t, view.spendable),

@@ -26,8 +26,8 @@ from core.clock import Clock
 from core.customers import CustomerView
 from core.delivery.outgoing import Outgoing
 from core.errors import DomainError
-from core.loyalty.rules import LoyaltyRules
-from core.nps.rules import DETRACTOR, PROMOTER, NpsRules
+from core.nps.rules import DETRACTOR, PROMOTER
+from core.rules import Rules
 from core.settings import Settings
 from dialogs import menu
 from dialogs.common import name_of, show
@@ -88,12 +88,12 @@ def fresh(data: dict[str, Any], now: datetime) -> bool:
 
 
 async def alert_params(
-    session: AsyncSession, *, clock: Clock, settings: Settings, t: Translator, survey_id: int
+    session: AsyncSession, *, clock: Clock, rules: Rules, t: Translator, survey_id: int
 ) -> dict[str, Any]:
     """What the staff alert shows, in the staff's language."""
     survey = await nps.get_survey(session, survey_id=survey_id)
     customer = await customers_svc.get_customer(session, customer_id=survey.customer_id)
-    view = await loyalty.balance(session, clock=clock, rules=LoyaltyRules.from_settings(settings),
+    view = await loyalty.balance(session, clock=clock, rules=rules.loyalty,
                                  customer_id=customer.id)
     return {
         "score": survey.score if survey.score is not None else "—",
@@ -127,11 +127,11 @@ async def queue_alert(
 
 
 async def render_alert(
-    session: AsyncSession, *, clock: Clock, settings: Settings, t: Translator, payload: dict[str, Any]
+    session: AsyncSession, *, clock: Clock, rules: Rules, t: Translator, payload: dict[str, Any]
 ) -> str:
     """The detractor alert's text, rendered when the staff post is sent."""
     survey_id = int(payload["survey_id"])
-    params = await alert_params(session, clock=clock, settings=settings, t=t, survey_id=survey_id)
+    params = await alert_params(session, clock=clock, rules=rules, t=t, survey_id=survey_id)
     return t("nps-staff-alert", **params)
 
 
@@ -141,12 +141,12 @@ async def render_alert(
 @router.callback_query(NpsCb.filter())
 async def on_score(
     query: CallbackQuery, callback_data: NpsCb, db: async_sessionmaker[AsyncSession], clock: Clock,
-    settings: Settings, customer: CustomerView, t: Translator, state: FSMContext,
+    rules: Rules, customer: CustomerView, t: Translator, state: FSMContext,
 ) -> None:
     try:
         async with db.begin() as session:
             result = await nps.record_score(
-                session, clock=clock, loyalty_rules=LoyaltyRules.from_settings(settings),
+                session, clock=clock, loyalty_rules=rules.loyalty,
                 survey_id=callback_data.s, customer_id=customer.id, score=callback_data.v,
             )
     except DomainError:
@@ -171,7 +171,7 @@ async def on_score(
 @router.message(NpsStates.comment, F.text, ~F.text.startswith("/"))
 async def on_comment(
     message: Message, db: async_sessionmaker[AsyncSession], clock: Clock, settings: Settings,
-    i18n: I18n, customer: CustomerView, t: Translator, state: FSMContext, ctx: Any = None,
+    rules: Rules, i18n: I18n, customer: CustomerView, t: Translator, state: FSMContext, ctx: Any = None,
 ) -> None:
     data = await state.get_data()
     if not fresh(data, clock.now()) or "survey" not in data:
@@ -183,15 +183,15 @@ async def on_comment(
         with contextlib.suppress(TelegramAPIError):
             await message.bot.edit_message_reply_markup(chat_id=message.chat.id, message_id=data["msg"],
                                                         reply_markup=None)
-    await finish(message, db=db, clock=clock, settings=settings, i18n=i18n, customer=customer, t=t,
-                 survey_id=int(data["survey"]), comment=message.text, ctx=ctx)
+    await finish(message, db=db, clock=clock, settings=settings, rules=rules, i18n=i18n, customer=customer,
+                 t=t, survey_id=int(data["survey"]), comment=message.text, ctx=ctx)
 
 
 @router.callback_query(NpsActCb.filter(F.a == "skip"))
 async def on_skip(
     query: CallbackQuery, callback_data: NpsActCb, db: async_sessionmaker[AsyncSession], clock: Clock,
-    settings: Settings, i18n: I18n, customer: CustomerView, t: Translator, state: FSMContext,
-    ctx: Any = None,
+    settings: Settings, rules: Rules, i18n: I18n, customer: CustomerView, t: Translator,
+    state: FSMContext, ctx: Any = None,
 ) -> None:
     await state.clear()
     try:
@@ -203,13 +203,13 @@ async def on_skip(
     # The question stays in the chat with the score; the thanks comes as the next message.
     await show(query, t("nps-your-score", score=survey.score))
     if isinstance(query.message, Message):
-        await finish(query.message, db=db, clock=clock, settings=settings, i18n=i18n, customer=customer,
-                     t=t, survey_id=callback_data.s, comment=None, ctx=ctx)
+        await finish(query.message, db=db, clock=clock, settings=settings, rules=rules, i18n=i18n,
+                     customer=customer, t=t, survey_id=callback_data.s, comment=None, ctx=ctx)
 
 
 async def finish(
     message: Message, *, db: async_sessionmaker[AsyncSession], clock: Clock, settings: Settings,
-    i18n: I18n, customer: CustomerView, t: Translator, survey_id: int, comment: str | None,
+    rules: Rules, i18n: I18n, customer: CustomerView, t: Translator, survey_id: int, comment: str | None,
     ctx: Any = None,
 ) -> None:
     """Store the 'why?' (or its skip) and answer as the score deserves."""
@@ -231,12 +231,12 @@ async def finish(
         await message.answer(t("nps-already"))
         return
     if survey.category == PROMOTER:
-        rules = LoyaltyRules.from_settings(settings)
         async with db.begin() as session:
             info = await loyalty.referral_info(session, clock=clock, customer_id=customer.id)
         link = info.link or info.start_command
-        text = t("nps-thanks-promoter", link=link, referrer=points(t, rules.referral_reward_referrer),
-                 referred=points(t, rules.referral_reward_referred))
+        reward = rules.loyalty
+        text = t("nps-thanks-promoter", link=link, referrer=points(t, reward.referral_reward_referrer),
+                 referred=points(t, reward.referral_reward_referred))
         markup = (InlineKeyboardMarkup(inline_keyboard=[[share_button(t, info.link, settings.business_name)]])
                   if info.link else None)
         await message.answer(text, reply_markup=markup)
@@ -287,16 +287,16 @@ async def on_no_thanks(query: CallbackQuery, t: Translator) -> None:
 
 async def start_rating(
     query: CallbackQuery, *, db: async_sessionmaker[AsyncSession], clock: Clock, settings: Settings,
-    customer: CustomerView, t: Translator,
+    rules: Rules, customer: CustomerView, t: Translator,
 ) -> None:
     """The customer chose 'Rate us' in the feedback menu (one answer per cooldown counts)."""
-    rules = NpsRules.from_settings(settings)
+    cooldown = rules.nps.answered_cooldown
     async with db.begin() as session:
         last = await nps.last_response(session, customer_id=customer.id)
-        if last is not None and last.answered_at and clock.now() - last.answered_at < rules.answered_cooldown:
+        if last is not None and last.answered_at and clock.now() - last.answered_at < cooldown:
             survey = None
         else:
-            survey = await nps.start_from_menu(session, clock=clock, rules=rules, customer_id=customer.id,
+            survey = await nps.start_from_menu(session, clock=clock, rules=rules.nps, customer_id=customer.id,
                                                chat_id=query.from_user.id)
     if survey is None:
         assert last is not None and last.answered_at is not None

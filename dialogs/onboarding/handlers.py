@@ -12,6 +12,7 @@ from core import customers as svc
 from core.clock import Clock
 from core.customers import CustomerHooks, CustomerView
 from core.errors import DomainError
+from core.rules import Rules
 from core.settings import Settings
 from dialogs import menu
 from dialogs.common import name_of, show
@@ -74,6 +75,7 @@ async def on_start(
     db: async_sessionmaker[AsyncSession],
     clock: Clock,
     settings: Settings,
+    rules: Rules,
     customer: CustomerView,
     i18n: I18n,
     customer_hooks: CustomerHooks,
@@ -99,7 +101,7 @@ async def on_start(
                     except DomainError as exc:
                         notice = t(LINK_ERRORS.get(exc.code, "link-unknown"))
                 elif kind == "referral":
-                    notice = await referral_notice(session, clock=clock, settings=settings,
+                    notice = await referral_notice(session, clock=clock, rules=rules.loyalty,
                                                    customer=customer, payload=payload, t=t)
             if was_opted_out:
                 customer = await svc.set_opt_in(

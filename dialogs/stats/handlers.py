@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from core.analytics import periods, summary
 from core.clock import Clock
 from core.errors import DomainError
-from core.exit_interview.rules import ExitRules
+from core.rules import Rules
 from core.settings import Settings
 from dialogs.handoff.staff import StaffGroup, is_staff
 from dialogs.i18n import I18n, Translator
@@ -124,7 +124,7 @@ def chart_specs(t: Translator, data: summary.ChartData) -> list[charts.Chart]:
 @router.message(Command("stats"))
 async def on_stats(
     message: Message, command: CommandObject, bot: Bot, db: async_sessionmaker[AsyncSession], clock: Clock,
-    settings: Settings, i18n: I18n,
+    settings: Settings, rules: Rules, i18n: I18n,
 ) -> None:
     t = i18n(settings.staff_language)
     if message.from_user is None or not await is_staff(bot, settings, message.chat.id, message.from_user.id):
@@ -142,7 +142,7 @@ async def on_stats(
         async with db() as session:
             data = await summary.chart_data(
                 session, rng=rng, active_days=settings.analytics_active_days, clock=clock,
-                exit_rules=ExitRules.from_settings(settings), lookback=settings.analytics_chart_periods,
+                exit_rules=rules.exit, lookback=settings.analytics_chart_periods,
             )
             await session.commit()  # a read: end the transaction before talking to Telegram
     except DomainError as exc:
