@@ -38,7 +38,6 @@ from core.ratelimit import Lane
 from core.settings import Settings
 from dialogs.exit_interview.handlers import render_interview
 from dialogs.i18n import Translator
-from dialogs.loyalty.card import configure as configure_card
 from dialogs.loyalty.messages import render_notice_message
 from dialogs.nps.handlers import render_survey
 from dialogs.outreach.handlers import render_campaign
@@ -376,7 +375,6 @@ async def run(ctx: BotContext) -> None:
     lane) and staff-group posts (bot/support_worker.py: one request at a time per topic)."""
     from bot import support_worker
 
-    configure_card(rules=ctx.rules.loyalty, clock=ctx.clock)
     async with asyncio.TaskGroup() as drivers:  # one fails: both stop, the runtime restarts them
         drivers.create_task(Deliverer(ctx).run(), name="delivery-proactive")
         drivers.create_task(support_worker.run_group_posts(ctx), name="delivery-staff-posts")

@@ -471,7 +471,8 @@ async def _card_text(ctx: BotContext, customer_id: int, case_id: int) -> str | N
         case = await session.get(SupportCase, case_id)
         if row is None or case is None:
             return None
-        return await render_card(session, customer=customers_svc.view(row), case=support.case_view(case), t=t)
+        return await render_card(session, customer=customers_svc.view(row), case=support.case_view(case), t=t,
+                                 sections=ctx.card_sections)
 
 
 async def _notice_text(ctx: BotContext, payload: dict[str, Any]) -> str:

@@ -14,6 +14,7 @@ from core.clock import Clock
 from core.ratelimit import FloodGate
 from core.rules import Rules
 from core.settings import Settings
+from dialogs.handoff.card import CardSection
 from dialogs.i18n import I18n
 from storage.db import Database
 
@@ -28,6 +29,8 @@ class BotContext:
     i18n: I18n
     stop: asyncio.Event
     gate: FloodGate | None = None
+    # Lines other domains add to the staff's customer card (supportbot/runtime.py card_sections()).
+    card_sections: tuple[CardSection, ...] = ()
     # Who holds a queue claim (core/delivery): unique per process start, never reused.
     owner: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}")
     # One process on SQLite: at start everything a previous run left is its to recover. On

@@ -36,9 +36,17 @@ from core.faq import FaqLibrary
 from core.loyalty import merge as loyalty_merge
 from core.outreach import merge as outreach_merge
 from core.ratelimit import FloodGate
-from core.rules import build_rules
+from core.rules import Rules, build_rules
 from core.settings import Settings
+from dialogs.exit_interview import handlers as exit_interview_flow
+from dialogs.faq import handlers as faq_flow
+from dialogs.handoff import customer as handoff_flow
+from dialogs.handoff.card import CardSection
 from dialogs.i18n import I18n
+from dialogs.loyalty import card as loyalty_card
+from dialogs.loyalty import handlers as loyalty_flow
+from dialogs.menu import MainMenu
+from dialogs.onboarding import handlers as onboarding_flow
 from storage import migrate
 from storage.db import create_engine, create_sessionmaker
 from storage.notify import PgWakeBridge
@@ -56,6 +64,21 @@ def customer_hooks() -> CustomerHooks:
         merge=(loyalty_merge.merge_customer_rows, outreach_merge.merge_outreach_rows),
         forget=(loyalty_merge.forget_customer, support.scrub_customer, faq_learning.forget_customer),
     )
+
+
+def main_menu() -> MainMenu:
+    """The main menu: every flow's items (shown in their `order`: FAQ 10, human 20, balance 30,
+    feedback 40, language 80, notifications 85, privacy 90, help 95)."""
+    return MainMenu([
+        *faq_flow.MENU_ITEMS, *handoff_flow.MENU_ITEMS, *loyalty_flow.MENU_ITEMS,
+        *exit_interview_flow.MENU_ITEMS, *onboarding_flow.MENU_ITEMS,
+    ])
+
+
+def card_sections(*, clock: Clock, rules: Rules) -> tuple[CardSection, ...]:
+    """What other domains add to the staff's customer card, in this order."""
+    return (loyalty_card.card_section(clock=clock, rules=rules.loyalty),)
+
 
 STOP_TIMEOUT = 10.0
 SANDBOX_WEB_KEY_NAME = "sandbox-web"  # the key the sandbox page uses (sandbox mode only)
@@ -135,6 +158,7 @@ class Runtime:
         self.ctx = BotContext(
             settings=s, rules=self.rules, db=self.db, clock=self.clock, bot=self.bot, i18n=self.i18n,
             stop=self.stop_event, gate=self.gate,
+            card_sections=card_sections(clock=self.clock, rules=self.rules),
             single_process=self.engine.dialect.name == "sqlite",
         )
         # A transaction that queued something (a handler's, a worker's or the API's) wakes
@@ -147,7 +171,7 @@ class Runtime:
         self._unsubscribe = delivery.subscribe(self._wake_all)
         self.dp = create_dispatcher(
             settings=s, rules=self.rules, db=self.db, clock=self.clock, i18n=self.i18n, ctx=self.ctx,
-            faq=self.faq,
+            faq=self.faq, main_menu=main_menu(),
             customer_hooks=customer_hooks(), shared=self.engine.dialect.name == "postgresql",
         )
         self.inbox = Inbox(

@@ -61,8 +61,9 @@ class ExitStates(StatesGroup):
     break_date = State()
 
 
-menu.register(
-    menu.MenuItem("feedback", 40, lambda t, _c: t("menu-feedback"), feature_key="feature-feedback")
+# This flow's main-menu item (listed by the composition root, supportbot/runtime.py).
+MENU_ITEMS = (
+    menu.MenuItem("feedback", 40, lambda t, _c: t("menu-feedback"), feature_key="feature-feedback"),
 )
 
 

@@ -45,8 +45,9 @@ class LoyaltyStates(StatesGroup):
     birthday = State()
 
 
-menu.register(
-    menu.MenuItem("balance", 30, lambda t, _c: t("menu-balance"), feature_key="feature-balance")
+# This flow's main-menu item (listed by the composition root, supportbot/runtime.py).
+MENU_ITEMS = (
+    menu.MenuItem("balance", 30, lambda t, _c: t("menu-balance"), feature_key="feature-balance"),
 )
 
 

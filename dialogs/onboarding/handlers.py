@@ -18,6 +18,7 @@ from dialogs import menu
 from dialogs.common import name_of, show
 from dialogs.i18n import I18n, Translator
 from dialogs.loyalty.handlers import referral_notice
+from dialogs.menu import MainMenu
 
 router = Router(name=__name__)
 router.message.filter(F.chat.type == "private")
@@ -34,29 +35,26 @@ class ForgetCb(CallbackData, prefix="forget"):
     confirm: bool
 
 
-menu.register(
-    menu.MenuItem("language", 80, lambda t, _c: t("menu-language"), feature_key="feature-language")
-)
-menu.register(
+# This flow's main-menu items (listed by the composition root, supportbot/runtime.py).
+MENU_ITEMS = (
+    menu.MenuItem("language", 80, lambda t, _c: t("menu-language"), feature_key="feature-language"),
     menu.MenuItem(
         "notifications",
         85,
         lambda t, c: t("menu-notifications-on" if c.opted_in else "menu-notifications-off"),
         feature_key="feature-notifications",
-    )
+    ),
+    menu.MenuItem("privacy", 90, lambda t, _c: t("menu-privacy"), feature_key="feature-privacy"),
+    menu.MenuItem("help", 95, lambda t, _c: t("menu-help")),
 )
-menu.register(
-    menu.MenuItem("privacy", 90, lambda t, _c: t("menu-privacy"), feature_key="feature-privacy")
-)
-menu.register(menu.MenuItem("help", 95, lambda t, _c: t("menu-help")))
 
 
-def welcome_text(t: Translator, customer: CustomerView, settings: Settings) -> str:
+def welcome_text(t: Translator, customer: CustomerView, settings: Settings, main_menu: MainMenu) -> str:
     return t(
         "welcome",
         name=name_of(customer, "👋"),
         shop=settings.business_name,
-        features=menu.features(t),
+        features=main_menu.features(t),
     )
 
 
@@ -78,6 +76,7 @@ async def on_start(
     rules: Rules,
     customer: CustomerView,
     i18n: I18n,
+    main_menu: MainMenu,
     customer_hooks: CustomerHooks,
 ) -> None:
     t = i18n(customer.language)
@@ -113,24 +112,25 @@ async def on_start(
         await message.answer(notice)
     if was_opted_out:
         await message.answer(t("welcome-back", name=name_of(customer, "👋")),
-                             reply_markup=menu.main_menu(t, customer))
+                             reply_markup=main_menu.keyboard(t, customer))
         return
-    await message.answer(welcome_text(t, customer, settings), reply_markup=menu.main_menu(t, customer))
+    await message.answer(welcome_text(t, customer, settings, main_menu),
+                         reply_markup=main_menu.keyboard(t, customer))
 
 
 @router.message(Command("menu"))
-async def on_menu(message: Message, customer: CustomerView, t: Translator) -> None:
-    await message.answer(t("menu-title"), reply_markup=menu.main_menu(t, customer))
+async def on_menu(message: Message, customer: CustomerView, t: Translator, main_menu: MainMenu) -> None:
+    await message.answer(t("menu-title"), reply_markup=main_menu.keyboard(t, customer))
 
 
 @router.callback_query(menu.MenuCb.filter(F.action == "home"))
-async def on_home(query: CallbackQuery, customer: CustomerView, t: Translator) -> None:
-    await show(query, t("menu-title"), menu.main_menu(t, customer))
+async def on_home(query: CallbackQuery, customer: CustomerView, t: Translator, main_menu: MainMenu) -> None:
+    await show(query, t("menu-title"), main_menu.keyboard(t, customer))
 
 
 @router.message(Command("help"))
-async def on_help(message: Message, customer: CustomerView, t: Translator) -> None:
-    await message.answer(t("help"), reply_markup=menu.main_menu(t, customer))
+async def on_help(message: Message, customer: CustomerView, t: Translator, main_menu: MainMenu) -> None:
+    await message.answer(t("help"), reply_markup=main_menu.keyboard(t, customer))
 
 
 @router.callback_query(menu.MenuCb.filter(F.action == "help"))
@@ -170,6 +170,7 @@ async def on_language_chosen(
     db: async_sessionmaker[AsyncSession],
     clock: Clock,
     i18n: I18n,
+    main_menu: MainMenu,
 ) -> None:
     code = callback_data.code if callback_data.code in LANGUAGE_NAMES else "en"
     async with db.begin() as session:
@@ -177,7 +178,7 @@ async def on_language_chosen(
             session, clock=clock, telegram_id=query.from_user.id, language=code
         )
     t = i18n(customer.language)
-    await show(query, t("language-set") + "\n\n" + t("menu-title"), menu.main_menu(t, customer))
+    await show(query, t("language-set") + "\n\n" + t("menu-title"), main_menu.keyboard(t, customer))
 
 
 # ------------------------------------------------------------------ notifications
@@ -205,14 +206,14 @@ async def on_notifications_toggle(
     db: async_sessionmaker[AsyncSession],
     clock: Clock,
     customer: CustomerView,
-    t: Translator,
+    t: Translator, main_menu: MainMenu,
 ) -> None:
     async with db.begin() as session:
         customer = await svc.set_opt_in(
             session, clock=clock, telegram_id=query.from_user.id, opted_in=not customer.opted_in
         )
     text = t("notifications-on" if customer.opted_in else "notifications-off")
-    await show(query, text + "\n\n" + t("menu-title"), menu.main_menu(t, customer))
+    await show(query, text + "\n\n" + t("menu-title"), main_menu.keyboard(t, customer))
 
 
 # ------------------------------------------------------------------ privacy
