@@ -20,10 +20,10 @@ from core.clock import Clock
 from core.customers import CustomerView
 from core.errors import DomainError
 from core.loyalty.rules import LoyaltyRules
-from core.rules import Rules
 from core.settings import Settings
 from dialogs import menu
 from dialogs.common import show
+from dialogs.context import BotContext
 from dialogs.i18n import Translator
 from dialogs.loyalty.format import day, money, points, signed_points, unit, zone
 
@@ -174,30 +174,27 @@ async def render_balance(
 
 @router.message(Command("balance", "points"))
 async def on_balance_command(
-    message: Message, db: async_sessionmaker[AsyncSession], clock: Clock, settings: Settings,
-    rules: Rules, customer: CustomerView, t: Translator, state: FSMContext,
+    message: Message, ctx: BotContext, customer: CustomerView, t: Translator, state: FSMContext,
 ) -> None:
     await state.clear()
-    text, markup = await render_balance(db, clock, settings, rules.loyalty, customer, t)
+    text, markup = await render_balance(ctx.db, ctx.clock, ctx.settings, ctx.rules.loyalty, customer, t)
     await message.answer(text, reply_markup=markup)
 
 
 @router.callback_query(menu.MenuCb.filter(F.action == "balance"))
 async def on_balance_button(
-    query: CallbackQuery, db: async_sessionmaker[AsyncSession], clock: Clock, settings: Settings,
-    rules: Rules, customer: CustomerView, t: Translator,
+    query: CallbackQuery, ctx: BotContext, customer: CustomerView, t: Translator,
 ) -> None:
-    text, markup = await render_balance(db, clock, settings, rules.loyalty, customer, t)
+    text, markup = await render_balance(ctx.db, ctx.clock, ctx.settings, ctx.rules.loyalty, customer, t)
     await show(query, text, markup)
 
 
 @router.callback_query(LoyCb.filter(F.a == "bal"))
 async def on_back_to_balance(
-    query: CallbackQuery, db: async_sessionmaker[AsyncSession], clock: Clock, settings: Settings,
-    rules: Rules, customer: CustomerView, t: Translator, state: FSMContext,
+    query: CallbackQuery, ctx: BotContext, customer: CustomerView, t: Translator, state: FSMContext,
 ) -> None:
     await state.clear()
-    text, markup = await render_balance(db, clock, settings, rules.loyalty, customer, t)
+    text, markup = await render_balance(ctx.db, ctx.clock, ctx.settings, ctx.rules.loyalty, customer, t)
     await show(query, text, markup)
 
 
@@ -252,11 +249,10 @@ def share_button(t: Translator, link: str, shop: str) -> InlineKeyboardButton:
 
 @router.callback_query(LoyCb.filter(F.a == "inv"))
 async def on_invite(
-    query: CallbackQuery, db: async_sessionmaker[AsyncSession], clock: Clock, settings: Settings,
-    rules: Rules, customer: CustomerView, t: Translator,
+    query: CallbackQuery, ctx: BotContext, customer: CustomerView, t: Translator,
 ) -> None:
-    text, link = await invite_view(db, clock, rules.loyalty, customer, t)
-    rows = [[share_button(t, link, settings.business_name)]] if link else []
+    text, link = await invite_view(ctx.db, ctx.clock, ctx.rules.loyalty, customer, t)
+    rows = [[share_button(t, link, ctx.settings.business_name)]] if link else []
     rows.append([back_to_balance(t)])
     await show(query, text, InlineKeyboardMarkup(inline_keyboard=rows))
 
@@ -299,9 +295,9 @@ def parse_birthday(text: str, today: date) -> date | None:
 
 @router.callback_query(LoyCb.filter(F.a == "bday"))
 async def on_birthday(
-    query: CallbackQuery, rules: Rules, customer: CustomerView, t: Translator, state: FSMContext,
+    query: CallbackQuery, ctx: BotContext, customer: CustomerView, t: Translator, state: FSMContext,
 ) -> None:
-    reward, notice = rules.loyalty.birthday_reward, rules.loyalty.birthday_min_notice
+    reward, notice = ctx.rules.loyalty.birthday_reward, ctx.rules.loyalty.birthday_min_notice
     markup = InlineKeyboardMarkup(inline_keyboard=[[back_to_balance(t)]])
     if customer.birthday:
         await show(query, t("birthday-known", date=day(t, customer.birthday, year=False),

@@ -12,10 +12,10 @@ from core import customers as svc
 from core.clock import Clock
 from core.customers import CustomerHooks, CustomerView
 from core.errors import DomainError
-from core.rules import Rules
 from core.settings import Settings
 from dialogs import menu
 from dialogs.common import name_of, show
+from dialogs.context import BotContext
 from dialogs.i18n import I18n, Translator
 from dialogs.loyalty.handlers import referral_notice
 from dialogs.menu import MainMenu
@@ -70,51 +70,47 @@ LINK_ERRORS = {
 async def on_start(
     message: Message,
     command: CommandObject,
-    db: async_sessionmaker[AsyncSession],
-    clock: Clock,
-    settings: Settings,
-    rules: Rules,
+    ctx: BotContext,
     customer: CustomerView,
-    i18n: I18n,
     main_menu: MainMenu,
     customer_hooks: CustomerHooks,
 ) -> None:
-    t = i18n(customer.language)
+    t = ctx.i18n(customer.language)
     payload = (command.args or "").strip()
     notice: str | None = None
     was_opted_out = not customer.opted_in
     # A returning customer's plain /start needs no write at all (the hot path).
     if payload or was_opted_out or customer.onboarded_at is None:
-        async with db.begin() as session:
+        async with ctx.db.begin() as session:
             if payload:
                 kind = await svc.record_deep_link(
-                    session, clock=clock, customer_id=customer.id, payload=payload
+                    session, clock=ctx.clock, customer_id=customer.id, payload=payload
                 )
                 if kind == "link":
                     try:
                         customer = await svc.redeem_link_token(
-                            session, clock=clock, hooks=customer_hooks, token=payload,
+                            session, clock=ctx.clock, hooks=customer_hooks, token=payload,
                             telegram_id=message.chat.id,
                         )
                         notice = t("link-ok")
                     except DomainError as exc:
                         notice = t(LINK_ERRORS.get(exc.code, "link-unknown"))
                 elif kind == "referral":
-                    notice = await referral_notice(session, clock=clock, rules=rules.loyalty,
+                    notice = await referral_notice(session, clock=ctx.clock, rules=ctx.rules.loyalty,
                                                    customer=customer, payload=payload, t=t)
             if was_opted_out:
                 customer = await svc.set_opt_in(
-                    session, clock=clock, telegram_id=message.chat.id, opted_in=True
+                    session, clock=ctx.clock, telegram_id=message.chat.id, opted_in=True
                 )
-            await svc.mark_onboarded(session, clock=clock, telegram_id=message.chat.id)
-    t = i18n(customer.language)
+            await svc.mark_onboarded(session, clock=ctx.clock, telegram_id=message.chat.id)
+    t = ctx.i18n(customer.language)
     if notice:
         await message.answer(notice)
     if was_opted_out:
         await message.answer(t("welcome-back", name=name_of(customer, "👋")),
                              reply_markup=main_menu.keyboard(t, customer))
         return
-    await message.answer(welcome_text(t, customer, settings, main_menu),
+    await message.answer(welcome_text(t, customer, ctx.settings, main_menu),
                          reply_markup=main_menu.keyboard(t, customer))
 
 
