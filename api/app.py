@@ -29,6 +29,7 @@ from api.routes import (
 )
 from core.clock import Clock
 from core.faq import FaqLibrary
+from core.rules import Rules, build_rules
 from core.settings import Settings
 
 DESCRIPTION = """\
@@ -117,8 +118,13 @@ def create_app(
     clock: Clock,
     engine: AsyncEngine | None = None,
     faq_library: FaqLibrary | None = None,
+    rules: Rules | None = None,
 ) -> FastAPI:
-    """Build the API. The caller owns the engine; more routers may be included afterwards."""
+    """Build the API. The caller owns the engine; more routers may be included afterwards.
+
+    `rules`: the composition root's bundle (supportbot/runtime.py). Omitted (tests that build
+    an app alone), it is built from `settings` here: the only default bundle outside the root.
+    """
     app = FastAPI(
         title="Support & win-back API",
         version=_version(),
@@ -130,6 +136,7 @@ def create_app(
         generate_unique_id_function=_operation_id,
     )
     app.state.settings = settings
+    app.state.rules = rules if rules is not None else build_rules(settings)
     app.state.sessionmaker = sessionmaker
     app.state.clock = clock
     app.state.engine = engine

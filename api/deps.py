@@ -1,4 +1,4 @@
-"""Request dependencies: the per-request session, injected clock and settings, API-key auth."""
+"""Request dependencies: the per-request session, injected clock, settings and rules, API-key auth."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api.errors import ApiError
 from core.apikeys import ALL_SCOPES, SCOPES, ApiKeyView, authenticate
 from core.clock import Clock
+from core.rules import Rules
 from core.settings import Settings
 from storage.models import BotState
 
@@ -36,10 +37,16 @@ def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
+def get_rules(request: Request) -> Rules:
+    """The rules bundle the composition root built once (core/rules.py)."""
+    return request.app.state.rules
+
+
 # scope="function": the session is closed before the response goes out, not after.
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 ClockDep = Annotated[Clock, Depends(get_clock)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+RulesDep = Annotated[Rules, Depends(get_rules)]
 
 bearer_scheme = HTTPBearer(
     auto_error=False,

@@ -33,14 +33,11 @@ from bot.sender import sending
 from core import delivery
 from core.delivery.outgoing import Outgoing, Result, Source
 from core.delivery.sources import InterviewSource, NoticeSource, SurveySource
-from core.nps.rules import NpsRules
 from core.outreach.delivery import CampaignSource
-from core.outreach.rules import OutreachRules
 from core.ratelimit import Lane
 from core.settings import Settings
 from dialogs.exit_interview.handlers import render_interview
 from dialogs.i18n import Translator
-from dialogs.loyalty.card import configure as configure_card
 from dialogs.loyalty.messages import render_notice_message
 from dialogs.nps.handlers import render_survey
 from dialogs.outreach.handlers import render_campaign
@@ -68,8 +65,8 @@ def sources(ctx: BotContext) -> list[Source]:
     s, clock = ctx.settings, ctx.clock
     cap = timedelta(days=s.proactive_cap_days)
     return [
-        CampaignSource(clock=clock, rules=OutreachRules.from_settings(s)),
-        SurveySource(clock=clock, cap=cap, rules=NpsRules.from_settings(s)),
+        CampaignSource(clock=clock, rules=ctx.rules.outreach),
+        SurveySource(clock=clock, cap=cap, rules=ctx.rules.nps),
         InterviewSource(clock=clock, cap=cap),
         NoticeSource(clock=clock, cap=cap),
     ]
@@ -378,7 +375,6 @@ async def run(ctx: BotContext) -> None:
     lane) and staff-group posts (bot/support_worker.py: one request at a time per topic)."""
     from bot import support_worker
 
-    configure_card(settings=ctx.settings, clock=ctx.clock)
     async with asyncio.TaskGroup() as drivers:  # one fails: both stop, the runtime restarts them
         drivers.create_task(Deliverer(ctx).run(), name="delivery-proactive")
         drivers.create_task(support_worker.run_group_posts(ctx), name="delivery-staff-posts")

@@ -23,8 +23,6 @@ from bot.context import BotContext
 from core import customers as customers_svc
 from core import exit_interview, loyalty, nps
 from core import jobs as fleet
-from core.loyalty.rules import LoyaltyRules
-from core.nps.rules import NpsRules
 from dialogs.nps.handlers import queue_alert
 
 log = logging.getLogger(__name__)
@@ -40,7 +38,7 @@ def _cap(ctx: BotContext) -> timedelta:
 
 
 async def _detractor_alerts(session: AsyncSession, ctx: BotContext) -> int:
-    ids = await nps.alerts_due(session, clock=ctx.clock, rules=NpsRules.from_settings(ctx.settings))
+    ids = await nps.alerts_due(session, clock=ctx.clock, rules=ctx.rules.nps)
     done = 0
     for survey_id in ids:
         survey = await nps.get_survey(session, survey_id=survey_id)
@@ -53,9 +51,7 @@ async def _detractor_alerts(session: AsyncSession, ctx: BotContext) -> int:
 async def run_jobs_once(ctx: BotContext) -> dict[str, Any]:
     """One pass of every periodic job, each in its own transaction; returns what each did."""
     s = ctx.settings
-    nps_rules = NpsRules.from_settings(s)
-    loyalty_rules = LoyaltyRules.from_settings(s)
-    exit_rules = exit_interview.ExitRules.from_settings(s)
+    nps_rules, loyalty_rules, exit_rules = ctx.rules.nps, ctx.rules.loyalty, ctx.rules.exit
     cap = _cap(ctx)
     jobs: list[tuple[str, Callable[[AsyncSession], Awaitable[Any]]]] = [
         ("surveys_expired", lambda db: nps.expire_surveys(db, clock=ctx.clock)),

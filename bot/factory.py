@@ -23,6 +23,7 @@ from bot.outreach import AWAITS_REPLY, OutreachMiddleware, awaits_reply_flag
 from bot.sender import DepartureMiddleware, FloodControlMiddleware
 from core.clock import Clock
 from core.ratelimit import FloodGate
+from core.rules import Rules
 from core.settings import Settings
 from dialogs import exit_interview, fallback, loyalty, nps, onboarding, outreach
 from dialogs.faq import handlers as faq_handlers
@@ -31,6 +32,7 @@ from dialogs.handoff import customer as handoff_customer
 from dialogs.handoff import staff as handoff_staff
 from dialogs.handoff.customer import ACTIVE_CASE, active_case_probe
 from dialogs.i18n import I18n
+from dialogs.menu import MainMenu
 from dialogs.stats import handlers as stats_handlers
 from storage.db import Database
 
@@ -88,15 +90,20 @@ def create_bot(
 def create_dispatcher(
     *,
     settings: Settings,
+    rules: Rules,
     db: Database,
     clock: Clock,
     i18n: I18n,
+    main_menu: MainMenu,
     shared: bool = False,
     **services: Any,
 ) -> Dispatcher:
-    """`shared`: several processes handle this database's updates (no in-process FSM cache)."""
-    dp = Dispatcher(storage=SqlStorage(db, clock, cache=not shared), settings=settings, db=db, clock=clock,
-                    i18n=i18n, **services)
+    """Handlers receive every keyword given here by name (aiogram's workflow data): `settings`,
+    `rules` (the composition root's bundle, core/rules.py), `db`, `clock`, `i18n`, `main_menu`
+    (the menu's items, listed by the root) and `services`. `shared`: several processes handle
+    this database's updates (no in-process FSM cache)."""
+    dp = Dispatcher(storage=SqlStorage(db, clock, cache=not shared), settings=settings, rules=rules,
+                    db=db, clock=clock, i18n=i18n, main_menu=main_menu, **services)
     dp.update.outer_middleware(CustomerMiddleware(db=db, clock=clock, settings=settings, i18n=i18n,
                                                   flags={AWAITS_REPLY: awaits_reply_flag},
                                                   message_probes={ACTIVE_CASE: active_case_probe}))

@@ -29,7 +29,6 @@ from core import jobs
 from core.clock import Clock
 from core.customers import CustomerView
 from core.outreach import delivery, sequences, stats, webhooks
-from core.outreach.rules import OutreachRules
 from dialogs.outreach.handlers import is_campaign_button
 from storage.db import Database
 
@@ -201,7 +200,7 @@ async def run_scheduler(ctx: BotContext) -> None:
 async def run_webhooks(ctx: BotContext) -> None:
     """Post signed campaign events to the backend (at least once; receivers dedupe by id)."""
     s = ctx.settings
-    rules = OutreachRules.from_settings(s)
+    rules = ctx.rules.outreach
     async with httpx.AsyncClient(timeout=s.outreach_webhook_timeout_seconds) as http:
         while not ctx.stop.is_set():
             async with ctx.db.begin() as session:  # claims them (several processes)

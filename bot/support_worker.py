@@ -471,7 +471,8 @@ async def _card_text(ctx: BotContext, customer_id: int, case_id: int) -> str | N
         case = await session.get(SupportCase, case_id)
         if row is None or case is None:
             return None
-        return await render_card(session, customer=customers_svc.view(row), case=support.case_view(case), t=t)
+        return await render_card(session, customer=customers_svc.view(row), case=support.case_view(case), t=t,
+                                 sections=ctx.card_sections)
 
 
 async def _notice_text(ctx: BotContext, payload: dict[str, Any]) -> str:
@@ -481,7 +482,7 @@ async def _notice_text(ctx: BotContext, payload: dict[str, Any]) -> str:
     renderer = STAFF_RENDERERS.get(payload.get("render") or "")
     if renderer is not None:
         async with ctx.db() as session:
-            return await renderer(session, clock=ctx.clock, settings=ctx.settings, t=t, payload=payload)
+            return await renderer(session, clock=ctx.clock, rules=ctx.rules, t=t, payload=payload)
     params = {k: v for k, v in payload.items() if k != "key"}
     return t(payload["key"], **params)
 

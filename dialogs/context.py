@@ -12,7 +12,9 @@ from aiogram import Bot
 
 from core.clock import Clock
 from core.ratelimit import FloodGate
+from core.rules import Rules
 from core.settings import Settings
+from dialogs.handoff.card import CardSection
 from dialogs.i18n import I18n
 from storage.db import Database
 
@@ -20,12 +22,15 @@ from storage.db import Database
 @dataclass
 class BotContext:
     settings: Settings
+    rules: Rules  # built once by the composition root (core/rules.py)
     db: Database
     clock: Clock
     bot: Bot
     i18n: I18n
     stop: asyncio.Event
     gate: FloodGate | None = None
+    # Lines other domains add to the staff's customer card (supportbot/runtime.py card_sections()).
+    card_sections: tuple[CardSection, ...] = ()
     # Who holds a queue claim (core/delivery): unique per process start, never reused.
     owner: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}")
     # One process on SQLite: at start everything a previous run left is its to recover. On

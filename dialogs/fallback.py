@@ -10,9 +10,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from core import customers as svc
 from core.clock import Clock
 from core.customers import CustomerView
-from dialogs import menu
 from dialogs.common import show
 from dialogs.i18n import Translator
+from dialogs.menu import MainMenu
 
 router = Router(name=__name__)
 router.message.filter(F.chat.type == "private")
@@ -39,9 +39,11 @@ async def on_unblocked(
 
 
 @router.message(F.text.startswith("/"))
-async def on_unknown_command(message: Message, customer: CustomerView, t: Translator) -> None:
+async def on_unknown_command(
+    message: Message, customer: CustomerView, t: Translator, main_menu: MainMenu
+) -> None:
     command = (message.text or "/").split()[0].split("@")[0][:64]
-    await message.answer(t("unknown-command", command=command), reply_markup=menu.main_menu(t, customer))
+    await message.answer(t("unknown-command", command=command), reply_markup=main_menu.keyboard(t, customer))
 
 
 @router.message(F.text.len() > MAX_TEXT)
@@ -50,20 +52,24 @@ async def on_huge_text(message: Message, t: Translator) -> None:
 
 
 @router.message(F.text)
-async def on_text(message: Message, customer: CustomerView, t: Translator) -> None:
-    await message.answer(t("fallback-text"), reply_markup=menu.main_menu(t, customer))
+async def on_text(message: Message, customer: CustomerView, t: Translator, main_menu: MainMenu) -> None:
+    await message.answer(t("fallback-text"), reply_markup=main_menu.keyboard(t, customer))
 
 
 @router.message()
-async def on_other_content(message: Message, customer: CustomerView, t: Translator) -> None:
+async def on_other_content(
+    message: Message, customer: CustomerView, t: Translator, main_menu: MainMenu
+) -> None:
     """Stickers, voice, photos... outside a support case: say what the bot understands."""
-    await message.answer(t("unsupported-content"), reply_markup=menu.main_menu(t, customer))
+    await message.answer(t("unsupported-content"), reply_markup=main_menu.keyboard(t, customer))
 
 
 @router.callback_query()
-async def on_stale_button(query: CallbackQuery, customer: CustomerView | None, t: Translator) -> None:
+async def on_stale_button(
+    query: CallbackQuery, customer: CustomerView | None, t: Translator, main_menu: MainMenu
+) -> None:
     """A button from an old message whose flow is gone: show the current menu instead."""
     if customer is None:
         await query.answer()
         return
-    await show(query, t("button-expired"), menu.main_menu(t, customer))
+    await show(query, t("button-expired"), main_menu.keyboard(t, customer))

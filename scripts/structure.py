@@ -52,7 +52,8 @@ def handlers(path: Path) -> list[ast.AsyncFunctionDef | ast.FunctionDef]:
 
 
 def opens_session(fn: ast.AsyncFunctionDef | ast.FunctionDef) -> bool:
-    """`async with db() as ...` / `async with db.begin() as ...` on a parameter of the handler."""
+    """`async with db() as ...` / `async with db.begin() as ...` (or `ctx.db...`) on a parameter
+    of the handler."""
     params = {a.arg for a in fn.args.args + fn.args.kwonlyargs}
     for node in ast.walk(fn):
         if isinstance(node, ast.AsyncWith):
@@ -61,7 +62,7 @@ def opens_session(fn: ast.AsyncFunctionDef | ast.FunctionDef) -> bool:
                 if not isinstance(call, ast.Call):
                     continue
                 f = call.func
-                if isinstance(f, ast.Attribute):
+                while isinstance(f, ast.Attribute):  # db.begin, ctx.db, ctx.db.begin
                     f = f.value
                 if isinstance(f, ast.Name) and f.id in params:
                     return True

@@ -35,9 +35,18 @@ from core.customers import CustomerHooks
 from core.faq import FaqLibrary
 from core.loyalty import merge as loyalty_merge
 from core.outreach import merge as outreach_merge
-from core.ratelimit import FloodGate, Limits
+from core.ratelimit import FloodGate
+from core.rules import Rules, build_rules
 from core.settings import Settings
+from dialogs.exit_interview import handlers as exit_interview_flow
+from dialogs.faq import handlers as faq_flow
+from dialogs.handoff import customer as handoff_flow
+from dialogs.handoff.card import CardSection
 from dialogs.i18n import I18n
+from dialogs.loyalty import card as loyalty_card
+from dialogs.loyalty import handlers as loyalty_flow
+from dialogs.menu import MainMenu
+from dialogs.onboarding import handlers as onboarding_flow
 from storage import migrate
 from storage.db import create_engine, create_sessionmaker
 from storage.notify import PgWakeBridge
@@ -55,6 +64,22 @@ def customer_hooks() -> CustomerHooks:
         merge=(loyalty_merge.merge_customer_rows, outreach_merge.merge_outreach_rows),
         forget=(loyalty_merge.forget_customer, support.scrub_customer, faq_learning.forget_customer),
     )
+
+
+def main_menu() -> MainMenu:
+    """The main menu: every flow's items (shown in their `order`: FAQ 10, human 20, balance 30,
+    feedback 40, language 80, notifications 85, privacy 90, help 95)."""
+    return MainMenu([
+        *faq_flow.MENU_ITEMS, *handoff_flow.MENU_ITEMS, *loyalty_flow.MENU_ITEMS,
+        *exit_interview_flow.MENU_ITEMS, *onboarding_flow.MENU_ITEMS,
+    ])
+
+
+def card_sections(*, clock: Clock, rules: Rules) -> tuple[CardSection, ...]:
+    """What other domains add to the staff's customer card, in this order."""
+    return (loyalty_card.card_section(clock=clock, rules=rules.loyalty),)
+
+
 STOP_TIMEOUT = 10.0
 SANDBOX_WEB_KEY_NAME = "sandbox-web"  # the key the sandbox page uses (sandbox mode only)
 
@@ -98,6 +123,7 @@ class Runtime:
 
         if self.sandbox is not None and s.support_chat_id is None:
             s = self.settings = await self._sandbox_staff_group(s)
+        self.rules = build_rules(s)  # once; every handler, route and worker gets this bundle
         self.faq = load_faq(s.faq_dir, s.data_path)
         async with self.db() as session:  # phrasings staff taught and the API approved
             self.faq.set_learned(await faq_learning.approved_phrasings(session))
@@ -106,11 +132,11 @@ class Runtime:
             from core.ratelimit_redis import RedisFloodGate
 
             self.gate = RedisFloodGate.from_url(
-                s.redis_url, bot_id=s.token.split(":", 1)[0], limits=Limits.from_settings(s)
+                s.redis_url, bot_id=s.token.split(":", 1)[0], limits=self.rules.limits
             )
             telemetry.REDIS_UP.set_function(lambda: 1.0 if self.gate.available else 0.0)
         elif self.flood_control:
-            self.gate = FloodGate(Limits.from_settings(s))
+            self.gate = FloodGate(self.rules.limits)
         self.callbacks = CallbackAnswers()
         self.bot, self.sender = create_bot(
             token=s.token,
@@ -130,8 +156,9 @@ class Runtime:
 
         self.i18n = I18n()
         self.ctx = BotContext(
-            settings=s, db=self.db, clock=self.clock, bot=self.bot, i18n=self.i18n,
+            settings=s, rules=self.rules, db=self.db, clock=self.clock, bot=self.bot, i18n=self.i18n,
             stop=self.stop_event, gate=self.gate,
+            card_sections=card_sections(clock=self.clock, rules=self.rules),
             single_process=self.engine.dialect.name == "sqlite",
         )
         # A transaction that queued something (a handler's, a worker's or the API's) wakes
@@ -143,7 +170,8 @@ class Runtime:
             self.wake_bridge.start()
         self._unsubscribe = delivery.subscribe(self._wake_all)
         self.dp = create_dispatcher(
-            settings=s, db=self.db, clock=self.clock, i18n=self.i18n, ctx=self.ctx, faq=self.faq,
+            settings=s, rules=self.rules, db=self.db, clock=self.clock, i18n=self.i18n, ctx=self.ctx,
+            faq=self.faq, main_menu=main_menu(),
             customer_hooks=customer_hooks(), shared=self.engine.dialect.name == "postgresql",
         )
         self.inbox = Inbox(
@@ -164,7 +192,8 @@ class Runtime:
         from api.app import create_app
 
         self.app = create_app(
-            settings=s, sessionmaker=self.db, clock=self.clock, engine=self.engine, faq_library=self.faq
+            settings=s, rules=self.rules, sessionmaker=self.db, clock=self.clock, engine=self.engine,
+            faq_library=self.faq,
         )
         if s.webhook_url and self.handles_updates:
             assert s.webhook_secret is not None

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.deps import ClockDep, SessionDep, SettingsDep, require_scope
+from api.deps import ClockDep, RulesDep, SessionDep, SettingsDep, require_scope
 from api.errors import error_responses
 from api.schemas.analytics import (
     CampaignReportOut,
@@ -23,7 +23,6 @@ from api.schemas.analytics import (
     SupportReportOut,
 )
 from api.schemas.common import IsoDate, Timezone
-from core import exit_interview
 from core.analytics import definitions as defs
 from core.analytics import engagement, retention, summary, tables
 from core.analytics import periods as pr
@@ -228,10 +227,11 @@ async def analytics_support(_key: CanRead, session: ReadSession, settings: Setti
     responses=_responses(),
 )
 async def analytics_exit_reasons(
-    _key: CanRead, session: ReadSession, clock: ClockDep, settings: SettingsDep, q: WholeRange
+    _key: CanRead, session: ReadSession, clock: ClockDep, settings: SettingsDep, rules: RulesDep,
+    q: WholeRange,
 ) -> Any:
     report = await engagement.exit_reasons(session, rng=q.rng, clock=clock,
-                                           rules=exit_interview.ExitRules.from_settings(settings))
+                                           rules=rules.exit)
     if q.csv:
         return _csv(q, "exit_reasons", tables.exit_table(report))
     return ExitReportOut(
@@ -272,10 +272,11 @@ async def analytics_campaigns(
     responses=_responses(),
 )
 async def analytics_summary(
-    _key: CanRead, session: ReadSession, clock: ClockDep, settings: SettingsDep, q: OnePeriod
+    _key: CanRead, session: ReadSession, clock: ClockDep, settings: SettingsDep, rules: RulesDep,
+    q: OnePeriod,
 ) -> Any:
     s = await summary.summary(session, rng=q.rng, active_days=settings.analytics_active_days, clock=clock,
-                              exit_rules=exit_interview.ExitRules.from_settings(settings))
+                              exit_rules=rules.exit)
     if q.csv:
         return _csv(q, "summary", tables.summary_table(s, settings.loyalty_currency))
     return SummaryOut(

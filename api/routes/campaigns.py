@@ -11,7 +11,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Response
 
-from api.deps import ClockDep, SessionDep, SettingsDep, require_scope
+from api.deps import ClockDep, RulesDep, SessionDep, require_scope
 from api.errors import error_responses
 from api.schemas.common import MAX_ID
 from api.schemas.outreach import (
@@ -52,11 +52,11 @@ ERRORS_HELP = (
 )
 
 
-def _rules(settings: SettingsDep) -> OutreachRules:
-    return OutreachRules.from_settings(settings)
+def _rules(rules: RulesDep) -> OutreachRules:
+    return rules.outreach
 
 
-RulesDep = Annotated[OutreachRules, Depends(_rules)]
+OutreachRulesDep = Annotated[OutreachRules, Depends(_rules)]
 
 
 @router.get(
@@ -111,7 +111,7 @@ async def create_campaign(
     response: Response,
     session: SessionDep,
     clock: ClockDep,
-    rules: RulesDep,
+    rules: OutreachRulesDep,
 ) -> CampaignOut:
     ids = (
         await svc.resolve_customers(session, external_ids=body.customer_external_ids)
@@ -146,7 +146,7 @@ async def create_campaign(
     responses=error_responses(400, 401, 403, 404, 413, 415, 422),
 )
 async def dry_run_campaign(
-    _key: CanRead, body: DryRunIn, session: SessionDep, clock: ClockDep, rules: RulesDep
+    _key: CanRead, body: DryRunIn, session: SessionDep, clock: ClockDep, rules: OutreachRulesDep
 ) -> DryRunOut:
     ids = (
         await svc.resolve_customers(session, external_ids=body.customer_external_ids)
@@ -300,7 +300,8 @@ cancel_campaign = _control("cancel", "Cancel", "Nothing more is sent; figures st
     response_description="Queued.",
 )
 async def send_message(
-    _key: CanWrite, body: MessageIn, response: Response, session: SessionDep, clock: ClockDep, rules: RulesDep
+    _key: CanWrite, body: MessageIn, response: Response, session: SessionDep, clock: ClockDep,
+    rules: OutreachRulesDep,
 ) -> CampaignOut:
     [customer_id] = await svc.resolve_customers(session, external_ids=[body.customer_external_id])
     view, created = await svc.create_campaign(

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response
 
-from api.deps import ClockDep, SessionDep, SettingsDep, require_scope
+from api.deps import ClockDep, RulesDep, SessionDep, require_scope
 from api.errors import error_responses
 from api.schemas.common import IsoDateTime
 from api.schemas.surveys import (
@@ -42,10 +42,10 @@ CanWrite = Annotated[ApiKeyView, Depends(require_scope("surveys:write"))]
 )
 async def start_exit_interview(
     _key: CanWrite, body: ExitInterviewIn, response: Response, session: SessionDep, clock: ClockDep,
-    settings: SettingsDep,
+    rules: RulesDep,
 ) -> ExitInterviewOut:
     result, replayed = await exit_interview.request_from_api(
-        session, clock=clock, rules=exit_interview.ExitRules.from_settings(settings),
+        session, clock=clock, rules=rules.exit,
         idempotency_key=body.idempotency_key, external_id=body.external_id, event=body.event,
     )
     await session.commit()
@@ -67,13 +67,13 @@ async def exit_report(
     _key: CanRead,
     session: SessionDep,
     clock: ClockDep,
-    settings: SettingsDep,
+    rules: RulesDep,
     since: Annotated[IsoDateTime | None, Query(description="Period start (inclusive).")] = None,
     until: Annotated[IsoDateTime | None, Query(description="Period end (exclusive).")] = None,
     top: Annotated[int, Query(ge=1, le=100, description="How many features to list.")] = 10,
 ) -> ExitReportOut:
     result = await exit_interview.report(session, clock=clock,
-                                         rules=exit_interview.ExitRules.from_settings(settings),
+                                         rules=rules.exit,
                                          since=since, until=until, top=top)
     await session.commit()
     return ExitReportOut.from_report(result)

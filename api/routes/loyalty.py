@@ -6,13 +6,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Response
 
-from api.deps import ClockDep, SessionDep, SettingsDep, require_scope
+from api.deps import ClockDep, RulesDep, SessionDep, require_scope
 from api.errors import error_responses
 from api.schemas.common import EXTERNAL_ID_PATTERN, MAX_ID
 from api.schemas.loyalty import AdjustIn, BalanceOut, EntryOut, HistoryPage, MovementOut, PointsIn
 from core import loyalty
 from core.apikeys import ApiKeyView
-from core.loyalty.rules import LoyaltyRules
 
 router = APIRouter(prefix="/v1/customers/{external_id}/loyalty", tags=["loyalty"])
 
@@ -38,10 +37,10 @@ MOVEMENT_RESPONSES: dict[int | str, dict[str, Any]] = {
     responses=error_responses(401, 403, 404, 422),
 )
 async def get_balance(
-    _key: CanRead, external_id: ExternalId, session: SessionDep, clock: ClockDep, settings: SettingsDep
+    _key: CanRead, external_id: ExternalId, session: SessionDep, clock: ClockDep, rules: RulesDep
 ) -> BalanceOut:
     cid = await loyalty.customer_id_for(session, external_id=external_id)
-    view = await loyalty.balance(session, clock=clock, rules=LoyaltyRules.from_settings(settings),
+    view = await loyalty.balance(session, clock=clock, rules=rules.loyalty,
                                  customer_id=cid)
     info = await loyalty.referral_info(session, clock=clock, customer_id=cid)
     await session.commit()
@@ -82,10 +81,10 @@ async def get_history(
 )
 async def earn_points(
     _key: CanWrite, external_id: ExternalId, body: PointsIn, response: Response, session: SessionDep,
-    clock: ClockDep, settings: SettingsDep,
+    clock: ClockDep, rules: RulesDep,
 ) -> MovementOut:
     cid = await loyalty.customer_id_for(session, external_id=external_id)
-    result = await loyalty.earn(session, clock=clock, rules=LoyaltyRules.from_settings(settings),
+    result = await loyalty.earn(session, clock=clock, rules=rules.loyalty,
                                 customer_id=cid, points=body.points, reason=body.reason,
                                 idempotency_key=body.idempotency_key)
     await session.commit()
@@ -107,10 +106,10 @@ async def earn_points(
 )
 async def redeem_points(
     _key: CanWrite, external_id: ExternalId, body: PointsIn, response: Response, session: SessionDep,
-    clock: ClockDep, settings: SettingsDep,
+    clock: ClockDep, rules: RulesDep,
 ) -> MovementOut:
     cid = await loyalty.customer_id_for(session, external_id=external_id)
-    result = await loyalty.redeem(session, clock=clock, rules=LoyaltyRules.from_settings(settings),
+    result = await loyalty.redeem(session, clock=clock, rules=rules.loyalty,
                                   customer_id=cid, points=body.points, reason=body.reason,
                                   idempotency_key=body.idempotency_key)
     await session.commit()
@@ -131,10 +130,10 @@ async def redeem_points(
 )
 async def adjust_points(
     _key: CanWrite, external_id: ExternalId, body: AdjustIn, response: Response, session: SessionDep,
-    clock: ClockDep, settings: SettingsDep,
+    clock: ClockDep, rules: RulesDep,
 ) -> MovementOut:
     cid = await loyalty.customer_id_for(session, external_id=external_id)
-    result = await loyalty.adjust(session, clock=clock, rules=LoyaltyRules.from_settings(settings),
+    result = await loyalty.adjust(session, clock=clock, rules=rules.loyalty,
                                   customer_id=cid, points=body.points, reason=body.reason,
                                   idempotency_key=body.idempotency_key)
     await session.commit()

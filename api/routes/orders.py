@@ -6,13 +6,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Response
 
-from api.deps import ClockDep, SessionDep, SettingsDep, require_scope
+from api.deps import ClockDep, RulesDep, SessionDep, require_scope
 from api.errors import error_responses
 from api.schemas.common import EXTERNAL_ID_PATTERN
 from api.schemas.loyalty import CancelIn, OrderChanged, OrderIn, OrderOut, OrderRecorded, RefundIn
 from core import loyalty
 from core.apikeys import ApiKeyView
-from core.loyalty.rules import LoyaltyRules
 
 router = APIRouter(prefix="/v1/orders", tags=["orders"])
 
@@ -46,10 +45,10 @@ def _changed(view: loyalty.OrderView, changed: bool) -> OrderChanged:
 )
 async def record_order(
     _key: CanWrite, body: OrderIn, response: Response, session: SessionDep, clock: ClockDep,
-    settings: SettingsDep,
+    rules: RulesDep,
 ) -> OrderRecorded:
     result = await loyalty.record_order(
-        session, clock=clock, rules=LoyaltyRules.from_settings(settings),
+        session, clock=clock, rules=rules.loyalty,
         customer_external_id=body.customer_external_id, order_id=body.order_id, amount=body.amount,
         currency=body.currency, placed_at=body.placed_at or clock.now(), promo_code=body.promo_code,
     )
@@ -87,10 +86,10 @@ async def get_order(_key: CanRead, order_id: OrderId, session: SessionDep) -> Or
 )
 async def refund_order(
     _key: CanWrite, order_id: OrderId, body: RefundIn, session: SessionDep, clock: ClockDep,
-    settings: SettingsDep,
+    rules: RulesDep,
 ) -> OrderChanged:
     view, changed = await loyalty.refund_order(
-        session, clock=clock, rules=LoyaltyRules.from_settings(settings), order_id=order_id,
+        session, clock=clock, rules=rules.loyalty, order_id=order_id,
         refund_id=body.refund_id, amount=body.amount, reason=body.reason,
     )
     await session.commit()
@@ -106,11 +105,11 @@ async def refund_order(
     responses=error_responses(400, 401, 403, 404, 409, 413, 415, 422),
 )
 async def cancel_order(
-    _key: CanWrite, order_id: OrderId, session: SessionDep, clock: ClockDep, settings: SettingsDep,
+    _key: CanWrite, order_id: OrderId, session: SessionDep, clock: ClockDep, rules: RulesDep,
     body: CancelIn | None = None,
 ) -> OrderChanged:
     view, changed = await loyalty.refund_order(
-        session, clock=clock, rules=LoyaltyRules.from_settings(settings), order_id=order_id,
+        session, clock=clock, rules=rules.loyalty, order_id=order_id,
         reason=body.reason if body else None, cancel=True,
     )
     await session.commit()

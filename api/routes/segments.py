@@ -7,12 +7,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends
 
-from api.deps import ClockDep, SessionDep, SettingsDep, require_scope
+from api.deps import ClockDep, RulesDep, SessionDep, require_scope
 from api.errors import error_responses
 from api.schemas.outreach import SegmentKindOut, SegmentPreviewIn, SegmentPreviewOut, SegmentSampleOut
 from core.apikeys import ApiKeyView
 from core.outreach import segments
-from core.outreach.rules import OutreachRules
 
 router = APIRouter(prefix="/v1/segments", tags=["segments"])
 CanRead = Annotated[ApiKeyView, Depends(require_scope("campaigns:read"))]
@@ -25,15 +24,15 @@ CanRead = Annotated[ApiKeyView, Depends(require_scope("campaigns:read"))]
     "in days (from settings: OUTREACH_DORMANT_DAYS, OUTREACH_CHURN_DAYS...).",
     responses=error_responses(401, 403, 422),
 )
-async def list_segments(_key: CanRead, session: SessionDep, settings: SettingsDep) -> list[SegmentKindOut]:
+async def list_segments(_key: CanRead, session: SessionDep, rules: RulesDep) -> list[SegmentKindOut]:
     await session.commit()  # keeps the key's last-used time
-    rules = OutreachRules.from_settings(settings)
+    outreach = rules.outreach
     defaults = {
-        "active": rules.dormant_days,
-        "dormant": rules.dormant_days,
-        "churned": rules.churn_days,
-        "late_churn": rules.churn_days,
-        "quick_churn": rules.churn_days,
+        "active": outreach.dormant_days,
+        "dormant": outreach.dormant_days,
+        "churned": outreach.churn_days,
+        "late_churn": outreach.churn_days,
+        "quick_churn": outreach.churn_days,
         **segments.DEFAULT_DAYS,
     }
     return [
@@ -51,15 +50,15 @@ async def list_segments(_key: CanRead, session: SessionDep, settings: SettingsDe
     responses=error_responses(400, 401, 403, 413, 415, 422),
 )
 async def preview_segment(
-    _key: CanRead, body: SegmentPreviewIn, session: SessionDep, clock: ClockDep, settings: SettingsDep
+    _key: CanRead, body: SegmentPreviewIn, session: SessionDep, clock: ClockDep, rules: RulesDep
 ) -> SegmentPreviewOut:
     started = time.perf_counter()
     result = await segments.preview(
         session,
         body.to_spec(),
         now=clock.now(),
-        rules=OutreachRules.from_settings(settings),
-        default_language=settings.default_language,
+        rules=rules.outreach,
+        default_language=rules.outreach.default_language,
         sample_size=body.sample_size,
     )
     await session.commit()

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response
 
-from api.deps import ClockDep, SessionDep, SettingsDep, require_scope
+from api.deps import ClockDep, RulesDep, SessionDep, require_scope
 from api.errors import error_responses
 from api.schemas.common import MAX_ID, IsoDateTime
 from api.schemas.surveys import (
@@ -22,8 +22,6 @@ from api.schemas.surveys import (
 )
 from core import nps
 from core.apikeys import ApiKeyView
-from core.loyalty.rules import LoyaltyRules
-from core.nps.rules import NpsRules
 
 router = APIRouter(prefix="/v1/surveys/nps", tags=["surveys"])
 
@@ -50,12 +48,12 @@ Until = Annotated[IsoDateTime | None, Query(description="Period end (exclusive),
 )
 async def trigger_nps(
     _key: CanWrite, body: NpsTriggerIn, response: Response, session: SessionDep, clock: ClockDep,
-    settings: SettingsDep,
+    rules: RulesDep,
 ) -> NpsTriggerOut:
     result, replayed = await nps.trigger_from_api(
-        session, clock=clock, rules=NpsRules.from_settings(settings),
-        loyalty_rules=LoyaltyRules.from_settings(settings),
-        cap=timedelta(days=settings.proactive_cap_days), idempotency_key=body.idempotency_key,
+        session, clock=clock, rules=rules.nps,
+        loyalty_rules=rules.loyalty,
+        cap=rules.outreach.cap, idempotency_key=body.idempotency_key,
         external_ids=body.external_ids, segment=body.segment,
         delay=timedelta(minutes=body.delay_minutes),
     )

@@ -99,7 +99,8 @@ class OutreachRules:
     loyalty: LoyaltyRules = field(default_factory=LoyaltyRules)
 
     @classmethod
-    def from_settings(cls, s: Settings) -> OutreachRules:
+    def from_settings(cls, s: Settings, *, loyalty: LoyaltyRules | None = None) -> OutreachRules:
+        """`loyalty`: the bundle's loyalty rules (core/rules.py); built from `s` when omitted."""
         quiet = s.outreach_quiet_hours.strip().lower()
         return cls(
             dormant_days=s.outreach_dormant_days,
@@ -118,7 +119,7 @@ class OutreachRules:
             webhook_max_attempts=s.outreach_webhook_max_attempts,
             shop=s.business_name,
             default_language=s.default_language,
-            loyalty=LoyaltyRules.from_settings(s),
+            loyalty=loyalty if loyalty is not None else LoyaltyRules.from_settings(s),
         )
 
     @property

@@ -8,7 +8,6 @@ from __future__ import annotations
 import re
 from contextlib import suppress
 from datetime import date, datetime, timedelta
-from typing import Any
 
 from aiogram import F, Router
 from aiogram.dispatcher.event.bases import SkipHandler
@@ -27,6 +26,7 @@ from core.errors import DomainError
 from core.settings import Settings
 from dialogs import menu
 from dialogs.common import name_of, show
+from dialogs.context import BotContext
 from dialogs.i18n import Translator
 from dialogs.loyalty.format import day, zone
 from dialogs.nps.handlers import fresh, staff_group, start_rating
@@ -60,13 +60,10 @@ class ExitStates(StatesGroup):
     break_date = State()
 
 
-menu.register(
-    menu.MenuItem("feedback", 40, lambda t, _c: t("menu-feedback"), feature_key="feature-feedback")
+# This flow's main-menu item (listed by the composition root, supportbot/runtime.py).
+MENU_ITEMS = (
+    menu.MenuItem("feedback", 40, lambda t, _c: t("menu-feedback"), feature_key="feature-feedback"),
 )
-
-
-def rules_of(settings: Settings) -> svc.ExitRules:
-    return svc.ExitRules.from_settings(settings)
 
 
 def question(
@@ -126,10 +123,9 @@ async def on_feedback_menu(query: CallbackQuery, t: Translator) -> None:
 
 @router.callback_query(FeedbackCb.filter(F.a == "rate"))
 async def on_rate(
-    query: CallbackQuery, db: async_sessionmaker[AsyncSession], clock: Clock, settings: Settings,
-    customer: CustomerView, t: Translator,
+    query: CallbackQuery, ctx: BotContext, customer: CustomerView, t: Translator,
 ) -> None:
-    await start_rating(query, db=db, clock=clock, settings=settings, customer=customer, t=t)
+    await start_rating(query, ctx=ctx, customer=customer, t=t)
 
 
 @router.callback_query(FeedbackCb.filter(F.a == "leave"))
@@ -149,15 +145,15 @@ async def on_leave(
 
 @router.callback_query(ExitCb.filter())
 async def on_reason(
-    query: CallbackQuery, callback_data: ExitCb, db: async_sessionmaker[AsyncSession], clock: Clock,
-    settings: Settings, customer: CustomerView, t: Translator, state: FSMContext, ctx: Any = None,
+    query: CallbackQuery, callback_data: ExitCb, customer: CustomerView, t: Translator, state: FSMContext,
+    ctx: BotContext,
 ) -> None:
-    rules = rules_of(settings)
     iid = callback_data.i
     try:
-        async with db.begin() as session:
-            outcome = await svc.choose_reason(session, clock=clock, rules=rules, interview_id=iid,
-                                              customer_id=customer.id, reason=callback_data.r)
+        async with ctx.db.begin() as session:
+            outcome = await svc.choose_reason(session, clock=ctx.clock, rules=ctx.rules.exit,
+                                              interview_id=iid, customer_id=customer.id,
+                                              reason=callback_data.r)
     except DomainError:
         await show(query, t("exit-already"))
         return
@@ -166,7 +162,7 @@ async def on_reason(
     if outcome.already:
         await show(query, head + "\n\n" + t("exit-already"))
         return
-    tz = zone(customer.timezone, settings.default_timezone)
+    tz = zone(customer.timezone, ctx.settings.default_timezone)
     markup: InlineKeyboardMarkup | None = None
     if reason == "price":
         offer = outcome.offer
@@ -176,7 +172,7 @@ async def on_reason(
     elif reason in ("feature", "competitor", "other"):
         await state.set_state(ExitStates.detail)
         msg = query.message.message_id if isinstance(query.message, Message) else None
-        await state.set_data({"interview": iid, "since": clock.now().isoformat(), "reason": reason,
+        await state.set_data({"interview": iid, "since": ctx.clock.now().isoformat(), "reason": reason,
                               "msg": msg})
         body = t({"feature": "exit-feature-ask", "competitor": "exit-competitor-ask",
                   "other": "exit-other-ask"}[reason])
@@ -187,19 +183,18 @@ async def on_reason(
             _act(t, iid, "wy", "exit-may-write-yes"), _act(t, iid, "wn", "exit-may-write-no"),
         ]])
     elif reason in ("technical", "support"):
-        group = staff_group(settings, customer.language)
+        group = staff_group(ctx.settings, customer.language)
         if group is None:
             body = t("exit-handoff-later")
         else:
-            async with db.begin() as session:
-                await svc.hand_over(session, clock=clock, interview_id=iid, customer_id=customer.id,
+            async with ctx.db.begin() as session:
+                await svc.hand_over(session, clock=ctx.clock, interview_id=iid, customer_id=customer.id,
                                     group_chat_id=group)
-            if ctx is not None:
-                ctx.notify("group_posts")
+            ctx.notify("group_posts")
             body = t("exit-technical" if reason == "technical" else "exit-support")
     else:  # break
         await state.set_state(ExitStates.break_date)
-        await state.set_data({"interview": iid, "since": clock.now().isoformat()})
+        await state.set_data({"interview": iid, "since": ctx.clock.now().isoformat()})
         body = t("exit-break-ask")
         markup = InlineKeyboardMarkup(inline_keyboard=[
             [_act(t, iid, "b2w", "exit-break-2w"), _act(t, iid, "b1m", "exit-break-1m")],

@@ -16,12 +16,14 @@ from dialogs import menu
 from dialogs.common import show
 from dialogs.handoff.flow import human_button
 from dialogs.i18n import Translator
+from dialogs.menu import MainMenu
 
 router = Router(name=__name__)
 router.message.filter(F.chat.type == "private")
 router.callback_query.filter(F.message.chat.type == "private")
 
-menu.register(menu.MenuItem("faq", 10, lambda t, _c: t("menu-faq"), feature_key="feature-faq"))
+# This flow's main-menu item (listed by the composition root, supportbot/runtime.py).
+MENU_ITEMS = (menu.MenuItem("faq", 10, lambda t, _c: t("menu-faq"), feature_key="feature-faq"),)
 PER_PAGE_CATEGORIES = 8
 PER_PAGE_QUESTIONS = 6
 MAX_QUESTION = 1000
@@ -109,9 +111,11 @@ async def on_faq_command(message: Message, t: Translator, faq: FaqLibrary, custo
 
 
 @router.callback_query(menu.MenuCb.filter(F.action == "faq"))
-async def on_faq_menu(query: CallbackQuery, t: Translator, faq: FaqLibrary, customer: CustomerView) -> None:
+async def on_faq_menu(
+    query: CallbackQuery, t: Translator, main_menu: MainMenu, faq: FaqLibrary, customer: CustomerView
+) -> None:
     if not faq.categories(customer.language):
-        await show(query, t("faq-unavailable"), menu.main_menu(t, customer))
+        await show(query, t("faq-unavailable"), main_menu.keyboard(t, customer))
         return
     await show(query, t("faq-categories"), categories_view(t, faq, customer.language, 0))
 
@@ -167,7 +171,7 @@ async def on_faq_nav(
 async def on_feedback(
     query: CallbackQuery,
     callback_data: FeedbackCb,
-    t: Translator,
+    t: Translator, main_menu: MainMenu,
     customer: CustomerView,
     db: async_sessionmaker[AsyncSession],
 ) -> None:
@@ -176,7 +180,7 @@ async def on_feedback(
             session, query_id=callback_data.q, customer_id=customer.id, helpful=callback_data.ok
         )
     if callback_data.ok or row is None:
-        await show(query, t("faq-glad"), menu.main_menu(t, customer))
+        await show(query, t("faq-glad"), main_menu.keyboard(t, customer))
         return
     markup = InlineKeyboardMarkup(
         inline_keyboard=[[human_button(t, "faq_no", callback_data.q)], [menu.back_button(t)]]

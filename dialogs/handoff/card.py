@@ -1,12 +1,14 @@
 """The customer card that opens every case in the staff topic.
 
-Other features add lines (loyalty tier and balance, orders, last NPS, exit reason) by
-registering a section: `async def section(session, customer_id, t) -> list[str]`.
+Other features add lines (loyalty tier and balance, orders, last NPS, exit reason) through
+sections, `async def section(session, customer_id, t) -> list[str]`, listed in order by the
+composition root (supportbot/runtime.py `card_sections()`) and passed to the support worker
+(`BotContext.card_sections`), which hands them to `render_card`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from html import escape
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -17,12 +19,6 @@ from core.text_limits import truncate, utf16_len
 from dialogs.i18n import Translator
 
 CardSection = Callable[[AsyncSession, int, Translator], Awaitable[list[str]]]
-SECTIONS: list[CardSection] = []
-
-
-def register_section(section: CardSection) -> None:
-    if section not in SECTIONS:
-        SECTIONS.append(section)
 
 
 def topic_name(customer: CustomerView) -> str:
@@ -34,8 +30,11 @@ def topic_name(customer: CustomerView) -> str:
     return truncate(name, 128 - utf16_len(suffix)) + suffix  # the id always shows
 
 
-async def render_card(session: AsyncSession, *, customer: CustomerView, case: CaseView, t: Translator) -> str:
-    """HTML text of the card (names are escaped)."""
+async def render_card(
+    session: AsyncSession, *, customer: CustomerView, case: CaseView, t: Translator,
+    sections: Sequence[CardSection] = (),
+) -> str:
+    """HTML text of the card (names are escaped); each of `sections` adds its lines, in order."""
     lines = [
         t("card-title", name=escape(customer.display_name)),
         t("card-username", username=escape(customer.username)) if customer.username else None,
@@ -52,7 +51,7 @@ async def render_card(session: AsyncSession, *, customer: CustomerView, case: Ca
         lines.append(t("card-question", text=escape(case.origin_text[:500])))
     if not customer.opted_in:
         lines.append(t("card-opted-out"))
-    for section in SECTIONS:
+    for section in sections:
         lines.extend(await section(session, customer.id, t))
     lines.append(t("card-help"))
     return "\n".join(line for line in lines if line)

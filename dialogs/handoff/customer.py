@@ -23,6 +23,7 @@ from dialogs.common import show
 from dialogs.context import BotContext
 from dialogs.handoff.flow import CancelCaseCb, HumanCb, cancel_keyboard, request_human
 from dialogs.i18n import Translator
+from dialogs.menu import MainMenu
 from storage.db import Database
 
 router = Router(name=__name__)
@@ -30,7 +31,8 @@ router.message.filter(F.chat.type == "private")
 router.edited_message.filter(F.chat.type == "private")
 router.callback_query.filter(F.message.chat.type == "private")
 
-menu.register(menu.MenuItem("human", 20, lambda t, _c: t("menu-human"), feature_key="feature-human"))
+# This flow's main-menu item (listed by the composition root, supportbot/runtime.py).
+MENU_ITEMS = (menu.MenuItem("human", 20, lambda t, _c: t("menu-human"), feature_key="feature-human"),)
 
 
 class CsatCb(CallbackData, prefix="cs"):
@@ -188,7 +190,7 @@ async def on_cancel(
     customer: CustomerView,
     db: async_sessionmaker[AsyncSession],
     clock: Clock,
-    t: Translator,
+    t: Translator, main_menu: MainMenu,
     ctx: BotContext,
 ) -> None:
     async with db.begin() as session:
@@ -206,10 +208,10 @@ async def on_cancel(
                 number=case.number,
             )
     if case is None:
-        await show(query, t("handoff-nothing-to-cancel"), menu.main_menu(t, customer))
+        await show(query, t("handoff-nothing-to-cancel"), main_menu.keyboard(t, customer))
         return
     ctx.notify("group_posts")
-    await show(query, t("handoff-cancelled", number=case.number), menu.main_menu(t, customer))
+    await show(query, t("handoff-cancelled", number=case.number), main_menu.keyboard(t, customer))
 
 
 # ------------------------------------------------------------------ CSAT
@@ -272,10 +274,10 @@ async def on_csat(
 
 @router.callback_query(CsatSkipCb.filter())
 async def on_csat_skip(
-    query: CallbackQuery, t: Translator, state: FSMContext, customer: CustomerView
+    query: CallbackQuery, t: Translator, main_menu: MainMenu, state: FSMContext, customer: CustomerView
 ) -> None:
     await state.clear()
-    await show(query, t("csat-thanks"), menu.main_menu(t, customer))
+    await show(query, t("csat-thanks"), main_menu.keyboard(t, customer))
 
 
 @router.message(StateFilter(Csat.comment), F.text, ~F.text.startswith("/"))
@@ -284,7 +286,7 @@ async def on_csat_comment(
     customer: CustomerView,
     db: async_sessionmaker[AsyncSession],
     clock: Clock,
-    t: Translator,
+    t: Translator, main_menu: MainMenu,
     state: FSMContext,
     ctx: BotContext,
 ) -> None:
@@ -306,7 +308,7 @@ async def on_csat_comment(
             comment=(message.text or "")[:1000],
         )
     ctx.notify("group_posts")
-    await message.answer(t("csat-thanks"), reply_markup=menu.main_menu(t, customer))
+    await message.answer(t("csat-thanks"), reply_markup=main_menu.keyboard(t, customer))
 
 
 # ------------------------------------------------------------------ relaying

@@ -23,6 +23,7 @@ from core.loyalty.rules import LoyaltyRules
 from core.settings import Settings
 from dialogs import menu
 from dialogs.common import show
+from dialogs.context import BotContext
 from dialogs.i18n import Translator
 from dialogs.loyalty.format import day, money, points, signed_points, unit, zone
 
@@ -44,13 +45,10 @@ class LoyaltyStates(StatesGroup):
     birthday = State()
 
 
-menu.register(
-    menu.MenuItem("balance", 30, lambda t, _c: t("menu-balance"), feature_key="feature-balance")
+# This flow's main-menu item (listed by the composition root, supportbot/runtime.py).
+MENU_ITEMS = (
+    menu.MenuItem("balance", 30, lambda t, _c: t("menu-balance"), feature_key="feature-balance"),
 )
-
-
-def rules_of(settings: Settings) -> LoyaltyRules:
-    return LoyaltyRules.from_settings(settings)
 
 
 # ------------------------------------------------------------------ rendering
@@ -160,10 +158,9 @@ def back_to_balance(t: Translator) -> InlineKeyboardButton:
 
 
 async def render_balance(
-    db: async_sessionmaker[AsyncSession], clock: Clock, settings: Settings, customer: CustomerView,
-    t: Translator,
+    db: async_sessionmaker[AsyncSession], clock: Clock, settings: Settings, rules: LoyaltyRules,
+    customer: CustomerView, t: Translator,
 ) -> tuple[str, InlineKeyboardMarkup]:
-    rules = rules_of(settings)
     async with db() as session:
         view = await loyalty.balance(session, clock=clock, rules=rules, customer_id=customer.id)
         moves, more = await loyalty.history(session, customer_id=customer.id, limit=RECENT)
@@ -177,30 +174,27 @@ async def render_balance(
 
 @router.message(Command("balance", "points"))
 async def on_balance_command(
-    message: Message, db: async_sessionmaker[AsyncSession], clock: Clock, settings: Settings,
-    customer: CustomerView, t: Translator, state: FSMContext,
+    message: Message, ctx: BotContext, customer: CustomerView, t: Translator, state: FSMContext,
 ) -> None:
     await state.clear()
-    text, markup = await render_balance(db, clock, settings, customer, t)
+    text, markup = await render_balance(ctx.db, ctx.clock, ctx.settings, ctx.rules.loyalty, customer, t)
     await message.answer(text, reply_markup=markup)
 
 
 @router.callback_query(menu.MenuCb.filter(F.action == "balance"))
 async def on_balance_button(
-    query: CallbackQuery, db: async_sessionmaker[AsyncSession], clock: Clock, settings: Settings,
-    customer: CustomerView, t: Translator,
+    query: CallbackQuery, ctx: BotContext, customer: CustomerView, t: Translator,
 ) -> None:
-    text, markup = await render_balance(db, clock, settings, customer, t)
+    text, markup = await render_balance(ctx.db, ctx.clock, ctx.settings, ctx.rules.loyalty, customer, t)
     await show(query, text, markup)
 
 
 @router.callback_query(LoyCb.filter(F.a == "bal"))
 async def on_back_to_balance(
-    query: CallbackQuery, db: async_sessionmaker[AsyncSession], clock: Clock, settings: Settings,
-    customer: CustomerView, t: Translator, state: FSMContext,
+    query: CallbackQuery, ctx: BotContext, customer: CustomerView, t: Translator, state: FSMContext,
 ) -> None:
     await state.clear()
-    text, markup = await render_balance(db, clock, settings, customer, t)
+    text, markup = await render_balance(ctx.db, ctx.clock, ctx.settings, ctx.rules.loyalty, customer, t)
     await show(query, text, markup)
 
 
@@ -234,11 +228,10 @@ async def on_history(
 
 
 async def invite_view(
-    db: async_sessionmaker[AsyncSession], clock: Clock, settings: Settings, customer: CustomerView,
+    db: async_sessionmaker[AsyncSession], clock: Clock, rules: LoyaltyRules, customer: CustomerView,
     t: Translator,
 ) -> tuple[str, str | None]:
     """The invite text and the link (created on first use)."""
-    rules = rules_of(settings)
     async with db.begin() as session:
         info = await loyalty.referral_info(session, clock=clock, customer_id=customer.id)
     link = info.link or info.start_command
@@ -256,23 +249,21 @@ def share_button(t: Translator, link: str, shop: str) -> InlineKeyboardButton:
 
 @router.callback_query(LoyCb.filter(F.a == "inv"))
 async def on_invite(
-    query: CallbackQuery, db: async_sessionmaker[AsyncSession], clock: Clock, settings: Settings,
-    customer: CustomerView, t: Translator,
+    query: CallbackQuery, ctx: BotContext, customer: CustomerView, t: Translator,
 ) -> None:
-    text, link = await invite_view(db, clock, settings, customer, t)
-    rows = [[share_button(t, link, settings.business_name)]] if link else []
+    text, link = await invite_view(ctx.db, ctx.clock, ctx.rules.loyalty, customer, t)
+    rows = [[share_button(t, link, ctx.settings.business_name)]] if link else []
     rows.append([back_to_balance(t)])
     await show(query, text, InlineKeyboardMarkup(inline_keyboard=rows))
 
 
 async def referral_notice(
-    session: AsyncSession, *, clock: Clock, settings: Settings, customer: CustomerView, payload: str,
+    session: AsyncSession, *, clock: Clock, rules: LoyaltyRules, customer: CustomerView, payload: str,
     t: Translator,
 ) -> str | None:
     """Called by /start with a ref_<code> payload: attribute the referral, say what it means."""
     outcome = await loyalty.attribute_referral(session, clock=clock, customer_id=customer.id,
                                                payload=payload)
-    rules = rules_of(settings)
     if outcome.status == "attributed":
         reward = points(t, rules.referral_reward_referred)
         if outcome.referrer_name:
@@ -304,18 +295,18 @@ def parse_birthday(text: str, today: date) -> date | None:
 
 @router.callback_query(LoyCb.filter(F.a == "bday"))
 async def on_birthday(
-    query: CallbackQuery, settings: Settings, customer: CustomerView, t: Translator, state: FSMContext,
+    query: CallbackQuery, ctx: BotContext, customer: CustomerView, t: Translator, state: FSMContext,
 ) -> None:
-    rules = rules_of(settings)
+    reward, notice = ctx.rules.loyalty.birthday_reward, ctx.rules.loyalty.birthday_min_notice
     markup = InlineKeyboardMarkup(inline_keyboard=[[back_to_balance(t)]])
     if customer.birthday:
         await show(query, t("birthday-known", date=day(t, customer.birthday, year=False),
-                            points=points(t, rules.birthday_reward)), markup)
+                            points=points(t, reward)), markup)
         return
     await state.set_state(LoyaltyStates.birthday)
-    text = t("birthday-ask", points=points(t, rules.birthday_reward))
-    if rules.birthday_min_notice.days:
-        text += "\n" + t("birthday-note", days=t("days-n", n=rules.birthday_min_notice.days))
+    text = t("birthday-ask", points=points(t, reward))
+    if notice.days:
+        text += "\n" + t("birthday-note", days=t("days-n", n=notice.days))
     cancel = InlineKeyboardButton(text=t("birthday-cancel"), callback_data=LoyCb(a="bal").pack())
     await show(query, text, InlineKeyboardMarkup(inline_keyboard=[[cancel]]))
 

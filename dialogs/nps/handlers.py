@@ -18,7 +18,7 @@ from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import customers as customers_svc
 from core import loyalty, nps, support
@@ -26,11 +26,12 @@ from core.clock import Clock
 from core.customers import CustomerView
 from core.delivery.outgoing import Outgoing
 from core.errors import DomainError
-from core.loyalty.rules import LoyaltyRules
-from core.nps.rules import DETRACTOR, PROMOTER, NpsRules
+from core.nps.rules import DETRACTOR, PROMOTER
+from core.rules import Rules
 from core.settings import Settings
 from dialogs import menu
 from dialogs.common import name_of, show
+from dialogs.context import BotContext
 from dialogs.i18n import I18n, Translator
 from dialogs.loyalty.format import day, money, points, zone
 from dialogs.loyalty.handlers import share_button
@@ -88,12 +89,12 @@ def fresh(data: dict[str, Any], now: datetime) -> bool:
 
 
 async def alert_params(
-    session: AsyncSession, *, clock: Clock, settings: Settings, t: Translator, survey_id: int
+    session: AsyncSession, *, clock: Clock, rules: Rules, t: Translator, survey_id: int
 ) -> dict[str, Any]:
     """What the staff alert shows, in the staff's language."""
     survey = await nps.get_survey(session, survey_id=survey_id)
     customer = await customers_svc.get_customer(session, customer_id=survey.customer_id)
-    view = await loyalty.balance(session, clock=clock, rules=LoyaltyRules.from_settings(settings),
+    view = await loyalty.balance(session, clock=clock, rules=rules.loyalty,
                                  customer_id=customer.id)
     return {
         "score": survey.score if survey.score is not None else "—",
@@ -127,11 +128,11 @@ async def queue_alert(
 
 
 async def render_alert(
-    session: AsyncSession, *, clock: Clock, settings: Settings, t: Translator, payload: dict[str, Any]
+    session: AsyncSession, *, clock: Clock, rules: Rules, t: Translator, payload: dict[str, Any]
 ) -> str:
     """The detractor alert's text, rendered when the staff post is sent."""
     survey_id = int(payload["survey_id"])
-    params = await alert_params(session, clock=clock, settings=settings, t=t, survey_id=survey_id)
+    params = await alert_params(session, clock=clock, rules=rules, t=t, survey_id=survey_id)
     return t("nps-staff-alert", **params)
 
 
@@ -140,13 +141,13 @@ async def render_alert(
 
 @router.callback_query(NpsCb.filter())
 async def on_score(
-    query: CallbackQuery, callback_data: NpsCb, db: async_sessionmaker[AsyncSession], clock: Clock,
-    settings: Settings, customer: CustomerView, t: Translator, state: FSMContext,
+    query: CallbackQuery, callback_data: NpsCb, ctx: BotContext, customer: CustomerView, t: Translator,
+    state: FSMContext,
 ) -> None:
     try:
-        async with db.begin() as session:
+        async with ctx.db.begin() as session:
             result = await nps.record_score(
-                session, clock=clock, loyalty_rules=LoyaltyRules.from_settings(settings),
+                session, clock=ctx.clock, loyalty_rules=ctx.rules.loyalty,
                 survey_id=callback_data.s, customer_id=customer.id, score=callback_data.v,
             )
     except DomainError:
@@ -157,7 +158,7 @@ async def on_score(
         return
     await state.set_state(NpsStates.comment)
     question = query.message.message_id if isinstance(query.message, Message) else None
-    await state.set_data({"survey": result.survey_id, "since": clock.now().isoformat(), "msg": question})
+    await state.set_data({"survey": result.survey_id, "since": ctx.clock.now().isoformat(), "msg": question})
     skip = InlineKeyboardButton(text=t("nps-skip"),
                                 callback_data=NpsActCb(s=result.survey_id, a="skip").pack())
     ask = t(f"nps-ask-{result.category}", score=result.score)
@@ -170,11 +171,10 @@ async def on_score(
 
 @router.message(NpsStates.comment, F.text, ~F.text.startswith("/"))
 async def on_comment(
-    message: Message, db: async_sessionmaker[AsyncSession], clock: Clock, settings: Settings,
-    i18n: I18n, customer: CustomerView, t: Translator, state: FSMContext, ctx: Any = None,
+    message: Message, customer: CustomerView, t: Translator, state: FSMContext, ctx: BotContext,
 ) -> None:
     data = await state.get_data()
-    if not fresh(data, clock.now()) or "survey" not in data:
+    if not fresh(data, ctx.clock.now()) or "survey" not in data:
         await state.clear()
         raise SkipHandler()
     await state.clear()
@@ -183,19 +183,18 @@ async def on_comment(
         with contextlib.suppress(TelegramAPIError):
             await message.bot.edit_message_reply_markup(chat_id=message.chat.id, message_id=data["msg"],
                                                         reply_markup=None)
-    await finish(message, db=db, clock=clock, settings=settings, i18n=i18n, customer=customer, t=t,
-                 survey_id=int(data["survey"]), comment=message.text, ctx=ctx)
+    await finish(message, ctx=ctx, customer=customer, t=t, survey_id=int(data["survey"]),
+                 comment=message.text)
 
 
 @router.callback_query(NpsActCb.filter(F.a == "skip"))
 async def on_skip(
-    query: CallbackQuery, callback_data: NpsActCb, db: async_sessionmaker[AsyncSession], clock: Clock,
-    settings: Settings, i18n: I18n, customer: CustomerView, t: Translator, state: FSMContext,
-    ctx: Any = None,
+    query: CallbackQuery, callback_data: NpsActCb, customer: CustomerView, t: Translator,
+    state: FSMContext, ctx: BotContext,
 ) -> None:
     await state.clear()
     try:
-        async with db() as session:
+        async with ctx.db() as session:
             survey = await nps.get_survey(session, survey_id=callback_data.s)
     except DomainError:
         await show(query, t("nps-closed"))
@@ -203,45 +202,44 @@ async def on_skip(
     # The question stays in the chat with the score; the thanks comes as the next message.
     await show(query, t("nps-your-score", score=survey.score))
     if isinstance(query.message, Message):
-        await finish(query.message, db=db, clock=clock, settings=settings, i18n=i18n, customer=customer,
-                     t=t, survey_id=callback_data.s, comment=None, ctx=ctx)
+        await finish(query.message, ctx=ctx, customer=customer, t=t, survey_id=callback_data.s, comment=None)
 
 
 async def finish(
-    message: Message, *, db: async_sessionmaker[AsyncSession], clock: Clock, settings: Settings,
-    i18n: I18n, customer: CustomerView, t: Translator, survey_id: int, comment: str | None,
-    ctx: Any = None,
+    message: Message, *, customer: CustomerView, t: Translator, survey_id: int, comment: str | None,
+    ctx: BotContext,
 ) -> None:
     """Store the 'why?' (or its skip) and answer as the score deserves."""
     alerted = False
     try:
-        async with db.begin() as session:
+        async with ctx.db.begin() as session:
             survey, completed = await nps.record_comment(
-                session, clock=clock, survey_id=survey_id, customer_id=customer.id, comment=comment
+                session, clock=ctx.clock, survey_id=survey_id, customer_id=customer.id, comment=comment
             )
             if completed and survey.category == DETRACTOR:
-                alerted = await queue_alert(session, clock=clock, settings=settings, i18n=i18n,
+                alerted = await queue_alert(session, clock=ctx.clock, settings=ctx.settings, i18n=ctx.i18n,
                                             survey_id=survey_id, language=customer.language)
     except DomainError:
         await message.answer(t("nps-closed"))
         return
-    if alerted and ctx is not None:
+    if alerted:
         ctx.notify("group_posts")
     if not completed:
         await message.answer(t("nps-already"))
         return
     if survey.category == PROMOTER:
-        rules = LoyaltyRules.from_settings(settings)
-        async with db.begin() as session:
-            info = await loyalty.referral_info(session, clock=clock, customer_id=customer.id)
+        async with ctx.db.begin() as session:
+            info = await loyalty.referral_info(session, clock=ctx.clock, customer_id=customer.id)
         link = info.link or info.start_command
-        text = t("nps-thanks-promoter", link=link, referrer=points(t, rules.referral_reward_referrer),
-                 referred=points(t, rules.referral_reward_referred))
-        markup = (InlineKeyboardMarkup(inline_keyboard=[[share_button(t, info.link, settings.business_name)]])
+        reward = ctx.rules.loyalty
+        text = t("nps-thanks-promoter", link=link, referrer=points(t, reward.referral_reward_referrer),
+                 referred=points(t, reward.referral_reward_referred))
+        shop = ctx.settings.business_name
+        markup = (InlineKeyboardMarkup(inline_keyboard=[[share_button(t, info.link, shop)]])
                   if info.link else None)
         await message.answer(text, reply_markup=markup)
     elif survey.category == DETRACTOR:
-        if staff_group(settings, customer.language) is None:
+        if staff_group(ctx.settings, customer.language) is None:
             await message.answer(t("nps-handoff-later"))
             return
         markup = InlineKeyboardMarkup(inline_keyboard=[[
@@ -258,22 +256,20 @@ async def finish(
 
 @router.callback_query(NpsActCb.filter(F.a == "talk"))
 async def on_talk(
-    query: CallbackQuery, callback_data: NpsActCb, db: async_sessionmaker[AsyncSession], clock: Clock,
-    settings: Settings, customer: CustomerView, t: Translator, ctx: Any = None,
+    query: CallbackQuery, callback_data: NpsActCb, customer: CustomerView, t: Translator, ctx: BotContext,
 ) -> None:
-    group = staff_group(settings, customer.language)
+    group = staff_group(ctx.settings, customer.language)
     if group is None:
         await show(query, t("nps-handoff-later"))
         return
     try:
-        async with db.begin() as session:
-            await nps.open_detractor_case(session, clock=clock, survey_id=callback_data.s,
+        async with ctx.db.begin() as session:
+            await nps.open_detractor_case(session, clock=ctx.clock, survey_id=callback_data.s,
                                           customer_id=customer.id, group_chat_id=group)
     except DomainError:
         await show(query, t("nps-closed"))
         return
-    if ctx is not None:
-        ctx.notify("group_posts")
+    ctx.notify("group_posts")
     await show(query, t("nps-handoff"))
 
 
@@ -286,26 +282,25 @@ async def on_no_thanks(query: CallbackQuery, t: Translator) -> None:
 
 
 async def start_rating(
-    query: CallbackQuery, *, db: async_sessionmaker[AsyncSession], clock: Clock, settings: Settings,
-    customer: CustomerView, t: Translator,
+    query: CallbackQuery, *, ctx: BotContext, customer: CustomerView, t: Translator,
 ) -> None:
     """The customer chose 'Rate us' in the feedback menu (one answer per cooldown counts)."""
-    rules = NpsRules.from_settings(settings)
-    async with db.begin() as session:
+    cooldown = ctx.rules.nps.answered_cooldown
+    async with ctx.db.begin() as session:
         last = await nps.last_response(session, customer_id=customer.id)
-        if last is not None and last.answered_at and clock.now() - last.answered_at < rules.answered_cooldown:
+        if last is not None and last.answered_at and ctx.clock.now() - last.answered_at < cooldown:
             survey = None
         else:
-            survey = await nps.start_from_menu(session, clock=clock, rules=rules, customer_id=customer.id,
-                                               chat_id=query.from_user.id)
+            survey = await nps.start_from_menu(session, clock=ctx.clock, rules=ctx.rules.nps,
+                                               customer_id=customer.id, chat_id=query.from_user.id)
     if survey is None:
         assert last is not None and last.answered_at is not None
-        when = day(t, last.answered_at, zone(customer.timezone, settings.default_timezone))
+        when = day(t, last.answered_at, zone(customer.timezone, ctx.settings.default_timezone))
         back = InlineKeyboardMarkup(inline_keyboard=[[menu.back_button(t)]])
         await show(query, t("nps-rated-recently", score=last.score, date=when), back)
         return
     text, markup = survey_message(t, survey_id=survey.id, customer_name=name_of(customer, "👋"),
-                                  shop=settings.business_name)
+                                  shop=ctx.settings.business_name)
     await show(query, text, markup)
 
 

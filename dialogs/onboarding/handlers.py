@@ -15,8 +15,10 @@ from core.errors import DomainError
 from core.settings import Settings
 from dialogs import menu
 from dialogs.common import name_of, show
+from dialogs.context import BotContext
 from dialogs.i18n import I18n, Translator
 from dialogs.loyalty.handlers import referral_notice
+from dialogs.menu import MainMenu
 
 router = Router(name=__name__)
 router.message.filter(F.chat.type == "private")
@@ -33,29 +35,26 @@ class ForgetCb(CallbackData, prefix="forget"):
     confirm: bool
 
 
-menu.register(
-    menu.MenuItem("language", 80, lambda t, _c: t("menu-language"), feature_key="feature-language")
-)
-menu.register(
+# This flow's main-menu items (listed by the composition root, supportbot/runtime.py).
+MENU_ITEMS = (
+    menu.MenuItem("language", 80, lambda t, _c: t("menu-language"), feature_key="feature-language"),
     menu.MenuItem(
         "notifications",
         85,
         lambda t, c: t("menu-notifications-on" if c.opted_in else "menu-notifications-off"),
         feature_key="feature-notifications",
-    )
+    ),
+    menu.MenuItem("privacy", 90, lambda t, _c: t("menu-privacy"), feature_key="feature-privacy"),
+    menu.MenuItem("help", 95, lambda t, _c: t("menu-help")),
 )
-menu.register(
-    menu.MenuItem("privacy", 90, lambda t, _c: t("menu-privacy"), feature_key="feature-privacy")
-)
-menu.register(menu.MenuItem("help", 95, lambda t, _c: t("menu-help")))
 
 
-def welcome_text(t: Translator, customer: CustomerView, settings: Settings) -> str:
+def welcome_text(t: Translator, customer: CustomerView, settings: Settings, main_menu: MainMenu) -> str:
     return t(
         "welcome",
         name=name_of(customer, "👋"),
         shop=settings.business_name,
-        features=menu.features(t),
+        features=main_menu.features(t),
     )
 
 
@@ -71,64 +70,63 @@ LINK_ERRORS = {
 async def on_start(
     message: Message,
     command: CommandObject,
-    db: async_sessionmaker[AsyncSession],
-    clock: Clock,
-    settings: Settings,
+    ctx: BotContext,
     customer: CustomerView,
-    i18n: I18n,
+    main_menu: MainMenu,
     customer_hooks: CustomerHooks,
 ) -> None:
-    t = i18n(customer.language)
+    t = ctx.i18n(customer.language)
     payload = (command.args or "").strip()
     notice: str | None = None
     was_opted_out = not customer.opted_in
     # A returning customer's plain /start needs no write at all (the hot path).
     if payload or was_opted_out or customer.onboarded_at is None:
-        async with db.begin() as session:
+        async with ctx.db.begin() as session:
             if payload:
                 kind = await svc.record_deep_link(
-                    session, clock=clock, customer_id=customer.id, payload=payload
+                    session, clock=ctx.clock, customer_id=customer.id, payload=payload
                 )
                 if kind == "link":
                     try:
                         customer = await svc.redeem_link_token(
-                            session, clock=clock, hooks=customer_hooks, token=payload,
+                            session, clock=ctx.clock, hooks=customer_hooks, token=payload,
                             telegram_id=message.chat.id,
                         )
                         notice = t("link-ok")
                     except DomainError as exc:
                         notice = t(LINK_ERRORS.get(exc.code, "link-unknown"))
                 elif kind == "referral":
-                    notice = await referral_notice(session, clock=clock, settings=settings,
+                    notice = await referral_notice(session, clock=ctx.clock, rules=ctx.rules.loyalty,
                                                    customer=customer, payload=payload, t=t)
             if was_opted_out:
                 customer = await svc.set_opt_in(
-                    session, clock=clock, telegram_id=message.chat.id, opted_in=True
+                    session, clock=ctx.clock, telegram_id=message.chat.id, opted_in=True
                 )
-            await svc.mark_onboarded(session, clock=clock, telegram_id=message.chat.id)
-    t = i18n(customer.language)
+            await svc.mark_onboarded(session, clock=ctx.clock, telegram_id=message.chat.id)
+    t = ctx.i18n(customer.language)
     if notice:
         await message.answer(notice)
     if was_opted_out:
         await message.answer(t("welcome-back", name=name_of(customer, "👋")),
-                             reply_markup=menu.main_menu(t, customer))
+                             reply_markup=main_menu.keyboard(t, customer))
         return
-    await message.answer(welcome_text(t, customer, settings), reply_markup=menu.main_menu(t, customer))
+    await message.answer(welcome_text(t, customer, ctx.settings, main_menu),
+                         reply_markup=main_menu.keyboard(t, customer))
 
 
 @router.message(Command("menu"))
-async def on_menu(message: Message, customer: CustomerView, t: Translator) -> None:
-    await message.answer(t("menu-title"), reply_markup=menu.main_menu(t, customer))
+async def on_menu(message: Message, customer: CustomerView, t: Translator, main_menu: MainMenu) -> None:
+    await message.answer(t("menu-title"), reply_markup=main_menu.keyboard(t, customer))
 
 
 @router.callback_query(menu.MenuCb.filter(F.action == "home"))
-async def on_home(query: CallbackQuery, customer: CustomerView, t: Translator) -> None:
-    await show(query, t("menu-title"), menu.main_menu(t, customer))
+async def on_home(query: CallbackQuery, customer: CustomerView, t: Translator, main_menu: MainMenu) -> None:
+    await show(query, t("menu-title"), main_menu.keyboard(t, customer))
 
 
 @router.message(Command("help"))
-async def on_help(message: Message, customer: CustomerView, t: Translator) -> None:
-    await message.answer(t("help"), reply_markup=menu.main_menu(t, customer))
+async def on_help(message: Message, customer: CustomerView, t: Translator, main_menu: MainMenu) -> None:
+    await message.answer(t("help"), reply_markup=main_menu.keyboard(t, customer))
 
 
 @router.callback_query(menu.MenuCb.filter(F.action == "help"))
@@ -168,6 +166,7 @@ async def on_language_chosen(
     db: async_sessionmaker[AsyncSession],
     clock: Clock,
     i18n: I18n,
+    main_menu: MainMenu,
 ) -> None:
     code = callback_data.code if callback_data.code in LANGUAGE_NAMES else "en"
     async with db.begin() as session:
@@ -175,7 +174,7 @@ async def on_language_chosen(
             session, clock=clock, telegram_id=query.from_user.id, language=code
         )
     t = i18n(customer.language)
-    await show(query, t("language-set") + "\n\n" + t("menu-title"), menu.main_menu(t, customer))
+    await show(query, t("language-set") + "\n\n" + t("menu-title"), main_menu.keyboard(t, customer))
 
 
 # ------------------------------------------------------------------ notifications
@@ -203,14 +202,14 @@ async def on_notifications_toggle(
     db: async_sessionmaker[AsyncSession],
     clock: Clock,
     customer: CustomerView,
-    t: Translator,
+    t: Translator, main_menu: MainMenu,
 ) -> None:
     async with db.begin() as session:
         customer = await svc.set_opt_in(
             session, clock=clock, telegram_id=query.from_user.id, opted_in=not customer.opted_in
         )
     text = t("notifications-on" if customer.opted_in else "notifications-off")
-    await show(query, text + "\n\n" + t("menu-title"), menu.main_menu(t, customer))
+    await show(query, text + "\n\n" + t("menu-title"), main_menu.keyboard(t, customer))
 
 
 # ------------------------------------------------------------------ privacy

@@ -102,9 +102,6 @@ async def on_campaign_button(
         await exit_flow.on_reason(
             query,
             exit_flow.ExitCb(i=interview.id, r=callback_data.v),
-            db=db,
-            clock=clock,
-            settings=settings,
             customer=customer,
             t=t,
             state=state,

@@ -13,15 +13,12 @@ import logging
 from aiogram import Bot, Router
 from aiogram.filters import Command, CommandObject
 from aiogram.types import BufferedInputFile, InputMediaPhoto, Message
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.analytics import periods, summary
-from core.clock import Clock
 from core.errors import DomainError
-from core.exit_interview.rules import ExitRules
-from core.settings import Settings
+from dialogs.context import BotContext
 from dialogs.handoff.staff import StaffGroup, is_staff
-from dialogs.i18n import I18n, Translator
+from dialogs.i18n import Translator
 from dialogs.loyalty.format import money
 from dialogs.stats import charts
 
@@ -123,32 +120,32 @@ def chart_specs(t: Translator, data: summary.ChartData) -> list[charts.Chart]:
 
 @router.message(Command("stats"))
 async def on_stats(
-    message: Message, command: CommandObject, bot: Bot, db: async_sessionmaker[AsyncSession], clock: Clock,
-    settings: Settings, i18n: I18n,
+    message: Message, command: CommandObject, bot: Bot, ctx: BotContext,
 ) -> None:
-    t = i18n(settings.staff_language)
-    if message.from_user is None or not await is_staff(bot, settings, message.chat.id, message.from_user.id):
+    t = ctx.i18n(ctx.settings.staff_language)
+    user = message.from_user
+    if user is None or not await is_staff(bot, ctx.settings, message.chat.id, user.id):
         await message.reply(t("staff-refused"))
         return
-    tz = settings.analytics_timezone or settings.business_timezone
+    tz = ctx.settings.analytics_timezone or ctx.settings.business_timezone
     try:
-        rng = periods.parse(command.args, default=settings.analytics_stats_period, timezone=tz,
-                            now=clock.now())
+        rng = periods.parse(command.args, default=ctx.settings.analytics_stats_period, timezone=tz,
+                            now=ctx.clock.now())
     except DomainError:
         await message.reply(t("stats-bad-period", arg=(command.args or "").strip()[:40]))
         return
     thread = message.message_thread_id if message.is_topic_message else None
     try:
-        async with db() as session:
+        async with ctx.db() as session:
             data = await summary.chart_data(
-                session, rng=rng, active_days=settings.analytics_active_days, clock=clock,
-                exit_rules=ExitRules.from_settings(settings), lookback=settings.analytics_chart_periods,
+                session, rng=rng, active_days=ctx.settings.analytics_active_days, clock=ctx.clock,
+                exit_rules=ctx.rules.exit, lookback=ctx.settings.analytics_chart_periods,
             )
             await session.commit()  # a read: end the transaction before talking to Telegram
     except DomainError as exc:
         await message.reply(t("stats-failed", reason=exc.message))
         return
-    await message.reply(summary_text(t, data, currency=settings.loyalty_currency))
+    await message.reply(summary_text(t, data, currency=ctx.settings.loyalty_currency))
     specs = chart_specs(t, data)
     if not specs:
         await bot.send_message(message.chat.id, t("stats-no-charts"), message_thread_id=thread)

@@ -120,6 +120,7 @@ async def test_the_outreach_scheduler_outlives_a_failing_phase(sessionmaker, clo
 
     from bot import outreach as worker
     from core.outreach import delivery
+    from core.rules import build_rules
     from core.settings import Settings
     from dialogs.context import BotContext
 
@@ -136,8 +137,10 @@ async def test_the_outreach_scheduler_outlives_a_failing_phase(sessionmaker, clo
     monkeypatch.setattr(delivery, "schedule_due", broken)
     monkeypatch.setattr(delivery, "finish_campaigns", finish)
     monkeypatch.setattr(worker, "MAX_IDLE", 0.01)
+    settings = Settings(_env_file=None, outreach_sync_seconds=1)
     ctx = BotContext(
-        settings=Settings(_env_file=None, outreach_sync_seconds=1),
+        settings=settings,
+        rules=build_rules(settings),
         db=sessionmaker,
         clock=clock,
         bot=None,

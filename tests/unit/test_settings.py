@@ -62,3 +62,33 @@ def test_env_example_loads_as_is(tmp_path, monkeypatch: pytest.MonkeyPatch) -> N
     (tmp_path / ".env").write_text((Path(__file__).resolve().parents[2] / ".env.example").read_text())
     monkeypatch.chdir(tmp_path)
     assert Settings().sandbox_mode
+
+
+def test_every_variable_in_env_example_is_read(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each variable .env.example sets is a setting, and Settings reads it from the file (empty
+    ones mean "unset": they are names of settings too)."""
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[2] / ".env.example").read_text()
+    pairs = [line.split("=", 1) for line in text.splitlines()
+             if line and not line.startswith("#") and "=" in line]
+    unknown = {name for name, _ in pairs if name.lower() not in Settings.model_fields}
+    assert not unknown, f".env.example sets variables Settings does not read: {sorted(unknown)}"
+    (tmp_path / ".env").write_text(text)
+    monkeypatch.chdir(tmp_path)
+    for name, _ in pairs:
+        monkeypatch.delenv(name, raising=False)
+    read = Settings().model_fields_set
+    unread = {name for name, value in pairs if value.strip() and name.lower() not in read}
+    assert not unread, f"set in .env.example but not read: {sorted(unread)}"
+
+
+def test_every_setting_is_in_exactly_one_section() -> None:
+    from core.settings import SECTIONS
+
+    owners: dict[str, list[str]] = {}
+    for section in SECTIONS:
+        for name in section.model_fields:
+            owners.setdefault(name, []).append(section.__name__)
+    assert set(owners) == set(Settings.model_fields), "a field declared on Settings itself"
+    assert all(len(o) == 1 for o in owners.values()), {n: o for n, o in owners.items() if len(o) > 1}
