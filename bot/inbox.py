@@ -41,7 +41,7 @@ from bot.callbacks import CallbackAnswers
 from bot.journal import UncertainDelivery, UpdateContext, current_update
 from core import logs, telemetry
 from core.clock import Clock
-from storage.db import Database, update_writes
+from storage.db import Database, run_recorded, update_writes
 from storage.dialect import is_postgres
 from storage.hot import Prepared, Step
 from storage.models import BotState, InboxLease, InboxUpdate, SentJournal
@@ -402,12 +402,7 @@ class Inbox:
             steps.append((DROP_JOURNAL, {"b_update_id": update_id}))
 
         async def finish(session: AsyncSession) -> None:
-            for write in recorded:
-                if isinstance(write, list):
-                    for prepared, params in write:
-                        await session.execute(prepared.stmt, dict(params))
-                else:
-                    await write(session)
+            await run_recorded(session, recorded)
             for prepared, params in steps:
                 await session.execute(prepared.stmt, dict(params))
 

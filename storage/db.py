@@ -83,6 +83,16 @@ def update_writes() -> Iterator[list[Write | list[Step]]]:
         _with_update.reset(token)
 
 
+async def run_recorded(session: AsyncSession, writes: list[Write | list[Step]]) -> None:
+    """Run `record`ed writes (callables or hot steps) in the caller's transaction."""
+    for write in writes:
+        if isinstance(write, list):
+            for prepared, params in write:
+                await session.execute(prepared.stmt, dict(params))
+        else:
+            await write(session)
+
+
 class Database(async_sessionmaker[AsyncSession]):
     """A sessionmaker whose write transactions (`begin()`) queue on an asyncio lock on SQLite.
 

@@ -17,6 +17,7 @@ from bot.factory import create_bot, create_dispatcher
 from bot.journal import SendJournalMiddleware
 from core.clock import FrozenClock
 from core.faq import FaqLibrary
+from core.rules import build_rules
 from core.settings import Settings
 from dialogs.i18n import I18n
 from sandbox.limits import FloodConfig, FloodLimiter
@@ -24,7 +25,7 @@ from sandbox.methods import BotApi
 from sandbox.state import SandboxState
 from storage.db import create_engine, create_sessionmaker
 from storage.state import set_state
-from supportbot.runtime import customer_hooks, load_faq
+from supportbot.runtime import card_sections, customer_hooks, load_faq, main_menu
 from tests.conftest import sqlite_copy
 from tests.flows.harness import Flow, InProcessSession, Person
 
@@ -88,10 +89,11 @@ async def flow(
     async with db.begin() as tx:  # as Runtime.start: the name referral links are built with
         await set_state(tx, now=clock.now(), key="bot_username", value=(await bot.get_me()).username or "")
     stop = asyncio.Event()
-    ctx = BotContext(settings=settings, db=db, clock=clock, bot=bot, i18n=i18n, stop=stop, gate=None,
-                     single_process=True)
-    dp = create_dispatcher(settings=settings, db=db, clock=clock, i18n=i18n, ctx=ctx, faq=faq_library,
-                           customer_hooks=customer_hooks())
+    rules = build_rules(settings)  # as the composition root (supportbot/runtime.py) builds them
+    ctx = BotContext(settings=settings, rules=rules, db=db, clock=clock, bot=bot, i18n=i18n, stop=stop,
+                     gate=None, card_sections=card_sections(clock=clock, rules=rules), single_process=True)
+    dp = create_dispatcher(settings=settings, rules=rules, db=db, clock=clock, i18n=i18n, ctx=ctx,
+                           faq=faq_library, main_menu=main_menu(), customer_hooks=customer_hooks())
     harness = Flow(
         state=state, api=api, bot=bot, dp=dp, db=db, clock=clock, settings=settings, i18n=i18n, ctx=ctx,
         callbacks=callbacks, session=session, staff_group=group.id,
@@ -100,6 +102,7 @@ async def flow(
     yield harness
     stop.set()
     await callbacks.close()
+    await db.close()
     await engine.dispose()
     assert harness.violations() == [], harness.violations()
 

@@ -38,7 +38,7 @@ from dialogs.i18n import I18n, Translator
 from sandbox.methods import BotApi
 from sandbox.spec import UploadedFile
 from sandbox.state import SandboxState
-from storage.db import Database, update_writes
+from storage.db import Database, run_recorded, update_writes
 
 
 class InProcessSession(BaseSession):
@@ -182,8 +182,7 @@ class Flow:
                     await self.dp.feed_update(self.bot, update)
                 if recorded:
                     async with self.db.begin() as session:
-                        for write in recorded:
-                            await write(session)
+                        await run_recorded(session, recorded)
                 n += 1
                 self.handled += 1
 

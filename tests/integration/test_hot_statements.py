@@ -37,8 +37,8 @@ JOURNAL_ROW = Prepared(
 DROP = Prepared(delete(JOURNAL).where(JOURNAL.c.update_id == bindparam("b_id")))
 
 
-async def test_sqlite_file_uses_the_hot_connection(sessionmaker, db_url: str) -> None:
-    assert (sessionmaker.hot is not None) == db_url.startswith("sqlite")
+async def test_sqlite_file_uses_the_hot_connection(sessionmaker, migrated_db_url: str) -> None:
+    assert (sessionmaker.hot is not None) == migrated_db_url.startswith("sqlite")
 
 
 async def test_rows_and_types_match_a_session(sessionmaker) -> None:
