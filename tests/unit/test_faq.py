@@ -6,7 +6,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -501,11 +500,17 @@ def test_thresholds_are_parameters(shipped: FaqLibrary) -> None:
     assert library.search("ru", text).kind == "none"
 
 
-def test_long_messages_are_cheap(shipped: FaqLibrary) -> None:
-    text = " ".join(f"слово{i} доставка абракадабра{i}" for i in range(300))
-    started = time.perf_counter()
-    shipped.search("ru", text)
-    assert time.perf_counter() - started < 0.05
+def test_long_messages_are_cut_before_matching(shipped: FaqLibrary) -> None:
+    """A pasted essay is matched on its first MAX_QUERY_CHARS only, so its cost is bounded (the
+    speed itself is measured in bench/faq_match.py, not timed here)."""
+    from core.faq.library import MAX_QUERY_CHARS
+
+    noise = " ".join(f"слово{i} абракадабра{i}" for i in range(300))
+    question = "сколько идёт доставка"
+    assert len(noise) > MAX_QUERY_CHARS
+    assert shipped.search("ru", question).kind == "answer"
+    assert shipped.search("ru", question + " " + noise).kind == "answer"  # within the cut
+    assert shipped.search("ru", noise + " " + question).kind == "none"  # past the cut: not read
 
 
 def test_core_faq_imports_no_bot_or_web_framework() -> None:
