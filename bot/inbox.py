@@ -407,8 +407,8 @@ class Inbox:
                 await session.execute(prepared.stmt, dict(params))
 
         try:
-            hot = [s for write in recorded if isinstance(write, list) for s in write]
-            if len(hot) == sum(len(w) if isinstance(w, list) else 1 for w in recorded):  # hot steps only
+            if all(isinstance(write, list) for write in recorded):  # hot steps only
+                hot = [step for write in recorded if isinstance(write, list) for step in write]
                 await self.db.write(hot + steps)  # shares a commit with others
             else:
                 await self.db.batched(finish)  # the same through a session
