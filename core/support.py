@@ -132,7 +132,9 @@ _ACTIVE_CASE_AND_BAN = Prepared(
 
 
 async def read_active_case_and_ban(db: Database, *, customer_id: int) -> tuple[CaseView, bool] | None:
-    """`active_case_and_ban` without a session (a hot read: see storage/hot.py)."""
+    """The customer's waiting or open case and whether staff stopped relaying them, in one
+    statement: a hot read (storage/hot.py), made with the customer on every message (see
+    bot/middlewares.py `message_probes`)."""
     rows = await db.fetch(_ACTIVE_CASE_AND_BAN, {"b_customer_id": customer_id})
     if not rows:
         return None
@@ -142,21 +144,6 @@ async def read_active_case_and_ban(db: Database, *, customer_id: int) -> tuple[C
 
 def _case_from(row: dict[str, Any]) -> CaseView:
     return CaseView(**{name: row[name] for name in CaseView.__dataclass_fields__})
-
-
-async def active_case_and_ban(session: AsyncSession, *, customer_id: int) -> tuple[CaseView, bool] | None:
-    """The customer's waiting or open case and whether staff stopped relaying them, in one
-    statement (read with the customer on every message: see bot/middlewares.py)."""
-    banned = exists().where(SupportTopic.customer_id == customer_id, SupportTopic.banned)
-    row = (
-        await session.execute(
-            select(SupportCase, banned)
-            .where(SupportCase.customer_id == customer_id, SupportCase.status.in_(ACTIVE))
-            .order_by(SupportCase.id.desc())
-            .limit(1)
-        )
-    ).first()
-    return (case_view(row[0]), bool(row[1])) if row is not None else None
 
 
 async def _active_row(session: AsyncSession, customer_id: int) -> SupportCase | None:
