@@ -447,14 +447,15 @@ async def relay_into_case(
 
     The read and the write need not share a transaction: one chat's updates are handled one at
     a time (a replay included), and a case's card, once queued, stays queued."""
-    args = dict(case=case, chat_id=chat_id, message_id=message_id, kind=kind, text=text,
-                media_group_id=media_group_id, faq_suggestions=faq_suggestions)
     (state,) = await db.fetch(_RELAY_STATE, {"b_chat": chat_id, "b_mid": message_id, "b_case": case.id})
     if state["known"]:
         return
     if not state["carded"]:
         async with db.begin() as session:
-            await relay_customer_message(session, clock=clock, **args)  # type: ignore[arg-type]
+            await relay_customer_message(
+                session, clock=clock, case=case, chat_id=chat_id, message_id=message_id, kind=kind,
+                text=text, media_group_id=media_group_id, faq_suggestions=faq_suggestions,
+            )
         return
     payload = {
         "chat_id": chat_id, "message_id": message_id, "kind": kind, "text": text,

@@ -7,10 +7,10 @@ import contextvars
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import CursorResult, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -214,34 +214,36 @@ class Database(async_sessionmaker[AsyncSession]):
 
     async def _commit(self, batch: list[tuple[Write | list[Step], asyncio.Future[Any]]]) -> list[Any]:
         """One transaction for the batch: on the hot connection when it holds only hot steps."""
-        if self.hot is not None and all(isinstance(op, list) for op, _ in batch):
-            steps = [step for op, _ in batch for step in op]  # type: ignore[union-attr]
+        hot_ops = [op for op, _ in batch if isinstance(op, list)]
+        lock = self._write_lock  # SQLite's, which a hot connection always has
+        if self.hot is not None and lock is not None and len(hot_ops) == len(batch):
             async with asyncio.timeout(LOCK_TIMEOUT):
-                await self._write_lock.acquire()  # type: ignore[union-attr]  # SQLite has one
+                await lock.acquire()
             try:
-                rows = await self.hot.transaction(steps)
+                rows = await self.hot.transaction([step for op in hot_ops for step in op])
             finally:
-                self._write_lock.release()  # type: ignore[union-attr]
-            results, at = [], 0
-            for op, _ in batch:
-                results.append(rows[at:at + len(op)])  # type: ignore[arg-type]
-                at += len(op)  # type: ignore[arg-type]
+                lock.release()
+            results: list[Any] = []
+            at = 0
+            for steps in hot_ops:
+                results.append(rows[at:at + len(steps)])
+                at += len(steps)
             return results
         results = []
         async with self.begin() as session:
-            for op, _ in batch:
-                if isinstance(op, list):
-                    results.append([await _run_step(session, p, params) for p, params in op])
+            for item, _ in batch:
+                if isinstance(item, list):
+                    results.append([await _run_step(session, p, params) for p, params in item])
                 else:
-                    results.append(await op(session))
+                    results.append(await item(session))
         return results
 
 
 async def _run_step(
     session: AsyncSession, prepared: Prepared, params: Mapping[str, Any]
 ) -> list[dict[str, Any]]:
-    result = await session.execute(prepared.stmt, dict(params))
-    return [dict(r) for r in result.mappings()] if result.returns_rows else []  # type: ignore[attr-defined]
+    result = cast(CursorResult[Any], await session.execute(prepared.stmt, dict(params)))
+    return [dict(r) for r in result.mappings()] if result.returns_rows else []
 
 
 def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | None = None) -> None:
