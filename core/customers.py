@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.clock import Clock
 from core.errors import Conflict, Gone, NotFound
 from storage.db import Database
-from storage.hot import Prepared
+from storage.hot import Prepared, Row
 from storage.models import Customer, DeepLink, LinkToken
 
 # (session, from_id, to_id): move a domain's rows from a merged-away customer to the kept one.
@@ -161,13 +161,7 @@ class CustomerRead:
             return None, {}
         row = rows[0]
         flags = {name: row[f"flag_{i}"] for i, name in enumerate(self.labels)}
-        return view(_Row(row)), flags  # type: ignore[arg-type]  # same names as the model
-
-
-class _Row(dict[str, Any]):
-    """A row read as a dict, with the attribute access `view` uses."""
-
-    __getattr__ = dict.__getitem__
+        return view(Row(row)), flags  # type: ignore[arg-type]  # same names as the model
 
 
 async def touch_telegram_user(

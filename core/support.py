@@ -35,7 +35,7 @@ from core.delivery import wake
 from core.delivery.wake import committed
 from core.errors import Invalid, NotFound
 from storage.db import Database
-from storage.hot import Prepared, Step
+from storage.hot import Prepared, Row, Step
 from storage.models import Customer
 from storage.models_support import FaqQuery, GroupPost, SupportCase, SupportMessage, SupportTopic
 from storage.types import UTCDateTime
@@ -339,13 +339,9 @@ async def relay_customer_message(
     `faq_suggestions` ({"ids": [entry id], "lang": ...}): FAQ entries staff may send in answer,
     shown as buttons under the message (rendered by the worker when it posts)."""
     now = clock.now()
-    known = exists().where(
-        SupportMessage.customer_chat_id == chat_id,
-        SupportMessage.customer_message_id == message_id,
-        SupportMessage.direction == "in",
-    )
-    has_card = exists().where(GroupPost.case_id == case.id, GroupPost.kind == "card")
-    is_known, carded = (await session.execute(select(known, has_card))).one()
+    state = (await session.execute(_RELAY_STATE.stmt, {"b_chat": chat_id, "b_mid": message_id,
+                                                          "b_case": case.id})).one()
+    is_known, carded = state.known, state.carded
     if is_known:
         return
     if not carded:
@@ -375,14 +371,7 @@ async def relay_customer_message(
             support_message_id=msg_id,
             priority=PRIORITY_CUSTOMER,
             kind="copy",
-            payload={
-                "chat_id": chat_id,
-                "message_id": message_id,
-                "kind": kind,
-                "text": text,
-                "media_group_id": media_group_id,
-                **({"faq": faq_suggestions} if faq_suggestions else {}),
-            },
+            payload=_copy_payload(chat_id, message_id, kind, text, media_group_id, faq_suggestions),
             status="queued",
             attempts=0,
             created_at=now,
@@ -430,6 +419,17 @@ _INSERT_POST = Prepared(
 )
 
 
+def _copy_payload(
+    chat_id: int, message_id: int, kind: str, text: str | None, media_group_id: str | None,
+    faq_suggestions: dict[str, Any] | None,
+) -> dict[str, Any]:
+    """A relayed message's group post: what the worker copies, and the FAQ buttons under it."""
+    return {
+        "chat_id": chat_id, "message_id": message_id, "kind": kind, "text": text,
+        "media_group_id": media_group_id, **({"faq": faq_suggestions} if faq_suggestions else {}),
+    }
+
+
 async def relay_into_case(
     db: Database,
     *,
@@ -457,10 +457,7 @@ async def relay_into_case(
                 text=text, media_group_id=media_group_id, faq_suggestions=faq_suggestions,
             )
         return
-    payload = {
-        "chat_id": chat_id, "message_id": message_id, "kind": kind, "text": text,
-        "media_group_id": media_group_id, **({"faq": faq_suggestions} if faq_suggestions else {}),
-    }
+    payload = _copy_payload(chat_id, message_id, kind, text, media_group_id, faq_suggestions)
     common = {"b_case": case.id, "b_chat": chat_id, "b_mid": message_id, "b_group": case.group_chat_id,
               "b_now": clock.now()}
     await db.write([
@@ -632,7 +629,7 @@ async def record_staff_message(
     rows = await db.fetch(_THREAD, {"b_group": group_chat_id, "b_thread": thread_id})
     if not rows:
         return None
-    topic, customer = _thread_views(_Row(rows[0]), group_chat_id)
+    topic, customer = _thread_views(Row(rows[0]), group_chat_id)
     cases = await db.fetch(_ACTIVE_CASE, {"b_customer": topic.customer_id})
     if cases:
         case = _case_from(cases[0])
@@ -656,10 +653,6 @@ async def record_staff_message(
             customer_chat_id=customer.telegram_id,
         )
     return StaffMessage(topic, customer, reply_case, message_id)
-
-
-class _Row(dict[str, Any]):
-    __getattr__ = dict.__getitem__
 
 
 async def staff_reply(

@@ -19,17 +19,15 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from storage import sqlite_driver
-from storage.hot import Prepared, SqliteHot, Step
+from storage.hot import SQLITE_PRAGMAS, Prepared, SqliteHot, Step
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     # Let SQLAlchemy emit BEGIN itself (see _sqlite_begin) instead of pysqlite's implicit one.
     dbapi_conn.isolation_level = None
     cur = dbapi_conn.cursor()
-    cur.execute("PRAGMA journal_mode=WAL")
-    cur.execute("PRAGMA synchronous=NORMAL")
-    cur.execute("PRAGMA foreign_keys=ON")
-    cur.execute("PRAGMA busy_timeout=15000")
+    for pragma in SQLITE_PRAGMAS:
+        cur.execute(pragma)
     cur.close()
 
 

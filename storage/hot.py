@@ -101,6 +101,20 @@ def _row(c: _Compiled, raw: Sequence[Any]) -> dict[str, Any]:
 
 Step = tuple[Prepared, Mapping[str, Any]]
 
+# Every SQLite connection of the product (the engine's and the hot one) is set up the same way.
+SQLITE_PRAGMAS = (
+    "PRAGMA journal_mode=WAL",
+    "PRAGMA synchronous=NORMAL",
+    "PRAGMA foreign_keys=ON",
+    "PRAGMA busy_timeout=15000",
+)
+
+
+class Row(dict[str, Any]):
+    """A hot statement's row (a dict) with attribute access too, for views built from rows."""
+
+    __getattr__ = dict.__getitem__
+
 
 class SqliteHot:
     """One SQLite connection on one thread for the hot statements (see the module's docstring)."""
@@ -117,10 +131,8 @@ class SqliteHot:
         conn = self._state.get("conn")
         if conn is None:
             conn = sqlite3.connect(self.path, timeout=15, isolation_level=None, check_same_thread=False)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            conn.execute("PRAGMA foreign_keys=ON")
-            conn.execute("PRAGMA busy_timeout=15000")
+            for pragma in SQLITE_PRAGMAS:
+                conn.execute(pragma)
             self._state["conn"] = conn
         return conn
 
