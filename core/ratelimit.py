@@ -18,11 +18,11 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections import Counter
-from collections.abc import Callable
+from collections import Counter, deque
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from core.settings import Settings
@@ -86,36 +86,40 @@ class Limits:
     live_reserve: float = 5.0
     paid_per_second: float = 1000.0
     paid_burst: float = 50.0
-    # Live + campaign requests *leave* one per 1/depart_per_second s (0: not paced). The buckets
-    # above decide before a send's durable mark is committed; this after it, right before the
-    # request goes (see `FloodGate.depart`).
+    # Live + campaign requests *leave* at most `depart_burst` in any `depart_burst /
+    # depart_per_second` seconds (0: not paced; a burst of 1 is one every 1/depart_per_second s).
+    # The buckets above decide before a send's durable mark is committed; this after it, right
+    # before the request goes (see `FloodGate.depart`).
     depart_per_second: float = 0.0
+    depart_burst: int = 1
 
     @classmethod
     def from_settings(cls, s: Settings) -> Limits:
         """The limits the product runs with (the runtime builds its one gate from these).
 
         Our clock and Telegram's never agree exactly and requests bunch up on the network, so
-        the product runs a little under each limit (MARGIN), paced rather than bursty: a bucket
-        of about one message, so no window of one second holds more than 30 messages (of one
-        minute, more than 20 posts into a group), whatever the lanes do. Sending at exactly
-        30/s with a 30-message burst met 429s on 6.5% of a broadcast; paced it meets none and
-        still finishes sooner (bench/delivery.py). Live replies still go first: while one
-        waits, campaign sends yield (`Grant.reason == "live"`), they need no reserved tokens.
-        The paid lane (up to 1,000/s) keeps a burst of a few messages so the sender is not woken
-        once a millisecond; burst + rate stays under Telegram's figure.
+        the product runs a little under each limit (MARGIN). Sending at exactly 30/s with a
+        30-message burst met 429s on 6.5% of a broadcast; a little under it meets none and still
+        finishes sooner (bench/delivery.py).
 
-        A token is taken *before* the send's durable mark (on the wire, or the send journal) is
-        committed, and commits take a variable time: tokens taken 35 ms apart could leave
-        together after one commit, and a second counted where the requests arrive then held
-        up to 36 messages (tests/e2e/test_three_processes.py). So the global limit is paced
-        again where the requests leave (`depart`): one departure slot every 1/28.8 s (96%), so
-        at most 29 leave in any second and a request may arrive ~40 ms late (a busy core, the
-        network) without a second at Telegram holding more than 30. The token bucket runs at
-        the same rate with a little burst, so departures catch up after a commit and a marked
-        send rarely waits long."""
+        The global 30/s is kept where requests *leave* (`depart`, after their durable marks,
+        whose commits take a variable time: tokens taken 35 ms apart could leave together after
+        one commit): at most 30 departures in any 30/28.8 s (a sliding window at 96%), so a
+        request may arrive up to ~40 ms late (a busy core, the network) without a second at
+        Telegram holding more than 30, while a burst of replies (50 customers writing at once)
+        leaves at once instead of one every 35 ms (bench/role_split.py: the paced departures
+        were most of a reply's p99 there).
+
+        The global token bucket decides earlier, before the durable mark. Live replies may take
+        its whole burst; campaign messages leave `live_reserve` tokens in it, so a broadcast
+        runs paced at the bucket's rate with a burst of about one message, and a burst of live
+        replies in the middle of a broadcast still finds tokens. Live replies also go first:
+        while one waits, campaign sends yield (`Grant.reason == "live"`). The paid lane (up to
+        1,000/s) keeps a burst of a few messages so the sender is not woken once a millisecond;
+        burst + rate stays under Telegram's figure."""
         limit = s.outreach_rate_per_second
         rate = limit * GLOBAL_MARGIN
+        departures = max(1, int(limit))
         paid = s.outreach_paid_rate_per_second * MARGIN
         group = s.support_group_per_minute * MARGIN
         return cls(
@@ -127,14 +131,26 @@ class Limits:
             # One short of Telegram's burst per chat: our clock and Telegram's never agree exactly.
             private_burst=2,
             global_per_second=rate,
-            # A bucket of b filling at r holds at most b + r whole messages in a second: b is
-            # kept under (limit + 1) - r, so no second holds more than the limit.
-            global_burst=max(1.0, limit + 0.99 - rate),
+            # Live may burst up to the departure window; a campaign sees a bucket of
+            # (limit + 1) - r: with rate r that holds at most b + r whole messages in a second.
+            global_burst=max(1.0, float(departures)),
+            live_reserve=max(0.0, departures - max(1.0, limit + 0.99 - rate)),
             depart_per_second=rate,
-            live_reserve=0.0,
+            depart_burst=departures,
             paid_per_second=paid,
             paid_burst=max(1.0, min(20.0, s.outreach_paid_rate_per_second - paid)),
         )
+
+
+def depart_slot(departed: Sequence[float], now: float, burst: int, rate: float) -> float:
+    """The next departure slot after `departed` (the last slots, oldest first): not before now
+    or the last one, and at least `burst / rate` seconds after the slot `burst` places back, so
+    no window of that length holds more than `burst` departures. (core/ratelimit_redis.py runs
+    the same rule in Lua.)"""
+    slot = max(now, departed[-1]) if departed else now
+    if len(departed) >= burst:
+        slot = max(slot, departed[-burst] + burst / rate)
+    return slot
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,10 +180,11 @@ class FloodGate:
         self.global_bucket.updated = self._now()
         self.paid_bucket = TokenBucket(limits.paid_per_second, limits.paid_burst)
         self.paid_bucket.updated = self._now()
-        self._depart_at = 0.0  # the next free departure slot (monotonic)
+        # The last `depart_burst` departure slots (monotonic), oldest first.
+        self._departed: deque[float] = deque(maxlen=max(1, int(limits.depart_burst)))
         self._lane_pause: dict[Lane, float] = {}
 
-    def with_limits(self, **changes: float) -> None:
+    def with_limits(self, **changes: Any) -> None:
         self.configure(replace(self.limits, **changes))
 
     def _chat_bucket(self, chat_id: int | str) -> TokenBucket:
@@ -216,16 +233,17 @@ class FloodGate:
 
     def depart(self, lane: Lane = Lane.LIVE) -> float:
         """The last step before a request leaves (after its token and its durable mark): the
-        request reserves the next departure slot, one every 1 / `depart_per_second` seconds
-        (live and campaign lanes together), and this says how long until it. A slot is kept
-        whether or not the caller is on time, so a late wake-up costs no capacity; the paid
-        lane has its own limits and is not paced here."""
+        request reserves the next departure slot and this says how long until it. At most
+        `depart_burst` slots fall in any `depart_burst / depart_per_second` seconds (live and
+        campaign lanes together; slots in order); a burst of 1 is one slot every
+        1 / `depart_per_second`. A slot is kept whether or not the caller is on time, so a late
+        wake-up costs no capacity; the paid lane has its own limits and is not paced here."""
         rate = self.limits.depart_per_second
         if rate <= 0 or lane == Lane.PAID:
             return 0.0
         now = self._now()
-        slot = max(now, self._depart_at)
-        self._depart_at = slot + 1.0 / rate
+        slot = depart_slot(self._departed, now, self._departed.maxlen or 1, rate)
+        self._departed.append(slot)
         return slot - now
 
     async def adepart(self, lane: Lane = Lane.LIVE) -> float:

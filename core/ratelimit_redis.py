@@ -12,7 +12,8 @@ would be full again.
 
 Where requests leave (after their durable marks, whose commits take a variable time) the live
 and campaign lanes are paced once more: each request reserves the bot's next departure slot
-(`adepart`, also one Lua script), so tokens taken apart never leave together; a process that
+(`adepart`, also one Lua script; at most `depart_burst` in any `depart_burst / depart_per_second`
+seconds), so tokens taken apart never leave in a clump over the limit; a process that
 reads that answer or wakes up late
 (a stalled event loop) takes a new departure slot rather than leave out of step.
 
@@ -95,14 +96,20 @@ if wchat > wshared then return {tostring(wchat), 'chat', tostring(now)} end
 return {tostring(wshared), 'global', tostring(now)}
 """
 
-# KEYS: 1 the next free departure slot; ARGV: rate
-# Reserves the next slot; returns {seconds until it, Redis time}.
+# KEYS: 1 the last departure slots (a list, oldest first); ARGV: burst, rate
+# Reserves the next slot (`core.ratelimit.depart_slot`); returns {seconds until it, Redis time}.
 DEPART_LUA = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
-local slot = math.max(now, tonumber(redis.call('GET', KEYS[1]) or '0'))
-redis.call('SET', KEYS[1], tostring(slot + 1 / tonumber(ARGV[1])), 'PX', math.ceil((slot - now + 60) * 1000))
-return {tostring(slot - now), tostring(now)}
+local burst, rate = tonumber(ARGV[1]), tonumber(ARGV[2])
+local slot = now
+local n = redis.call('LLEN', KEYS[1])
+if n > 0 then slot = math.max(slot, tonumber(redis.call('LINDEX', KEYS[1], -1))) end
+if n >= burst then slot = math.max(slot, tonumber(redis.call('LINDEX', KEYS[1], -burst)) + burst / rate) end
+redis.call('RPUSH', KEYS[1], string.format('%.6f', slot))
+redis.call('LTRIM', KEYS[1], -burst, -1)
+redis.call('PEXPIRE', KEYS[1], math.ceil((slot - now + burst / rate + 60) * 1000))
+return {string.format('%.6f', slot - now), string.format('%.6f', now)}
 """
 
 # KEYS: 1 bucket to pause (chat, or global) or lane key; ARGV: mode ('bucket'|'lane'), seconds
@@ -164,7 +171,7 @@ class RedisFloodGate:
         """Apply new limits. They travel with every call, so all processes should agree."""
         self.limits = limits
 
-    def with_limits(self, **changes: float) -> None:
+    def with_limits(self, **changes: Any) -> None:
         self.configure(replace(self.limits, **changes))
 
     def _key(self, *parts: Any) -> str:
@@ -240,7 +247,8 @@ class RedisFloodGate:
         if rate <= 0 or lane == Lane.PAID:
             return 0.0
         try:
-            wait, at = await self._depart(keys=[self._key("depart")], args=[rate])
+            burst = max(1, int(self.limits.depart_burst))
+            wait, at = await self._depart(keys=[self._key("departed")], args=[burst, rate])
         except (RedisError, OSError) as exc:
             self._down(exc)
             return None

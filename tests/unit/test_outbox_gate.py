@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import random
 from typing import Any
 
 import pytest
@@ -100,19 +101,21 @@ def test_limits_from_settings() -> None:
         Settings(_env_file=None, outreach_rate_per_second=20, outreach_paid_rate_per_second=500,
                  support_group_per_minute=12)
     )
-    # 97% of each configured rate (96% for the global bucket), paced: no one-second window over
-    # the limit, whatever the lanes do.
+    # 97% of each configured rate (96% for the global bucket)
     assert limits.global_per_second == pytest.approx(19.2) and limits.paid_per_second == pytest.approx(485)
-    # (whole messages: a bucket of 1 filling at 19.2/s lets 20 through in a second, never 21)
-    assert int(limits.global_burst + limits.global_per_second) <= 20
+    # A campaign sees a bucket of about 1 filling at 19.2/s: 20 through in a second, never 21
+    # (live replies may take the reserve it leaves: the departure window keeps the limit).
+    assert int(limits.global_burst - limits.live_reserve + limits.global_per_second) <= 20
+    assert limits.global_burst - limits.live_reserve >= 1
     assert int(limits.paid_burst + limits.paid_per_second) <= 500
     # a group's bucket holds the limit even over 61 seconds (a post that left a second late)
     assert int(limits.group_burst + limits.group_per_minute * 61 / 60) <= 12
     assert limits.group_per_minute == pytest.approx(12 * 0.97) and limits.private_burst == 2
-    # where requests leave: one slot every 1/19.2 s; with Telegram's 30/s at most 29 in any
-    # second, so a request that arrives a little late does not make it 31
-    assert limits.depart_per_second == pytest.approx(19.2)
-    assert int(1 + Limits.from_settings(Settings(_env_file=None)).depart_per_second) == 29
+    # where requests leave: at most 20 in any 20/19.2 s, so a request that arrives up to ~40 ms
+    # late does not make a second at Telegram hold 21
+    assert limits.depart_per_second == pytest.approx(19.2) and limits.depart_burst == 20
+    default = Limits.from_settings(Settings(_env_file=None))
+    assert default.depart_burst == 30 and default.depart_burst / default.depart_per_second > 1.04
 
 
 def test_departures_are_paced_whatever_the_tokens_did() -> None:
@@ -126,6 +129,38 @@ def test_departures_are_paced_whatever_the_tokens_did() -> None:
     mono.t += 1.0  # idle: no slots saved up, the next one goes at once and the rest paced
     assert gate.depart(Lane.LIVE) == 0 and gate.depart(Lane.LIVE) == pytest.approx(0.05)
     assert FloodGate(Limits(), monotonic=mono).depart(Lane.LIVE) == 0  # off unless configured
+
+
+def test_a_burst_leaves_at_once_and_no_window_holds_more_than_the_limit() -> None:
+    """The product's departure window: 30 replies written at once leave at once (not one every
+    35 ms); the 31st waits until the window has moved on, and however requests arrive, no
+    window of 30/28.8 s (so no second counted at Telegram, with ~40 ms to spare) holds more
+    than 30 departures."""
+    from core.settings import Settings
+
+    mono = Mono()
+    limits = Limits.from_settings(Settings(_env_file=None))
+    gate = FloodGate(limits, monotonic=mono)
+    window = limits.depart_burst / limits.depart_per_second
+    waits = [gate.depart(Lane.LIVE) for _ in range(30)]
+    assert waits == [0] * 30
+    assert gate.depart(Lane.LIVE) == pytest.approx(window)
+    # a seeded random stream, some clumps, some quiet: check every window
+    rng = random.Random(3)
+    slots: list[float] = []
+    for _ in range(2000):
+        mono.t += rng.choice([0.0, 0.0, 0.001, 0.02, 0.05, 0.3])
+        slots.append(mono.t + gate.depart(rng.choice([Lane.LIVE, Lane.CAMPAIGN])))
+    assert slots == sorted(slots)
+    j = 0
+    for i, s in enumerate(slots):
+        while slots[j] <= s - window:
+            j += 1
+        assert i - j + 1 <= 30, (i, j)
+    # more than the limit offered at once: it leaves at the window's full rate, no slower
+    mono.t += 10.0
+    burst = [gate.depart(Lane.CAMPAIGN) for _ in range(600)]
+    assert burst[-1] == pytest.approx((600 // 30 - 1) * window + (600 % 30 > 0) * window, abs=1e-6)
 
 
 async def test_the_departure_step_waits_right_before_the_request() -> None:
