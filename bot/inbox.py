@@ -59,25 +59,34 @@ MARK_DONE = Prepared(
     .values(status=bindparam("b_status"), handled_at=bindparam("b_handled_at"), error=bindparam("b_error"))
 )
 DROP_JOURNAL = Prepared(delete(JOURNAL).where(JOURNAL.c.update_id == bindparam("b_update_id")))
-# Storing updates, hot on a SQLite file (elsewhere `store` writes through a session).
-STORE_SQLITE = Prepared(
-    sqlite_insert(INBOX)
-    .values(
-        update_id=bindparam("b_update_id"), payload=bindparam("b_payload"), chat_id=bindparam("b_chat_id"),
-        status="pending", attempts=0, received_at=bindparam("b_received_at"),
-    )
-    .on_conflict_do_nothing(index_elements=["update_id"])
-    .returning(INBOX.c.update_id)
-)
+# Storing updates and the polling offset, hot (elsewhere, SQLite in memory, `store` writes
+# through a session): one statement per dialect, as the upsert is written differently.
 _STATE = cast(Table, BotState.__table__)
-OFFSET_SQLITE = Prepared(
-    sqlite_insert(_STATE)
-    .values(key=bindparam("b_key"), value=bindparam("b_value"), updated_at=bindparam("b_at"))
-    .on_conflict_do_update(
-        index_elements=["key"],
-        set_={"value": bindparam("b_value2"), "updated_at": bindparam("b_at2")},
+
+
+def _store_statements(insert_: Any) -> tuple[Prepared, Prepared]:
+    store = Prepared(
+        insert_(INBOX)
+        .values(
+            update_id=bindparam("b_update_id"), payload=bindparam("b_payload"),
+            chat_id=bindparam("b_chat_id"), status="pending", attempts=0,
+            received_at=bindparam("b_received_at"),
+        )
+        .on_conflict_do_nothing(index_elements=["update_id"])
+        .returning(INBOX.c.update_id)
     )
-)
+    offset = Prepared(
+        insert_(_STATE)
+        .values(key=bindparam("b_key"), value=bindparam("b_value"), updated_at=bindparam("b_at"))
+        .on_conflict_do_update(
+            index_elements=["key"],
+            set_={"value": bindparam("b_value2"), "updated_at": bindparam("b_at2")},
+        )
+    )
+    return store, offset
+
+
+STORE_STATEMENTS = {"sqlite": _store_statements(sqlite_insert), "postgresql": _store_statements(pg_insert)}
 
 
 def chat_key(payload: dict[str, Any]) -> int | None:
@@ -167,15 +176,16 @@ class Inbox:
             for p in payloads
         ]
         inserted: list[int] = []
-        if self.db.hot is not None:  # a SQLite file: hot statements (storage/hot.py)
+        if self.db.hot is not None:  # hot statements (storage/hot.py)
+            store, store_offset = STORE_STATEMENTS[self.db.hot.dialect.name]
             now = self.clock.now()
             steps: list[Step] = [
-                (STORE_SQLITE, {"b_update_id": r["update_id"], "b_payload": r["payload"],
+                (store, {"b_update_id": r["update_id"], "b_payload": r["payload"],
                                 "b_chat_id": r["chat_id"], "b_received_at": r["received_at"]})
                 for r in rows
             ]
             if offset is not None:
-                steps.append((OFFSET_SQLITE, {"b_key": OFFSET_KEY, "b_value": str(offset), "b_at": now,
+                steps.append((store_offset, {"b_key": OFFSET_KEY, "b_value": str(offset), "b_at": now,
                                               "b_value2": str(offset), "b_at2": now}))
             done = await self.db.write(steps)
             fresh = {row["update_id"] for result in done[: len(rows)] for row in result}

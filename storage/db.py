@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from storage import sqlite_driver
-from storage.hot import SQLITE_PRAGMAS, Prepared, SqliteHot, Step
+from storage.hot import SQLITE_PRAGMAS, PgHot, Prepared, SqliteHot, Step
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -105,15 +105,17 @@ class Database(async_sessionmaker[AsyncSession]):
         self._write_lock = asyncio.Lock() if is_sqlite(engine) else None
         self._queued: list[tuple[Write | list[Step], asyncio.Future[Any]]] = []
         self._committer: asyncio.Task[None] | None = None
-        # The hot statements' own connection (storage/hot.py): SQLite files only (a database in
-        # memory is one per connection).
+        # The hot statements' own connection (storage/hot.py): SQLite files (a database in
+        # memory is one per connection) and PostgreSQL.
         url = engine.url
-        self.hot = (
-            SqliteHot(url.database, engine.dialect)
-            if is_sqlite(engine) and url.database and url.database != ":memory:"
-            and not url.query.get("mode") == "memory" and not url.database.startswith("file:")
-            else None
-        )
+        self.hot: SqliteHot | PgHot | None = None
+        if is_sqlite(engine):
+            if url.database and url.database != ":memory:" and not url.query.get("mode") == "memory" \
+                    and not url.database.startswith("file:"):
+                self.hot = SqliteHot(url.database, engine.dialect)
+        elif url.get_driver_name() == "asyncpg":
+            _, kwargs = engine.dialect.create_connect_args(url)
+            self.hot = PgHot(kwargs, engine.dialect)
 
     async def close(self) -> None:
         """Close what the Database holds beside the engine's pool (the hot connection)."""
@@ -213,14 +215,16 @@ class Database(async_sessionmaker[AsyncSession]):
     async def _commit(self, batch: list[tuple[Write | list[Step], asyncio.Future[Any]]]) -> list[Any]:
         """One transaction for the batch: on the hot connection when it holds only hot steps."""
         hot_ops = [op for op, _ in batch if isinstance(op, list)]
-        lock = self._write_lock  # SQLite's, which a hot connection always has
-        if self.hot is not None and lock is not None and len(hot_ops) == len(batch):
-            async with asyncio.timeout(LOCK_TIMEOUT):
-                await lock.acquire()
+        lock = self._write_lock  # SQLite's (writers queue on it); PostgreSQL has none
+        if self.hot is not None and len(hot_ops) == len(batch):
+            if lock is not None:
+                async with asyncio.timeout(LOCK_TIMEOUT):
+                    await lock.acquire()
             try:
                 rows = await self.hot.transaction([step for op in hot_ops for step in op])
             finally:
-                lock.release()
+                if lock is not None:
+                    lock.release()
             results: list[Any] = []
             at = 0
             for steps in hot_ops:

@@ -11,9 +11,11 @@ and result processors (UTC datetimes, JSON, booleans: the same values a session 
 
 On a SQLite file they run on `SqliteHot`: a connection of its own on a thread of its own, a
 read as one trip and a whole write transaction (BEGIN IMMEDIATE, the statements, COMMIT) as one
-trip, under the same asyncio write lock as every other writer (storage.db.Database). Anywhere
-else (PostgreSQL, SQLite in memory) the same statement runs through an ordinary session: same
-SQL, same results, only slower.
+trip, under the same asyncio write lock as every other writer (storage.db.Database). On
+PostgreSQL they run on `PgHot`: a small asyncpg pool of its own, a read as one prepared
+statement (no session, no pool pre-ping, no BEGIN/ROLLBACK around it), a write transaction as
+BEGIN, the statements, COMMIT on one connection. In a SQLite database in memory (one per
+connection) the same statement runs through an ordinary session: same SQL, same results.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from typing import Any
 
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.sql.expression import Executable
+from sqlalchemy.sql.expression import Executable, Insert
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +61,11 @@ class Prepared:
         return found
 
     def _compile(self, dialect: Dialect) -> _Compiled:
-        compiled = self.stmt.compile(dialect=dialect)  # type: ignore[attr-defined]
+        stmt: Any = self.stmt
+        if isinstance(stmt, Insert) and not stmt._returning:
+            # No RETURNING of the new key unless asked for (PostgreSQL adds one otherwise).
+            stmt = stmt.inline()
+        compiled = stmt.compile(dialect=dialect)
         if compiled.positiontup is None:
             raise ValueError(f"{dialect.name}: not a positional dialect")
         if getattr(compiled, "insert_prefetch", None) or getattr(compiled, "update_prefetch", None):
@@ -191,6 +197,100 @@ class SqliteHot:
         if self._finalizer.alive:
             await self._run(_close_conn, self._state)
             self._finalizer()
+
+
+class PgHot:
+    """The hot statements on PostgreSQL: an asyncpg pool of their own (see the module's
+    docstring). The connections decode JSON as the engine's do (SQLAlchemy's asyncpg dialect:
+    the JSON types' bind processors serialize, the codecs below only carry the text), and
+    errors come back as the same `sqlalchemy.exc` classes a session raises. A connection lost
+    (a restarted server) fails its one call and is replaced on the next."""
+
+    def __init__(self, connect_kwargs: Mapping[str, Any], dialect: Dialect, *, size: int = 4) -> None:
+        self.dialect = dialect
+        self._kwargs = dict(connect_kwargs)
+        self._size = size
+        self._pool: Any = None
+        self._opening = asyncio.Lock()
+
+    async def _acquire_pool(self) -> Any:
+        if self._pool is None:
+            async with self._opening:
+                if self._pool is None:
+                    import asyncpg
+
+                    self._pool = await asyncpg.create_pool(
+                        min_size=1, max_size=self._size, init=_pg_codecs, **self._kwargs
+                    )
+        return self._pool
+
+    async def fetch(self, prepared: Prepared, params: Mapping[str, Any]) -> list[dict[str, Any]]:
+        """A read outside any transaction (read committed: the latest commit)."""
+        c = prepared.compiled(self.dialect)
+        args = _params(c, params)
+        pool = await self._acquire_pool()
+        try:
+            async with pool.acquire() as conn:
+                rows = await conn.fetch(c.sql, *args)
+        except Exception as exc:
+            raise self._wrapped(c.sql, args, exc) from exc
+        return [_row(c, r) for r in rows]
+
+    async def transaction(self, steps: Sequence[Step]) -> list[list[dict[str, Any]]]:
+        """Run the steps in one transaction on one connection; each step's rows (RETURNING)."""
+        plan = []
+        for prepared, params in steps:
+            c = prepared.compiled(self.dialect)
+            plan.append((c, _params(c, params)))
+        pool = await self._acquire_pool()
+        out: list[list[dict[str, Any]]] = []
+        sql, args = "BEGIN", ()
+        try:
+            async with pool.acquire() as conn, conn.transaction():
+                for c, args in plan:
+                    sql = c.sql
+                    out.append([_row(c, r) for r in await conn.fetch(c.sql, *args)])
+                sql, args = "COMMIT", ()
+        except Exception as exc:
+            raise self._wrapped(sql, args, exc) from exc
+        return out
+
+    def _wrapped(self, sql: str, params: tuple[Any, ...], exc: Exception) -> Exception:
+        """asyncpg's error as a session would raise it, through the dialect's own mapping."""
+        if isinstance(exc, DBAPIError):
+            return exc
+        dbapi = self.dialect.loaded_dbapi
+        mapping: dict[type, Any] = getattr(dbapi, "_asyncpg_error_translate", {})
+        translated: Any = None
+        for cls in type(exc).__mro__:
+            if cls in mapping:
+                translated = mapping[cls](f"{type(exc)}: {exc}")
+                translated.pgcode = translated.sqlstate = getattr(exc, "sqlstate", None)
+                break
+        if translated is None:
+            if not isinstance(exc, OSError | ConnectionError):
+                return exc
+            translated = dbapi.OperationalError(f"{type(exc)}: {exc}")
+        return DBAPIError.instance(sql, params, translated, dbapi.Error)
+
+    async def close(self) -> None:
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            await pool.close()
+
+
+async def _pg_codecs(conn: Any) -> None:
+    # As sqlalchemy.dialects.postgresql.asyncpg sets up the engine's connections.
+    import json
+
+    await conn.set_type_codec(
+        "json", encoder=str.encode, decoder=lambda b: json.loads(b.decode()),
+        schema="pg_catalog", format="binary",
+    )
+    await conn.set_type_codec(
+        "jsonb", encoder=lambda s: b"\x01" + s.encode(), decoder=lambda b: json.loads(b[1:].decode()),
+        schema="pg_catalog", format="binary",
+    )
 
 
 def _wrapped(sql: str, params: tuple[Any, ...], exc: sqlite3.Error) -> Exception:

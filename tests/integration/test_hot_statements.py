@@ -37,8 +37,11 @@ JOURNAL_ROW = Prepared(
 DROP = Prepared(delete(JOURNAL).where(JOURNAL.c.update_id == bindparam("b_id")))
 
 
-async def test_sqlite_file_uses_the_hot_connection(sessionmaker, migrated_db_url: str) -> None:
-    assert (sessionmaker.hot is not None) == migrated_db_url.startswith("sqlite")
+async def test_sqlite_file_and_postgresql_use_the_hot_connection(sessionmaker, migrated_db_url: str) -> None:
+    from storage.hot import PgHot, SqliteHot
+
+    kind = SqliteHot if migrated_db_url.startswith("sqlite") else PgHot
+    assert isinstance(sessionmaker.hot, kind)
 
 
 async def test_rows_and_types_match_a_session(sessionmaker) -> None:
