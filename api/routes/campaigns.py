@@ -29,7 +29,7 @@ from api.schemas.outreach import (
 )
 from core.apikeys import ApiKeyView
 from core.outreach import campaigns as svc
-from core.outreach import playbooks
+from core.outreach import playbooks, templates
 from core.outreach.rules import OutreachRules
 
 router = APIRouter(tags=["campaigns"])
@@ -39,7 +39,7 @@ CampaignId = Annotated[int, Path(ge=1, le=MAX_ID, description="The campaign's id
 
 TEMPLATES_HELP = (
     "Templates: `{variable}` or `{variable|fallback}`; variables: "
-    + ", ".join(f"`{k}` ({v[0]})" for k, v in svc.templates.VARIABLES.items())
+    + ", ".join(f"`{k}` ({v[0]})" for k, v in templates.VARIABLES.items())
     + ". `{{`/`}}` are literal braces. Nothing in a template is evaluated. "
 )
 ERRORS_HELP = (
