@@ -12,14 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core import customers as customer_svc
 from core.clock import Clock
 from core.outreach import webhooks
-from core.outreach.delivery.common import (
-    _RECIPIENTS,
-    _TABLE,
-    UNREACHABLE_CODES,
-    Result,
-    _by_id,
-    _release,
-)
+from core.outreach.delivery.common import _RECIPIENTS, _TABLE, UNREACHABLE_CODES, Result, _by_id, _release
 from core.outreach.rules import OutreachRules, retry_delay
 from core.outreach.sequences import stop
 from storage.models import Customer

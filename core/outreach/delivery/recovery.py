@@ -8,11 +8,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.clock import Clock
-from core.outreach.delivery.common import (
-    Ob,
-    _by_id,
-    _release,
-)
+from core.outreach.delivery.common import Ob, _by_id, _release
 from core.outreach.delivery.completion import _advance
 from storage.models_outreach import Campaign, CampaignRecipient, OutboxMessage
 

@@ -10,10 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.clock import Clock
 from core.delivery import outgoing
 from core.outreach.delivery.claiming import claim, mark_inflight, release
-from core.outreach.delivery.common import (
-    QUEUE,
-    Result,
-)
+from core.outreach.delivery.common import QUEUE, Result
 from core.outreach.delivery.completion import complete
 from core.outreach.delivery.recovery import recover
 from core.outreach.rules import OutreachRules
