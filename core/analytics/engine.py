@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import bindparam, text
+from sqlalchemy import BindParameter, bindparam, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from storage.dialect import dialect_name
@@ -127,7 +127,7 @@ def _tree(lo: int, hi: int, names: list[str]) -> str:
             f"ELSE {_tree(mid, hi, names)} END")
 
 
-def _ts(name: str, value: datetime):
+def _ts(name: str, value: datetime) -> BindParameter[datetime]:
     return bindparam(name, value, type_=UTCDateTime())
 
 

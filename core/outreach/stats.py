@@ -14,13 +14,15 @@ Sources, each folded in as it arrives:
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import bindparam, func, select, text
+from sqlalchemy.dialects.postgresql import Insert as PgInsert
 from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import Insert as SqliteInsert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -51,7 +53,7 @@ ORDERS_MARK = "outreach.orders_seen"
 REFUNDS_MARK = "outreach.refunds_seen"
 
 
-def _insert(session: AsyncSession):
+def _insert(session: AsyncSession) -> Callable[[Any], PgInsert | SqliteInsert]:
     return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
 
 

@@ -13,10 +13,11 @@ from core.customers import SUPPORTED_LANGUAGES
 from core.errors import Invalid
 from core.outreach import templates
 from core.outreach.playbooks import PlaybookOptions, build
-from core.outreach.rules import PAID_STARS_PER_MESSAGE, OutreachRules, Window, ever_allowed
+from core.outreach.rules import PAID_STARS_PER_MESSAGE, OutreachRules, ever_allowed
 from core.outreach.segments import SegmentSpec
 from core.outreach.sequences import EXIT_CONDITIONS, GOALS
 from core.outreach.webhooks import EVENTS as WEBHOOK_EVENTS
+from core.outreach.window import Window
 
 MAX_STEPS = 10
 MAX_BUTTONS = 8

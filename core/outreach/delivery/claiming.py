@@ -28,8 +28,9 @@ from core.outreach.delivery.common import (
     _release,
     contact_ref,
 )
-from core.outreach.rules import OutreachRules, Window, next_allowed
+from core.outreach.rules import OutreachRules, next_allowed
 from core.outreach.variables import balances, values_for
+from core.outreach.window import Window
 from storage.dialect import is_postgres
 from storage.models import ContactLog, Customer
 from storage.models_outreach import Campaign, CampaignRecipient, OutboxMessage, OutreachStats
