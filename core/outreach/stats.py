@@ -338,19 +338,25 @@ async def sync_orders(session: AsyncSession, *, clock: Clock, batch: int = 5000)
         return SyncResult()
     touched = {int(r.customer_id) for r in new_orders} | {int(r.customer_id) for r in new_refunds}
     ok, _ = await guarded(
-        session, job="outreach order sync", customer_id=None,
+        session,
+        job="outreach order sync",
+        customer_id=None,
         step=lambda: refresh_purchases(session, customer_ids=touched, now=now),
     )
     if not ok:  # one customer's orders cannot be folded in: do the others one by one
         for cid in sorted(touched):
             await guarded(
-                session, job="outreach order sync", customer_id=cid,
+                session,
+                job="outreach order sync",
+                customer_id=cid,
                 step=lambda c=cid: refresh_purchases(session, customer_ids=[c], now=now),  # type: ignore[misc]
             )
     for r in new_orders:
         if r.status in COUNTED:
             await guarded(
-                session, job="outreach conversions", customer_id=int(r.customer_id),
+                session,
+                job="outreach conversions",
+                customer_id=int(r.customer_id),
                 step=lambda r=r: sequences.on_goal(  # type: ignore[misc]
                     session,
                     clock=clock,
