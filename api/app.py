@@ -76,8 +76,7 @@ def _offline_docs(app: FastAPI) -> None:
     from fastapi.responses import HTMLResponse
     from fastapi.staticfiles import StaticFiles
 
-    app.mount("/docs-assets", StaticFiles(directory=swagger_ui_bundle.swagger_ui_path),
-              name="docs-assets")
+    app.mount("/docs-assets", StaticFiles(directory=swagger_ui_bundle.swagger_ui_path), name="docs-assets")
 
     @app.get("/docs", include_in_schema=False)
     async def swagger_ui() -> HTMLResponse:
@@ -92,7 +91,7 @@ def _offline_docs(app: FastAPI) -> None:
 
 def _event_data_schemas(app: FastAPI) -> None:
     """Publish the per-kind `data` schemas of /v1/events (referenced from EventIn.data)."""
-    from api.schemas.outreach import EVENT_DATA_MODELS
+    from api.schemas.outreach.events import EVENT_DATA_MODELS
 
     build = app.openapi
 

@@ -14,13 +14,11 @@ from fastapi import APIRouter, Depends, Path, Query, Response
 from api.deps import ClockDep, RulesDep, SessionDep, require_scope
 from api.errors import error_responses
 from api.schemas.common import MAX_ID
-from api.schemas.outreach import (
-    CampaignIn,
+from api.schemas.outreach.campaigns_in import CampaignIn, DryRunIn, MessageIn
+from api.schemas.outreach.campaigns_out import (
     CampaignOut,
     CampaignPage,
-    DryRunIn,
     DryRunOut,
-    MessageIn,
     PlaybookOut,
     RecipientOut,
     RecipientPage,
@@ -29,7 +27,7 @@ from api.schemas.outreach import (
 )
 from core.apikeys import ApiKeyView
 from core.outreach import campaigns as svc
-from core.outreach import playbooks
+from core.outreach import playbooks, templates
 from core.outreach.rules import OutreachRules
 
 router = APIRouter(tags=["campaigns"])
@@ -39,7 +37,7 @@ CampaignId = Annotated[int, Path(ge=1, le=MAX_ID, description="The campaign's id
 
 TEMPLATES_HELP = (
     "Templates: `{variable}` or `{variable|fallback}`; variables: "
-    + ", ".join(f"`{k}` ({v[0]})" for k, v in svc.templates.VARIABLES.items())
+    + ", ".join(f"`{k}` ({v[0]})" for k, v in templates.VARIABLES.items())
     + ". `{{`/`}}` are literal braces. Nothing in a template is evaluated. "
 )
 ERRORS_HELP = (
@@ -131,7 +129,9 @@ async def create_campaign(
     else:
         response.status_code = 200
     return CampaignOut.from_view(
-        view, now=clock.now(), replayed=not created,
+        view,
+        now=clock.now(),
+        replayed=not created,
         warnings=svc.frequency_cap_warnings(view.steps, rules=rules),
     )
 
@@ -300,7 +300,11 @@ cancel_campaign = _control("cancel", "Cancel", "Nothing more is sent; figures st
     response_description="Queued.",
 )
 async def send_message(
-    _key: CanWrite, body: MessageIn, response: Response, session: SessionDep, clock: ClockDep,
+    _key: CanWrite,
+    body: MessageIn,
+    response: Response,
+    session: SessionDep,
+    clock: ClockDep,
     rules: OutreachRulesDep,
 ) -> CampaignOut:
     [customer_id] = await svc.resolve_customers(session, external_ids=[body.customer_external_id])

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends
 
 from api.deps import ClockDep, SessionDep, require_scope
 from api.errors import error_responses
-from api.schemas.outreach import EventResultOut, EventsIn, EventsOut
+from api.schemas.outreach.events import EventResultOut, EventsIn, EventsOut
 from core.apikeys import ApiKeyView
 from core.outreach import stats
 from core.outreach.stats import EventInput

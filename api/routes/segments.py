@@ -9,7 +9,12 @@ from fastapi import APIRouter, Depends
 
 from api.deps import ClockDep, RulesDep, SessionDep, require_scope
 from api.errors import error_responses
-from api.schemas.outreach import SegmentKindOut, SegmentPreviewIn, SegmentPreviewOut, SegmentSampleOut
+from api.schemas.outreach.segments import (
+    SegmentKindOut,
+    SegmentPreviewIn,
+    SegmentPreviewOut,
+    SegmentSampleOut,
+)
 from core.apikeys import ApiKeyView
 from core.outreach import segments
 

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import bindparam, text
+from sqlalchemy import BindParameter, bindparam, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from storage.dialect import dialect_name
@@ -123,11 +123,12 @@ def _tree(lo: int, hi: int, names: list[str]) -> str:
     if hi - lo == 1:
         return f"'{char(lo)}'"
     mid = (lo + hi) // 2
-    return (f"CASE WHEN placed_at < :{names[mid]} THEN {_tree(lo, mid, names)} "
-            f"ELSE {_tree(mid, hi, names)} END")
+    return (
+        f"CASE WHEN placed_at < :{names[mid]} THEN {_tree(lo, mid, names)} ELSE {_tree(mid, hi, names)} END"
+    )
 
 
-def _ts(name: str, value: datetime):
+def _ts(name: str, value: datetime) -> BindParameter[datetime]:
     return bindparam(name, value, type_=UTCDateTime())
 
 
@@ -152,9 +153,7 @@ async def pattern_groups(
     tree = _tree(0, len(points) - 1, names)
     cut_names = [f"c{i}" for i in range(len(revenue_cuts))]
     params.update(zip(cut_names, revenue_cuts, strict=True))
-    cums = "".join(
-        f", SUM(CASE WHEN placed_at < :{n} THEN {NET} ELSE 0 END) AS {n}" for n in cut_names
-    )
+    cums = "".join(f", SUM(CASE WHEN placed_at < :{n} THEN {NET} ELSE 0 END) AS {n}" for n in cut_names)
     if dialect == "sqlite":
         concat = f"group_concat({tree}, '')"
         hint, ge = f" INDEXED BY {CUSTOMER_INDEX}", "g.p >= :cand"
@@ -165,9 +164,11 @@ async def pattern_groups(
         old = "1"
     else:
         params["cand"] = char(old_from)
-        old = (f"CASE WHEN NOT ({ge}) THEN 1 WHEN EXISTS (SELECT 1 FROM orders o2{hint} "
-               f"WHERE o2.customer_id = g.cid AND o2.{COUNTED_SQL} AND o2.placed_at < :{names[0]}) "
-               "THEN 1 ELSE 0 END")
+        old = (
+            f"CASE WHEN NOT ({ge}) THEN 1 WHEN EXISTS (SELECT 1 FROM orders o2{hint} "
+            f"WHERE o2.customer_id = g.cid AND o2.{COUNTED_SQL} AND o2.placed_at < :{names[0]}) "
+            "THEN 1 ELSE 0 END"
+        )
     sums = "".join(f", SUM(h.{n})" for n in cut_names)
     sql = (
         f"SELECT h.p, h.old, COUNT(*){sums} FROM ("
@@ -177,8 +178,12 @@ async def pattern_groups(
         "GROUP BY customer_id) AS g) AS h GROUP BY h.p, h.old"
     )
     return [
-        PatternGroup({ord(ch) - BASE: pattern.count(ch) for ch in set(pattern)}, bool(old_flag),
-                     int(n), tuple(int(v or 0) for v in sums_))
+        PatternGroup(
+            {ord(ch) - BASE: pattern.count(ch) for ch in set(pattern)},
+            bool(old_flag),
+            int(n),
+            tuple(int(v or 0) for v in sums_),
+        )
         for pattern, old_flag, n, *sums_ in await _read(session, sql, params)
     ]
 

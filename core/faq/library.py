@@ -80,7 +80,7 @@ def content_version(document: FaqDocument) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()[:20]
 
 
-class _Dumper(yaml.SafeDumper):
+class _Dumper(yaml.SafeDumper):  # type: ignore[misc]  # yaml has no types here: SafeDumper is Any
     def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:
         super().increase_indent(flow, False)  # list items indented under their key, as people write them
 
@@ -112,7 +112,8 @@ def to_yaml(document: FaqDocument) -> str:
         if e.buttons:
             item["buttons"] = [b.as_dict() for b in e.buttons]
         data["entries"].append(item)
-    return yaml.dump(data, Dumper=_Dumper, allow_unicode=True, sort_keys=False, width=100)
+    text: str = yaml.dump(data, Dumper=_Dumper, allow_unicode=True, sort_keys=False, width=100)
+    return text
 
 
 @dataclass(frozen=True, slots=True)

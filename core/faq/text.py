@@ -230,7 +230,8 @@ def _stemmer_for(language: str) -> Callable[[str], str]:
             stemmer = cache.get(algorithm)
             if stemmer is None:
                 stemmer = cache[algorithm] = snowballstemmer.stemmer(algorithm)
-            return stemmer.stemWord(word)
+            stemmed: str = stemmer.stemWord(word)
+            return stemmed
 
         return stem
     if base == "ru":

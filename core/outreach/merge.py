@@ -4,6 +4,9 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import overload
+
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -11,12 +14,24 @@ from core.outreach.stats import refresh_purchases
 from storage.models_outreach import CampaignRecipient, OutboxMessage, OutreachEvent, OutreachStats
 
 
-def _earliest(*values):
+@overload
+def _earliest(*values: datetime) -> datetime: ...
+@overload
+def _earliest(*values: datetime | None) -> datetime | None: ...
+
+
+def _earliest(*values: datetime | None) -> datetime | None:
     present = [v for v in values if v is not None]
     return min(present) if present else None
 
 
-def _latest(*values):
+@overload
+def _latest(*values: datetime) -> datetime: ...
+@overload
+def _latest(*values: datetime | None) -> datetime | None: ...
+
+
+def _latest(*values: datetime | None) -> datetime | None:
     present = [v for v in values if v is not None]
     return max(present) if present else None
 

@@ -75,7 +75,8 @@ def in_holdout(salt: str, customer_id: int, share: float) -> bool:
 
 def retry_delay(attempt: int, *, base: float, maximum: float) -> float:
     """Exponential backoff: base, 2*base, 4*base... capped at `maximum` (attempt counts from 1)."""
-    return min(maximum, base * 2 ** max(attempt - 1, 0))
+    factor: int = 2 ** max(attempt - 1, 0)  # int ** int is typed Any (a negative power is a float)
+    return min(maximum, base * factor)
 
 
 @dataclass(frozen=True, slots=True)

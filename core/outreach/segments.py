@@ -176,13 +176,16 @@ def _kind(spec: SegmentSpec, now: datetime, rules: OutreachRules) -> ColumnEleme
 
 def _attribute(key: str, value: Scalar) -> ColumnElement[bool]:
     element = Customer.attributes[key]
+    # as_boolean() & co. come from the JSON comparator, which SQLAlchemy types as Any.
     if isinstance(value, bool):
-        return element.as_boolean() == value
-    if isinstance(value, int):
-        return element.as_integer() == value
-    if isinstance(value, float):
-        return element.as_float() == value
-    return element.as_string() == value
+        condition: ColumnElement[bool] = element.as_boolean() == value
+    elif isinstance(value, int):
+        condition = element.as_integer() == value
+    elif isinstance(value, float):
+        condition = element.as_float() == value
+    else:
+        condition = element.as_string() == value
+    return condition
 
 
 def conditions(

@@ -14,13 +14,15 @@ Sources, each folded in as it arrives:
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import bindparam, func, select, text
+from sqlalchemy.dialects.postgresql import Insert as PgInsert
 from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import Insert as SqliteInsert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -51,7 +53,7 @@ ORDERS_MARK = "outreach.orders_seen"
 REFUNDS_MARK = "outreach.refunds_seen"
 
 
-def _insert(session: AsyncSession):
+def _insert(session: AsyncSession) -> Callable[[Any], PgInsert | SqliteInsert]:
     return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
 
 
@@ -336,19 +338,25 @@ async def sync_orders(session: AsyncSession, *, clock: Clock, batch: int = 5000)
         return SyncResult()
     touched = {int(r.customer_id) for r in new_orders} | {int(r.customer_id) for r in new_refunds}
     ok, _ = await guarded(
-        session, job="outreach order sync", customer_id=None,
+        session,
+        job="outreach order sync",
+        customer_id=None,
         step=lambda: refresh_purchases(session, customer_ids=touched, now=now),
     )
     if not ok:  # one customer's orders cannot be folded in: do the others one by one
         for cid in sorted(touched):
             await guarded(
-                session, job="outreach order sync", customer_id=cid,
+                session,
+                job="outreach order sync",
+                customer_id=cid,
                 step=lambda c=cid: refresh_purchases(session, customer_ids=[c], now=now),  # type: ignore[misc]
             )
     for r in new_orders:
         if r.status in COUNTED:
             await guarded(
-                session, job="outreach conversions", customer_id=int(r.customer_id),
+                session,
+                job="outreach conversions",
+                customer_id=int(r.customer_id),
                 step=lambda r=r: sequences.on_goal(  # type: ignore[misc]
                     session,
                     clock=clock,

@@ -164,7 +164,7 @@ class ApiBase:
         self.state.log_call(entry)
 
     def _validate_result(self, name: str, result: Any) -> None:
-        from ..spec import _check_types, _Ctx
+        from ..spec.structure import _check_types, _Ctx
 
         spec = get_spec()
         returns = spec.methods[name].returns
