@@ -271,7 +271,8 @@ class PgHot:
             if not isinstance(exc, OSError | ConnectionError):
                 return exc
             translated = dbapi.OperationalError(f"{type(exc)}: {exc}")
-        return DBAPIError.instance(sql, params, translated, dbapi.Error)
+        error: Exception = DBAPIError.instance(sql, params, translated, dbapi.Error)
+        return error
 
     async def close(self) -> None:
         pool, self._pool = self._pool, None

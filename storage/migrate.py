@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -19,8 +21,8 @@ def alembic_config(url: str | None = None) -> Config:
     return cfg
 
 
-async def _on(engine: AsyncEngine, fn, *args: str) -> None:
-    def run(sync_conn) -> None:
+async def _on(engine: AsyncEngine, fn: Callable[..., None], *args: str) -> None:
+    def run(sync_conn: Connection) -> None:
         cfg = alembic_config()
         cfg.attributes["connection"] = sync_conn
         fn(cfg, *args)
@@ -42,7 +44,7 @@ async def downgrade(engine: AsyncEngine, revision: str) -> None:
 async def current_revision(engine: AsyncEngine) -> str | None:
     from alembic.runtime.migration import MigrationContext
 
-    def read(sync_conn) -> str | None:
+    def read(sync_conn: Connection) -> str | None:
         return MigrationContext.configure(sync_conn).get_current_revision()
 
     async with engine.connect() as conn:
