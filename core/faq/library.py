@@ -80,7 +80,7 @@ def content_version(document: FaqDocument) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()[:20]
 
 
-class _Dumper(yaml.SafeDumper):  # type: ignore[misc]  # yaml has no types here: SafeDumper is Any
+class _Dumper(yaml.SafeDumper):
     def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:
         super().increase_indent(flow, False)  # list items indented under their key, as people write them
 

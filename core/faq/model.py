@@ -152,7 +152,7 @@ class FaqError(Invalid):
         return [str(p) for p in self.problems]
 
 
-class _StrictLoader(yaml.SafeLoader):  # type: ignore[misc]  # yaml has no types here: SafeLoader is Any
+class _StrictLoader(yaml.SafeLoader):
     """SafeLoader that refuses a key given twice in one mapping (YAML would keep the last silently)."""
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
