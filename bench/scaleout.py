@@ -278,6 +278,7 @@ async def run_updates(n_procs: int, database: str, cfg: argparse.Namespace) -> d
                     "WEBHOOK_URL": f"http://127.0.0.1:{proxy_port}",
                     "WEBHOOK_SECRET": SECRET,
                     "UPDATE_WORKERS": str(cfg.update_workers),
+                    "WEBHOOK_MAX_CONNECTIONS": str(cfg.webhook_connections),
                 }
                 if database == "postgresql":
                     env["REDIS_URL"] = REDIS_URL
@@ -632,6 +633,7 @@ async def amain(args: argparse.Namespace) -> int:
             "users": args.users,
             "n": args.n,
             "concurrency": args.concurrency,
+            "webhook_connections": args.webhook_connections,
             "runs": args.runs,
             "procs": args.procs,
             "paid": args.paid,
@@ -700,6 +702,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--runs", type=int, default=2, help="bursts per configuration (the best is reported)")
     p.add_argument("--concurrency", type=int, default=32, help="injections in flight")
     p.add_argument("--update-workers", type=int, default=8, help="UPDATE_WORKERS per process (default 8)")
+    p.add_argument("--webhook-connections", type=int, default=100,
+                   help="WEBHOOK_MAX_CONNECTIONS: webhook requests the double keeps open at once (Telegram: 1-100)")
     p.add_argument("--paid", type=int, default=10000, help="recipients of the paid campaign")
     p.add_argument("--paid-procs", default="1,3")
     p.add_argument("--paid-concurrency", type=int, default=200, help="OUTREACH_CONCURRENCY per process")

@@ -55,6 +55,9 @@ class TelegramSettings(BaseModel):
     webhook_url: str | None = Field(default=None, description="Public HTTPS base URL")
     webhook_secret: SecretStr | None = None
     webhook_path: str = "/telegram/webhook"
+    # How many webhook requests Telegram keeps open at once (setWebhook's max_connections, 1-100;
+    # Telegram's default 40). With several processes behind one URL, raise it (DEPLOY.md).
+    webhook_max_connections: int = Field(default=40, ge=1, le=100)
     update_workers: int = Field(default=8, ge=1, le=256)
     polling_timeout: int = Field(default=25, ge=0, le=50)
 

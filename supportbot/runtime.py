@@ -244,6 +244,7 @@ class Runtime:
                     url=s.webhook_url + s.webhook_path,
                     secret_token=s.webhook_secret.get_secret_value() if s.webhook_secret else None,
                     allowed_updates=ALLOWED_UPDATES,
+                    max_connections=s.webhook_max_connections,
                 )
             )
         elif self.handles_updates:
