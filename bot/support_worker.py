@@ -53,6 +53,7 @@ from storage.models_support import GroupPost, SupportCase, SupportMessage, Suppo
 
 log = logging.getLogger(__name__)
 MERGE_SCAN = 200  # queued posts of one customer looked at for merging
+HOT_PATH = True  # the steady state as hot statements (False: every claim and record in a session)
 # Staff notices rendered at send time by their dialog (the post stores only plain data).
 STAFF_RENDERERS = {"nps_alert": render_alert}
 
@@ -354,7 +355,7 @@ def _hot_candidate(rows: list[dict[str, Any]]) -> tuple[Post, int] | None:
     skips or stops at (edits, cards, notices) have higher priorities."""
     first = _post(rows[0])
     thread = rows[0]["thread_id"]
-    if thread is None or first.kind != "copy" or first.payload.get("media_group_id"):
+    if not HOT_PATH or thread is None or first.kind != "copy" or first.payload.get("media_group_id"):
         return None
     later = [_post(r) for r in rows[1:] if r["id"] > first.id]
     if len(_take(first, later)) != 1:
@@ -529,7 +530,7 @@ async def _send_batch(ctx: BotContext, claim: _Claim, group: int) -> _Claim | No
         return None
     rest = [p.id for p in posts if p not in covered]
     done = [p.id for p in covered]
-    if len(posts) == 1 and covered == posts and not wire.after:
+    if HOT_PATH and len(posts) == 1 and covered == posts and not wire.after:
         # The steady state: the answer's record and the next claim as hot statements.
         steps: list[Step] = [(_SENT, {"b_id": posts[0].id, "b_now": ctx.clock.now()}), *wire.steps]
         try:
