@@ -14,6 +14,7 @@ restart never relays anything twice and a kill while waiting loses nothing.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -266,11 +267,7 @@ async def _drain(ctx: BotContext, group: int, kick: asyncio.Event | None = None)
         while claim is not None and not ctx.stop.is_set():
             claim = await _send_batch(ctx, claim, group)
         if claim is not None:  # stopping: what was claimed and never left goes back at once
-            async with ctx.db.begin() as session:
-                if claim.on_wire:
-                    await delivery.finish(session, QUEUE, [p.id for p in claim.posts], QUEUE.queued)
-                else:
-                    await delivery.release(session, QUEUE, [p.id for p in claim.posts])
+            await _give_back(ctx, claim)
             return
         if kick is None:
             return
@@ -278,6 +275,15 @@ async def _drain(ctx: BotContext, group: int, kick: asyncio.Event | None = None)
             await asyncio.wait_for(kick.wait(), DRAIN_LINGER)
         except TimeoutError:
             return
+
+
+async def _give_back(ctx: BotContext, claim: _Claim) -> None:
+    """A claim that never left goes back to the queue."""
+    async with ctx.db.begin() as session:
+        if claim.on_wire:
+            await delivery.finish(session, QUEUE, [p.id for p in claim.posts], QUEUE.queued)
+        else:
+            await delivery.release(session, QUEUE, [p.id for p in claim.posts])
 
 
 async def _claim(session: Any, ctx: BotContext, group: int) -> _Claim | None:
@@ -395,7 +401,16 @@ async def _claim_next(
         "b_now": now, "b_status": QUEUE.wire if on_wire else QUEUE.claimed, "b_owner": ctx.owner,
         "b_lease": now + DEFAULT_LEASE, "b_attempt": 1 if on_wire else 0,
     }))
-    results = await ctx.db.write(steps)
+    # A group commit goes ahead when its caller is cancelled (stopping): then what it claimed
+    # never leaves and goes back to the queue before the task ends.
+    write = asyncio.ensure_future(ctx.db.write(steps))
+    try:
+        results = await asyncio.shield(write)
+    except asyncio.CancelledError:
+        with contextlib.suppress(Exception):
+            if (await write)[-1]:
+                await _give_back(ctx, _Claim([post], thread, on_wire=on_wire))
+        raise
     if results[-1]:
         return _Claim([post], thread, on_wire=on_wire)
     # Taken meanwhile (another claimer, a post of the customer that became due): ask again,

@@ -192,3 +192,31 @@ async def test_a_post_taken_between_the_read_and_the_claim_is_not_claimed_twice(
         rows = {r.id: (r.status, r.owner) for r in (await s.execute(select(GroupPost))).scalars()}
     assert rows[ids["a"]] == ("sending", "other:2")
     assert rows[ids["b"]] == rows[ids["c"]] == ("claimed", "test:1")
+
+
+async def test_a_claim_whose_task_is_cancelled_goes_back_to_the_queue(
+    sessionmaker, clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Stopping cancels the drain while its claim's group commit is under way: the commit goes
+    ahead regardless, so what it claimed (onto the wire, never sent) is put back at once."""
+    db = sessionmaker
+    ids = await seed(db, clock, GROUPS[0])
+    ctx = make_ctx(db, clock)
+    transaction, started = db.hot.transaction, asyncio.Event()
+
+    async def slow_transaction(steps: Any) -> Any:  # the group commit's, on the hot connection
+        started.set()
+        await asyncio.sleep(0.05)
+        return await transaction(steps)
+
+    monkeypatch.setattr(db.hot, "transaction", slow_transaction)
+    task = asyncio.create_task(support_worker._claim_next(ctx, GROUPS[0]))
+    await started.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    if db._committer is not None:
+        await db._committer  # the group commit the cancelled claim queued has run
+    async with db() as s:
+        post = (await s.execute(select(GroupPost).where(GroupPost.id == ids["a"]))).scalar_one()
+    assert (post.status, post.owner, post.lease_until) == ("queued", None, None)
