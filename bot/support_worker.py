@@ -293,7 +293,8 @@ async def _claim(session: Any, ctx: BotContext, group: int) -> _Claim | None:
     a post is not taken while another post of the same topic is claimed or on the wire, and
     on PostgreSQL claims in one group are serialised by an advisory lock. Two reads (the next
     customer's due posts, their topic) and one update: a plain copy into a known topic whose
-    token is free now is claimed straight onto the wire (see `_Claim.on_wire`)."""
+    token is free now is claimed straight onto the wire (see `_Claim.on_wire`). The steady
+    state skips this session: see `_claim_next`."""
     now = ctx.clock.now()
     if session.bind.dialect.name == "postgresql":
         await session.execute(sql("SELECT pg_advisory_xact_lock(:k)"), {"k": _lock_key(group)})
