@@ -14,6 +14,7 @@ restart never relays anything twice and a kill while waiting loses nothing.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -31,9 +32,8 @@ from aiogram.methods import (
     ReopenForumTopic,
     SendMessage,
 )
-from sqlalchemy import Table, select, update
+from sqlalchemy import BigInteger, ColumnElement, Table, and_, bindparam, exists, func, or_, select, update
 from sqlalchemy import text as sql
-from sqlalchemy.orm.attributes import set_committed_value
 
 from bot.context import BotContext
 from bot.sender import sending
@@ -41,22 +41,142 @@ from bot.telegram_errors import NOT_MODIFIED, RETRY, TOPIC_CLOSED, TOPIC_GONE, U
 from core import customers as customers_svc
 from core import delivery, jobs, support
 from core.delivery import QueueTable
+from core.delivery.queue import DEFAULT_LEASE
 from core.ratelimit import Lane
 from core.support import PRIORITY_CUSTOMER
 from core.text_limits import CAPTION_LIMIT, TEXT_LIMIT, split_text, utf16_len, visible_html_len
 from dialogs.faq.staff import suggestion_keyboard
 from dialogs.handoff.card import render_card, topic_name
 from dialogs.nps.handlers import render_alert
+from storage.hot import Prepared, Step
 from storage.models import Customer
-from storage.models_support import GroupPost, SupportCase, SupportMessage
+from storage.models_support import GroupPost, SupportCase, SupportMessage, SupportTopic
 
 log = logging.getLogger(__name__)
 MERGE_SCAN = 200  # queued posts of one customer looked at for merging
+HOT_PATH = True  # the steady state as hot statements (False: every claim and record in a session)
 # Staff notices rendered at send time by their dialog (the post stores only plain data).
 STAFF_RENDERERS = {"nps_alert": render_alert}
 
 
 QUEUE = QueueTable("group_posts", GroupPost, wire="sending")
+
+
+@dataclass(slots=True, eq=False)
+class Post:
+    """A queued group post as the worker uses it: its columns, read with Core (not an ORM
+    entity), with `attempts` as it was before the claim."""
+
+    id: int
+    group_chat_id: int
+    customer_id: int
+    case_id: int | None
+    support_message_id: int | None
+    priority: int
+    kind: str
+    payload: dict[str, Any]
+    attempts: int
+
+
+_POSTS = cast(Table, GroupPost.__table__)
+_TOPICS = cast(Table, SupportTopic.__table__)
+_MESSAGES = cast(Table, SupportMessage.__table__)
+_POST_COLUMNS = [_POSTS.c[name] for name in Post.__dataclass_fields__]
+
+
+def _post(row: Any) -> Post:
+    return Post(**{name: row[name] for name in Post.__dataclass_fields__})
+
+
+def _held(t: Any) -> ColumnElement[bool]:
+    """Claimed or on the wire (no IN list: hot statements take none)."""
+    return or_(t.c.status == QUEUE.claimed, t.c.status == QUEUE.wire)
+
+
+def _due(t: Any, now: Any) -> ColumnElement[bool]:
+    return and_(t.c.status == QUEUE.queued, or_(t.c.not_before.is_(None), t.c.not_before <= now))
+
+
+# The steady state as hot statements (storage/hot.py): a plain copy into a known topic, one
+# post per request. `_NEXT` reads the group's next customer's first two due posts (the second
+# tells whether `_take` would carry more than the first; see `_hot_candidate`) with the
+# customer's thread id; `b_self` is a post of ours still on the wire whose answer is being
+# recorded in the same write (it does not hold its customer: it is `sent` before the claim).
+_n, _h = _POSTS.alias("n"), _POSTS.alias("h")
+_NEXT = Prepared(
+    select(
+        *_POST_COLUMNS,
+        select(_TOPICS.c.thread_id)
+        .where(_TOPICS.c.customer_id == _POSTS.c.customer_id, _TOPICS.c.group_chat_id == bindparam("b_group"))
+        .scalar_subquery()
+        .label("thread_id"),
+    )
+    .where(
+        _POSTS.c.group_chat_id == bindparam("b_group"),
+        _due(_POSTS, bindparam("b_now")),
+        _POSTS.c.customer_id == select(_n.c.customer_id)
+        .where(
+            _n.c.group_chat_id == bindparam("b_group"),
+            _due(_n, bindparam("b_now")),
+            _n.c.customer_id.not_in(
+                select(_h.c.customer_id).where(
+                    _h.c.group_chat_id == bindparam("b_group"), _held(_h), _h.c.id != bindparam("b_self")
+                )
+            ),
+        )
+        .order_by(_n.c.priority, _n.c.id)
+        .limit(1)
+        .scalar_subquery(),
+    )
+    .order_by(_POSTS.c.priority, _POSTS.c.id)
+    .limit(2)
+)
+# The claim of one post, valid on its own (the read above is only a hint): the post is still
+# queued and due, no post of its customer in the group is claimed or on the wire, and none is
+# due before it. On PostgreSQL it runs after `_LOCK` (the claims' advisory lock, as `_claim`
+# takes it) and skips a row another transaction holds; on SQLite the write lock serialises it.
+_e = _POSTS.alias("e")
+_CLAIM_ONE = Prepared(
+    update(_POSTS)
+    .where(
+        _POSTS.c.id == select(_n.c.id)
+        .where(_n.c.id == bindparam("b_id"), _due(_n, bindparam("b_now")))
+        .with_for_update(skip_locked=True)  # PostgreSQL; nothing on SQLite
+        .scalar_subquery(),
+        _due(_POSTS, bindparam("b_now")),
+        ~exists().where(
+            _e.c.group_chat_id == bindparam("b_group"),
+            _e.c.customer_id == bindparam("b_customer"),
+            or_(
+                _held(_e),
+                and_(
+                    _due(_e, bindparam("b_now")),
+                    or_(
+                        _e.c.priority < bindparam("b_priority"),
+                        and_(_e.c.priority == bindparam("b_priority"), _e.c.id < bindparam("b_id")),
+                    ),
+                ),
+            ),
+        ),
+    )
+    .values(
+        status=bindparam("b_status"), owner=bindparam("b_owner"), lease_until=bindparam("b_lease"),
+        attempts=_POSTS.c.attempts + bindparam("b_attempt"),
+    )
+    .returning(_POSTS.c.id)
+)
+_LOCK = Prepared(select(func.pg_advisory_xact_lock(bindparam("b_key", type_=BigInteger()))))
+# The answer of a post that went out: `delivery.finish(..., "sent")` and `_remember_topic_ids`.
+_SENT = Prepared(
+    update(_POSTS)
+    .where(_POSTS.c.id == bindparam("b_id"))
+    .values(status="sent", owner=None, lease_until=None, sent_at=bindparam("b_now"), error=None)
+)
+_TOPIC_MESSAGE = Prepared(
+    update(_MESSAGES)
+    .where(_MESSAGES.c.id == bindparam("b_id"))
+    .values(topic_message_id=bindparam("b_topic_message"))
+)
 
 
 async def recover_inflight(ctx: BotContext) -> int:
@@ -128,7 +248,7 @@ DRAIN_LINGER = 10.0  # seconds a drain waits for a kick after its group's queue 
 class _Claim:
     """A claimed post (with what it carries) and its topic, read in the claim's transaction."""
 
-    posts: list[GroupPost]
+    posts: list[Post]
     thread: int | None
     # Marked on the wire in the claim's own transaction, its send's tokens already taken: a
     # plain copy into a known topic that may go at once needs no transaction of its own for
@@ -143,16 +263,11 @@ async def _drain(ctx: BotContext, group: int, kick: asyncio.Event | None = None)
     while not ctx.stop.is_set():
         if kick is not None:
             kick.clear()
-        async with ctx.db.begin() as session:
-            claim = await _claim(session, ctx, group)
+        claim = await _claim_next(ctx, group)
         while claim is not None and not ctx.stop.is_set():
             claim = await _send_batch(ctx, claim, group)
         if claim is not None:  # stopping: what was claimed and never left goes back at once
-            async with ctx.db.begin() as session:
-                if claim.on_wire:
-                    await delivery.finish(session, QUEUE, [p.id for p in claim.posts], QUEUE.queued)
-                else:
-                    await delivery.release(session, QUEUE, [p.id for p in claim.posts])
+            await _give_back(ctx, claim)
             return
         if kick is None:
             return
@@ -162,6 +277,15 @@ async def _drain(ctx: BotContext, group: int, kick: asyncio.Event | None = None)
             return
 
 
+async def _give_back(ctx: BotContext, claim: _Claim) -> None:
+    """A claim that never left goes back to the queue."""
+    async with ctx.db.begin() as session:
+        if claim.on_wire:
+            await delivery.finish(session, QUEUE, [p.id for p in claim.posts], QUEUE.queued)
+        else:
+            await delivery.release(session, QUEUE, [p.id for p in claim.posts])
+
+
 async def _claim(session: Any, ctx: BotContext, group: int) -> _Claim | None:
     """Claim the group's next post and what it can carry (see `_take`), with its topic.
 
@@ -169,7 +293,8 @@ async def _claim(session: Any, ctx: BotContext, group: int) -> _Claim | None:
     a post is not taken while another post of the same topic is claimed or on the wire, and
     on PostgreSQL claims in one group are serialised by an advisory lock. Two reads (the next
     customer's due posts, their topic) and one update: a plain copy into a known topic whose
-    token is free now is claimed straight onto the wire (see `_Claim.on_wire`)."""
+    token is free now is claimed straight onto the wire (see `_Claim.on_wire`). The steady
+    state skips this session: see `_claim_next`."""
     now = ctx.clock.now()
     if session.bind.dialect.name == "postgresql":
         await session.execute(sql("SELECT pg_advisory_xact_lock(:k)"), {"k": _lock_key(group)})
@@ -190,18 +315,17 @@ async def _claim(session: Any, ctx: BotContext, group: int) -> _Claim | None:
         .limit(1)
         .scalar_subquery()
     )
-    rows = (
-        (
+    rows = [
+        _post(row)
+        for row in (
             await session.execute(
-                select(GroupPost)
+                select(*_POST_COLUMNS)
                 .where(*due, GroupPost.customer_id == next_customer)
                 .order_by(GroupPost.priority, GroupPost.id)
                 .limit(MERGE_SCAN + 1)
             )
-        )
-        .scalars()
-        .all()
-    )
+        ).mappings()
+    ]
     if not rows:
         return None
     first = rows[0]  # the group's next post: the lowest (priority, id) of its customer's too
@@ -217,16 +341,89 @@ async def _claim(session: Any, ctx: BotContext, group: int) -> _Claim | None:
         return None
     # Keep the batch's order and only what was claimed; an album or a run of texts is cut at
     # the first post another process holds.
-    out: list[GroupPost] = []
+    out: list[Post] = []
     for post in batch:
         if post.id not in claimed:
             break
         out.append(post)
     leftover = [p.id for p in batch if p.id in claimed and p not in out]
     await delivery.release(session, QUEUE, leftover)
-    for post in out:  # as the claim's Core update left it, without making the row dirty
-        set_committed_value(post, "status", QUEUE.wire if on_wire else QUEUE.claimed)
     return _Claim(out, thread, on_wire=on_wire)
+
+
+def _hot_candidate(rows: list[dict[str, Any]]) -> tuple[Post, int] | None:
+    """The post `_NEXT` found, with its thread, when it goes alone as a plain copy into a known
+    topic (the steady state); None when `_claim` must decide (a card, an album, texts to merge,
+    an edit or notice, a topic to create).
+
+    Two rows are enough to know that `_take` carries nothing more: the first is its customer's
+    lowest (priority, id) and customer messages have the lowest priority, so when any later
+    customer message is queued the second row is the one with the next id; the posts `_take`
+    skips or stops at (edits, cards, notices) have higher priorities."""
+    first = _post(rows[0])
+    thread = rows[0]["thread_id"]
+    if not HOT_PATH or thread is None or first.kind != "copy" or first.payload.get("media_group_id"):
+        return None
+    later = [_post(r) for r in rows[1:] if r["id"] > first.id]
+    if len(_take(first, later)) != 1:
+        return None
+    return first, thread
+
+
+async def _claim_next(
+    ctx: BotContext, group: int, record: list[Step] | None = None, sent: int = 0
+) -> _Claim | None:
+    """The group's next claim, after committing `record` (the hot steps that record the answer
+    of post `sent`, on the wire until then) in the same transaction.
+
+    The steady state (see `_hot_candidate`) is one hot read and one hot write (the record and
+    the claim's conditional update); anything else is `_claim` in a session. An error before
+    `record` is committed propagates (the caller records it alone); one after is logged and
+    ends the claim (the worker's next look starts the drain again)."""
+    now = ctx.clock.now()
+    rows = await ctx.db.fetch(_NEXT, {"b_group": group, "b_now": now, "b_self": sent})
+    if not rows:
+        if record:
+            await ctx.db.write(record)
+        return None
+    found = _hot_candidate(rows)
+    if found is None:
+        async with ctx.db.begin() as session:
+            for prepared, params in record or ():
+                await session.execute(prepared.stmt, dict(params))
+            return await _claim(session, ctx, group)
+    post, thread = found
+    on_wire = await _token_now(ctx, group)
+    steps = list(record or ())
+    if ctx.db.dialect_name == "postgresql":
+        steps.append((_LOCK, {"b_key": _lock_key(group)}))
+    steps.append((_CLAIM_ONE, {
+        "b_id": post.id, "b_group": group, "b_customer": post.customer_id, "b_priority": post.priority,
+        "b_now": now, "b_status": QUEUE.wire if on_wire else QUEUE.claimed, "b_owner": ctx.owner,
+        "b_lease": now + DEFAULT_LEASE, "b_attempt": 1 if on_wire else 0,
+    }))
+    # A group commit goes ahead when its caller is cancelled (stopping): then what it claimed
+    # never leaves and goes back to the queue before the task ends.
+    write = asyncio.ensure_future(ctx.db.write(steps))
+    try:
+        results = await asyncio.shield(write)
+    except asyncio.CancelledError:
+        with contextlib.suppress(Exception):
+            if (await write)[-1]:
+                await _give_back(ctx, _Claim([post], thread, on_wire=on_wire))
+        raise
+    if results[-1]:
+        return _Claim([post], thread, on_wire=on_wire)
+    # Taken meanwhile (another claimer, a post of the customer that became due): ask again,
+    # under the claim's own rules.
+    try:
+        async with ctx.db.begin() as session:
+            return await _claim(session, ctx, group)
+    except Exception:
+        if record is None:
+            raise
+        log.exception("claiming the next post of group %s failed", group)
+        return None
 
 
 async def _token_now(ctx: BotContext, group: int) -> bool:
@@ -240,7 +437,7 @@ def _lock_key(group: int) -> int:
     return (0x5350 << 48) ^ (group & 0xFFFFFFFFFFFF)
 
 
-def _is_plain_text(post: GroupPost) -> bool:
+def _is_plain_text(post: Post) -> bool:
     return (
         post.kind == "copy"
         and post.priority == PRIORITY_CUSTOMER
@@ -250,7 +447,7 @@ def _is_plain_text(post: GroupPost) -> bool:
     )
 
 
-def _take(first: GroupPost, later: list[GroupPost]) -> list[GroupPost]:
+def _take(first: Post, later: list[Post]) -> list[Post]:
     """The next post, plus the queued posts of the same topic it can share one message with
     (`later`: the customer's due posts after it, in order).
 
@@ -292,7 +489,7 @@ def _fit_texts(texts: list[str], budget: int) -> int:
     return n
 
 
-async def _mark(ctx: BotContext, posts: list[GroupPost], status: str, **values: Any) -> None:
+async def _mark(ctx: BotContext, posts: list[Post], status: str, **values: Any) -> None:
     async with ctx.db.begin() as session:
         await delivery.finish(session, QUEUE, [p.id for p in posts], status, **values)
 
@@ -307,7 +504,7 @@ class _Wire:
     loses nothing)."""
 
     def __init__(
-        self, ctx: BotContext, posts: list[GroupPost], thread: int | None = None, *, on: bool = False
+        self, ctx: BotContext, posts: list[Post], thread: int | None = None, *, on: bool = False
     ) -> None:
         self.ctx, self.posts, self.on = ctx, posts, on
         self.prepaid = on  # marked with the claim, whose gate check took the tokens
@@ -315,6 +512,7 @@ class _Wire:
         # What the answer changes besides the posts' status, written in the same transaction
         # as the `sent` mark (one commit per post after the wire mark, not three).
         self.after: list[Callable[[Any], Awaitable[None]]] = []
+        self.steps: list[Step] = []  # the same as hot statements (storage/hot.py)
 
     async def __call__(self) -> None:
         if self.on:
@@ -348,12 +546,26 @@ async def _send_batch(ctx: BotContext, claim: _Claim, group: int) -> _Claim | No
         return None
     rest = [p.id for p in posts if p not in covered]
     done = [p.id for p in covered]
+    if HOT_PATH and len(posts) == 1 and covered == posts and not wire.after:
+        # The steady state: the answer's record and the next claim as hot statements.
+        steps: list[Step] = [(_SENT, {"b_id": posts[0].id, "b_now": ctx.clock.now()}), *wire.steps]
+        try:
+            if ctx.stop.is_set():
+                await ctx.db.write(steps)
+                return None
+            return await _claim_next(ctx, group, steps, sent=posts[0].id)
+        except Exception:
+            log.exception("claiming the next post of group %s failed", group)
+            await ctx.db.write(steps)  # not committed: what was sent is recorded alone
+            return None
 
     async def record(session: Any) -> None:
         await delivery.release(session, QUEUE, rest)  # what did not fit goes back to the queue
         await delivery.finish(session, QUEUE, done, "sent", sent_at=ctx.clock.now(), error=None)
         for action in wire.after:
             await action(session)
+        for prepared, params in wire.steps:
+            await session.execute(prepared.stmt, dict(params))
 
     try:
         async with ctx.db.begin() as session:
@@ -370,7 +582,7 @@ async def _send_batch(ctx: BotContext, claim: _Claim, group: int) -> _Claim | No
         return None
 
 
-async def _failed(ctx: BotContext, posts: list[GroupPost], wire: _Wire, exc: Exception) -> None:
+async def _failed(ctx: BotContext, posts: list[Post], wire: _Wire, exc: Exception) -> None:
     """Telegram refused or failed the post: retried later, moved to a new topic, or failed."""
     failure = classify(exc)
     covered = wire.posts
@@ -399,7 +611,7 @@ async def _failed(ctx: BotContext, posts: list[GroupPost], wire: _Wire, exc: Exc
     await _mark(ctx, covered, "failed", error=f"{failure.code}: {failure.text}"[:500])
 
 
-async def _release_unsent(ctx: BotContext, claimed: list[GroupPost], covered: list[GroupPost]) -> None:
+async def _release_unsent(ctx: BotContext, claimed: list[Post], covered: list[Post]) -> None:
     """Claimed posts the message did not carry (they did not fit) go back to the queue."""
     rest = [p.id for p in claimed if p not in covered]
     if rest:
@@ -407,7 +619,7 @@ async def _release_unsent(ctx: BotContext, claimed: list[GroupPost], covered: li
             await delivery.release(session, QUEUE, rest)
 
 
-async def _forget_topic(ctx: BotContext, post: GroupPost, *, closed: bool) -> None:
+async def _forget_topic(ctx: BotContext, post: Post, *, closed: bool) -> None:
     """A deleted topic is forgotten (recreated by the retry); a closed one is reopened."""
     async with ctx.db.begin() as session:
         if closed:
@@ -425,7 +637,7 @@ async def _forget_topic(ctx: BotContext, post: GroupPost, *, closed: bool) -> No
         await ctx.bot(ReopenForumTopic(chat_id=post.group_chat_id, message_thread_id=thread))
 
 
-async def _ensure_topic(ctx: BotContext, post: GroupPost, known: int | None = None) -> int:
+async def _ensure_topic(ctx: BotContext, post: Post, known: int | None = None) -> int:
     """The customer's thread id; creates the topic (and posts the card) on first use."""
     if known is not None:
         return known
@@ -487,7 +699,7 @@ async def _notice_text(ctx: BotContext, payload: dict[str, Any]) -> str:
     return t(payload["key"], **params)
 
 
-def _suggestions(ctx: BotContext, posts: list[GroupPost]) -> Any:
+def _suggestions(ctx: BotContext, posts: list[Post]) -> Any:
     """The FAQ entries staff may send with a tap, for the latest customer question in `posts`
     (ids stored when the message was queued; the buttons are rendered now)."""
     for post in reversed(posts):
@@ -516,7 +728,7 @@ async def _send_texts(
     return first_id
 
 
-async def _deliver(ctx: BotContext, posts: list[GroupPost], wire: _Wire) -> list[GroupPost]:
+async def _deliver(ctx: BotContext, posts: list[Post], wire: _Wire) -> list[Post]:
     """Send one post (with what it carries); returns the posts it covered."""
     first = posts[0]
     group = first.group_chat_id
@@ -545,9 +757,9 @@ async def _deliver(ctx: BotContext, posts: list[GroupPost], wire: _Wire) -> list
             await support.card_posted(
                 session, clock=ctx.clock, case_id=case_id, topic_message_id=card_id, post_id=first.id
             )
-            await _remember_topic_ids(session, covered[1:], [card_id] * n)
 
         wire.after.append(card_done)
+        wire.steps.extend(_topic_ids(covered[1:], [card_id] * n))
         return covered
     if first.kind == "notice":
         text = await _notice_text(ctx, first.payload)
@@ -594,25 +806,20 @@ async def _deliver(ctx: BotContext, posts: list[GroupPost], wire: _Wire) -> list
             )
         covered, topic_ids = [first], [sent_id.message_id]
 
-    async def remember(session: Any) -> None:
-        await _remember_topic_ids(session, covered, topic_ids)
-
-    wire.after.append(remember)
+    wire.steps.extend(_topic_ids(covered, topic_ids))
     return covered
 
 
-async def _remember_topic_ids(session: Any, posts: list[GroupPost], topic_ids: list[int]) -> None:
-    for post, topic_message_id in zip(posts, topic_ids, strict=False):
-        if post.support_message_id is not None:
-            messages = cast(Table, SupportMessage.__table__)  # Core: no ORM bulk-update layer per relay
-            await session.execute(
-                update(messages)
-                .where(messages.c.id == post.support_message_id)
-                .values(topic_message_id=topic_message_id)
-            )
+def _topic_ids(posts: list[Post], topic_ids: list[int]) -> list[Step]:
+    """Where each relayed message landed in the topic (for edits and replies), as hot steps."""
+    return [
+        (_TOPIC_MESSAGE, {"b_id": post.support_message_id, "b_topic_message": topic_message_id})
+        for post, topic_message_id in zip(posts, topic_ids, strict=False)
+        if post.support_message_id is not None
+    ]
 
 
-async def _edit(ctx: BotContext, post: GroupPost, thread: int | None) -> None:
+async def _edit(ctx: BotContext, post: Post, thread: int | None) -> None:
     """Mirror a customer's edit; a text that no longer fits is continued in a new message."""
     p, group = post.payload, post.group_chat_id
     text = p.get("text") or ""

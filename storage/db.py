@@ -105,6 +105,7 @@ class Database(async_sessionmaker[AsyncSession]):
         self._write_lock = asyncio.Lock() if is_sqlite(engine) else None
         self._queued: list[tuple[Write | list[Step], asyncio.Future[Any]]] = []
         self._committer: asyncio.Task[None] | None = None
+        self.dialect_name = engine.dialect.name  # 'sqlite' or 'postgresql'
         # The hot statements' own connection (storage/hot.py): SQLite files (a database in
         # memory is one per connection) and PostgreSQL.
         url = engine.url

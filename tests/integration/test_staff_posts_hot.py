@@ -1,0 +1,222 @@
+"""The staff-group worker's hot path (bot/support_worker.py: a plain copy into a known topic,
+claimed and recorded with hot statements) writes the same rows as its session path, and its
+conditional claim keeps the claim's rules (one post of a topic at a time, in order)."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from sqlalchemy import select, update
+
+from bot import sender, support_worker
+from core import customers, support
+from storage.models_support import GroupPost, SupportMessage
+
+GROUPS = (-100, -200)
+
+
+class FakeBot:
+    """Answers every request with the next message id of its chat and, as the flood-control
+    sender does, calls the block's `on_wire` right before the request "leaves"."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, int, int | None]] = []
+        self.ids: dict[int, int] = {}
+
+    async def __call__(self, method: Any) -> Any:
+        options = sender._options.get()
+        if options is not None and options.on_wire is not None:
+            await options.on_wire()
+        chat = method.chat_id
+        self.ids[chat] = self.ids.get(chat, 500) + 1
+        self.sent.append((type(method).__name__, chat, method.message_thread_id))
+        return SimpleNamespace(message_id=self.ids[chat])
+
+
+def make_ctx(db: Any, clock: Any, owner: str = "test:1") -> Any:
+    return SimpleNamespace(db=db, clock=clock, owner=owner, gate=None, stop=asyncio.Event(),
+                           bot=FakeBot(), single_process=True)
+
+
+async def seed(db: Any, clock: Any, group: int) -> dict[str, int]:
+    """Two customers with a topic each in `group`, and five queued copies: c1 "a", c2 "b",
+    c2 "c" (merged with "b"), c1 a photo, c1 "d". Returns the posts' ids by name."""
+    ids: dict[str, int] = {}
+    async with db.begin() as s:
+        made = []
+        for n in (1, 2):
+            c, _ = await customers.touch_telegram_user(s, clock=clock, telegram_id=-group * 10 + n,
+                                                       first_name=f"C{n}")
+            case, _ = await support.open_case(s, clock=clock, customer_id=c.id, group_chat_id=group,
+                                              origin="menu")
+            await support.set_thread(s, clock=clock, customer_id=c.id, group_chat_id=group,
+                                     thread_id=10 + n, name=f"C{n}")
+            made.append((c, case))
+    async with db.begin() as s:
+        await s.execute(update(GroupPost).where(GroupPost.group_chat_id == group).values(status="sent"))
+        for mid, (name, who, kind, text) in enumerate(
+            (("a", 0, "text", "a"), ("b", 1, "text", "b"), ("c", 1, "text", "c"),
+             ("photo", 0, "photo", None), ("d", 0, "text", "d")), start=1,
+        ):
+            c, case = made[who]
+            msg = SupportMessage(case_id=case.id, direction="in", customer_chat_id=c.telegram_id,
+                                 customer_message_id=mid, group_chat_id=group, kind=kind, text=text,
+                                 created_at=clock.now())
+            s.add(msg)
+            await s.flush()
+            post = GroupPost(group_chat_id=group, customer_id=c.id, case_id=case.id,
+                             support_message_id=msg.id, priority=support.PRIORITY_CUSTOMER, kind="copy",
+                             payload={"chat_id": c.telegram_id, "message_id": mid, "kind": kind,
+                                      "text": text, "media_group_id": None},
+                             status="queued", attempts=0, created_at=clock.now())
+            s.add(post)
+            await s.flush()
+            ids[name] = post.id
+    return ids
+
+
+async def rows_of(db: Any, group: int) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    async with db() as s:
+        posts = (await s.execute(
+            select(GroupPost.status, GroupPost.owner, GroupPost.lease_until, GroupPost.attempts,
+                   GroupPost.not_before, GroupPost.sent_at, GroupPost.error, GroupPost.kind)
+            .where(GroupPost.group_chat_id == group, GroupPost.kind == "copy")
+            .order_by(GroupPost.id)
+        )).all()
+        messages = (await s.execute(
+            select(SupportMessage.customer_message_id, SupportMessage.topic_message_id)
+            .where(SupportMessage.group_chat_id == group, SupportMessage.direction == "in")
+            .order_by(SupportMessage.id)
+        )).all()
+    return [tuple(r) for r in posts], [tuple(r) for r in messages]
+
+
+async def test_the_hot_path_writes_the_same_rows_as_the_session_path(
+    sessionmaker, clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = sessionmaker
+    claims: list[int] = []
+    session_claim = support_worker._claim
+
+    async def counted(session: Any, ctx: Any, group: int) -> Any:
+        claims.append(group)
+        return await session_claim(session, ctx, group)
+
+    monkeypatch.setattr(support_worker, "_claim", counted)
+    sent = {}
+    for group, hot in zip(GROUPS, (False, True), strict=True):
+        await seed(db, clock, group)
+        monkeypatch.setattr(support_worker, "HOT_PATH", hot)
+        ctx = make_ctx(db, clock)
+        await support_worker._drain(ctx, group)
+        sent[group] = ctx.bot.sent
+    # The session run claims everything in a session; the hot run only the merge of "b" and
+    # "c" and the post claimed by the transaction that recorded that merge (the photo).
+    assert claims.count(GROUPS[0]) == 5 and claims.count(GROUPS[1]) == 2
+    assert [(m, t) for m, _, t in sent[GROUPS[0]]] == [(m, t) for m, _, t in sent[GROUPS[1]]] == [
+        ("CopyMessage", 11), ("SendMessage", 12), ("CopyMessage", 11), ("CopyMessage", 11),
+    ]
+    session_rows, hot_rows = await rows_of(db, GROUPS[0]), await rows_of(db, GROUPS[1])
+    assert session_rows == hot_rows
+    posts, messages = hot_rows
+    assert [p[0] for p in posts] == ["sent"] * 5
+    assert all(p[1] is None and p[2] is None and p[5] == clock.now() and p[6] is None for p in posts)
+    assert [p[3] for p in posts] == [1, 1, 1, 1, 1]
+    assert messages == [(1, 501), (2, 502), (3, 502), (4, 503), (5, 504)]
+
+
+async def claim_one(db: Any, clock: Any, post_id: int, *, owner: str = "test:1") -> bool:
+    """The hot conditional claim of one post, as `_claim_next` writes it."""
+    async with db() as s:
+        post = (await s.execute(select(GroupPost).where(GroupPost.id == post_id))).scalar_one()
+    steps: list[Any] = []
+    if db.dialect_name == "postgresql":
+        steps.append((support_worker._LOCK, {"b_key": support_worker._lock_key(post.group_chat_id)}))
+    now = clock.now()
+    steps.append((support_worker._CLAIM_ONE, {
+        "b_id": post.id, "b_group": post.group_chat_id, "b_customer": post.customer_id,
+        "b_priority": post.priority, "b_now": now, "b_status": "sending", "b_owner": owner,
+        "b_lease": now + timedelta(seconds=30), "b_attempt": 1,
+    }))
+    results = await db.write(steps)
+    return bool(results[-1])
+
+
+async def test_the_conditional_claim_keeps_one_post_of_a_topic_at_a_time_in_order(
+    sessionmaker, clock
+) -> None:
+    db = sessionmaker
+    ids = await seed(db, clock, GROUPS[0])
+    assert not await claim_one(db, clock, ids["photo"])  # "a" of the same customer is due before it
+    assert await claim_one(db, clock, ids["a"])
+    assert not await claim_one(db, clock, ids["a"])  # no longer queued
+    assert not await claim_one(db, clock, ids["d"])  # its customer's "a" is on the wire
+    async with db.begin() as s:
+        await s.execute(update(GroupPost).where(GroupPost.id == ids["a"]).values(status="sent"))
+        await s.execute(update(GroupPost).where(GroupPost.id == ids["photo"])
+                        .values(not_before=clock.now() + timedelta(minutes=1)))
+    assert await claim_one(db, clock, ids["d"])  # the photo waits for its retry: "d" goes first
+    async with db.begin() as s:
+        await s.execute(update(GroupPost).where(GroupPost.id == ids["b"]).values(status="queued",
+                        not_before=clock.now() + timedelta(minutes=1)))
+    assert not await claim_one(db, clock, ids["b"])  # not due
+    async with db() as s:
+        rows = {r.id: r for r in (await s.execute(select(GroupPost))).scalars()}
+    assert (rows[ids["d"]].status, rows[ids["d"]].owner, rows[ids["d"]].attempts) == ("sending", "test:1", 1)
+    assert rows[ids["d"]].lease_until == clock.now() + timedelta(seconds=30)
+    assert rows[ids["b"]].status == "queued" and rows[ids["photo"]].status == "queued"
+
+
+async def test_a_post_taken_between_the_read_and_the_claim_is_not_claimed_twice(
+    sessionmaker, clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another claimer takes the post after the hot read: the conditional claim claims nothing,
+    and the claim is asked again in a session (which finds the other customer's post)."""
+    db = sessionmaker
+    ids = await seed(db, clock, GROUPS[0])
+    ctx = make_ctx(db, clock)
+
+    async def other_process_claims_first(ctx_: Any, group: int) -> bool:
+        assert await claim_one(db, clock, ids["a"], owner="other:2")
+        return True
+
+    monkeypatch.setattr(support_worker, "_token_now", other_process_claims_first)
+    claim = await support_worker._claim_next(ctx, GROUPS[0])
+    assert claim is not None and [p.id for p in claim.posts] == [ids["b"], ids["c"]]
+    assert not claim.on_wire
+    async with db() as s:
+        rows = {r.id: (r.status, r.owner) for r in (await s.execute(select(GroupPost))).scalars()}
+    assert rows[ids["a"]] == ("sending", "other:2")
+    assert rows[ids["b"]] == rows[ids["c"]] == ("claimed", "test:1")
+
+
+async def test_a_claim_whose_task_is_cancelled_goes_back_to_the_queue(
+    sessionmaker, clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Stopping cancels the drain while its claim's group commit is under way: the commit goes
+    ahead regardless, so what it claimed (onto the wire, never sent) is put back at once."""
+    db = sessionmaker
+    ids = await seed(db, clock, GROUPS[0])
+    ctx = make_ctx(db, clock)
+    transaction, started = db.hot.transaction, asyncio.Event()
+
+    async def slow_transaction(steps: Any) -> Any:  # the group commit's, on the hot connection
+        started.set()
+        await asyncio.sleep(0.05)
+        return await transaction(steps)
+
+    monkeypatch.setattr(db.hot, "transaction", slow_transaction)
+    task = asyncio.create_task(support_worker._claim_next(ctx, GROUPS[0]))
+    await started.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    if db._committer is not None:
+        await db._committer  # the group commit the cancelled claim queued has run
+    async with db() as s:
+        post = (await s.execute(select(GroupPost).where(GroupPost.id == ids["a"]))).scalar_one()
+    assert (post.status, post.owner, post.lease_until) == ("queued", None, None)
