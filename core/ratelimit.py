@@ -104,13 +104,14 @@ class Limits:
 
         The global 30/s is kept where requests *leave* (`depart`, after their durable marks,
         whose commits take a variable time: tokens taken 35 ms apart could leave together after
-        one commit): at most 10 departures in any 10/28.8 s (a sliding window at 96%), so any
+        one commit): at most 5 departures in any 5/28.8 s (a sliding window at 96%), so any
         30/28.8 s holds at most 30 and a request may arrive up to ~40 ms late (a busy core, the
-        network) without a second at Telegram holding more than 30, while a burst of up to 10
+        network) without a second at Telegram holding more than 30, while a burst of up to 5
         replies (customers writing at once) leaves at once instead of one every 35 ms
-        (bench/role_split.py: the paced departures were much of a reply's p99 there). Bursts
-        of a whole second's 30 were tried: the tail of one burst reached the double late
-        enough to share a second with the next one (31, tests/e2e/test_three_processes.py).
+        (bench/role_split.py: the paced departures were much of a reply's p99 there). Larger
+        bursts were tried: with 30 and with 10 at once, the tail of one burst sometimes reached
+        the double late enough to share a second with the next one (31,
+        tests/e2e/test_three_processes.py).
 
         The global token bucket decides earlier, before the durable mark. Live replies may take
         its whole burst; campaign messages leave `live_reserve` tokens in it, so a broadcast
@@ -121,7 +122,7 @@ class Limits:
         burst + rate stays under Telegram's figure."""
         limit = s.outreach_rate_per_second
         rate = limit * GLOBAL_MARGIN
-        departures = max(1, int(limit) // 3)
+        departures = max(1, int(limit) // 6)
         paid = s.outreach_paid_rate_per_second * MARGIN
         group = s.support_group_per_minute * MARGIN
         return cls(

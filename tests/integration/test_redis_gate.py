@@ -118,7 +118,7 @@ async def test_departures_are_paced_across_processes(gates) -> None:  # type: ig
     """Requests that took their tokens apart and reach the departure step together (one commit
     of their marks) leave paced: the product's departure window, shared by two processes in
     Redis, lets no more than 30 leave in any 30/28.8 s (so in any second with ~40 ms to spare),
-    the first 10 at once; none in the paid lane is held."""
+    the first 5 at once; none in the paid lane is held."""
     from core.settings import Settings
 
     limits = Limits.from_settings(Settings(_env_file=None))
@@ -134,12 +134,12 @@ async def test_departures_are_paced_across_processes(gates) -> None:  # type: ig
 
     await asyncio.gather(*(burst(g) for g in (a, b, a, b, a, b)))
     window = limits.depart_burst / limits.depart_per_second - 1e-5  # (slots kept to the microsecond)
-    assert max_in_any_window(left, window) <= 10, max_in_any_window(left, window)
-    assert max_in_any_window(left, 3 * window) <= 30, max_in_any_window(left, 3 * window)
+    assert max_in_any_window(left, window) <= 5, max_in_any_window(left, window)
+    assert max_in_any_window(left, 6 * window) <= 30, max_in_any_window(left, 6 * window)
     assert max_in_any_window(left, 1.0 + 0.04) <= 30, max_in_any_window(left, 1.04)
     span = max(left) - min(left)
     assert len(left) >= 0.9 * limits.depart_per_second * span  # and about at its pace
-    assert sum(t - min(left) < 0.02 for t in left) >= 8  # the first ones at once, not one every 35 ms
+    assert sum(t - min(left) < 0.02 for t in left) >= 4  # the first ones at once, not one every 35 ms
     assert a.departure_waits > 0 and b.departure_waits > 0
     t = loop.time()
     for _ in range(50):
