@@ -88,32 +88,6 @@ def _store_statements(insert_: Any) -> tuple[Prepared, Prepared]:
 
 STORE_STATEMENTS = {"sqlite": _store_statements(sqlite_insert), "postgresql": _store_statements(pg_insert)}
 
-# Several processes (PostgreSQL): a chat's lease taken when free, given back, and the chat's
-# pending updates read, once per update each: hot too. Taking over a lapsed lease (rare) reads
-# and decides in a session (`Inbox._acquire`).
-LEASE_TAKE = Prepared(
-    pg_insert(LEASES)
-    .values(chat_key=bindparam("b_key"), owner=bindparam("b_owner"), lease_until=bindparam("b_until"))
-    .on_conflict_do_nothing(index_elements=["chat_key"])
-    .returning(LEASES.c.chat_key)
-)
-LEASE_DROP = Prepared(
-    delete(LEASES).where(LEASES.c.chat_key == bindparam("b_key"), LEASES.c.owner == bindparam("b_owner"))
-)
-
-
-def _pending_statement(where: Any) -> Prepared:
-    return Prepared(
-        select(INBOX.c.update_id, INBOX.c.payload, INBOX.c.attempts)
-        .where(where, INBOX.c.status == "pending")
-        .order_by(INBOX.c.update_id)
-        .limit(100)
-    )
-
-
-PENDING_OF_CHAT = _pending_statement(INBOX.c.chat_id == bindparam("b_id"))
-PENDING_OF_UPDATE = _pending_statement(INBOX.c.update_id == bindparam("b_id"))
-
 
 def chat_key(payload: dict[str, Any]) -> int | None:
     """The chat an update belongs to, so one chat's updates are handled in order."""
@@ -513,11 +487,18 @@ class Inbox:
                 self._idle.set()
 
     async def _pending_of(self, key: Any) -> list[tuple[int, dict[str, Any], int]]:
-        if isinstance(key, str) and key.startswith("u"):
-            rows = await self.db.fetch(PENDING_OF_UPDATE, {"b_id": int(key[1:])})
-        else:
-            rows = await self.db.fetch(PENDING_OF_CHAT, {"b_id": int(key)})
-        return [(r["update_id"], r["payload"], r["attempts"]) for r in rows]
+        where = (
+            INBOX.c.update_id == int(key[1:]) if isinstance(key, str) and key.startswith("u")
+            else INBOX.c.chat_id == int(key)
+        )
+        async with self.db() as session:
+            rows = await session.execute(
+                select(INBOX.c.update_id, INBOX.c.payload, INBOX.c.attempts)
+                .where(where, INBOX.c.status == "pending")
+                .order_by(INBOX.c.update_id)
+                .limit(100)
+            )
+            return [(r[0], r[1], r[2]) for r in rows.all()]
 
     async def _all_done(self, ids: list[int]) -> bool:
         if not ids:
@@ -532,30 +513,32 @@ class Inbox:
         """Take (or keep) the chat's lease; False while a live process holds it."""
         now = self.clock.now()
         until = now + self.lease
-        take = {"b_key": lease_key, "b_owner": self.owner, "b_until": until}
-        (got,) = await self.db.write([(LEASE_TAKE, take)])
-        if got:  # the chat was free: the common case, one hot statement
-            self._held.add(lease_key)
-            return True
-        async with self.db.begin() as session:  # taken: by us, by a live process, or lapsed
-            row = (
-                await session.execute(
-                    select(LEASES.c.owner, LEASES.c.lease_until)
-                    .where(LEASES.c.chat_key == lease_key)
-                    .with_for_update()
-                )
-            ).first()
-            if row is None:  # let go in between: the caller tries again
-                return False
-            if row.owner != self.owner and row.lease_until > now:
-                return False
-            if row.owner != self.owner:
-                self._stale.add(lease_key)  # its owner died mid-chat: replays
-            await session.execute(
-                LEASES.update()
-                .where(LEASES.c.chat_key == lease_key)
-                .values(owner=self.owner, lease_until=until)
+        async with self.db.begin() as session:
+            got = await session.execute(
+                pg_insert(LEASES)
+                .values(chat_key=lease_key, owner=self.owner, lease_until=until)
+                .on_conflict_do_nothing(index_elements=["chat_key"])
+                .returning(LEASES.c.chat_key)
             )
+            if got.first() is None:
+                row = (
+                    await session.execute(
+                        select(LEASES.c.owner, LEASES.c.lease_until)
+                        .where(LEASES.c.chat_key == lease_key)
+                        .with_for_update()
+                    )
+                ).first()
+                if row is None:  # let go between the insert and this read: the caller tries again
+                    return False
+                if row.owner != self.owner and row.lease_until > now:
+                    return False
+                if row.owner != self.owner:
+                    self._stale.add(lease_key)  # its owner died mid-chat: replays
+                await session.execute(
+                    LEASES.update()
+                    .where(LEASES.c.chat_key == lease_key)
+                    .values(owner=self.owner, lease_until=until)
+                )
         self._held.add(lease_key)
         return True
 
@@ -563,7 +546,10 @@ class Inbox:
         self._held.discard(lease_key)
         self._stale.discard(lease_key)
         try:
-            await self.db.write([(LEASE_DROP, {"b_key": lease_key, "b_owner": self.owner})])
+            async with self.db.begin() as session:
+                await session.execute(
+                    delete(LEASES).where(LEASES.c.chat_key == lease_key, LEASES.c.owner == self.owner)
+                )
         except Exception:  # it lapses by itself
             log.warning("could not release the lease of chat %s; it lapses in %s", lease_key, self.lease)
 
