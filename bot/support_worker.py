@@ -9,6 +9,10 @@ never dropped. A post that cannot be sent now stays queued with a back-off. A po
 `sending` only when its request leaves (not while it waits for the group's budget); one that
 was on the wire when the process died is not sent again (it is marked `uncertain`), so a
 restart never relays anything twice and a kill while waiting loses nothing.
+
+Parts in their own modules (issue 14): the rows and the hot statements in
+bot/staff_posts_hot.py, sending one post in bot/staff_posts_send.py, a refused or failed post in
+bot/staff_posts_failures.py.
 """
 
 from __future__ import annotations
@@ -17,166 +21,37 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from html import escape
-from typing import Any, cast
+from typing import Any
 
-from aiogram.methods import (
-    CopyMessage,
-    CopyMessages,
-    CreateForumTopic,
-    EditMessageCaption,
-    EditMessageText,
-    ReopenForumTopic,
-    SendMessage,
-)
-from sqlalchemy import BigInteger, ColumnElement, Table, and_, bindparam, exists, func, or_, select, update
+from sqlalchemy import select
 from sqlalchemy import text as sql
 
 from bot.context import BotContext
-from bot.sender import sending
-from bot.telegram_errors import NOT_MODIFIED, RETRY, TOPIC_CLOSED, TOPIC_GONE, UNREACHABLE, classify
-from core import customers as customers_svc
+from bot.staff_posts_failures import _failed, _release_unsent
+from bot.staff_posts_hot import (
+    _CLAIM_ONE,
+    _LOCK,
+    _NEXT,
+    _POST_COLUMNS,
+    _SENT,
+    QUEUE,
+    Post,
+    _lock_key,
+    _post,
+)
+from bot.staff_posts_send import LeaseLost, _deliver, _Wire
 from core import delivery, jobs, support
-from core.delivery import QueueTable
 from core.delivery.queue import DEFAULT_LEASE
 from core.ratelimit import Lane
 from core.support import PRIORITY_CUSTOMER
-from core.text_limits import CAPTION_LIMIT, TEXT_LIMIT, split_text, utf16_len, visible_html_len
-from dialogs.faq.staff import suggestion_keyboard
-from dialogs.handoff.card import render_card, topic_name
-from dialogs.nps.handlers import render_alert
-from storage.hot import Prepared, Step
-from storage.models import Customer
-from storage.models_support import GroupPost, SupportCase, SupportMessage, SupportTopic
+from storage.hot import Step
+from storage.models_support import GroupPost
 
 log = logging.getLogger(__name__)
 MERGE_SCAN = 200  # queued posts of one customer looked at for merging
 HOT_PATH = True  # the steady state as hot statements (False: every claim and record in a session)
-# Staff notices rendered at send time by their dialog (the post stores only plain data).
-STAFF_RENDERERS = {"nps_alert": render_alert}
-
-
-QUEUE = QueueTable("group_posts", GroupPost, wire="sending")
-
-
-@dataclass(slots=True, eq=False)
-class Post:
-    """A queued group post as the worker uses it: its columns, read with Core (not an ORM
-    entity), with `attempts` as it was before the claim."""
-
-    id: int
-    group_chat_id: int
-    customer_id: int
-    case_id: int | None
-    support_message_id: int | None
-    priority: int
-    kind: str
-    payload: dict[str, Any]
-    attempts: int
-
-
-_POSTS = cast(Table, GroupPost.__table__)
-_TOPICS = cast(Table, SupportTopic.__table__)
-_MESSAGES = cast(Table, SupportMessage.__table__)
-_POST_COLUMNS = [_POSTS.c[name] for name in Post.__dataclass_fields__]
-
-
-def _post(row: Any) -> Post:
-    return Post(**{name: row[name] for name in Post.__dataclass_fields__})
-
-
-def _held(t: Any) -> ColumnElement[bool]:
-    """Claimed or on the wire (no IN list: hot statements take none)."""
-    return or_(t.c.status == QUEUE.claimed, t.c.status == QUEUE.wire)
-
-
-def _due(t: Any, now: Any) -> ColumnElement[bool]:
-    return and_(t.c.status == QUEUE.queued, or_(t.c.not_before.is_(None), t.c.not_before <= now))
-
-
-# The steady state as hot statements (storage/hot.py): a plain copy into a known topic, one
-# post per request. `_NEXT` reads the group's next customer's first two due posts (the second
-# tells whether `_take` would carry more than the first; see `_hot_candidate`) with the
-# customer's thread id; `b_self` is a post of ours still on the wire whose answer is being
-# recorded in the same write (it does not hold its customer: it is `sent` before the claim).
-_n, _h = _POSTS.alias("n"), _POSTS.alias("h")
-_NEXT = Prepared(
-    select(
-        *_POST_COLUMNS,
-        select(_TOPICS.c.thread_id)
-        .where(_TOPICS.c.customer_id == _POSTS.c.customer_id, _TOPICS.c.group_chat_id == bindparam("b_group"))
-        .scalar_subquery()
-        .label("thread_id"),
-    )
-    .where(
-        _POSTS.c.group_chat_id == bindparam("b_group"),
-        _due(_POSTS, bindparam("b_now")),
-        _POSTS.c.customer_id == select(_n.c.customer_id)
-        .where(
-            _n.c.group_chat_id == bindparam("b_group"),
-            _due(_n, bindparam("b_now")),
-            _n.c.customer_id.not_in(
-                select(_h.c.customer_id).where(
-                    _h.c.group_chat_id == bindparam("b_group"), _held(_h), _h.c.id != bindparam("b_self")
-                )
-            ),
-        )
-        .order_by(_n.c.priority, _n.c.id)
-        .limit(1)
-        .scalar_subquery(),
-    )
-    .order_by(_POSTS.c.priority, _POSTS.c.id)
-    .limit(2)
-)
-# The claim of one post, valid on its own (the read above is only a hint): the post is still
-# queued and due, no post of its customer in the group is claimed or on the wire, and none is
-# due before it. On PostgreSQL it runs after `_LOCK` (the claims' advisory lock, as `_claim`
-# takes it) and skips a row another transaction holds; on SQLite the write lock serialises it.
-_e = _POSTS.alias("e")
-_CLAIM_ONE = Prepared(
-    update(_POSTS)
-    .where(
-        _POSTS.c.id == select(_n.c.id)
-        .where(_n.c.id == bindparam("b_id"), _due(_n, bindparam("b_now")))
-        .with_for_update(skip_locked=True)  # PostgreSQL; nothing on SQLite
-        .scalar_subquery(),
-        _due(_POSTS, bindparam("b_now")),
-        ~exists().where(
-            _e.c.group_chat_id == bindparam("b_group"),
-            _e.c.customer_id == bindparam("b_customer"),
-            or_(
-                _held(_e),
-                and_(
-                    _due(_e, bindparam("b_now")),
-                    or_(
-                        _e.c.priority < bindparam("b_priority"),
-                        and_(_e.c.priority == bindparam("b_priority"), _e.c.id < bindparam("b_id")),
-                    ),
-                ),
-            ),
-        ),
-    )
-    .values(
-        status=bindparam("b_status"), owner=bindparam("b_owner"), lease_until=bindparam("b_lease"),
-        attempts=_POSTS.c.attempts + bindparam("b_attempt"),
-    )
-    .returning(_POSTS.c.id)
-)
-_LOCK = Prepared(select(func.pg_advisory_xact_lock(bindparam("b_key", type_=BigInteger()))))
-# The answer of a post that went out: `delivery.finish(..., "sent")` and `_remember_topic_ids`.
-_SENT = Prepared(
-    update(_POSTS)
-    .where(_POSTS.c.id == bindparam("b_id"))
-    .values(status="sent", owner=None, lease_until=None, sent_at=bindparam("b_now"), error=None)
-)
-_TOPIC_MESSAGE = Prepared(
-    update(_MESSAGES)
-    .where(_MESSAGES.c.id == bindparam("b_id"))
-    .values(topic_message_id=bindparam("b_topic_message"))
-)
 
 
 async def recover_inflight(ctx: BotContext) -> int:
@@ -433,8 +308,6 @@ async def _token_now(ctx: BotContext, group: int) -> bool:
     return (await ctx.gate.acheck(group, Lane.LIVE)).wait <= 0
 
 
-def _lock_key(group: int) -> int:
-    return (0x5350 << 48) ^ (group & 0xFFFFFFFFFFFF)
 
 
 def _is_plain_text(post: Post) -> bool:
@@ -475,57 +348,6 @@ def _take(first: Post, later: list[Post]) -> list[Post]:
             break
         batch.append(post)
     return batch
-
-
-def _fit_texts(texts: list[str], budget: int) -> int:
-    """How many of `texts`, joined by blank lines, fit in `budget` UTF-16 units."""
-    used, n = 0, 0
-    for item in texts:
-        cost = utf16_len(item) + (2 if n or used else 0)
-        if used + cost > budget:
-            break
-        used += cost
-        n += 1
-    return n
-
-
-async def _mark(ctx: BotContext, posts: list[Post], status: str, **values: Any) -> None:
-    async with ctx.db.begin() as session:
-        await delivery.finish(session, QUEUE, [p.id for p in posts], status, **values)
-
-
-class LeaseLost(Exception):
-    """Another process took these posts over (our lease ran out): they must not be sent here."""
-
-
-class _Wire:
-    """Marks the posts on the wire once the first request of the post leaves (not before:
-    while it waits for the group's 20-a-minute budget it is only claimed, and a kill then
-    loses nothing)."""
-
-    def __init__(
-        self, ctx: BotContext, posts: list[Post], thread: int | None = None, *, on: bool = False
-    ) -> None:
-        self.ctx, self.posts, self.on = ctx, posts, on
-        self.prepaid = on  # marked with the claim, whose gate check took the tokens
-        self.thread = thread  # the topic's thread id, read with the claim (None: look it up)
-        # What the answer changes besides the posts' status, written in the same transaction
-        # as the `sent` mark (one commit per post after the wire mark, not three).
-        self.after: list[Callable[[Any], Awaitable[None]]] = []
-        self.steps: list[Step] = []  # the same as hot statements (storage/hot.py)
-
-    async def __call__(self) -> None:
-        if self.on:
-            return
-        ids = [p.id for p in self.posts]
-        async with self.ctx.db.begin() as session:
-            marked = await delivery.mark_wire(session, QUEUE, ids, owner=self.ctx.owner)
-        if marked != set(ids):
-            # Not sent: what we did mark goes back to the queue (it never reached the wire).
-            async with self.ctx.db.begin() as session:
-                await delivery.finish(session, QUEUE, sorted(marked), QUEUE.queued)
-            raise LeaseLost(f"staff posts {sorted(set(ids) - marked)} are no longer ours")
-        self.on = True
 
 
 async def _send_batch(ctx: BotContext, claim: _Claim, group: int) -> _Claim | None:
@@ -580,270 +402,6 @@ async def _send_batch(ctx: BotContext, claim: _Claim, group: int) -> _Claim | No
         async with ctx.db.begin() as session:
             await record(session)
         return None
-
-
-async def _failed(ctx: BotContext, posts: list[Post], wire: _Wire, exc: Exception) -> None:
-    """Telegram refused or failed the post: retried later, moved to a new topic, or failed."""
-    failure = classify(exc)
-    covered = wire.posts
-    await _release_unsent(ctx, posts, covered)
-    if failure.outcome in (TOPIC_GONE, TOPIC_CLOSED):
-        await _forget_topic(ctx, posts[0], closed=failure.outcome == TOPIC_CLOSED)
-        await _mark(ctx, covered, "queued")  # retried into the new topic
-        return
-    if failure.outcome == NOT_MODIFIED:
-        await _mark(ctx, covered, "sent", sent_at=ctx.clock.now(), error=None)
-        return
-    attempts = posts[0].attempts + 1
-    if failure.outcome in (RETRY, UNREACHABLE) and (failure.code != "error" or attempts < 5):
-        delay = max(failure.retry_after or 0.0, min(600, 5 * 2 ** min(posts[0].attempts, 7)))
-        ids = [p.id for p in covered]
-        if failure.code == "error":
-            log.exception("group post %s failed; retry %d in %ss", ids, attempts, delay)
-        else:
-            log.warning("group post %s deferred %ss: %s", ids, delay, failure.text)
-        await _mark(
-            ctx, covered, "queued", attempts=attempts, error=failure.text,
-            not_before=ctx.clock.now() + timedelta(seconds=delay),
-        )
-        return
-    log.warning("group post %s refused (%s): %s", [p.id for p in covered], failure.code, failure.text)
-    await _mark(ctx, covered, "failed", error=f"{failure.code}: {failure.text}"[:500])
-
-
-async def _release_unsent(ctx: BotContext, claimed: list[Post], covered: list[Post]) -> None:
-    """Claimed posts the message did not carry (they did not fit) go back to the queue."""
-    rest = [p.id for p in claimed if p not in covered]
-    if rest:
-        async with ctx.db.begin() as session:
-            await delivery.release(session, QUEUE, rest)
-
-
-async def _forget_topic(ctx: BotContext, post: Post, *, closed: bool) -> None:
-    """A deleted topic is forgotten (recreated by the retry); a closed one is reopened."""
-    async with ctx.db.begin() as session:
-        if closed:
-            topic = await support.topic_of(
-                session, customer_id=post.customer_id, group_chat_id=post.group_chat_id
-            )
-            thread = topic.thread_id if topic else None
-        else:
-            gone = await support.forget_thread(
-                session, customer_id=post.customer_id, group_chat_id=post.group_chat_id
-            )
-            log.info("topic %s of customer %s is gone; it will be recreated", gone, post.customer_id)
-            return
-    if thread is not None:
-        await ctx.bot(ReopenForumTopic(chat_id=post.group_chat_id, message_thread_id=thread))
-
-
-async def _ensure_topic(ctx: BotContext, post: Post, known: int | None = None) -> int:
-    """The customer's thread id; creates the topic (and posts the card) on first use."""
-    if known is not None:
-        return known
-    async with ctx.db.read() as session:
-        topic = await support.topic_of(
-            session, customer_id=post.customer_id, group_chat_id=post.group_chat_id
-        )
-        customer_row = await session.get(Customer, post.customer_id)
-    if topic is not None and topic.thread_id is not None:
-        return topic.thread_id
-    name = topic_name(customers_svc.view(customer_row)) if customer_row else f"#{post.customer_id}"
-    created = await ctx.bot(CreateForumTopic(chat_id=post.group_chat_id, name=name))
-    thread = created.message_thread_id
-    async with ctx.db.begin() as session:
-        await support.set_thread(
-            session,
-            clock=ctx.clock,
-            customer_id=post.customer_id,
-            group_chat_id=post.group_chat_id,
-            thread_id=thread,
-            name=name,
-        )
-    if post.kind != "card" and post.case_id is not None:
-        # A new topic always opens with the card, before the message that caused it.
-        card = await _card_text(ctx, post.customer_id, post.case_id)
-        if card is not None:
-            sent = await ctx.bot(
-                SendMessage(
-                    chat_id=post.group_chat_id, message_thread_id=thread, text=card, parse_mode="HTML"
-                )
-            )
-            async with ctx.db.begin() as session:
-                await support.card_posted(
-                    session, clock=ctx.clock, case_id=post.case_id, topic_message_id=sent.message_id
-                )
-    return thread
-
-
-async def _card_text(ctx: BotContext, customer_id: int, case_id: int) -> str | None:
-    t = ctx.i18n(ctx.settings.staff_language)
-    async with ctx.db() as session:
-        row = await session.get(Customer, customer_id)
-        case = await session.get(SupportCase, case_id)
-        if row is None or case is None:
-            return None
-        return await render_card(session, customer=customers_svc.view(row), case=support.case_view(case), t=t,
-                                 sections=ctx.card_sections)
-
-
-async def _notice_text(ctx: BotContext, payload: dict[str, Any]) -> str:
-    """A bot notice in the staff language, rendered now from the plain data in the post: by its
-    dialog's renderer (`render` names it) or, for a plain notice, from the staff locale."""
-    t = ctx.i18n(ctx.settings.staff_language)
-    renderer = STAFF_RENDERERS.get(payload.get("render") or "")
-    if renderer is not None:
-        async with ctx.db() as session:
-            return await renderer(session, clock=ctx.clock, rules=ctx.rules, t=t, payload=payload)
-    params = {k: v for k, v in payload.items() if k != "key"}
-    return t(payload["key"], **params)
-
-
-def _suggestions(ctx: BotContext, posts: list[Post]) -> Any:
-    """The FAQ entries staff may send with a tap, for the latest customer question in `posts`
-    (ids stored when the message was queued; the buttons are rendered now)."""
-    for post in reversed(posts):
-        if post.kind == "copy" and post.payload.get("faq"):
-            return suggestion_keyboard(
-                post.payload.get("faq"), post.support_message_id, ctx.i18n(ctx.settings.staff_language)
-            )
-    return None
-
-
-async def _send_texts(
-    ctx: BotContext, group: int, thread: int | None, text: str, *, markup: Any = None
-) -> int:
-    """Send a plain `text` into the thread, split at Telegram's limit (never cut off); returns
-    the first part's message id. `markup` goes under the last part."""
-    first_id: int | None = None
-    parts = split_text(text, TEXT_LIMIT)
-    for i, part in enumerate(parts):
-        last = i == len(parts) - 1
-        keyboard = markup if last else None
-        sent = await ctx.bot(
-            SendMessage(chat_id=group, message_thread_id=thread, text=part, reply_markup=keyboard)
-        )
-        first_id = first_id or sent.message_id
-    assert first_id is not None
-    return first_id
-
-
-async def _deliver(ctx: BotContext, posts: list[Post], wire: _Wire) -> list[Post]:
-    """Send one post (with what it carries); returns the posts it covered."""
-    first = posts[0]
-    group = first.group_chat_id
-    thread = await _ensure_topic(ctx, first, wire.thread)
-    if first.kind == "card":
-        assert first.case_id is not None
-        card = await _card_text(ctx, first.customer_id, first.case_id)
-        if card is None:
-            return [first]
-        texts = [p.payload["text"] for p in posts[1:]]
-        n = _fit_texts(texts, TEXT_LIMIT - visible_html_len(card) - 2)
-        covered = posts[: n + 1]
-        wire.posts = covered
-        if n:
-            card = card + "\n\n" + "\n\n".join(escape(x) for x in texts[:n])
-        with sending(on_wire=wire):
-            sent = await ctx.bot(
-                SendMessage(
-                    chat_id=group, message_thread_id=thread, text=card, parse_mode="HTML",
-                    reply_markup=_suggestions(ctx, covered[1:]),
-                )
-            )
-        case_id, card_id = first.case_id, sent.message_id
-
-        async def card_done(session: Any) -> None:
-            await support.card_posted(
-                session, clock=ctx.clock, case_id=case_id, topic_message_id=card_id, post_id=first.id
-            )
-
-        wire.after.append(card_done)
-        wire.steps.extend(_topic_ids(covered[1:], [card_id] * n))
-        return covered
-    if first.kind == "notice":
-        text = await _notice_text(ctx, first.payload)
-        with sending(on_wire=wire):
-            await _send_texts(ctx, group, thread, text)
-        return [first]
-    if first.kind == "edit":
-        with sending(on_wire=wire):
-            await _edit(ctx, first, thread)
-        return [first]
-    # copies of customer messages
-    if len(posts) > 1 and first.payload.get("media_group_id"):
-        with sending(on_wire=wire):
-            ids = await ctx.bot(
-                CopyMessages(
-                    chat_id=group,
-                    from_chat_id=first.payload["chat_id"],
-                    message_ids=[p.payload["message_id"] for p in posts],
-                    message_thread_id=thread,
-                )
-            )
-        covered, topic_ids = posts, [m.message_id for m in ids]
-    elif len(posts) > 1:
-        texts = [p.payload["text"] for p in posts]
-        n = max(1, _fit_texts(texts, TEXT_LIMIT))
-        covered = posts[:n]
-        wire.posts = covered
-        with sending(on_wire=wire):
-            message_id = await _send_texts(
-                ctx, group, thread, "\n\n".join(texts[:n]), markup=_suggestions(ctx, covered)
-            )
-        topic_ids = [message_id] * n
-    else:
-        # A post marked on the wire with its claim took its send's tokens then (prepaid).
-        with sending(on_wire=wire, prepaid=wire.prepaid):
-            sent_id = await ctx.bot(
-                CopyMessage(
-                    chat_id=group,
-                    from_chat_id=first.payload["chat_id"],
-                    message_id=first.payload["message_id"],
-                    message_thread_id=thread,
-                    reply_markup=_suggestions(ctx, [first]),  # FAQ entries staff may send
-                )
-            )
-        covered, topic_ids = [first], [sent_id.message_id]
-
-    wire.steps.extend(_topic_ids(covered, topic_ids))
-    return covered
-
-
-def _topic_ids(posts: list[Post], topic_ids: list[int]) -> list[Step]:
-    """Where each relayed message landed in the topic (for edits and replies), as hot steps."""
-    return [
-        (_TOPIC_MESSAGE, {"b_id": post.support_message_id, "b_topic_message": topic_message_id})
-        for post, topic_message_id in zip(posts, topic_ids, strict=False)
-        if post.support_message_id is not None
-    ]
-
-
-async def _edit(ctx: BotContext, post: Post, thread: int | None) -> None:
-    """Mirror a customer's edit; a text that no longer fits is continued in a new message."""
-    p, group = post.payload, post.group_chat_id
-    text = p.get("text") or ""
-    if p.get("card_case_id"):  # the edited message went out inside the case's card
-        card = await _card_text(ctx, post.customer_id, p["card_case_id"])
-        if card is None:
-            return
-        texts = [x for x in p.get("texts") or [] if x]
-        n = _fit_texts(texts, TEXT_LIMIT - visible_html_len(card) - 2)
-        body = card + ("\n\n" + "\n\n".join(escape(x) for x in texts[:n]) if n else "")
-        await ctx.bot(
-            EditMessageText(chat_id=group, message_id=p["topic_message_id"], text=body, parse_mode="HTML")
-        )
-        if texts[n:]:
-            await _send_texts(ctx, group, thread, "\n\n".join(texts[n:]))
-        return
-    limit = TEXT_LIMIT if p.get("kind") == "text" else CAPTION_LIMIT
-    parts = split_text(text, limit) if text else [""]
-    if p.get("kind") == "text":
-        await ctx.bot(EditMessageText(chat_id=group, message_id=p["topic_message_id"], text=parts[0] or "…"))
-    else:
-        await ctx.bot(EditMessageCaption(chat_id=group, message_id=p["topic_message_id"], caption=parts[0]))
-    if len(parts) > 1:
-        await _send_texts(ctx, group, thread, "\n\n".join(parts[1:]))
 
 
 async def run_reminders(ctx: BotContext) -> None:
