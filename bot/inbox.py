@@ -15,7 +15,8 @@ A chat's updates are handled by one process at a time, in update order, under a 
 and handles everything pending for that chat from the database; if another process holds it,
 that one will (it looks again before letting go), and a sweeper picks up whatever a dead
 process left once its lease lapsed (those updates are handled as replays: a send found in the
-journal is not repeated). Starting never takes over a live process's chats.
+journal is not repeated). Starting never takes over a live process's chats. The leases and the
+sweeper are in bot/inbox_leases.py (`ChatLeases`, which `Inbox` inherits).
 """
 
 from __future__ import annotations
@@ -32,12 +33,13 @@ from typing import Any, cast
 from aiogram import Bot, Dispatcher
 from aiogram.methods import GetUpdates
 from aiogram.types import Update
-from sqlalchemy import Table, bindparam, delete, func, select, update
+from sqlalchemy import Table, bindparam, delete, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.callbacks import CallbackAnswers
+from bot.inbox_leases import ChatLeases, _back_off
 from bot.journal import UncertainDelivery, UpdateContext, current_update
 from core import logs, telemetry
 from core.clock import Clock
@@ -101,16 +103,7 @@ def chat_key(payload: dict[str, Any]) -> int | None:
     return None
 
 
-async def _back_off(stop: asyncio.Event, seconds: float) -> float:
-    """Wait `seconds` (less if `stop` is set meanwhile); the next, doubled wait (at most 30 s)."""
-    try:
-        await asyncio.wait_for(stop.wait(), seconds)
-    except TimeoutError:
-        pass
-    return min(seconds * 2, 30.0)
-
-
-class Inbox:
+class Inbox(ChatLeases):
     def __init__(
         self,
         *,
@@ -485,127 +478,6 @@ class Inbox:
             self._queues.pop(key, None)
             if not self._tasks:
                 self._idle.set()
-
-    async def _pending_of(self, key: Any) -> list[tuple[int, dict[str, Any], int]]:
-        where = (
-            INBOX.c.update_id == int(key[1:]) if isinstance(key, str) and key.startswith("u")
-            else INBOX.c.chat_id == int(key)
-        )
-        async with self.db() as session:
-            rows = await session.execute(
-                select(INBOX.c.update_id, INBOX.c.payload, INBOX.c.attempts)
-                .where(where, INBOX.c.status == "pending")
-                .order_by(INBOX.c.update_id)
-                .limit(100)
-            )
-            return [(r[0], r[1], r[2]) for r in rows.all()]
-
-    async def _all_done(self, ids: list[int]) -> bool:
-        if not ids:
-            return True
-        async with self.db() as session:
-            left = await session.scalar(
-                select(func.count()).where(INBOX.c.update_id.in_(ids), INBOX.c.status == "pending")
-            )
-        return not left
-
-    async def _acquire(self, lease_key: str) -> bool:
-        """Take (or keep) the chat's lease; False while a live process holds it."""
-        now = self.clock.now()
-        until = now + self.lease
-        async with self.db.begin() as session:
-            got = await session.execute(
-                pg_insert(LEASES)
-                .values(chat_key=lease_key, owner=self.owner, lease_until=until)
-                .on_conflict_do_nothing(index_elements=["chat_key"])
-                .returning(LEASES.c.chat_key)
-            )
-            if got.first() is None:
-                row = (
-                    await session.execute(
-                        select(LEASES.c.owner, LEASES.c.lease_until)
-                        .where(LEASES.c.chat_key == lease_key)
-                        .with_for_update()
-                    )
-                ).first()
-                if row is None:  # let go between the insert and this read: the caller tries again
-                    return False
-                if row.owner != self.owner and row.lease_until > now:
-                    return False
-                if row.owner != self.owner:
-                    self._stale.add(lease_key)  # its owner died mid-chat: replays
-                await session.execute(
-                    LEASES.update()
-                    .where(LEASES.c.chat_key == lease_key)
-                    .values(owner=self.owner, lease_until=until)
-                )
-        self._held.add(lease_key)
-        return True
-
-    async def _release(self, lease_key: str) -> None:
-        self._held.discard(lease_key)
-        self._stale.discard(lease_key)
-        try:
-            async with self.db.begin() as session:
-                await session.execute(
-                    delete(LEASES).where(LEASES.c.chat_key == lease_key, LEASES.c.owner == self.owner)
-                )
-        except Exception:  # it lapses by itself
-            log.warning("could not release the lease of chat %s; it lapses in %s", lease_key, self.lease)
-
-    async def _renew(self, stop: asyncio.Event) -> None:
-        every = self.lease.total_seconds() / 3
-        while not stop.is_set():
-            await _back_off(stop, every)
-            if self._held:
-                try:
-                    async with self.db.begin() as session:
-                        await session.execute(
-                            LEASES.update()
-                            .where(LEASES.c.owner == self.owner, LEASES.c.chat_key.in_(list(self._held)))
-                            .values(lease_until=self.clock.now() + self.lease)
-                        )
-                except Exception:
-                    log.warning("could not renew chat leases; retrying", exc_info=True)
-
-    async def _sweep(self, stop: asyncio.Event) -> None:
-        """Pending updates nobody is handling (a dead process's, or stored while the chat's
-        holder was letting go): take their chats."""
-        while not stop.is_set():
-            await _back_off(stop, 1.0)
-            if stop.is_set():
-                return
-            try:
-                now = self.clock.now()
-                async with self.db() as session:
-                    pending = (
-                        await session.execute(
-                            select(INBOX.c.update_id, INBOX.c.chat_id)
-                            .where(INBOX.c.status == "pending")
-                            .where(INBOX.c.received_at < now - timedelta(seconds=1))
-                            .order_by(INBOX.c.update_id)
-                            .limit(500)
-                        )
-                    ).all()
-                    keys = {(str(c) if c is not None else f"u{u}"): (c if c is not None else f"u{u}")
-                            for u, c in pending}
-                    if not keys:
-                        continue
-                    busy = set(
-                        (
-                            await session.execute(
-                                select(LEASES.c.chat_key).where(
-                                    LEASES.c.chat_key.in_(list(keys)), LEASES.c.lease_until >= now
-                                )
-                            )
-                        ).scalars()
-                    )
-                for lease_key, key in keys.items():
-                    if lease_key not in busy and key not in self._tasks:
-                        self._idle.clear()
-                        self._tasks[key] = asyncio.create_task(self._drain(key), name=f"chat-{key}")
-            except Exception:
-                log.warning("inbox sweep failed; retrying", exc_info=True)
 
     async def drain(self, timeout: float = 30.0) -> bool:
         """Wait until every scheduled update is handled; False on timeout."""
