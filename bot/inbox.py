@@ -170,7 +170,7 @@ class Inbox(ChatLeases):
         ]
         inserted: list[int] = []
         if self.db.hot is not None:  # hot statements (storage/hot.py)
-            store, store_offset = STORE_STATEMENTS[self.db.hot.dialect.name]
+            store, store_offset = STORE_STATEMENTS[self.db.dialect_name]
             now = self.clock.now()
             steps: list[Step] = [
                 (store, {"b_update_id": r["update_id"], "b_payload": r["payload"],

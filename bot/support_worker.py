@@ -46,6 +46,7 @@ from core import delivery, jobs, support
 from core.delivery.queue import DEFAULT_LEASE
 from core.ratelimit import Lane
 from core.support import PRIORITY_CUSTOMER
+from storage.dialect import is_postgres
 from storage.hot import Step
 from storage.models_support import GroupPost
 
@@ -171,7 +172,7 @@ async def _claim(session: Any, ctx: BotContext, group: int) -> _Claim | None:
     token is free now is claimed straight onto the wire (see `_Claim.on_wire`). The steady
     state skips this session: see `_claim_next`."""
     now = ctx.clock.now()
-    if session.bind.dialect.name == "postgresql":
+    if is_postgres(session):
         await session.execute(sql("SELECT pg_advisory_xact_lock(:k)"), {"k": _lock_key(group)})
     due = (
         GroupPost.group_chat_id == group,

@@ -228,8 +228,8 @@ class PgHot:
         """A read outside any transaction (read committed: the latest commit)."""
         c = prepared.compiled(self.dialect)
         args = _params(c, params)
-        pool = await self._acquire_pool()
         try:
+            pool = await self._acquire_pool()  # (the server down at the first call: the same errors)
             async with pool.acquire() as conn:
                 rows = await conn.fetch(c.sql, *args)
         except Exception as exc:
@@ -242,10 +242,10 @@ class PgHot:
         for prepared, params in steps:
             c = prepared.compiled(self.dialect)
             plan.append((c, _params(c, params)))
-        pool = await self._acquire_pool()
         out: list[list[dict[str, Any]]] = []
         sql, args = "BEGIN", ()
         try:
+            pool = await self._acquire_pool()
             async with pool.acquire() as conn, conn.transaction():
                 for c, args in plan:
                     sql = c.sql

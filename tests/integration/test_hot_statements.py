@@ -182,3 +182,23 @@ async def test_staff_messages_hot_or_not_record_what_staff_reply_records(session
                                     note.support_message_id, after.support_message_id]
     assert rows[1].created_at == clock.now() and rows[1].text == "m2"
     assert [x.status for x in cases] == ["closed", "open"]
+
+
+async def test_postgres_hot_unreachable_raises_what_a_session_raises() -> None:
+    """The server down at the first hot call (the pool not opened yet): the caller sees
+    sqlalchemy's OperationalError, as from a session, not a raw socket error; the next call
+    tries to connect again."""
+    from sqlalchemy.dialects.postgresql import asyncpg as pg_asyncpg
+    from sqlalchemy.exc import OperationalError
+
+    from storage.hot import PgHot
+
+    dialect = pg_asyncpg.dialect()
+    dialect.dbapi = dialect.import_dbapi()  # as an engine sets it up
+    hot = PgHot({"host": "127.0.0.1", "port": 1, "user": "nobody", "database": "none", "timeout": 2}, dialect)
+    for _ in range(2):
+        with pytest.raises(OperationalError):
+            await hot.fetch(READ, {"b_id": 1})
+    with pytest.raises(OperationalError):
+        await hot.transaction([(MARK, {"b_id": 1, "b_at": T0})])
+    await hot.close()
