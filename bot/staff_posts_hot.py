@@ -41,7 +41,19 @@ _MESSAGES = cast(Table, SupportMessage.__table__)
 _POST_COLUMNS = [_POSTS.c[name] for name in Post.__dataclass_fields__]
 
 
+class BadPost(ValueError):
+    """A stored post the worker cannot use (its payload is not a JSON object): it is marked
+    failed with this reason and skipped, so one bad row never stops its group's queue."""
+
+    def __init__(self, post_id: int, reason: str) -> None:
+        super().__init__(f"group post {post_id}: {reason}")
+        self.post_id = post_id
+        self.reason = reason
+
+
 def _post(row: Any) -> Post:
+    if not isinstance(row["payload"], dict):
+        raise BadPost(row["id"], f"payload is {type(row['payload']).__name__}, not an object")
     return Post(**{name: row[name] for name in Post.__dataclass_fields__})
 
 

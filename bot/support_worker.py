@@ -26,7 +26,6 @@ from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy import text as sql
 
 from bot.context import BotContext
 from bot.staff_posts_failures import _failed, _release_unsent
@@ -37,6 +36,7 @@ from bot.staff_posts_hot import (
     _POST_COLUMNS,
     _SENT,
     QUEUE,
+    BadPost,
     Post,
     _lock_key,
     _post,
@@ -139,7 +139,16 @@ async def _drain(ctx: BotContext, group: int, kick: asyncio.Event | None = None)
     while not ctx.stop.is_set():
         if kick is not None:
             kick.clear()
-        claim = await _claim_next(ctx, group)
+        try:
+            claim = await _claim_next(ctx, group)
+        except BadPost as bad:  # skipped, marked with its reason; the group's queue goes on
+            log.error("%s; marked failed", bad)
+            async with ctx.db.begin() as session:
+                await delivery.finish(session, QUEUE, [bad.post_id], "failed", error=bad.reason[:500])
+            continue
+        except Exception:  # the database: the worker's next look starts this drain again
+            log.exception("claiming the next post of group %s failed", group)
+            return
         while claim is not None and not ctx.stop.is_set():
             claim = await _send_batch(ctx, claim, group)
         if claim is not None:  # stopping: what was claimed and never left goes back at once
@@ -173,7 +182,7 @@ async def _claim(session: Any, ctx: BotContext, group: int) -> _Claim | None:
     state skips this session: see `_claim_next`."""
     now = ctx.clock.now()
     if is_postgres(session):
-        await session.execute(sql("SELECT pg_advisory_xact_lock(:k)"), {"k": _lock_key(group)})
+        await session.execute(_LOCK.stmt, {"b_key": _lock_key(group)})
     due = (
         GroupPost.group_chat_id == group,
         GroupPost.status == "queued",
@@ -213,7 +222,8 @@ async def _claim(session: Any, ctx: BotContext, group: int) -> _Claim | None:
     claimed = set(
         await delivery.claim_ids(session, QUEUE, now=now, owner=ctx.owner, ids=ids, on_wire=on_wire)
     )
-    if first.id not in claimed:
+    if first.id not in claimed:  # what was claimed behind it goes back at once
+        await delivery.release(session, QUEUE, sorted(claimed))
         return None
     # Keep the batch's order and only what was claimed; an album or a run of texts is cut at
     # the first post another process holds.
@@ -271,7 +281,8 @@ async def _claim_next(
     post, thread = found
     on_wire = await _token_now(ctx, group)
     steps = list(record or ())
-    if ctx.db.dialect_name == "postgresql":
+    locked = ctx.db.dialect_name == "postgresql"
+    if locked:
         steps.append((_LOCK, {"b_key": _lock_key(group)}))
     steps.append((_CLAIM_ONE, {
         "b_id": post.id, "b_group": group, "b_customer": post.customer_id, "b_priority": post.priority,
@@ -280,7 +291,9 @@ async def _claim_next(
     }))
     # A group commit goes ahead when its caller is cancelled (stopping): then what it claimed
     # never leaves and goes back to the queue before the task ends.
-    write = asyncio.ensure_future(ctx.db.write(steps))
+    # (With the group's advisory lock, in a transaction of its own: in a shared commit locks
+    # would be taken in batch order and two processes could deadlock.)
+    write = asyncio.ensure_future(ctx.db.write(steps, alone=locked))
     try:
         results = await asyncio.shield(write)
     except asyncio.CancelledError:

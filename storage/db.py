@@ -130,11 +130,18 @@ class Database(async_sessionmaker[AsyncSession]):
         async with self.read(snapshot=False) as session:
             return await _run_step(session, prepared, params)
 
-    async def write(self, steps: list[Step]) -> list[list[dict[str, Any]]]:
+    async def write(self, steps: list[Step], *, alone: bool = False) -> list[list[dict[str, Any]]]:
         """Hot writes (storage/hot.py) in one transaction, sharing its commit with the other
-        `batched`/`write` calls queued meanwhile; each step's RETURNING rows."""
-        rows: list[list[dict[str, Any]]] = await self._enqueue(steps)
-        return rows
+        `batched`/`write` calls queued meanwhile; each step's RETURNING rows.
+
+        `alone=True`: in a transaction of its own, for steps that take locks other processes
+        take too (an advisory lock): in a shared commit they would be taken in whatever order
+        the batch has, and two processes' batches could deadlock."""
+        if alone:
+            (rows,) = await self._commit([(steps, asyncio.get_running_loop().create_future())])
+            return cast(list[list[dict[str, Any]]], rows)
+        shared: list[list[dict[str, Any]]] = await self._enqueue(steps)
+        return shared
 
     @asynccontextmanager
     async def read(self, *, snapshot: bool = True) -> AsyncIterator[AsyncSession]:

@@ -220,3 +220,23 @@ async def test_a_claim_whose_task_is_cancelled_goes_back_to_the_queue(
     async with db() as s:
         post = (await s.execute(select(GroupPost).where(GroupPost.id == ids["a"]))).scalar_one()
     assert (post.status, post.owner, post.lease_until) == ("queued", None, None)
+
+
+@pytest.mark.parametrize("hot", [True, False])
+async def test_a_post_with_a_bad_payload_is_failed_with_its_reason_and_the_group_goes_on(
+    sessionmaker, clock, monkeypatch: pytest.MonkeyPatch, hot: bool
+) -> None:
+    """A row whose payload is not a JSON object (written by hand, an old version) used to kill
+    the group's drain at every look, so nothing after it in the group was ever posted."""
+    db = sessionmaker
+    monkeypatch.setattr(support_worker, "HOT_PATH", hot)
+    group = GROUPS[0]
+    ids = await seed(db, clock, group)
+    async with db.begin() as s:
+        await s.execute(update(GroupPost).where(GroupPost.id == ids["a"]).values(payload="not an object"))
+    ctx = make_ctx(db, clock)
+    await support_worker._drain(ctx, group)
+    posts, _ = await rows_of(db, group)
+    assert [p[0] for p in posts] == ["failed", "sent", "sent", "sent", "sent"]
+    assert "payload is str, not an object" in posts[0][6]
+    assert len(ctx.bot.sent) == 3  # b+c merged, the photo, d
