@@ -42,11 +42,12 @@ test: install  ## the whole test suite (PostgreSQL/Redis tests skip if no server
 test-browser: install  ## only the sandbox page in Chromium (apt-get install -y chromium); screenshots in test-artifacts/browser
 	$(BIN)/python -m pytest -q -m browser tests/browser
 
-lint: install  ## what CI checks besides the tests: ruff, then mypy (config in pyproject.toml)
+lint: install  ## what CI checks besides the tests: ruff check, ruff format --check, mypy (config in pyproject.toml)
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-format-check: install  ## not in CI yet: the tree predates the formatter
+format-check: install
 	$(BIN)/ruff format --check .
 
 format: install

@@ -67,8 +67,10 @@ def generate(path: Path) -> None:
     t0 = time.perf_counter()
     con = sqlite3.connect(path)
     con.isolation_level = None
-    con.executescript("PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; PRAGMA temp_store=MEMORY; "
-                      "PRAGMA cache_size=-500000;")
+    con.executescript(
+        "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; PRAGMA temp_store=MEMORY; "
+        "PRAGMA cache_size=-500000;"
+    )
     # Indexes are built after the load (much faster than maintaining them row by row).
     indexes = con.execute(
         "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL "
@@ -124,8 +126,10 @@ def generate(path: Path) -> None:
         con.execute(sql)
     con.execute("PRAGMA journal_mode=WAL")
     con.close()
-    print(f"generated in {time.perf_counter() - t0:.0f} s: {path} "
-          f"({path.stat().st_size / 2**30:.2f} GiB)", flush=True)
+    print(
+        f"generated in {time.perf_counter() - t0:.0f} s: {path} ({path.stat().st_size / 2**30:.2f} GiB)",
+        flush=True,
+    )
 
 
 async def measure(path: Path, repeat: int) -> dict[str, dict[str, float]]:
@@ -136,10 +140,12 @@ async def measure(path: Path, repeat: int) -> dict[str, dict[str, float]]:
 
     engine = create_engine(f"sqlite+aiosqlite:///{path}")
     db = create_sessionmaker(engine)
-    year = periods.build(granularity="month", timezone="UTC", now=NOW, start=date(2025, 1, 1),
-                         end=date(2026, 1, 1))
-    december = periods.build(granularity="month", timezone="UTC", now=NOW, start=date(2025, 12, 1),
-                             end=date(2026, 1, 1))
+    year = periods.build(
+        granularity="month", timezone="UTC", now=NOW, start=date(2025, 1, 1), end=date(2026, 1, 1)
+    )
+    december = periods.build(
+        granularity="month", timezone="UTC", now=NOW, start=date(2025, 12, 1), end=date(2026, 1, 1)
+    )
     clock = FrozenClock(NOW)
 
     async def retention_year():  # type: ignore[no-untyped-def]
@@ -174,20 +180,32 @@ async def measure(path: Path, repeat: int) -> dict[str, dict[str, float]]:
             samples[name] = await fn()
             walls.append(time.perf_counter() - t0)
             cpus.append(time.process_time() - c0)
-        out[name] = {"wall_best": min(walls), "wall_median": statistics.median(walls),
-                     "cpu_best": min(cpus), "cpu_median": statistics.median(cpus), "target": target}
+        out[name] = {
+            "wall_best": min(walls),
+            "wall_median": statistics.median(walls),
+            "cpu_best": min(cpus),
+            "cpu_median": statistics.median(cpus),
+            "target": target,
+        }
         verdict = "" if not target else ("  OK (< 2 s)" if min(walls) < TARGET_SECONDS else "  OVER 2 s")
-        print(f"{name:36s} wall best {min(walls):6.3f} s  median {statistics.median(walls):6.3f} s   "
-              f"cpu best {min(cpus):6.3f} s{verdict}", flush=True)
+        print(
+            f"{name:36s} wall best {min(walls):6.3f} s  median {statistics.median(walls):6.3f} s   "
+            f"cpu best {min(cpus):6.3f} s{verdict}",
+            flush=True,
+        )
     await engine.dispose()
     rep = samples["retention report, 12 months"]
     first = rep.rows[0]  # type: ignore[attr-defined]
-    print(f"\nsanity: 2025-01 S={first.customers_start:,} E={first.customers_end:,} "
-          f"new={first.new_customers:,} lost={first.lost_customers:,} CRR={first.crr_percent:.1f}% "
-          f"orders={first.orders:,}")
+    print(
+        f"\nsanity: 2025-01 S={first.customers_start:,} E={first.customers_end:,} "
+        f"new={first.new_customers:,} lost={first.lost_customers:,} CRR={first.crr_percent:.1f}% "
+        f"orders={first.orders:,}"
+    )
     coh = samples["cohort table, 12 monthly cohorts"]
-    print(f"sanity: cohort 2025-01 size={coh.rows[0].customers:,} "  # type: ignore[attr-defined]
-          f"retention by month after: {[round(x or 0) for x in coh.rows[0].retention_percent]}")  # type: ignore[attr-defined]
+    print(
+        f"sanity: cohort 2025-01 size={coh.rows[0].customers:,} "  # type: ignore[attr-defined]
+        f"retention by month after: {[round(x or 0) for x in coh.rows[0].retention_percent]}"
+    )  # type: ignore[attr-defined]
     return out
 
 
@@ -204,14 +222,25 @@ def main() -> int:
     con.close()
     load = os.getloadavg() if hasattr(os, "getloadavg") else (0.0, 0.0, 0.0)
     print(f"data: {counts[0]:,} customers, {counts[1]:,} orders in {args.db}")
-    print(f"machine: {platform.platform()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
-          f"SQLite {sqlite3.sqlite_version}, load average {load[0]:.2f}\n")
+    print(
+        f"machine: {platform.platform()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
+        f"SQLite {sqlite3.sqlite_version}, load average {load[0]:.2f}\n"
+    )
     figures = asyncio.run(measure(args.db, args.repeat))
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "analytics.json").write_text(json.dumps({
-        "customers": counts[0], "orders": counts[1], "cpus": os.cpu_count(), "load_average": load[0],
-        "sqlite": sqlite3.sqlite_version, "figures": figures,
-    }, indent=2))
+    (RESULTS / "analytics.json").write_text(
+        json.dumps(
+            {
+                "customers": counts[0],
+                "orders": counts[1],
+                "cpus": os.cpu_count(),
+                "load_average": load[0],
+                "sqlite": sqlite3.sqlite_version,
+                "figures": figures,
+            },
+            indent=2,
+        )
+    )
     return 0
 
 

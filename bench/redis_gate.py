@@ -26,8 +26,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from core.ratelimit import Lane, Limits  # noqa: E402
 from core.ratelimit_redis import RedisFloodGate  # noqa: E402
 
-HUGE = Limits(global_per_second=1e9, global_burst=1e9, private_per_second=1e9, private_burst=1e9,
-              live_reserve=0, paid_per_second=1e9, paid_burst=1e9)
+HUGE = Limits(
+    global_per_second=1e9,
+    global_burst=1e9,
+    private_per_second=1e9,
+    private_burst=1e9,
+    live_reserve=0,
+    paid_per_second=1e9,
+    paid_burst=1e9,
+)
 
 
 async def run_one(url: str, bot_id: str, seconds: float, concurrency: int) -> list[float]:
@@ -85,8 +92,11 @@ def main() -> None:
             "p99_ms": round(lat[int(len(lat) * 0.99)] * 1000, 3),
         }
         results.append(row)
-        print(f"{procs} process(es) x {args.concurrency} tasks: {row['decisions_per_s']} decisions/s, "
-              f"check p50 {row['p50_ms']} ms, p99 {row['p99_ms']} ms", flush=True)
+        print(
+            f"{procs} process(es) x {args.concurrency} tasks: {row['decisions_per_s']} decisions/s, "
+            f"check p50 {row['p50_ms']} ms, p99 {row['p99_ms']} ms",
+            flush=True,
+        )
     out = Path(__file__).resolve().parent / "results"
     out.mkdir(exist_ok=True)
     (out / "redis_gate.json").write_text(json.dumps(results, indent=2))

@@ -88,8 +88,13 @@ def stats_ms(values: list[float]) -> dict[str, Any]:
     def r(x: float) -> float | None:
         return None if math.isinf(x) else round(x * 1000, 1)
 
-    return {"n": len(values), "p50_ms": r(pct(values, 50)), "p90_ms": r(pct(values, 90)),
-            "p99_ms": r(pct(values, 99)), "max_ms": r(max(values))}
+    return {
+        "n": len(values),
+        "p50_ms": r(pct(values, 50)),
+        "p90_ms": r(pct(values, 90)),
+        "p99_ms": r(pct(values, 99)),
+        "max_ms": r(max(values)),
+    }
 
 
 class Chats:
@@ -127,8 +132,9 @@ async def events(http: Any, base: str, chats: Chats, connected: asyncio.Event) -
 
 
 async def start_product(name: str, role: str, env: dict[str, str], cwd: Path) -> Child:
-    child = Child(name, [sys.executable, "-m", "supportbot", "run", "--role", role],
-                  env=child_env(env), cwd=cwd)
+    child = Child(
+        name, [sys.executable, "-m", "supportbot", "run", "--role", role], env=child_env(env), cwd=cwd
+    )
     await child.start(ready=lambda line: line.startswith("Role: "))
     await child.wait_ready()
     return child
@@ -144,14 +150,37 @@ async def run_layout(layout: str, cfg: argparse.Namespace) -> dict[str, Any]:
     await flush_redis()
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    double = Child("double", [sys.executable, "-m", "sandbox", "--host", "127.0.0.1", "--port", str(port),
-                              "--log-level", "WARNING", "--token", TOKEN], env=child_env({}), cwd=ROOT)
+    double = Child(
+        "double",
+        [
+            sys.executable,
+            "-m",
+            "sandbox",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "WARNING",
+            "--token",
+            TOKEN,
+        ],
+        env=child_env({}),
+        cwd=ROOT,
+    )
     children: list[Child] = [double]
     stop_reader: asyncio.Task[None] | None = None
     try:
         await double.start()
-        env = {"BOT_TOKEN": TOKEN, "TELEGRAM_API_URL": base, "DATABASE_URL": db_url, "REDIS_URL": REDIS_URL,
-               "POLLING_TIMEOUT": "10", "LOG_LEVEL": "WARNING", "BUSINESS_NAME": "Demo Shop"}
+        env = {
+            "BOT_TOKEN": TOKEN,
+            "TELEGRAM_API_URL": base,
+            "DATABASE_URL": db_url,
+            "REDIS_URL": REDIS_URL,
+            "POLLING_TIMEOUT": "10",
+            "LOG_LEVEL": "WARNING",
+            "BUSINESS_NAME": "Demo Shop",
+        }
         from core import apikeys
         from core.clock import SystemClock
         from storage.db import create_engine, create_sessionmaker
@@ -181,8 +210,9 @@ async def run_layout(layout: str, cfg: argparse.Namespace) -> dict[str, Any]:
             await asyncio.wait_for(connected.wait(), 10)
 
             async def create_user(i: int) -> int:
-                async with http.post(f"{base}/sandbox/users",
-                                     json={"first_name": f"C{i}", "language_code": "en"}) as r:
+                async with http.post(
+                    f"{base}/sandbox/users", json={"first_name": f"C{i}", "language_code": "en"}
+                ) as r:
                     return int((await r.json())["id"])
 
             users = [await create_user(i) for i in range(cfg.customers)]
@@ -245,18 +275,28 @@ async def run_layout(layout: str, cfg: argparse.Namespace) -> dict[str, Any]:
                         tasks.append(asyncio.create_task(one_read(api_ids[i % len(api_ids)])))
                     await asyncio.gather(*tasks)
 
-                log(f"  {layout}: load for {cfg.duration:.0f} s ({cfg.api_rate:.0f} API reads/s, "
-                    f"{len(users)} customers chatting)")
+                log(
+                    f"  {layout}: load for {cfg.duration:.0f} s ({cfg.api_rate:.0f} API reads/s, "
+                    f"{len(users)} customers chatting)"
+                )
                 pg0 = postgres_cpu()
-                cpu0 = ({k: c.cpu_seconds() for k, c in procs.items()}, double.cpu_seconds(),
-                        0.0, time.process_time())
+                cpu0 = (
+                    {k: c.cpu_seconds() for k, c in procs.items()},
+                    double.cpu_seconds(),
+                    0.0,
+                    time.process_time(),
+                )
                 started = loop.time()
                 jobs = [reads()] if cfg.api_rate > 0 else []
                 jobs += [customer(u, i) for i, u in enumerate(users)] if cfg.customers else []
                 await asyncio.gather(*jobs)
                 wall = loop.time() - started
-                cpu1 = ({k: c.cpu_seconds() for k, c in procs.items()}, double.cpu_seconds(),
-                        postgres_cpu_since(pg0), time.process_time())
+                cpu1 = (
+                    {k: c.cpu_seconds() for k, c in procs.items()},
+                    double.cpu_seconds(),
+                    postgres_cpu_since(pg0),
+                    time.process_time(),
+                )
             res["chat"] = stats_ms(chat_lat)
             res["chat"]["unanswered"] = sum(1 for x in chat_lat if math.isinf(x))
             res["chat"]["per_s"] = round(len(chat_lat) / wall, 1)
@@ -283,10 +323,14 @@ async def run_layout(layout: str, cfg: argparse.Namespace) -> dict[str, Any]:
 
 
 def report(rows: list[dict[str, Any]], cfg: argparse.Namespace) -> None:
-    print(f"\n{cfg.api_rate:.0f} API reads/s + {cfg.customers} customers chatting, {cfg.duration:.0f} s, "
-          "PostgreSQL + Redis, flood limits on")
-    head = (f"{'layout':7} | {'chat p50':>8} {'p99':>7} {'max':>7} {'msgs/s':>6} {'no reply':>8} | "
-            f"{'api p50':>7} {'p99':>6} {'max':>7} {'reads/s':>7} {'errors':>6} | CPU share (1.0 = one core)")
+    print(
+        f"\n{cfg.api_rate:.0f} API reads/s + {cfg.customers} customers chatting, {cfg.duration:.0f} s, "
+        "PostgreSQL + Redis, flood limits on"
+    )
+    head = (
+        f"{'layout':7} | {'chat p50':>8} {'p99':>7} {'max':>7} {'msgs/s':>6} {'no reply':>8} | "
+        f"{'api p50':>7} {'p99':>6} {'max':>7} {'reads/s':>7} {'errors':>6} | CPU share (1.0 = one core)"
+    )
     print(head)
     print("-" * len(head))
     for r in rows:
@@ -294,10 +338,12 @@ def report(rows: list[dict[str, Any]], cfg: argparse.Namespace) -> None:
             print(f"{r['layout']:7} | failed: {r.get('error', '?')[:90]}")
             continue
         c, a = r["chat"], r["api"]
-        print(f"{r['layout']:7} | {c.get('p50_ms')!s:>8} {c.get('p99_ms')!s:>7} {c.get('max_ms')!s:>7} "
-              f"{c['per_s']:6.1f} {c['unanswered']:8d} | {a.get('p50_ms')!s:>7} {a.get('p99_ms')!s:>6} "
-              f"{a.get('max_ms')!s:>7} {a['per_s']:7.1f} {a['errors']:6d} | {r['cpu_share']}  "
-              f"(load {r['loadavg_1min_at_start']}->{r['loadavg_1min_at_end']})")
+        print(
+            f"{r['layout']:7} | {c.get('p50_ms')!s:>8} {c.get('p99_ms')!s:>7} {c.get('max_ms')!s:>7} "
+            f"{c['per_s']:6.1f} {c['unanswered']:8d} | {a.get('p50_ms')!s:>7} {a.get('p99_ms')!s:>6} "
+            f"{a.get('max_ms')!s:>7} {a['per_s']:7.1f} {a['errors']:6d} | {r['cpu_share']}  "
+            f"(load {r['loadavg_1min_at_start']}->{r['loadavg_1min_at_end']})"
+        )
     split = next((r for r in rows if r["layout"] == "split" and "chat" in r), None)
     if split:
         p99 = split["chat"].get("p99_ms")
@@ -330,11 +376,19 @@ async def amain(cfg: argparse.Namespace) -> int:
     report(rows, cfg)
     load1 = [round(x, 2) for x in os.getloadavg()]
     print(f"load average (1 min) {load0[0]} at start, {load1[0]} at end, {os.cpu_count()} CPUs")
-    out = {"benchmark": "bench/role_split.py", "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-           "machine": {"python": platform.python_version(), "cpus": os.cpu_count(),
-                       "loadavg_at_start": load0, "loadavg_at_end": load1},
-           "config": {k: v for k, v in vars(cfg).items() if k != "json"},
-           "target_chat_p99_ms": TARGET_P99_MS, "layouts": rows}
+    out = {
+        "benchmark": "bench/role_split.py",
+        "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "machine": {
+            "python": platform.python_version(),
+            "cpus": os.cpu_count(),
+            "loadavg_at_start": load0,
+            "loadavg_at_end": load1,
+        },
+        "config": {k: v for k, v in vars(cfg).items() if k != "json"},
+        "target_chat_p99_ms": TARGET_P99_MS,
+        "layouts": rows,
+    }
     cfg.json.parent.mkdir(parents=True, exist_ok=True)
     cfg.json.write_text(json.dumps(out, indent=2) + "\n")
     print(f"figures written to {cfg.json}")

@@ -702,8 +702,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--runs", type=int, default=2, help="bursts per configuration (the best is reported)")
     p.add_argument("--concurrency", type=int, default=32, help="injections in flight")
     p.add_argument("--update-workers", type=int, default=8, help="UPDATE_WORKERS per process (default 8)")
-    p.add_argument("--webhook-connections", type=int, default=100,
-                   help="WEBHOOK_MAX_CONNECTIONS: webhook requests kept open at once (Telegram: 1-100)")
+    p.add_argument(
+        "--webhook-connections",
+        type=int,
+        default=100,
+        help="WEBHOOK_MAX_CONNECTIONS: webhook requests kept open at once (Telegram: 1-100)",
+    )
     p.add_argument("--paid", type=int, default=10000, help="recipients of the paid campaign")
     p.add_argument("--paid-procs", default="1,3")
     p.add_argument("--paid-concurrency", type=int, default=200, help="OUTREACH_CONCURRENCY per process")

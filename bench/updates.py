@@ -69,7 +69,15 @@ TARGET_P99_MS = 100.0
 
 # Environment a child inherits: enough to run Python, nothing that configures the product.
 ENV_KEEP = (
-    "PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TMPDIR", "TZ", "SYSTEMROOT", "VIRTUAL_ENV",
+    "PATH",
+    "HOME",
+    "LANG",
+    "LC_ALL",
+    "LC_CTYPE",
+    "TMPDIR",
+    "TZ",
+    "SYSTEMROOT",
+    "VIRTUAL_ENV",
     "BENCH_SQL_COUNTS",  # bench only: the product writes its SQL statement counts there at exit
 )
 

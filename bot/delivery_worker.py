@@ -78,8 +78,15 @@ def classify(exc: BaseException, out: Outgoing | None = None) -> Result:
     failure = telegram_errors.classify(exc)
     outcome = "retry" if failure.retryable else "failed"
     kind, item, chat = (out.kind, out.id, out.chat_id) if out is not None else ("", 0, None)
-    return Result(kind, item, outcome, error_code=failure.code, error=failure.text,
-                  retry_after=failure.retry_after, chat_id=chat)
+    return Result(
+        kind,
+        item,
+        outcome,
+        error_code=failure.code,
+        error=failure.text,
+        retry_after=failure.retry_after,
+        chat_id=chat,
+    )
 
 
 class Deliverer:
@@ -124,8 +131,12 @@ class Deliverer:
             async with ctx.db.begin() as session:
                 requeued, uncertain = await source.recover(session, everything=ctx.single_process)
             if requeued or uncertain:
-                log.info("delivery: %s: %d claimed put back, %d on the wire at the stop (uncertain, not "
-                         "repeated)", kind, requeued, uncertain)
+                log.info(
+                    "delivery: %s: %d claimed put back, %d on the wire at the stop (uncertain, not repeated)",
+                    kind,
+                    requeued,
+                    uncertain,
+                )
 
     async def run(self) -> None:
         ctx = self.ctx

@@ -43,8 +43,16 @@ async def _detractor_alerts(session: AsyncSession, ctx: BotContext) -> int:
     for survey_id in ids:
         survey = await nps.get_survey(session, survey_id=survey_id)
         customer = await customers_svc.get_customer(session, customer_id=survey.customer_id)
-        done += int(await queue_alert(session, clock=ctx.clock, settings=ctx.settings, i18n=ctx.i18n,
-                                      survey_id=survey_id, language=customer.language))
+        done += int(
+            await queue_alert(
+                session,
+                clock=ctx.clock,
+                settings=ctx.settings,
+                i18n=ctx.i18n,
+                survey_id=survey_id,
+                language=customer.language,
+            )
+        )
     return done
 
 
@@ -55,15 +63,25 @@ async def run_jobs_once(ctx: BotContext) -> dict[str, Any]:
     cap = _cap(ctx)
     jobs: list[tuple[str, Callable[[AsyncSession], Awaitable[Any]]]] = [
         ("surveys_expired", lambda db: nps.expire_surveys(db, clock=ctx.clock)),
-        ("interviews_expired",
-         lambda db: exit_interview.expire_interviews(db, clock=ctx.clock, rules=exit_rules)),
-        ("after_support_case",
-         lambda db: nps.schedule_after_support_cases(db, clock=ctx.clock, rules=nps_rules, cap=cap)),
-        ("after_first_purchase",
-         lambda db: nps.schedule_after_first_purchase(db, clock=ctx.clock, rules=nps_rules, cap=cap)),
+        (
+            "interviews_expired",
+            lambda db: exit_interview.expire_interviews(db, clock=ctx.clock, rules=exit_rules),
+        ),
+        (
+            "after_support_case",
+            lambda db: nps.schedule_after_support_cases(db, clock=ctx.clock, rules=nps_rules, cap=cap),
+        ),
+        (
+            "after_first_purchase",
+            lambda db: nps.schedule_after_first_purchase(db, clock=ctx.clock, rules=nps_rules, cap=cap),
+        ),
         ("expiry", lambda db: loyalty.run_expiry(db, clock=ctx.clock, rules=loyalty_rules)),
-        ("birthdays", lambda db: loyalty.run_birthdays(db, clock=ctx.clock, rules=loyalty_rules,
-                                                       default_timezone=s.default_timezone)),
+        (
+            "birthdays",
+            lambda db: loyalty.run_birthdays(
+                db, clock=ctx.clock, rules=loyalty_rules, default_timezone=s.default_timezone
+            ),
+        ),
         ("detractor_alerts", lambda db: _detractor_alerts(db, ctx)),
     ]
     results: dict[str, Any] = {}

@@ -45,7 +45,10 @@ async def on_error(
         log.info("chat %s unreachable: %s", chat.id, exc.message)
         async with db.begin() as session:
             await svc.set_reachable(
-                session, clock=clock, telegram_id=chat.id, reachable=False,
+                session,
+                clock=clock,
+                telegram_id=chat.id,
+                reachable=False,
                 reason=unreachable_reason(exc),
             )
         return True

@@ -51,7 +51,9 @@ class KeepResponseModels(BaseRequestMiddleware):
         self._models: dict[type, Any] = {}
 
     async def __call__(
-        self, make_request: NextRequestMiddlewareType[TelegramType], bot: Bot,
+        self,
+        make_request: NextRequestMiddlewareType[TelegramType],
+        bot: Bot,
         method: TelegramMethod[TelegramType],
     ) -> Response[TelegramType]:
         if type(method) not in self._models:
@@ -102,11 +104,26 @@ def create_dispatcher(
     `rules` (the composition root's bundle, core/rules.py), `db`, `clock`, `i18n`, `main_menu`
     (the menu's items, listed by the root) and `services`. `shared`: several processes handle
     this database's updates (no in-process FSM cache)."""
-    dp = Dispatcher(storage=SqlStorage(db, clock, cache=not shared), settings=settings, rules=rules,
-                    db=db, clock=clock, i18n=i18n, main_menu=main_menu, **services)
-    dp.update.outer_middleware(CustomerMiddleware(db=db, clock=clock, settings=settings, i18n=i18n,
-                                                  flags={AWAITS_REPLY: awaits_reply_flag},
-                                                  message_probes={ACTIVE_CASE: active_case_probe}))
+    dp = Dispatcher(
+        storage=SqlStorage(db, clock, cache=not shared),
+        settings=settings,
+        rules=rules,
+        db=db,
+        clock=clock,
+        i18n=i18n,
+        main_menu=main_menu,
+        **services,
+    )
+    dp.update.outer_middleware(
+        CustomerMiddleware(
+            db=db,
+            clock=clock,
+            settings=settings,
+            i18n=i18n,
+            flags={AWAITS_REPLY: awaits_reply_flag},
+            message_probes={ACTIVE_CASE: active_case_probe},
+        )
+    )
     dp.update.outer_middleware(OutreachMiddleware(db=db, clock=clock))  # activity; ends sequences
     routers = [
         errors_router,

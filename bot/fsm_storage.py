@@ -33,9 +33,7 @@ def _key(key: StorageKey) -> str:
 
 
 class SqlStorage(BaseStorage):
-    def __init__(
-        self, sessionmaker: Database, clock: Clock, *, cache: bool = True
-    ) -> None:
+    def __init__(self, sessionmaker: Database, clock: Clock, *, cache: bool = True) -> None:
         self._sessionmaker = sessionmaker
         self._clock = clock
         self._use_cache = cache
@@ -75,8 +73,7 @@ class SqlStorage(BaseStorage):
             else:
                 row = await session.get(FsmState, k)
                 if row is None:
-                    session.add(FsmState(key=k, state=new_state, data=new_data,
-                                         updated_at=self._clock.now()))
+                    session.add(FsmState(key=k, state=new_state, data=new_data, updated_at=self._clock.now()))
                 else:
                     row.state, row.data, row.updated_at = new_state, new_data, self._clock.now()
         self._remember(k, (new_state, new_data))

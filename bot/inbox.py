@@ -70,8 +70,11 @@ def _store_statements(insert_: Any) -> tuple[Prepared, Prepared]:
     store = Prepared(
         insert_(INBOX)
         .values(
-            update_id=bindparam("b_update_id"), payload=bindparam("b_payload"),
-            chat_id=bindparam("b_chat_id"), status="pending", attempts=0,
+            update_id=bindparam("b_update_id"),
+            payload=bindparam("b_payload"),
+            chat_id=bindparam("b_chat_id"),
+            status="pending",
+            attempts=0,
             received_at=bindparam("b_received_at"),
         )
         .on_conflict_do_nothing(index_elements=["update_id"])
@@ -173,13 +176,30 @@ class Inbox(ChatLeases):
             store, store_offset = STORE_STATEMENTS[self.db.dialect_name]
             now = self.clock.now()
             steps: list[Step] = [
-                (store, {"b_update_id": r["update_id"], "b_payload": r["payload"],
-                                "b_chat_id": r["chat_id"], "b_received_at": r["received_at"]})
+                (
+                    store,
+                    {
+                        "b_update_id": r["update_id"],
+                        "b_payload": r["payload"],
+                        "b_chat_id": r["chat_id"],
+                        "b_received_at": r["received_at"],
+                    },
+                )
                 for r in rows
             ]
             if offset is not None:
-                steps.append((store_offset, {"b_key": OFFSET_KEY, "b_value": str(offset), "b_at": now,
-                                              "b_value2": str(offset), "b_at2": now}))
+                steps.append(
+                    (
+                        store_offset,
+                        {
+                            "b_key": OFFSET_KEY,
+                            "b_value": str(offset),
+                            "b_at": now,
+                            "b_value2": str(offset),
+                            "b_at2": now,
+                        },
+                    )
+                )
             done = await self.db.write(steps)
             fresh = {row["update_id"] for result in done[: len(rows)] for row in result}
             return [r["update_id"] for r in rows if r["update_id"] in fresh]
@@ -252,9 +272,7 @@ class Inbox(ChatLeases):
                 continue
             if not updates:
                 continue
-            payloads = [
-                u.model_dump(mode="json", exclude_none=True, by_alias=True) for u in updates
-            ]
+            payloads = [u.model_dump(mode="json", exclude_none=True, by_alias=True) for u in updates]
             next_offset = max(p["update_id"] for p in payloads) + 1
             try:
                 new = set(await self.store(payloads, offset=next_offset))
@@ -390,15 +408,23 @@ class Inbox(ChatLeases):
             current_update.reset(token)
             logs.unbind(log_token)
         if ctx.uncertain:
-            log.warning("update %s: %s may or may not have reached Telegram before the stop; "
-                        "not repeated", update_id, ", ".join(ctx.uncertain))
+            log.warning(
+                "update %s: %s may or may not have reached Telegram before the stop; not repeated",
+                update_id,
+                ", ".join(ctx.uncertain),
+            )
             error = "uncertain: " + ", ".join(ctx.uncertain)
-        steps: list[Step] = [(MARK_DONE, {
-            "b_update_id": update_id,
-            "b_status": "failed" if error and not ctx.uncertain else "done",
-            "b_handled_at": self.clock.now(),
-            "b_error": error,
-        })]
+        steps: list[Step] = [
+            (
+                MARK_DONE,
+                {
+                    "b_update_id": update_id,
+                    "b_status": "failed" if error and not ctx.uncertain else "done",
+                    "b_handled_at": self.clock.now(),
+                    "b_error": error,
+                },
+            )
+        ]
         # The journal only matters while the update may be replayed; an update that sent
         # nothing (in this run or, for a replay, an earlier one) has no rows to drop.
         if ctx.written or ctx.replay:

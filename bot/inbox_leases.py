@@ -48,10 +48,10 @@ class ChatLeases:
     _idle: asyncio.Event
     _drain: Callable[[Any], Coroutine[Any, Any, None]]
 
-
     async def _pending_of(self, key: Any) -> list[tuple[int, dict[str, Any], int]]:
         where = (
-            INBOX.c.update_id == int(key[1:]) if isinstance(key, str) and key.startswith("u")
+            INBOX.c.update_id == int(key[1:])
+            if isinstance(key, str) and key.startswith("u")
             else INBOX.c.chat_id == int(key)
         )
         async with self.db() as session:
@@ -150,8 +150,10 @@ class ChatLeases:
                             .limit(500)
                         )
                     ).all()
-                    keys = {(str(c) if c is not None else f"u{u}"): (c if c is not None else f"u{u}")
-                            for u, c in pending}
+                    keys = {
+                        (str(c) if c is not None else f"u{u}"): (c if c is not None else f"u{u}")
+                        for u, c in pending
+                    }
                     if not keys:
                         continue
                     busy = set(

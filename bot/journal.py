@@ -35,8 +35,12 @@ JOURNALED_EXTRA = {"CreateForumTopic"}
 # Written before every send of an update: a hot statement (storage/hot.py).
 JOURNAL_INFLIGHT = Prepared(
     insert(cast(Table, SentJournal.__table__)).values(
-        update_id=bindparam("b_update_id"), seq=bindparam("b_seq"), method=bindparam("b_method"),
-        status="inflight", result=None, started_at=bindparam("b_started_at"),
+        update_id=bindparam("b_update_id"),
+        seq=bindparam("b_seq"),
+        method=bindparam("b_method"),
+        status="inflight",
+        result=None,
+        started_at=bindparam("b_started_at"),
     )
 )
 
@@ -93,10 +97,19 @@ class SendJournalMiddleware(BaseRequestMiddleware):
                 raise UncertainDelivery(f"{name} #{seq} was in flight when the process stopped")
         if seq not in ctx.written:  # a retry after 429/5xx reuses the row
             # Committed before the request leaves; concurrent updates' rows share a commit.
-            await self.db.write([(JOURNAL_INFLIGHT, {
-                "b_update_id": ctx.update_id, "b_seq": seq, "b_method": name,
-                "b_started_at": self.clock.now(),
-            })])
+            await self.db.write(
+                [
+                    (
+                        JOURNAL_INFLIGHT,
+                        {
+                            "b_update_id": ctx.update_id,
+                            "b_seq": seq,
+                            "b_method": name,
+                            "b_started_at": self.clock.now(),
+                        },
+                    )
+                ]
+            )
             ctx.written.add(seq)
         # No write after the send: the update's final transaction (Inbox._handle) drops the
         # journal. A crash in between leaves the row, i.e. uncertain, never resent.

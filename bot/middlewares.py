@@ -30,7 +30,12 @@ class CustomerMiddleware(BaseMiddleware):
     """
 
     def __init__(
-        self, *, db: Database, clock: Clock, settings: Settings, i18n: I18n,
+        self,
+        *,
+        db: Database,
+        clock: Clock,
+        settings: Settings,
+        i18n: I18n,
         probes: Mapping[str, Probe] | None = None,
         message_probes: Mapping[str, Probe] | None = None,
         flags: Mapping[str, Flag] | None = None,
@@ -53,7 +58,9 @@ class CustomerMiddleware(BaseMiddleware):
         if self.clock.now() - customer.last_seen_at >= TOUCH_EVERY:
             return True
         if (customer.first_name, customer.last_name, customer.username) != (
-            user.first_name, user.last_name, user.username
+            user.first_name,
+            user.last_name,
+            user.username,
         ):
             return True
         return not customer.language_chosen and customer.language != svc.language_from_telegram(
@@ -93,8 +100,12 @@ class CustomerMiddleware(BaseMiddleware):
                         default_language=self.settings.default_language,
                     )
         data["customer"] = customer
-        lang = customer.language if customer else svc.language_from_telegram(
-            user.language_code if user else None, self.settings.default_language
+        lang = (
+            customer.language
+            if customer
+            else svc.language_from_telegram(
+                user.language_code if user else None, self.settings.default_language
+            )
         )
         data["t"] = self.i18n(lang)
         return await handler(event, data)

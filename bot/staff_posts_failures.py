@@ -23,7 +23,6 @@ async def _mark(ctx: BotContext, posts: list[Post], status: str, **values: Any) 
         await delivery.finish(session, QUEUE, [p.id for p in posts], status, **values)
 
 
-
 async def _failed(ctx: BotContext, posts: list[Post], wire: _Wire, exc: Exception) -> None:
     """Telegram refused or failed the post: retried later, moved to a new topic, or failed."""
     failure = classify(exc)
@@ -45,7 +44,11 @@ async def _failed(ctx: BotContext, posts: list[Post], wire: _Wire, exc: Exceptio
         else:
             log.warning("group post %s deferred %ss: %s", ids, delay, failure.text)
         await _mark(
-            ctx, covered, "queued", attempts=attempts, error=failure.text,
+            ctx,
+            covered,
+            "queued",
+            attempts=attempts,
+            error=failure.text,
             not_before=ctx.clock.now() + timedelta(seconds=delay),
         )
         return
@@ -77,4 +80,3 @@ async def _forget_topic(ctx: BotContext, post: Post, *, closed: bool) -> None:
             return
     if thread is not None:
         await ctx.bot(ReopenForumTopic(chat_id=post.group_chat_id, message_thread_id=thread))
-

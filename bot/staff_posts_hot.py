@@ -83,7 +83,8 @@ _NEXT = Prepared(
     .where(
         _POSTS.c.group_chat_id == bindparam("b_group"),
         _due(_POSTS, bindparam("b_now")),
-        _POSTS.c.customer_id == select(_n.c.customer_id)
+        _POSTS.c.customer_id
+        == select(_n.c.customer_id)
         .where(
             _n.c.group_chat_id == bindparam("b_group"),
             _due(_n, bindparam("b_now")),
@@ -108,7 +109,8 @@ _e = _POSTS.alias("e")
 _CLAIM_ONE = Prepared(
     update(_POSTS)
     .where(
-        _POSTS.c.id == select(_n.c.id)
+        _POSTS.c.id
+        == select(_n.c.id)
         .where(_n.c.id == bindparam("b_id"), _due(_n, bindparam("b_now")))
         .with_for_update(skip_locked=True)  # PostgreSQL; nothing on SQLite
         .scalar_subquery(),
@@ -129,7 +131,9 @@ _CLAIM_ONE = Prepared(
         ),
     )
     .values(
-        status=bindparam("b_status"), owner=bindparam("b_owner"), lease_until=bindparam("b_lease"),
+        status=bindparam("b_status"),
+        owner=bindparam("b_owner"),
+        lease_until=bindparam("b_lease"),
         attempts=_POSTS.c.attempts + bindparam("b_attempt"),
     )
     .returning(_POSTS.c.id)

@@ -82,7 +82,6 @@ class _Wire:
         self.on = True
 
 
-
 async def _ensure_topic(ctx: BotContext, post: Post, known: int | None = None) -> int:
     """The customer's thread id; creates the topic (and posts the card) on first use."""
     if known is not None:
@@ -129,8 +128,13 @@ async def _card_text(ctx: BotContext, customer_id: int, case_id: int) -> str | N
         case = await session.get(SupportCase, case_id)
         if row is None or case is None:
             return None
-        return await render_card(session, customer=customers_svc.view(row), case=support.case_view(case), t=t,
-                                 sections=ctx.card_sections)
+        return await render_card(
+            session,
+            customer=customers_svc.view(row),
+            case=support.case_view(case),
+            t=t,
+            sections=ctx.card_sections,
+        )
 
 
 async def _notice_text(ctx: BotContext, payload: dict[str, Any]) -> str:
@@ -193,7 +197,10 @@ async def _deliver(ctx: BotContext, posts: list[Post], wire: _Wire) -> list[Post
         with sending(on_wire=wire):
             sent = await ctx.bot(
                 SendMessage(
-                    chat_id=group, message_thread_id=thread, text=card, parse_mode="HTML",
+                    chat_id=group,
+                    message_thread_id=thread,
+                    text=card,
+                    parse_mode="HTML",
                     reply_markup=_suggestions(ctx, covered[1:]),
                 )
             )
@@ -290,4 +297,3 @@ async def _edit(ctx: BotContext, post: Post, thread: int | None) -> None:
         await ctx.bot(EditMessageCaption(chat_id=group, message_id=p["topic_message_id"], caption=parts[0]))
     if len(parts) > 1:
         await _send_texts(ctx, group, thread, "\n\n".join(parts[1:]))
-

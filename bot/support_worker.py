@@ -60,7 +60,10 @@ async def recover_inflight(ctx: BotContext) -> int:
     posted, maybe not) become `uncertain` and are never repeated."""
     async with ctx.db.begin() as session:
         requeued, uncertain = await delivery.recover(
-            session, QUEUE, now=ctx.clock.now(), everything=ctx.single_process,
+            session,
+            QUEUE,
+            now=ctx.clock.now(),
+            everything=ctx.single_process,
             lost={"status": "uncertain", "error": "on the wire when its process stopped; not repeated"},
         )
     if uncertain:
@@ -284,11 +287,22 @@ async def _claim_next(
     locked = ctx.db.dialect_name == "postgresql"
     if locked:
         steps.append((_LOCK, {"b_key": _lock_key(group)}))
-    steps.append((_CLAIM_ONE, {
-        "b_id": post.id, "b_group": group, "b_customer": post.customer_id, "b_priority": post.priority,
-        "b_now": now, "b_status": QUEUE.wire if on_wire else QUEUE.claimed, "b_owner": ctx.owner,
-        "b_lease": now + DEFAULT_LEASE, "b_attempt": 1 if on_wire else 0,
-    }))
+    steps.append(
+        (
+            _CLAIM_ONE,
+            {
+                "b_id": post.id,
+                "b_group": group,
+                "b_customer": post.customer_id,
+                "b_priority": post.priority,
+                "b_now": now,
+                "b_status": QUEUE.wire if on_wire else QUEUE.claimed,
+                "b_owner": ctx.owner,
+                "b_lease": now + DEFAULT_LEASE,
+                "b_attempt": 1 if on_wire else 0,
+            },
+        )
+    )
     # A group commit goes ahead when its caller is cancelled (stopping): then what it claimed
     # never leaves and goes back to the queue before the task ends.
     # (With the group's advisory lock, in a transaction of its own: in a shared commit locks
@@ -320,8 +334,6 @@ async def _token_now(ctx: BotContext, group: int) -> bool:
     if ctx.gate is None:
         return True
     return (await ctx.gate.acheck(group, Lane.LIVE)).wait <= 0
-
-
 
 
 def _is_plain_text(post: Post) -> bool:

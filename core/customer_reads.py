@@ -106,8 +106,9 @@ class CustomerRead:
         table = Customer.__table__
         self.labels = list(flags)
         self.prepared = Prepared(
-            select(table, *(flags[name](table.c.id).label(f"flag_{i}") for i, name in enumerate(self.labels)))
-            .where(table.c.telegram_id == bindparam("b_telegram_id"))
+            select(
+                table, *(flags[name](table.c.id).label(f"flag_{i}") for i, name in enumerate(self.labels))
+            ).where(table.c.telegram_id == bindparam("b_telegram_id"))
         )
 
     async def __call__(self, db: Database, telegram_id: int) -> tuple[CustomerView | None, dict[str, Any]]:

@@ -46,6 +46,7 @@ class CustomerHooks:
     merge: tuple[MergeHook, ...] = ()
     forget: tuple[ForgetHook, ...] = ()
 
+
 SUPPORTED_LANGUAGES = ("en", "ru")
 # Telegram's language_code is an IETF tag; these fall back to Russian rather than English.
 RUSSIAN_SPEAKING = {"ru", "be", "uk", "kk", "ky", "uz", "tg", "hy", "az"}
@@ -237,9 +238,7 @@ async def record_deep_link(
     if not PAYLOAD_RE.match(payload):
         return None
     kind = classify_payload(payload)
-    session.add(
-        DeepLink(customer_id=customer_id, payload=payload, kind=kind, created_at=clock.now())
-    )
+    session.add(DeepLink(customer_id=customer_id, payload=payload, kind=kind, created_at=clock.now()))
     await session.flush()
     return kind
 
@@ -317,9 +316,7 @@ async def create_link_token(
         raise NotFound("customer not found", code="customer_not_found")
     token = LINK_PREFIX + secrets.token_urlsafe(24)  # 3 + 32 chars, within the 64-char limit
     now = clock.now()
-    session.add(
-        LinkToken(token_hash=_hash(token), customer_id=row.id, created_at=now, expires_at=now + ttl)
-    )
+    session.add(LinkToken(token_hash=_hash(token), customer_id=row.id, created_at=now, expires_at=now + ttl))
     await session.flush()
     return token, now + ttl
 
@@ -372,9 +369,7 @@ async def _merge_into(
             setattr(target, name, getattr(source, name))
     if not target.language_chosen:
         target.language, target.language_chosen = source.language, source.language_chosen
-    target.first_seen_at = min(
-        (d for d in (source.first_seen_at, target.first_seen_at) if d), default=None
-    )
+    target.first_seen_at = min((d for d in (source.first_seen_at, target.first_seen_at) if d), default=None)
     target.onboarded_at = target.onboarded_at or source.onboarded_at
     target.opted_in = target.opted_in and source.opted_in
     await session.execute(

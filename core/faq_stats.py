@@ -124,11 +124,7 @@ class DeflectionDay:
 async def deflection_by_day(session: AsyncSession, *, start: datetime, end: datetime) -> list[DeflectionDay]:
     """Per UTC day: FAQ answers shown, how many ended without a human (not 'no', not escalated),
     and, apart, answers staff sent from the FAQ (assisted; never counted as questions or deflected)."""
-    day = (
-        cast(FaqQuery.created_at, Date)
-        if is_postgres(session)
-        else func.date(FaqQuery.created_at)
-    )
+    day = cast(FaqQuery.created_at, Date) if is_postgres(session) else func.date(FaqQuery.created_at)
     answered = FaqQuery.result.in_(("answer", "browse"))
     deflected = and_(answered, FaqQuery.helpful.is_not(False), FaqQuery.escalated.is_(False))
     self_service = FaqQuery.result != "assisted"
@@ -148,7 +144,10 @@ async def deflection_by_day(session: AsyncSession, *, start: datetime, end: date
     ).all()
     by_day = {
         (d if isinstance(d, date) else date.fromisoformat(str(d))): (
-            int(q or 0), int(x or 0), int(e or 0), int(a or 0)
+            int(q or 0),
+            int(x or 0),
+            int(e or 0),
+            int(a or 0),
         )
         for d, q, x, e, a in rows
     }

@@ -37,14 +37,18 @@ async def begin(
         )
     ).scalar_one_or_none()
     if row is None:
-        row = OutreachRequest(idempotency_key=key, kind=kind, fingerprint=print_, result={},
-                              created_at=clock.now())
+        row = OutreachRequest(
+            idempotency_key=key, kind=kind, fingerprint=print_, result={}, created_at=clock.now()
+        )
         try:
             async with session.begin_nested():
                 session.add(row)
         except IntegrityError:
-            raise Conflict("a request with this idempotency key is in progress; retry",
-                           code="idempotency_conflict", details={"idempotency_key": key}) from None
+            raise Conflict(
+                "a request with this idempotency key is in progress; retry",
+                code="idempotency_conflict",
+                details={"idempotency_key": key},
+            ) from None
         return row, None
     if row.fingerprint != print_:
         raise Conflict(

@@ -93,8 +93,10 @@ def csat_from_counts(counts: Mapping[int, int]) -> tuple[float | None, float | N
     total = sum(counts.values())
     if total == 0:
         return None, None
-    return (sum(s * n for s, n in counts.items()) / total,
-            100.0 * sum(n for s, n in counts.items() if s >= 4) / total)
+    return (
+        sum(s * n for s, n in counts.items()) / total,
+        100.0 * sum(n for s, n in counts.items() if s >= 4) / total,
+    )
 
 
 def percentile(values: Sequence[float], q: float) -> float | None:

@@ -49,9 +49,7 @@ class TelegramSettings(BaseModel):
     """BOT_TOKEN, the Bot API server, webhook or polling, how many chats at once."""
 
     bot_token: SecretStr | None = Field(default=None, description="Token from @BotFather")
-    telegram_api_url: str | None = Field(
-        default=None, description="Base URL of a self-hosted Bot API server"
-    )
+    telegram_api_url: str | None = Field(default=None, description="Base URL of a self-hosted Bot API server")
     webhook_url: str | None = Field(default=None, description="Public HTTPS base URL")
     webhook_secret: SecretStr | None = None
     webhook_path: str = "/telegram/webhook"
@@ -177,9 +175,7 @@ class SupportSettings(BaseModel):
 
     support_chat_id: int | None = None
     admin_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
-    business_hours_days: Annotated[list[int], NoDecode] = Field(
-        default_factory=lambda: [1, 2, 3, 4, 5]
-    )
+    business_hours_days: Annotated[list[int], NoDecode] = Field(default_factory=lambda: [1, 2, 3, 4, 5])
     business_hours_start: time = time(9, 0)
     business_hours_end: time = time(18, 0)
     business_timezone: str = "UTC"
@@ -280,8 +276,10 @@ class LoyaltySettings(BaseModel):
 
     @model_validator(mode="after")
     def _loyalty_tiers(self) -> Self:
-        if (self.loyalty_pre_vip_min_spend > self.loyalty_vip_min_spend
-                or self.loyalty_pre_vip_min_orders > self.loyalty_vip_min_orders):
+        if (
+            self.loyalty_pre_vip_min_spend > self.loyalty_vip_min_spend
+            or self.loyalty_pre_vip_min_orders > self.loyalty_vip_min_orders
+        ):
             raise ValueError("LOYALTY_PRE_VIP_MIN_SPEND/ORDERS must not exceed the VIP thresholds")
         return self
 
@@ -398,9 +396,20 @@ class OperationsSettings(BaseModel):
 
 # In the order of .env.example.
 SECTIONS: tuple[type[BaseModel], ...] = (
-    TelegramSettings, DatabaseSettings, ApiSettings, SandboxSettings, CustomerSettings,
-    SupportSettings, ProactiveSettings, LoyaltySettings, NpsSettings, ExitSettings,
-    EngagementSettings, OutreachSettings, AnalyticsSettings, OperationsSettings,
+    TelegramSettings,
+    DatabaseSettings,
+    ApiSettings,
+    SandboxSettings,
+    CustomerSettings,
+    SupportSettings,
+    ProactiveSettings,
+    LoyaltySettings,
+    NpsSettings,
+    ExitSettings,
+    EngagementSettings,
+    OutreachSettings,
+    AnalyticsSettings,
+    OperationsSettings,
 )
 
 

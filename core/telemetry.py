@@ -78,7 +78,8 @@ POLLER_LEADER = Gauge(
     "supportbot_poller_leader", "1 while this process holds the getUpdates lease.", registry=REGISTRY
 )
 REDIS_UP = Gauge(
-    "supportbot_redis_up", "1 while the shared flood gate reaches Redis (absent without REDIS_URL).",
+    "supportbot_redis_up",
+    "1 while the shared flood gate reaches Redis (absent without REDIS_URL).",
     registry=REGISTRY,
 )
 

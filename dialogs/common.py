@@ -16,9 +16,7 @@ def name_of(customer: CustomerView | None, fallback: str = "") -> str:
     return customer.first_name or (f"@{customer.username}" if customer.username else fallback)
 
 
-async def show(
-    query: CallbackQuery, text: str, markup: InlineKeyboardMarkup | None = None
-) -> None:
+async def show(query: CallbackQuery, text: str, markup: InlineKeyboardMarkup | None = None) -> None:
     """Replace the pressed message's content (menus navigate in place)."""
     message = query.message
     if isinstance(message, Message):

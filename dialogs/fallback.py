@@ -20,9 +20,7 @@ MAX_TEXT = 4000
 
 
 @router.my_chat_member(F.chat.type == "private", ChatMemberUpdatedFilter(LEAVE_TRANSITION))
-async def on_blocked(
-    event: ChatMemberUpdated, db: async_sessionmaker[AsyncSession], clock: Clock
-) -> None:
+async def on_blocked(event: ChatMemberUpdated, db: async_sessionmaker[AsyncSession], clock: Clock) -> None:
     """The person blocked the bot: unreachable until they unblock (a churn signal)."""
     async with db.begin() as session:
         await svc.set_reachable(
@@ -31,9 +29,7 @@ async def on_blocked(
 
 
 @router.my_chat_member(F.chat.type == "private", ChatMemberUpdatedFilter(JOIN_TRANSITION))
-async def on_unblocked(
-    event: ChatMemberUpdated, db: async_sessionmaker[AsyncSession], clock: Clock
-) -> None:
+async def on_unblocked(event: ChatMemberUpdated, db: async_sessionmaker[AsyncSession], clock: Clock) -> None:
     async with db.begin() as session:
         await svc.set_reachable(session, clock=clock, telegram_id=event.chat.id, reachable=True)
 

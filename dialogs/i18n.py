@@ -49,11 +49,7 @@ class I18n:
                 text = path.read_text(encoding="utf-8")
                 resource = FluentResource(text)
                 bundle.add_resource(resource)
-                keys.update(
-                    entry.id.name
-                    for entry in resource.body
-                    if isinstance(entry, FluentMessage)
-                )
+                keys.update(entry.id.name for entry in resource.body if isinstance(entry, FluentMessage))
             self._bundles[lang] = bundle
             self.keys[lang] = keys
         self._translators = {

@@ -23,10 +23,26 @@ from layers_graph import PACKAGES, import_cycles, import_graph, shortest_cycle  
 
 # aiogram's observers: `@router.<observer>(...)` makes the function a handler.
 OBSERVERS = {
-    "message", "edited_message", "channel_post", "edited_channel_post", "inline_query",
-    "chosen_inline_result", "callback_query", "shipping_query", "pre_checkout_query", "poll",
-    "poll_answer", "my_chat_member", "chat_member", "chat_join_request", "message_reaction",
-    "message_reaction_count", "chat_boost", "removed_chat_boost", "error", "business_message",
+    "message",
+    "edited_message",
+    "channel_post",
+    "edited_channel_post",
+    "inline_query",
+    "chosen_inline_result",
+    "callback_query",
+    "shipping_query",
+    "pre_checkout_query",
+    "poll",
+    "poll_answer",
+    "my_chat_member",
+    "chat_member",
+    "chat_join_request",
+    "message_reaction",
+    "message_reaction_count",
+    "chat_boost",
+    "removed_chat_boost",
+    "error",
+    "business_message",
 }
 SOURCE_DIRS = [*PACKAGES, "tests", "bench", "scripts"]
 

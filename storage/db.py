@@ -50,7 +50,9 @@ def create_engine(database_url: str, *, echo: bool = False) -> AsyncEngine:
             Path(url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
         fast = url.get_driver_name() == "aiosqlite" and sqlite_driver.SUPPORTED
         engine = create_async_engine(
-            url, echo=echo, connect_args={"timeout": 15},
+            url,
+            echo=echo,
+            connect_args={"timeout": 15},
             # storage.sqlite_driver rolls back on check-in only what is still open.
             **({"pool_reset_on_return": None} if fast else {}),
         )
@@ -111,8 +113,12 @@ class Database(async_sessionmaker[AsyncSession]):
         url = engine.url
         self.hot: SqliteHot | PgHot | None = None
         if is_sqlite(engine):
-            if url.database and url.database != ":memory:" and not url.query.get("mode") == "memory" \
-                    and not url.database.startswith("file:"):
+            if (
+                url.database
+                and url.database != ":memory:"
+                and not url.query.get("mode") == "memory"
+                and not url.database.startswith("file:")
+            ):
                 self.hot = SqliteHot(url.database, engine.dialect)
         elif url.get_driver_name() == "asyncpg":
             _, kwargs = engine.dialect.create_connect_args(url)
@@ -169,7 +175,6 @@ class Database(async_sessionmaker[AsyncSession]):
                 yield session
         finally:
             self._write_lock.release()
-
 
     async def record(self, op: Write | list[Step]) -> None:
         """A write that only records what happened (where a message landed, say): inside an
@@ -236,7 +241,7 @@ class Database(async_sessionmaker[AsyncSession]):
             results: list[Any] = []
             at = 0
             for steps in hot_ops:
-                results.append(rows[at:at + len(steps)])
+                results.append(rows[at : at + len(steps)])
                 at += len(steps)
             return results
         results = []

@@ -285,12 +285,18 @@ async def _pg_codecs(conn: Any) -> None:
     import json
 
     await conn.set_type_codec(
-        "json", encoder=str.encode, decoder=lambda b: json.loads(b.decode()),
-        schema="pg_catalog", format="binary",
+        "json",
+        encoder=str.encode,
+        decoder=lambda b: json.loads(b.decode()),
+        schema="pg_catalog",
+        format="binary",
     )
     await conn.set_type_codec(
-        "jsonb", encoder=lambda s: b"\x01" + s.encode(), decoder=lambda b: json.loads(b[1:].decode()),
-        schema="pg_catalog", format="binary",
+        "jsonb",
+        encoder=lambda s: b"\x01" + s.encode(),
+        decoder=lambda b: json.loads(b[1:].decode()),
+        schema="pg_catalog",
+        format="binary",
     )
 
 

@@ -87,9 +87,7 @@ class LoyaltyProfile(Base):
 
     __tablename__ = "loyalty_profiles"
 
-    customer_id: Mapped[int] = mapped_column(
-        ForeignKey("customers.id", ondelete="CASCADE"), primary_key=True
-    )
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"), primary_key=True)
     birthday: Mapped[date | None] = mapped_column(Date)
     birthday_set_at: Mapped[datetime | None]
     updated_at: Mapped[datetime]

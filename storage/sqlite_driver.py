@@ -166,5 +166,3 @@ def install(sync_engine: Engine) -> None:
             return
         if open_:
             dbapi_conn.rollback()
-
-

@@ -151,42 +151,63 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = sub.add_parser("run", help="run the bot, the HTTP API and the workers in one process",
-                       description="Run everything. Without BOT_TOKEN an embedded Bot API "
-                       "sandbox is started so the product works locally with no Telegram.")
-    p.add_argument("--role", choices=["all", "bot", "api", "worker"],
-                   help="what this process runs (default: PROCESS_ROLE, else all): bot = Telegram "
-                   "updates, api = only the HTTP API, worker = only background workers; "
-                   "see docs/DEPLOY.md")
+    p = sub.add_parser(
+        "run",
+        help="run the bot, the HTTP API and the workers in one process",
+        description="Run everything. Without BOT_TOKEN an embedded Bot API "
+        "sandbox is started so the product works locally with no Telegram.",
+    )
+    p.add_argument(
+        "--role",
+        choices=["all", "bot", "api", "worker"],
+        help="what this process runs (default: PROCESS_ROLE, else all): bot = Telegram "
+        "updates, api = only the HTTP API, worker = only background workers; "
+        "see docs/DEPLOY.md",
+    )
     p.set_defaults(fn=cmd_run)
 
-    p = sub.add_parser("migrate", help="apply database migrations (run also happens at start)",
-                       description="Upgrade the database schema (or downgrade with --downgrade).")
+    p = sub.add_parser(
+        "migrate",
+        help="apply database migrations (run also happens at start)",
+        description="Upgrade the database schema (or downgrade with --downgrade).",
+    )
     p.add_argument("--revision", default="heads", help="target revision (default: heads)")
     p.add_argument("--downgrade", metavar="REVISION", help="downgrade to REVISION ('base' = empty)")
     p.set_defaults(fn=cmd_migrate)
 
-    keys = sub.add_parser("api-key", help="manage API keys for backend systems",
-                          description="Create, list and revoke API keys (stored hashed).")
+    keys = sub.add_parser(
+        "api-key",
+        help="manage API keys for backend systems",
+        description="Create, list and revoke API keys (stored hashed).",
+    )
     ksub = keys.add_subparsers(dest="key_command", required=True, metavar="ACTION")
-    p = ksub.add_parser("create", help="create a key and print it once",
-                        description="Create an API key. Scopes: customers:read, customers:write, "
-                        "orders:write, loyalty:read, loyalty:write, surveys:read, surveys:write, "
-                        "campaigns:read, campaigns:write, support:read, support:write, faq:read, "
-                        "faq:write, analytics:read, or * for all.")
+    p = ksub.add_parser(
+        "create",
+        help="create a key and print it once",
+        description="Create an API key. Scopes: customers:read, customers:write, "
+        "orders:write, loyalty:read, loyalty:write, surveys:read, surveys:write, "
+        "campaigns:read, campaigns:write, support:read, support:write, faq:read, "
+        "faq:write, analytics:read, or * for all.",
+    )
     p.add_argument("--name", required=True, help="who uses the key, e.g. 'shop backend'")
     p.add_argument("--scope", action="append", help="a scope; repeat for several (default: *)")
     p.set_defaults(fn=cmd_key_create)
     p = ksub.add_parser("list", help="list keys (never the secrets)", description="List API keys.")
     p.set_defaults(fn=cmd_key_list)
-    p = ksub.add_parser("revoke", help="revoke a key by id or prefix",
-                        description="Revoke an API key; requests with it get 401 from then on.")
+    p = ksub.add_parser(
+        "revoke",
+        help="revoke a key by id or prefix",
+        description="Revoke an API key; requests with it get 401 from then on.",
+    )
     p.add_argument("key", help="key id (e.g. 3) or prefix (e.g. sbk_ab12cd34)")
     p.set_defaults(fn=cmd_key_revoke)
 
-    p = sub.add_parser("sandbox", help="run the local Bot API double on its own",
-                       description="Run the Telegram Bot API double standalone; point "
-                       "TELEGRAM_API_URL at it and set any well-formed BOT_TOKEN.")
+    p = sub.add_parser(
+        "sandbox",
+        help="run the local Bot API double on its own",
+        description="Run the Telegram Bot API double standalone; point "
+        "TELEGRAM_API_URL at it and set any well-formed BOT_TOKEN.",
+    )
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8081)
     p.add_argument("--no-flood-limits", action="store_true", help="turn off 429 simulation")

@@ -69,10 +69,15 @@ def customer_hooks() -> CustomerHooks:
 def main_menu() -> MainMenu:
     """The main menu: every flow's items (shown in their `order`: FAQ 10, human 20, balance 30,
     feedback 40, language 80, notifications 85, privacy 90, help 95)."""
-    return MainMenu([
-        *faq_flow.MENU_ITEMS, *handoff_flow.MENU_ITEMS, *loyalty_flow.MENU_ITEMS,
-        *exit_interview_flow.MENU_ITEMS, *onboarding_flow.MENU_ITEMS,
-    ])
+    return MainMenu(
+        [
+            *faq_flow.MENU_ITEMS,
+            *handoff_flow.MENU_ITEMS,
+            *loyalty_flow.MENU_ITEMS,
+            *exit_interview_flow.MENU_ITEMS,
+            *onboarding_flow.MENU_ITEMS,
+        ]
+    )
 
 
 def card_sections(*, clock: Clock, rules: Rules) -> tuple[CardSection, ...]:
@@ -156,8 +161,14 @@ class Runtime:
 
         self.i18n = I18n()
         self.ctx = BotContext(
-            settings=s, rules=self.rules, db=self.db, clock=self.clock, bot=self.bot, i18n=self.i18n,
-            stop=self.stop_event, gate=self.gate,
+            settings=s,
+            rules=self.rules,
+            db=self.db,
+            clock=self.clock,
+            bot=self.bot,
+            i18n=self.i18n,
+            stop=self.stop_event,
+            gate=self.gate,
             card_sections=card_sections(clock=self.clock, rules=self.rules),
             single_process=self.engine.dialect.name == "sqlite",
         )
@@ -170,9 +181,16 @@ class Runtime:
             self.wake_bridge.start()
         self._unsubscribe = delivery.subscribe(self._wake_all)
         self.dp = create_dispatcher(
-            settings=s, rules=self.rules, db=self.db, clock=self.clock, i18n=self.i18n, ctx=self.ctx,
-            faq=self.faq, main_menu=main_menu(),
-            customer_hooks=customer_hooks(), shared=self.engine.dialect.name == "postgresql",
+            settings=s,
+            rules=self.rules,
+            db=self.db,
+            clock=self.clock,
+            i18n=self.i18n,
+            ctx=self.ctx,
+            faq=self.faq,
+            main_menu=main_menu(),
+            customer_hooks=customer_hooks(),
+            shared=self.engine.dialect.name == "postgresql",
         )
         self.inbox = Inbox(
             bot=self.bot,
@@ -192,7 +210,11 @@ class Runtime:
         from api.app import create_app
 
         self.app = create_app(
-            settings=s, rules=self.rules, sessionmaker=self.db, clock=self.clock, engine=self.engine,
+            settings=s,
+            rules=self.rules,
+            sessionmaker=self.db,
+            clock=self.clock,
+            engine=self.engine,
             faq_library=self.faq,
         )
         if s.webhook_url and self.handles_updates:
@@ -249,9 +271,12 @@ class Runtime:
             )
         elif self.handles_updates:
             await self.bot(DeleteWebhook(drop_pending_updates=False))
-            self._tasks.append(asyncio.create_task(
-                lead(self.lease, self.stop_event, self._poll(recovered=leading), held=leading), name="poll"
-            ))
+            self._tasks.append(
+                asyncio.create_task(
+                    lead(self.lease, self.stop_event, self._poll(recovered=leading), held=leading),
+                    name="poll",
+                )
+            )
 
     def _poll(self, *, recovered: bool):
         """Polling while this process holds the lease; on each new lease, first the updates a
@@ -273,8 +298,9 @@ class Runtime:
         client = SandboxClient(self.sandbox.base_url)
         try:
             await client.set_bot(token=s.token)
-            staff = await client.create_user("Alex", last_name="(support)", username="alex_support",
-                                             language_code=s.staff_language)
+            staff = await client.create_user(
+                "Alex", last_name="(support)", username="alex_support", language_code=s.staff_language
+            )
             group = await client.create_forum_group(
                 "Support team", members=[{"user_id": staff["id"], "status": "creator"}]
             )
@@ -354,14 +380,12 @@ class Runtime:
         if poll:
             await asyncio.gather(*poll, return_exceptions=True)
         if not await self.inbox.drain(drain_timeout):
-            log.warning("stopping with %d updates still stored; they run at next start",
-                        self.inbox.backlog)
+            log.warning("stopping with %d updates still stored; they run at next start", self.inbox.backlog)
         await self.inbox.close()
         self.server.should_exit = True
         done, pending = await asyncio.wait(self._tasks, timeout=STOP_TIMEOUT)
         for task in pending:  # a worker that ignores the stop signal must not hang the exit
-            log.warning("worker %s did not stop within %ss; cancelling it", task.get_name(),
-                        STOP_TIMEOUT)
+            log.warning("worker %s did not stop within %ss; cancelling it", task.get_name(), STOP_TIMEOUT)
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._unsubscribe()

@@ -36,17 +36,27 @@ CanWrite = Annotated[ApiKeyView, Depends(require_scope("surveys:write"))]
     "`status` is `scheduled` or `skipped` with `skip_reason`. Idempotent by `idempotency_key` "
     "(a repeat gets the first answer, 200, `replayed: true`). 404 `customer_not_found`; 409 "
     "`idempotency_conflict`.",
-    responses={200: {"model": ExitInterviewOut, "description": "A repeat: the first answer."},
-               **error_responses(400, 401, 403, 404, 409, 413, 415, 422)},
+    responses={
+        200: {"model": ExitInterviewOut, "description": "A repeat: the first answer."},
+        **error_responses(400, 401, 403, 404, 409, 413, 415, 422),
+    },
     response_description="Scheduled or skipped (see `status`).",
 )
 async def start_exit_interview(
-    _key: CanWrite, body: ExitInterviewIn, response: Response, session: SessionDep, clock: ClockDep,
+    _key: CanWrite,
+    body: ExitInterviewIn,
+    response: Response,
+    session: SessionDep,
+    clock: ClockDep,
     rules: RulesDep,
 ) -> ExitInterviewOut:
     result, replayed = await exit_interview.request_from_api(
-        session, clock=clock, rules=rules.exit,
-        idempotency_key=body.idempotency_key, external_id=body.external_id, event=body.event,
+        session,
+        clock=clock,
+        rules=rules.exit,
+        idempotency_key=body.idempotency_key,
+        external_id=body.external_id,
+        event=body.event,
     )
     await session.commit()
     if replayed:
@@ -72,9 +82,9 @@ async def exit_report(
     until: Annotated[IsoDateTime | None, Query(description="Period end (exclusive).")] = None,
     top: Annotated[int, Query(ge=1, le=100, description="How many features to list.")] = 10,
 ) -> ExitReportOut:
-    result = await exit_interview.report(session, clock=clock,
-                                         rules=rules.exit,
-                                         since=since, until=until, top=top)
+    result = await exit_interview.report(
+        session, clock=clock, rules=rules.exit, since=since, until=until, top=top
+    )
     await session.commit()
     return ExitReportOut.from_report(result)
 
@@ -91,8 +101,13 @@ async def exit_report(
 async def feature_shipped(
     _key: CanWrite, body: FeatureShippedIn, session: SessionDep, clock: ClockDep
 ) -> FeatureShippedOut:
-    result = await exit_interview.feature_shipped(session, clock=clock, feature=body.feature,
-                                                  aliases=body.aliases)
+    result = await exit_interview.feature_shipped(
+        session, clock=clock, feature=body.feature, aliases=body.aliases
+    )
     await session.commit()
-    return FeatureShippedOut(feature_key=result.feature_key, matched_keys=result.matched_keys,
-                             requests=result.requests, notified=result.notified)
+    return FeatureShippedOut(
+        feature_key=result.feature_key,
+        matched_keys=result.matched_keys,
+        requests=result.requests,
+        notified=result.notified,
+    )

@@ -94,9 +94,16 @@ class LearnedList(BaseModel):
 
 def _learned(v: faq_learning.LearnedView) -> LearnedOut:
     return LearnedOut(
-        id=v.id, language=v.language, entry_id=v.entry_id, text=v.text, status=v.status,  # type: ignore[arg-type]
-        customer_id=v.customer_id, taught_by=v.taught_by, created_at=v.created_at,
-        decided_at=v.decided_at, decided_by=v.decided_by,
+        id=v.id,
+        language=v.language,
+        entry_id=v.entry_id,
+        text=v.text,
+        status=v.status,  # type: ignore[arg-type]
+        customer_id=v.customer_id,
+        taught_by=v.taught_by,
+        created_at=v.created_at,
+        decided_at=v.decided_at,
+        decided_by=v.decided_by,
     )
 
 
@@ -124,13 +131,19 @@ class Deflection(BaseModel):
     questions: int
     deflected: int
     rate: float | None
-    assisted: int = Field(description="FAQ answers staff sent to customers from their topic: a "
-                          "person was needed, so never counted in questions or deflected")
+    assisted: int = Field(
+        description="FAQ answers staff sent to customers from their topic: a "
+        "person was needed, so never counted in questions or deflected"
+    )
     days: list[DeflectionDayOut]
 
 
-@router.get("", summary="FAQ languages and content versions",
-            description="Requires scope `faq:read`.", responses=error_responses(401, 403, 422))
+@router.get(
+    "",
+    summary="FAQ languages and content versions",
+    description="Requires scope `faq:read`.",
+    responses=error_responses(401, 403, 422),
+)
 async def versions(_key: CanRead, request: Request) -> FaqVersions:
     return FaqVersions(languages=library(request).versions())
 
@@ -145,7 +158,8 @@ async def versions(_key: CanRead, request: Request) -> FaqVersions:
     responses=error_responses(401, 403, 422),
 )
 async def learned(
-    _key: CanRead, session: SessionDep,
+    _key: CanRead,
+    session: SessionDep,
     status: Annotated[Literal["pending", "approved", "rejected"] | None, Query()] = None,
     language: Annotated[str | None, Query(pattern="^[a-z]{2}$")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
@@ -178,7 +192,10 @@ async def _decide(
     responses=error_responses(401, 403, 404, 409, 422),
 )
 async def approve_learned(
-    key: CanWrite, request: Request, session: SessionDep, clock: ClockDep,
+    key: CanWrite,
+    request: Request,
+    session: SessionDep,
+    clock: ClockDep,
     learned_id: Annotated[int, Path(ge=1, le=MAX_ID, description="The learned phrasing's id.")],
 ) -> LearnedOut:
     return await _decide(key, request, session, clock, learned_id, True)
@@ -191,7 +208,10 @@ async def approve_learned(
     responses=error_responses(401, 403, 404, 409, 422),
 )
 async def reject_learned(
-    key: CanWrite, request: Request, session: SessionDep, clock: ClockDep,
+    key: CanWrite,
+    request: Request,
+    session: SessionDep,
+    clock: ClockDep,
     learned_id: Annotated[int, Path(ge=1, le=MAX_ID, description="The learned phrasing's id.")],
 ) -> LearnedOut:
     return await _decide(key, request, session, clock, learned_id, False)
@@ -203,20 +223,26 @@ async def reject_learned(
     description="Requires scope `faq:read`. JSON by default (the same shape PUT accepts), or "
     "the YAML file with `format=yaml`. The `ETag` header is the content version; send it back "
     "in `If-Match` on PUT to avoid overwriting someone else's change.",
-    responses={200: {"content": {"application/json": {}, "application/yaml": {}}},
-               **error_responses(401, 403, 404, 422)},
+    responses={
+        200: {"content": {"application/json": {}, "application/yaml": {}}},
+        **error_responses(401, 403, 404, 422),
+    },
 )
 async def get_faq(
-    _key: CanRead, request: Request, language: Language,
+    _key: CanRead,
+    request: Request,
+    language: Language,
     format: Annotated[Literal["json", "yaml"], Query()] = "json",
 ) -> Response:
     lib = library(request)
     etag = f'"{lib.version(language)}"'
     if format == "yaml":
-        return Response(lib.export_yaml(language), media_type="application/yaml",
-                        headers={"ETag": etag})
-    return Response(json.dumps(lib.export(language), ensure_ascii=False),
-                    media_type="application/json", headers={"ETag": etag})
+        return Response(lib.export_yaml(language), media_type="application/yaml", headers={"ETag": etag})
+    return Response(
+        json.dumps(lib.export(language), ensure_ascii=False),
+        media_type="application/json",
+        headers={"ETag": etag},
+    )
 
 
 @router.put(
@@ -226,14 +252,21 @@ async def get_faq(
     "`Content-Type: application/yaml`. It is validated whole; on any problem the answer is 422 "
     "listing every problem (`details[].field`, `details[].message`) and the old content stays "
     "live. With `If-Match`, a stale version is refused with 412.",
-    openapi_extra={"requestBody": {"required": True, "content": {
-        "application/json": {"schema": {"type": "object"}},
-        "application/yaml": {"schema": {"type": "string"}},
-    }}},
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {"schema": {"type": "object"}},
+                "application/yaml": {"schema": {"type": "string"}},
+            },
+        }
+    },
     responses=error_responses(400, 401, 403, 404, 412, 413, 415, 422),
 )
 async def put_faq(
-    _key: CanWrite, request: Request, language: Language,
+    _key: CanWrite,
+    request: Request,
+    language: Language,
     if_match: Annotated[str | None, Header(max_length=256)] = None,
 ) -> FaqReplaced:
     body = await request.body()
@@ -251,12 +284,18 @@ async def put_faq(
         if not isinstance(content, dict):
             raise Invalid("the FAQ document must be a JSON object", code="invalid_faq")
     else:
-        raise Invalid(f"unsupported content type {ctype!r}; use application/json or "
-                      "application/yaml", code="unsupported_media_type")
+        raise Invalid(
+            f"unsupported content type {ctype!r}; use application/json or application/yaml",
+            code="unsupported_media_type",
+        )
     lib = library(request)
     document = lib.replace(language, content, if_match=if_match)
-    return FaqReplaced(language=language, version=lib.version(language),
-                       categories=len(document.categories), entries=len(document.entries))
+    return FaqReplaced(
+        language=language,
+        version=lib.version(language),
+        categories=len(document.categories),
+        entries=len(document.entries),
+    )
 
 
 @router.get(
@@ -268,7 +307,9 @@ async def put_faq(
     responses=error_responses(401, 403, 422),
 )
 async def gaps(
-    _key: CanRead, session: SessionDep, clock: ClockDep,
+    _key: CanRead,
+    session: SessionDep,
+    clock: ClockDep,
     days: Annotated[int, Query(ge=1, le=365)] = 30,
     limit: Annotated[int, Query(ge=1, le=200)] = 20,
     language: Annotated[str | None, Query(pattern="^[a-z]{2}$")] = None,
@@ -283,16 +324,35 @@ async def gaps(
         [GapQuestion(r.example, r.language, r.count, r.unanswered, r.unhelpful, r.last_asked) for r in rows],
         threshold=similarity,
     )
-    return FaqGaps(since=since, items=[
-        FaqGap(question=r.example, normalized=r.normalized, language=r.language, count=r.count,
-               unanswered=r.unanswered, unhelpful=r.unhelpful, last_asked=r.last_asked)
-        for r in rows[:limit]
-    ], clusters=[
-        FaqGapCluster(title=c.title, language=c.language, count=c.count, unanswered=c.unanswered,
-                      unhelpful=c.unhelpful, phrasings=c.phrasings, examples=list(c.examples),
-                      terms=list(c.terms), last_asked=c.last_asked)
-        for c in grouped[:clusters]
-    ])
+    return FaqGaps(
+        since=since,
+        items=[
+            FaqGap(
+                question=r.example,
+                normalized=r.normalized,
+                language=r.language,
+                count=r.count,
+                unanswered=r.unanswered,
+                unhelpful=r.unhelpful,
+                last_asked=r.last_asked,
+            )
+            for r in rows[:limit]
+        ],
+        clusters=[
+            FaqGapCluster(
+                title=c.title,
+                language=c.language,
+                count=c.count,
+                unanswered=c.unanswered,
+                unhelpful=c.unhelpful,
+                phrasings=c.phrasings,
+                examples=list(c.examples),
+                terms=list(c.terms),
+                last_asked=c.last_asked,
+            )
+            for c in grouped[:clusters]
+        ],
+    )
 
 
 @router.get(
@@ -305,8 +365,11 @@ async def gaps(
     responses=error_responses(401, 403, 422),
 )
 async def deflection(
-    _key: CanRead, session: SessionDep, clock: ClockDep,
-    start: Annotated[IsoDate | None, Query()] = None, end: Annotated[IsoDate | None, Query()] = None,
+    _key: CanRead,
+    session: SessionDep,
+    clock: ClockDep,
+    start: Annotated[IsoDate | None, Query()] = None,
+    end: Annotated[IsoDate | None, Query()] = None,
 ) -> Deflection:
     end = end or clock.now().date()
     start = start or end - timedelta(days=29)
@@ -315,15 +378,29 @@ async def deflection(
     if (end - start).days > 366:
         raise Invalid("at most 366 days at once", code="invalid_period")
     rows = await faq_stats.deflection_by_day(
-        session, start=datetime.combine(start, datetime.min.time(), tzinfo=UTC),
+        session,
+        start=datetime.combine(start, datetime.min.time(), tzinfo=UTC),
         end=datetime.combine(end + timedelta(days=1), datetime.min.time(), tzinfo=UTC),
     )
     questions = sum(r.questions for r in rows)
     deflected = sum(r.deflected for r in rows)
     return Deflection(
-        definition=DEFLECTION, start=start, end=end, questions=questions,
-        deflected=deflected, rate=(deflected / questions) if questions else None,
+        definition=DEFLECTION,
+        start=start,
+        end=end,
+        questions=questions,
+        deflected=deflected,
+        rate=(deflected / questions) if questions else None,
         assisted=sum(r.assisted for r in rows),
-        days=[DeflectionDayOut(day=r.day, questions=r.questions, deflected=r.deflected,
-                               escalated=r.escalated, rate=r.rate, assisted=r.assisted) for r in rows],
+        days=[
+            DeflectionDayOut(
+                day=r.day,
+                questions=r.questions,
+                deflected=r.deflected,
+                escalated=r.escalated,
+                rate=r.rate,
+                assisted=r.assisted,
+            )
+            for r in rows
+        ],
     )

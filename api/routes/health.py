@@ -55,14 +55,23 @@ async def readyz(request: Request) -> ReadyOut:
             logger.warning("readiness check failed (redis): %r", exc)
             failed.append("redis")
     if failed == ["database"]:
-        raise ApiError("The database is not reachable.", status=503, code="database_unavailable",
-                       details={"failed": failed})
+        raise ApiError(
+            "The database is not reachable.",
+            status=503,
+            code="database_unavailable",
+            details={"failed": failed},
+        )
     if failed == ["redis"]:
-        raise ApiError("Redis is not reachable.", status=503, code="redis_unavailable",
-                       details={"failed": failed})
+        raise ApiError(
+            "Redis is not reachable.", status=503, code="redis_unavailable", details={"failed": failed}
+        )
     if failed:
-        raise ApiError("The database and Redis are not reachable.", status=503, code="not_ready",
-                       details={"failed": failed})
+        raise ApiError(
+            "The database and Redis are not reachable.",
+            status=503,
+            code="not_ready",
+            details={"failed": failed},
+        )
     return ReadyOut(redis="ok" if redis_url else None)
 
 

@@ -17,14 +17,22 @@ router = APIRouter(prefix="/v1/customers/{external_id}/loyalty", tags=["loyalty"
 
 ExternalId = Annotated[
     str,
-    Path(min_length=1, max_length=128, pattern=EXTERNAL_ID_PATTERN,
-         description="Your system's id for the customer.", examples=["crm-42"]),
+    Path(
+        min_length=1,
+        max_length=128,
+        pattern=EXTERNAL_ID_PATTERN,
+        description="Your system's id for the customer.",
+        examples=["crm-42"],
+    ),
 ]
 CanRead = Annotated[ApiKeyView, Depends(require_scope("loyalty:read"))]
 CanWrite = Annotated[ApiKeyView, Depends(require_scope("loyalty:write"))]
 MOVEMENT_RESPONSES: dict[int | str, dict[str, Any]] = {
-    200: {"model": MovementOut, "description": "The idempotency key was used before: acknowledged, "
-          "nothing changed (`duplicate: true`)."},
+    200: {
+        "model": MovementOut,
+        "description": "The idempotency key was used before: acknowledged, "
+        "nothing changed (`duplicate: true`).",
+    },
 }
 
 
@@ -40,8 +48,7 @@ async def get_balance(
     _key: CanRead, external_id: ExternalId, session: SessionDep, clock: ClockDep, rules: RulesDep
 ) -> BalanceOut:
     cid = await loyalty.customer_id_for(session, external_id=external_id)
-    view = await loyalty.balance(session, clock=clock, rules=rules.loyalty,
-                                 customer_id=cid)
+    view = await loyalty.balance(session, clock=clock, rules=rules.loyalty, customer_id=cid)
     info = await loyalty.referral_info(session, clock=clock, customer_id=cid)
     await session.commit()
     return BalanceOut.build(external_id, view, info)
@@ -80,13 +87,24 @@ async def get_history(
     response_description="Credited.",
 )
 async def earn_points(
-    _key: CanWrite, external_id: ExternalId, body: PointsIn, response: Response, session: SessionDep,
-    clock: ClockDep, rules: RulesDep,
+    _key: CanWrite,
+    external_id: ExternalId,
+    body: PointsIn,
+    response: Response,
+    session: SessionDep,
+    clock: ClockDep,
+    rules: RulesDep,
 ) -> MovementOut:
     cid = await loyalty.customer_id_for(session, external_id=external_id)
-    result = await loyalty.earn(session, clock=clock, rules=rules.loyalty,
-                                customer_id=cid, points=body.points, reason=body.reason,
-                                idempotency_key=body.idempotency_key)
+    result = await loyalty.earn(
+        session,
+        clock=clock,
+        rules=rules.loyalty,
+        customer_id=cid,
+        points=body.points,
+        reason=body.reason,
+        idempotency_key=body.idempotency_key,
+    )
     await session.commit()
     if result.duplicate:
         response.status_code = 200
@@ -105,13 +123,24 @@ async def earn_points(
     response_description="Spent.",
 )
 async def redeem_points(
-    _key: CanWrite, external_id: ExternalId, body: PointsIn, response: Response, session: SessionDep,
-    clock: ClockDep, rules: RulesDep,
+    _key: CanWrite,
+    external_id: ExternalId,
+    body: PointsIn,
+    response: Response,
+    session: SessionDep,
+    clock: ClockDep,
+    rules: RulesDep,
 ) -> MovementOut:
     cid = await loyalty.customer_id_for(session, external_id=external_id)
-    result = await loyalty.redeem(session, clock=clock, rules=rules.loyalty,
-                                  customer_id=cid, points=body.points, reason=body.reason,
-                                  idempotency_key=body.idempotency_key)
+    result = await loyalty.redeem(
+        session,
+        clock=clock,
+        rules=rules.loyalty,
+        customer_id=cid,
+        points=body.points,
+        reason=body.reason,
+        idempotency_key=body.idempotency_key,
+    )
     await session.commit()
     if result.duplicate:
         response.status_code = 200
@@ -129,13 +158,24 @@ async def redeem_points(
     response_description="Adjusted.",
 )
 async def adjust_points(
-    _key: CanWrite, external_id: ExternalId, body: AdjustIn, response: Response, session: SessionDep,
-    clock: ClockDep, rules: RulesDep,
+    _key: CanWrite,
+    external_id: ExternalId,
+    body: AdjustIn,
+    response: Response,
+    session: SessionDep,
+    clock: ClockDep,
+    rules: RulesDep,
 ) -> MovementOut:
     cid = await loyalty.customer_id_for(session, external_id=external_id)
-    result = await loyalty.adjust(session, clock=clock, rules=rules.loyalty,
-                                  customer_id=cid, points=body.points, reason=body.reason,
-                                  idempotency_key=body.idempotency_key)
+    result = await loyalty.adjust(
+        session,
+        clock=clock,
+        rules=rules.loyalty,
+        customer_id=cid,
+        points=body.points,
+        reason=body.reason,
+        idempotency_key=body.idempotency_key,
+    )
     await session.commit()
     if result.duplicate:
         response.status_code = 200

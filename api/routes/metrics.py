@@ -25,8 +25,12 @@ async def prometheus_metrics(request: Request) -> Response:
     if token is not None:
         sent = request.headers.get("authorization", "")
         if not hmac.compare_digest(sent.encode(), f"Bearer {token.get_secret_value()}".encode()):
-            return Response("metrics need Authorization: Bearer <METRICS_TOKEN>\n", status_code=401,
-                            media_type="text/plain", headers={"WWW-Authenticate": "Bearer"})
+            return Response(
+                "metrics need Authorization: Bearer <METRICS_TOKEN>\n",
+                status_code=401,
+                media_type="text/plain",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
     try:
         state = request.app.state
         await telemetry.refresh_queue_gauges(state.sessionmaker, now=state.clock.now())

@@ -17,8 +17,13 @@ router = APIRouter(prefix="/v1/orders", tags=["orders"])
 
 OrderId = Annotated[
     str,
-    Path(min_length=1, max_length=128, pattern=EXTERNAL_ID_PATTERN, description="The order's own id.",
-         examples=["A-1001"]),
+    Path(
+        min_length=1,
+        max_length=128,
+        pattern=EXTERNAL_ID_PATTERN,
+        description="The order's own id.",
+        examples=["A-1001"],
+    ),
 ]
 CanWrite = Annotated[ApiKeyView, Depends(require_scope("orders:write"))]
 CanRead = Annotated[ApiKeyView, Depends(require_scope("loyalty:read"))]
@@ -39,26 +44,42 @@ def _changed(view: loyalty.OrderView, changed: bool) -> OrderChanged:
     "409 `order_conflict`: this order id was recorded with another customer, amount or currency. "
     "422 `unsupported_currency` (no rate in LOYALTY_EXCHANGE_RATES), `unknown_currency`, "
     "`invalid_amount` (too many decimals), `placed_at_in_future`.",
-    responses={200: {"model": OrderRecorded, "description": "Already recorded: acknowledged."},
-               **error_responses(400, 401, 403, 409, 413, 415, 422)},
+    responses={
+        200: {"model": OrderRecorded, "description": "Already recorded: acknowledged."},
+        **error_responses(400, 401, 403, 409, 413, 415, 422),
+    },
     response_description="Recorded.",
 )
 async def record_order(
-    _key: CanWrite, body: OrderIn, response: Response, session: SessionDep, clock: ClockDep,
+    _key: CanWrite,
+    body: OrderIn,
+    response: Response,
+    session: SessionDep,
+    clock: ClockDep,
     rules: RulesDep,
 ) -> OrderRecorded:
     result = await loyalty.record_order(
-        session, clock=clock, rules=rules.loyalty,
-        customer_external_id=body.customer_external_id, order_id=body.order_id, amount=body.amount,
-        currency=body.currency, placed_at=body.placed_at or clock.now(), promo_code=body.promo_code,
+        session,
+        clock=clock,
+        rules=rules.loyalty,
+        customer_external_id=body.customer_external_id,
+        order_id=body.order_id,
+        amount=body.amount,
+        currency=body.currency,
+        placed_at=body.placed_at or clock.now(),
+        promo_code=body.promo_code,
     )
     await session.commit()
     if not result.created:
         response.status_code = 200
     else:
         response.headers["Location"] = f"/v1/orders/{body.order_id}"
-    return OrderRecorded(**OrderOut.from_view(result.order).model_dump(), duplicate=not result.created,
-                         points_credited=result.points, referral_rewarded=result.referral_rewarded)
+    return OrderRecorded(
+        **OrderOut.from_view(result.order).model_dump(),
+        duplicate=not result.created,
+        points_credited=result.points,
+        referral_rewarded=result.referral_rewarded,
+    )
 
 
 @router.get(
@@ -85,12 +106,21 @@ async def get_order(_key: CanRead, order_id: OrderId, session: SessionDep) -> Or
     responses=error_responses(400, 401, 403, 404, 409, 413, 415, 422),
 )
 async def refund_order(
-    _key: CanWrite, order_id: OrderId, body: RefundIn, session: SessionDep, clock: ClockDep,
+    _key: CanWrite,
+    order_id: OrderId,
+    body: RefundIn,
+    session: SessionDep,
+    clock: ClockDep,
     rules: RulesDep,
 ) -> OrderChanged:
     view, changed = await loyalty.refund_order(
-        session, clock=clock, rules=rules.loyalty, order_id=order_id,
-        refund_id=body.refund_id, amount=body.amount, reason=body.reason,
+        session,
+        clock=clock,
+        rules=rules.loyalty,
+        order_id=order_id,
+        refund_id=body.refund_id,
+        amount=body.amount,
+        reason=body.reason,
     )
     await session.commit()
     return _changed(view, changed)
@@ -105,12 +135,20 @@ async def refund_order(
     responses=error_responses(400, 401, 403, 404, 409, 413, 415, 422),
 )
 async def cancel_order(
-    _key: CanWrite, order_id: OrderId, session: SessionDep, clock: ClockDep, rules: RulesDep,
+    _key: CanWrite,
+    order_id: OrderId,
+    session: SessionDep,
+    clock: ClockDep,
+    rules: RulesDep,
     body: CancelIn | None = None,
 ) -> OrderChanged:
     view, changed = await loyalty.refund_order(
-        session, clock=clock, rules=rules.loyalty, order_id=order_id,
-        reason=body.reason if body else None, cancel=True,
+        session,
+        clock=clock,
+        rules=rules.loyalty,
+        order_id=order_id,
+        reason=body.reason if body else None,
+        cancel=True,
     )
     await session.commit()
     return _changed(view, changed)

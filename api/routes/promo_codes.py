@@ -33,7 +33,11 @@ async def add_promo_codes(
     _key: CanWrite, body: PromoCodesIn, session: SessionDep, clock: ClockDep
 ) -> PromoCodesAdded:
     added, existing = await exit_interview.load_promo_codes(
-        session, clock=clock, pool=body.pool, codes=body.codes, discount_percent=body.discount_percent,
+        session,
+        clock=clock,
+        pool=body.pool,
+        codes=body.codes,
+        discount_percent=body.discount_percent,
         expires_at=body.expires_at,
     )
     await session.commit()

@@ -68,15 +68,14 @@ class QueueOut(BaseModel):
 async def list_cases(
     _key: CanRead,
     session: SessionDep,
-    status: Annotated[
-        Literal["active", "waiting", "open", "closed", "cancelled"] | None, Query()
-    ] = None,
+    status: Annotated[Literal["active", "waiting", "open", "closed", "cancelled"] | None, Query()] = None,
     customer_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     after: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
 ) -> CasePage:
-    rows = await support.list_cases(session, status=status, customer_id=customer_id,
-                                    limit=limit, after_id=after)
+    rows = await support.list_cases(
+        session, status=status, customer_id=customer_id, limit=limit, after_id=after
+    )
     items = [CaseOut(**_as_dict(r)) for r in rows]
     return CasePage(items=items, next_after=items[-1].id if len(items) == limit else None)
 

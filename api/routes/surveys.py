@@ -36,25 +36,35 @@ Until = Annotated[IsoDateTime | None, Query(description="Period end (exclusive),
     status_code=201,
     summary="Send an NPS survey to customers",
     description="Requires scope `surveys:write`. Give `external_ids` (one or a list) or a `segment`. "
-    "The bot asks \"How likely are you to recommend us?\" (0-10), then an optional \"why?\". "
+    'The bot asks "How likely are you to recommend us?" (0-10), then an optional "why?". '
     "Throttles: nobody is asked again within NPS_ANSWERED_COOLDOWN_DAYS of answering or "
     "NPS_IGNORED_COOLDOWN_DAYS of ignoring one; a survey counts against the weekly proactive "
     f"budget. Skipped customers are counted by reason: {SKIP_REASONS}. "
     "Idempotent by `idempotency_key`: a repeat gets the first answer with `replayed: true` (200); "
     "the same key with another body is 409 `idempotency_conflict`.",
-    responses={200: {"model": NpsTriggerOut, "description": "A repeat: the first answer."},
-               **error_responses(400, 401, 403, 409, 413, 415, 422)},
+    responses={
+        200: {"model": NpsTriggerOut, "description": "A repeat: the first answer."},
+        **error_responses(400, 401, 403, 409, 413, 415, 422),
+    },
     response_description="Scheduled (see `scheduled` / `skipped`).",
 )
 async def trigger_nps(
-    _key: CanWrite, body: NpsTriggerIn, response: Response, session: SessionDep, clock: ClockDep,
+    _key: CanWrite,
+    body: NpsTriggerIn,
+    response: Response,
+    session: SessionDep,
+    clock: ClockDep,
     rules: RulesDep,
 ) -> NpsTriggerOut:
     result, replayed = await nps.trigger_from_api(
-        session, clock=clock, rules=rules.nps,
+        session,
+        clock=clock,
+        rules=rules.nps,
         loyalty_rules=rules.loyalty,
-        cap=rules.outreach.cap, idempotency_key=body.idempotency_key,
-        external_ids=body.external_ids, segment=body.segment,
+        cap=rules.outreach.cap,
+        idempotency_key=body.idempotency_key,
+        external_ids=body.external_ids,
+        segment=body.segment,
         delay=timedelta(minutes=body.delay_minutes),
     )
     await session.commit()
@@ -100,12 +110,24 @@ async def nps_responses(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     after: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
 ) -> NpsResponsePage:
-    items, next_after = await nps.responses(session, since=since, until=until, category=category,
-                                            limit=limit, after_id=after)
+    items, next_after = await nps.responses(
+        session, since=since, until=until, category=category, limit=limit, after_id=after
+    )
     await session.commit()
     return NpsResponsePage(
-        items=[NpsResponseOut(survey_id=r.survey_id, customer_id=r.customer_id, external_id=r.external_id,
-                              score=r.score, category=r.category, comment=r.comment,  # type: ignore[arg-type]
-                              tier=r.tier, trigger=r.trigger, answered_at=r.answered_at) for r in items],
+        items=[
+            NpsResponseOut(
+                survey_id=r.survey_id,
+                customer_id=r.customer_id,
+                external_id=r.external_id,
+                score=r.score,
+                category=r.category,  # type: ignore[arg-type]
+                comment=r.comment,
+                tier=r.tier,
+                trigger=r.trigger,
+                answered_at=r.answered_at,
+            )
+            for r in items
+        ],
         next_after=next_after,
     )

@@ -264,6 +264,7 @@ IsoDateTime = Annotated[
 ]
 """A date-time as an ISO 8601 string with a zone; never a number."""
 
+
 def _iso_date_only(value: Any) -> date:
     if isinstance(value, date):
         return value
@@ -290,7 +291,7 @@ _AMOUNT_RE = re.compile(r"\d{1,10}(\.\d{1,4})?", re.ASCII)
 
 def _amount(value: Any) -> Decimal:
     if isinstance(value, bool):
-        raise ValueError("an amount is a JSON number or a decimal string such as \"1499.90\"")
+        raise ValueError('an amount is a JSON number or a decimal string such as "1499.90"')
     if isinstance(value, int):
         parsed = Decimal(value)
     elif isinstance(value, float):
@@ -302,7 +303,7 @@ def _amount(value: Any) -> Decimal:
     elif isinstance(value, str):
         if not _AMOUNT_RE.fullmatch(value):
             raise ValueError(
-                "an amount string is ASCII digits with an optional decimal point, e.g. \"1499.90\" "
+                'an amount string is ASCII digits with an optional decimal point, e.g. "1499.90" '
                 "(no spaces, signs, exponents or other digit systems)"
             )
         try:
@@ -310,7 +311,7 @@ def _amount(value: Any) -> Decimal:
         except InvalidOperation:  # pragma: no cover - the pattern admits only valid decimals
             raise ValueError("not a decimal number") from None
     else:
-        raise ValueError("an amount is a JSON number or a decimal string such as \"1499.90\"")
+        raise ValueError('an amount is a JSON number or a decimal string such as "1499.90"')
     if not parsed.is_finite():
         raise ValueError("an amount must be a finite number")
     if parsed <= 0:

@@ -22,22 +22,31 @@ ExternalIdField = Annotated[
 IdempotencyKey = Annotated[
     str,
     StringConstraints(pattern=IDEMPOTENCY_PATTERN),
-    Field(description="1-128 printable ASCII characters, unique per operation. A repeat with the "
-          "same key is acknowledged and changes nothing.", examples=["crm-42-bonus-2026-03"]),
+    Field(
+        description="1-128 printable ASCII characters, unique per operation. A repeat with the "
+        "same key is acknowledged and changes nothing.",
+        examples=["crm-42-bonus-2026-03"],
+    ),
 ]
 Amount = Annotated[
     AmountValue,
-    Field(description="In major units, as a JSON number or a decimal string of ASCII digits "
-          "(\"1499.90\"; no spaces, exponents or other digit systems); greater than 0, at most "
-          "1,000,000,000; no more decimals than the currency has.", examples=["1499.90"]),
+    Field(
+        description="In major units, as a JSON number or a decimal string of ASCII digits "
+        '("1499.90"; no spaces, exponents or other digit systems); greater than 0, at most '
+        "1,000,000,000; no more decimals than the currency has.",
+        examples=["1499.90"],
+    ),
 ]
 Currency = Annotated[
-    str, StringConstraints(pattern=r"^[A-Z]{3}$"),
+    str,
+    StringConstraints(pattern=r"^[A-Z]{3}$"),
     Field(description="ISO 4217 code.", examples=["USD"]),
 ]
 Points = Annotated[StrictInt, Field(gt=0, le=100_000_000, examples=[500])]
 Reason = Annotated[
-    str, Strict(), StringConstraints(strip_whitespace=True, min_length=1, max_length=256),
+    str,
+    Strict(),
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=256),
     Field(description="Why, in a few words (shown in the history).", examples=["Goodwill: late delivery"]),
 ]
 Tier = Literal["vip", "pre_vip", "regular", "one_time", "never_bought"]
@@ -50,10 +59,17 @@ assert set(Tier.__args__) == set(TIERS)  # type: ignore[attr-defined]
 class OrderIn(Input):
     model_config = ConfigDict(
         extra="forbid",
-        json_schema_extra={"examples": [{
-            "order_id": "A-1001", "customer_external_id": "crm-42", "amount": "129.90",
-            "currency": "USD", "placed_at": "2026-01-15T10:30:00Z",
-        }]},
+        json_schema_extra={
+            "examples": [
+                {
+                    "order_id": "A-1001",
+                    "customer_external_id": "crm-42",
+                    "amount": "129.90",
+                    "currency": "USD",
+                    "placed_at": "2026-01-15T10:30:00Z",
+                }
+            ]
+        },
     )
 
     order_id: ExternalIdField = Field(description="The order's own id in your shop; the idempotency key.")
@@ -84,10 +100,17 @@ class OrderOut(BaseModel):
     @classmethod
     def from_view(cls, v: loyalty.OrderView) -> OrderOut:
         return cls(
-            order_id=v.order_id, customer_external_id=v.customer_external_id, amount=v.amount,
-            currency=v.currency, refunded=v.refunded, status=v.status,  # type: ignore[arg-type]
-            points_earned=v.points_earned, points_reversed=v.points_reversed, promo_code=v.promo_code,
-            placed_at=v.placed_at, created_at=v.created_at,
+            order_id=v.order_id,
+            customer_external_id=v.customer_external_id,
+            amount=v.amount,
+            currency=v.currency,
+            refunded=v.refunded,
+            status=v.status,  # type: ignore[arg-type]
+            points_earned=v.points_earned,
+            points_reversed=v.points_reversed,
+            promo_code=v.promo_code,
+            placed_at=v.placed_at,
+            created_at=v.created_at,
         )
 
 
@@ -123,8 +146,11 @@ class OrderChanged(OrderOut):
 class PointsIn(Input):
     model_config = ConfigDict(
         extra="forbid",
-        json_schema_extra={"examples": [{"points": 500, "reason": "Goodwill: late delivery",
-                                         "idempotency_key": "ticket-881-goodwill"}]},
+        json_schema_extra={
+            "examples": [
+                {"points": 500, "reason": "Goodwill: late delivery", "idempotency_key": "ticket-881-goodwill"}
+            ]
+        },
     )
 
     points: Points
@@ -135,12 +161,20 @@ class PointsIn(Input):
 class AdjustIn(Input):
     model_config = ConfigDict(
         extra="forbid",
-        json_schema_extra={"examples": [{"points": -120, "reason": "Correction of a double credit",
-                                         "idempotency_key": "fix-2026-01-15-42"}]},
+        json_schema_extra={
+            "examples": [
+                {
+                    "points": -120,
+                    "reason": "Correction of a double credit",
+                    "idempotency_key": "fix-2026-01-15-42",
+                }
+            ]
+        },
     )
 
-    points: Annotated[StrictInt, Field(ge=-100_000_000, le=100_000_000,
-                                       description="Positive or negative, not zero.")]
+    points: Annotated[
+        StrictInt, Field(ge=-100_000_000, le=100_000_000, description="Positive or negative, not zero.")
+    ]
     reason: Reason
     idempotency_key: IdempotencyKey
 
@@ -156,8 +190,15 @@ class EntryOut(BaseModel):
 
     @classmethod
     def from_view(cls, v: loyalty.EntryView) -> EntryOut:
-        return cls(id=v.id, kind=v.kind, points=v.points, reason=v.reason,  # type: ignore[arg-type]
-                   order_id=v.order_id, available_at=v.available_at, created_at=v.created_at)
+        return cls(
+            id=v.id,
+            kind=v.kind,  # type: ignore[arg-type]
+            points=v.points,
+            reason=v.reason,
+            order_id=v.order_id,
+            available_at=v.available_at,
+            created_at=v.created_at,
+        )
 
 
 class NextTierOut(BaseModel):
@@ -194,17 +235,32 @@ class BalanceOut(BaseModel):
     def build(cls, external_id: str, v: loyalty.BalanceView, r: loyalty.ReferralInfo) -> BalanceOut:
         nxt = None
         if v.next_tier is not None:
-            nxt = NextTierOut(tier=v.next_tier.tier,  # type: ignore[arg-type]
-                              spend_needed=from_minor(v.next_tier.spend_needed_minor, v.currency),
-                              orders_needed=v.next_tier.orders_needed)
+            nxt = NextTierOut(
+                tier=v.next_tier.tier,  # type: ignore[arg-type]
+                spend_needed=from_minor(v.next_tier.spend_needed_minor, v.currency),
+                orders_needed=v.next_tier.orders_needed,
+            )
         return cls(
-            customer_external_id=external_id, spendable=v.spendable, pending=v.pending,
-            pending_until=v.pending_until, total=v.total, tier=v.tier,  # type: ignore[arg-type]
-            next_tier=nxt, currency=v.currency, spend=from_minor(v.spend_minor, v.currency),
-            orders=v.orders, last_purchase_at=v.last_purchase_at, expires_at=v.expires_at,
+            customer_external_id=external_id,
+            spendable=v.spendable,
+            pending=v.pending,
+            pending_until=v.pending_until,
+            total=v.total,
+            tier=v.tier,  # type: ignore[arg-type]
+            next_tier=nxt,
+            currency=v.currency,
+            spend=from_minor(v.spend_minor, v.currency),
+            orders=v.orders,
+            last_purchase_at=v.last_purchase_at,
+            expires_at=v.expires_at,
             expiring_soon=v.expiring_soon,
-            referral=ReferralOut(code=r.code, link=r.link, start_command=r.start_command,
-                                 invited=r.invited, rewarded=r.rewarded),
+            referral=ReferralOut(
+                code=r.code,
+                link=r.link,
+                start_command=r.start_command,
+                invited=r.invited,
+                rewarded=r.rewarded,
+            ),
         )
 
 
@@ -221,9 +277,15 @@ class MovementOut(BaseModel):
 
     @classmethod
     def from_result(cls, r: loyalty.MovementResult) -> MovementOut:
-        return cls(entry=EntryOut.from_view(r.entry), duplicate=r.duplicate,
-                   balance=BalanceShort(spendable=r.balance.spendable, pending=r.balance.pending,
-                                        tier=r.balance.tier))  # type: ignore[arg-type]
+        return cls(
+            entry=EntryOut.from_view(r.entry),
+            duplicate=r.duplicate,
+            balance=BalanceShort(
+                spendable=r.balance.spendable,
+                pending=r.balance.pending,
+                tier=r.balance.tier,  # type: ignore[arg-type]
+            ),
+        )
 
 
 class HistoryPage(BaseModel):
@@ -237,9 +299,16 @@ class HistoryPage(BaseModel):
 class PromoCodesIn(Input):
     model_config = ConfigDict(
         extra="forbid",
-        json_schema_extra={"examples": [{"pool": "exit-save", "discount_percent": 15,
-                                         "expires_at": "2026-06-30T23:59:59Z",
-                                         "codes": ["SPRING-7QX2", "SPRING-K9PM"]}]},
+        json_schema_extra={
+            "examples": [
+                {
+                    "pool": "exit-save",
+                    "discount_percent": 15,
+                    "expires_at": "2026-06-30T23:59:59Z",
+                    "codes": ["SPRING-7QX2", "SPRING-K9PM"],
+                }
+            ]
+        },
     )
 
     pool: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._-]{1,64}$")] = Field(
@@ -274,7 +343,15 @@ class PromoOut(BaseModel):
 
     @classmethod
     def from_view(cls, v: exit_interview.PromoView) -> PromoOut:
-        return cls(code=v.code, pool=v.pool, discount_percent=v.discount_percent,
-                   source=v.source, status=v.status, expires_at=v.expires_at,  # type: ignore[arg-type]
-                   customer_external_id=v.customer_external_id, assigned_at=v.assigned_at,
-                   redeemed_at=v.redeemed_at, redeemed_order=v.redeemed_order)
+        return cls(
+            code=v.code,
+            pool=v.pool,
+            discount_percent=v.discount_percent,
+            source=v.source,  # type: ignore[arg-type]
+            status=v.status,  # type: ignore[arg-type]
+            expires_at=v.expires_at,
+            customer_external_id=v.customer_external_id,
+            assigned_at=v.assigned_at,
+            redeemed_at=v.redeemed_at,
+            redeemed_order=v.redeemed_order,
+        )

@@ -30,10 +30,12 @@ SKIP_REASONS = (
 class NpsTriggerIn(Input):
     model_config = ConfigDict(
         extra="forbid",
-        json_schema_extra={"examples": [
-            {"idempotency_key": "nps-2026-q1-vip", "segment": "vip"},
-            {"idempotency_key": "nps-order-A-1001", "external_ids": ["crm-42"]},
-        ]},
+        json_schema_extra={
+            "examples": [
+                {"idempotency_key": "nps-2026-q1-vip", "segment": "vip"},
+                {"idempotency_key": "nps-order-A-1001", "external_ids": ["crm-42"]},
+            ]
+        },
     )
 
     idempotency_key: IdempotencyKey
@@ -98,15 +100,31 @@ class NpsReportOut(BaseModel):
     @classmethod
     def from_report(cls, r: NpsReport) -> NpsReportOut:
         def b(x: NpsBreakdown) -> NpsBreakdownOut:
-            return NpsBreakdownOut(key=x.key, responses=x.responses, promoters=x.promoters,
-                                   passives=x.passives, detractors=x.detractors, nps=x.nps)
+            return NpsBreakdownOut(
+                key=x.key,
+                responses=x.responses,
+                promoters=x.promoters,
+                passives=x.passives,
+                detractors=x.detractors,
+                nps=x.nps,
+            )
 
         return cls(
-            since=r.since, until=r.until, surveys_sent=r.surveys_sent, responses=r.responses,
-            response_rate_percent=r.response_rate_percent, promoters=r.promoters, passives=r.passives,
-            detractors=r.detractors, promoters_percent=r.promoters_percent,
-            passives_percent=r.passives_percent, detractors_percent=r.detractors_percent, nps=r.nps,
-            comments=r.comments, by_tier=[b(x) for x in r.by_tier], by_trigger=[b(x) for x in r.by_trigger],
+            since=r.since,
+            until=r.until,
+            surveys_sent=r.surveys_sent,
+            responses=r.responses,
+            response_rate_percent=r.response_rate_percent,
+            promoters=r.promoters,
+            passives=r.passives,
+            detractors=r.detractors,
+            promoters_percent=r.promoters_percent,
+            passives_percent=r.passives_percent,
+            detractors_percent=r.detractors_percent,
+            nps=r.nps,
+            comments=r.comments,
+            by_tier=[b(x) for x in r.by_tier],
+            by_trigger=[b(x) for x in r.by_trigger],
         )
 
 
@@ -133,8 +151,15 @@ class NpsResponsePage(BaseModel):
 class ExitInterviewIn(Input):
     model_config = ConfigDict(
         extra="forbid",
-        json_schema_extra={"examples": [{"idempotency_key": "sub-9912-cancelled",
-                                         "external_id": "crm-42", "event": "subscription_cancelled"}]},
+        json_schema_extra={
+            "examples": [
+                {
+                    "idempotency_key": "sub-9912-cancelled",
+                    "external_id": "crm-42",
+                    "event": "subscription_cancelled",
+                }
+            ]
+        },
     )
 
     idempotency_key: IdempotencyKey
@@ -191,15 +216,31 @@ class ExitReportOut(BaseModel):
     @classmethod
     def from_report(cls, r: exit_interview.ExitReport) -> ExitReportOut:
         return cls(
-            since=r.since, until=r.until, interviews=r.interviews, answered=r.answered,
+            since=r.since,
+            until=r.until,
+            interviews=r.interviews,
+            answered=r.answered,
             response_rate_percent=r.response_rate_percent,
-            reasons=[ReasonOut(reason=x.reason, count=x.count, share_percent=x.share_percent,  # type: ignore[arg-type]
-                               saved=x.saved) for x in r.reasons],
-            top_features=[FeatureOut(feature=f.feature, feature_key=f.feature_key, count=f.count,
-                                     shipped=f.shipped) for f in r.top_features],
-            save_window_days=r.save_window_days, customers=r.customers, saved=r.saved,
-            save_rate_percent=r.save_rate_percent, still_in_window=r.still_in_window,
-            offers_given=r.offers_given, offers_redeemed=r.offers_redeemed,
+            reasons=[
+                ReasonOut(
+                    reason=x.reason,  # type: ignore[arg-type]
+                    count=x.count,
+                    share_percent=x.share_percent,
+                    saved=x.saved,
+                )
+                for x in r.reasons
+            ],
+            top_features=[
+                FeatureOut(feature=f.feature, feature_key=f.feature_key, count=f.count, shipped=f.shipped)
+                for f in r.top_features
+            ],
+            save_window_days=r.save_window_days,
+            customers=r.customers,
+            saved=r.saved,
+            save_rate_percent=r.save_rate_percent,
+            still_in_window=r.still_in_window,
+            offers_given=r.offers_given,
+            offers_redeemed=r.offers_redeemed,
         )
 
 

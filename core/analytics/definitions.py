@@ -46,8 +46,7 @@ RETENTION = {
 
 REVENUE_CHURN = {
     "window": "The activity window before the period start: [start - {active_days} days, start).",
-    "base_revenue_minor": "All revenue in that window (it all comes from customers active at the "
-    "start).",
+    "base_revenue_minor": "All revenue in that window (it all comes from customers active at the start).",
     "lost_revenue_minor": "The part of it that came from customers lost during the period.",
     "revenue_churn_percent": "lost revenue / base revenue x 100%.",
 }

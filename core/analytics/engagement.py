@@ -44,11 +44,14 @@ class NpsTrend:
 async def nps_trend(session: AsyncSession, *, rng: PeriodRange) -> NpsTrend:
     """NPS per period (answers given in it) and over the whole range by segment."""
     reports = [await nps.report(session, since=p.start_at, until=p.end_at) for p in rng.periods]
-    points = [NpsPoint(p, r.responses, r.promoters, r.passives, r.detractors, r.nps)
-              for p, r in zip(rng.periods, reports, strict=True)]
+    points = [
+        NpsPoint(p, r.responses, r.promoters, r.passives, r.detractors, r.nps)
+        for p, r in zip(rng.periods, reports, strict=True)
+    ]
     # One period (the summary, /stats): the whole range is that period, already counted.
-    overall = reports[0] if len(reports) == 1 else await nps.report(session, since=rng.start_at,
-                                                                     until=rng.end_at)
+    overall = (
+        reports[0] if len(reports) == 1 else await nps.report(session, since=rng.start_at, until=rng.end_at)
+    )
     return NpsTrend(rng, points, overall)
 
 
@@ -94,7 +97,8 @@ async def support_report(session: AsyncSession, *, rng: PeriodRange) -> SupportR
         await session.execute(
             select(SupportCase.csat_at, SupportCase.csat_score).where(
                 SupportCase.csat_score.is_not(None),
-                SupportCase.csat_at >= rng.start_at, SupportCase.csat_at < rng.end_at,
+                SupportCase.csat_at >= rng.start_at,
+                SupportCase.csat_at < rng.end_at,
             )
         )
     ).all()
@@ -124,15 +128,23 @@ async def support_report(session: AsyncSession, *, rng: PeriodRange) -> SupportR
         questions = sum(d.questions for d in days)
         deflected = sum(d.deflected for d in days)
         avg, satisfied = m.csat_from_counts(csat[k])
-        out.append(SupportRow(
-            period=p, csat_responses=sum(csat[k].values()), csat_average=avg,
-            csat_satisfied_percent=satisfied, cases_opened=opened[k], cases_answered=len(waits[k]),
-            first_response_median_seconds=m.percentile(waits[k], 50),
-            first_response_p90_seconds=m.percentile(waits[k], 90), faq_questions=questions,
-            faq_deflected=deflected, faq_escalated=sum(d.escalated for d in days),
-            faq_deflection_percent=m.pct(deflected, questions),
-            faq_assisted=sum(d.assisted for d in days),
-        ))
+        out.append(
+            SupportRow(
+                period=p,
+                csat_responses=sum(csat[k].values()),
+                csat_average=avg,
+                csat_satisfied_percent=satisfied,
+                cases_opened=opened[k],
+                cases_answered=len(waits[k]),
+                first_response_median_seconds=m.percentile(waits[k], 50),
+                first_response_p90_seconds=m.percentile(waits[k], 90),
+                faq_questions=questions,
+                faq_deflected=deflected,
+                faq_escalated=sum(d.escalated for d in days),
+                faq_deflection_percent=m.pct(deflected, questions),
+                faq_assisted=sum(d.assisted for d in days),
+            )
+        )
     return SupportReport(rng, out)
 
 
@@ -143,8 +155,9 @@ async def exit_reasons(
     session: AsyncSession, *, rng: PeriodRange, clock: Clock, rules: exit_interview.ExitRules
 ) -> exit_interview.ExitReport:
     """Why people leave (interviews sent in the range), top missed features, save rate."""
-    return await exit_interview.report(session, clock=clock, rules=rules, since=rng.start_at,
-                                       until=rng.end_at)
+    return await exit_interview.report(
+        session, clock=clock, rules=rules, since=rng.start_at, until=rng.end_at
+    )
 
 
 # ------------------------------------------------------------------ campaigns
@@ -186,7 +199,11 @@ class CampaignReport:
 
 
 async def campaign_results(
-    session: AsyncSession, *, rng: PeriodRange, clock: Clock, playbook: str | None = None,
+    session: AsyncSession,
+    *,
+    rng: PeriodRange,
+    clock: Clock,
+    playbook: str | None = None,
     limit: int = 100,
 ) -> CampaignReport:
     """Campaigns running at some point of the range: win-back rate and uplift over the holdout."""
@@ -211,12 +228,26 @@ async def campaign_results(
         s = await outreach_campaigns.campaign_stats(session, campaign=row, now=now)
         low, high = s.uplift_ci if s.uplift_ci is not None else (None, None)
         goal, days = goal_of(row)
-        out.append(CampaignResult(
-            campaign_id=row.id, name=row.name, playbook=row.playbook, status=row.status,
-            start_at=row.start_at, goal=goal, goal_days=days, targeted=s.targeted, treated=s.treated,
-            reached=s.reached, held_out=s.held_out, converted=s.converted,
-            holdout_converted=s.holdout_converted, win_back_rate_percent=s.conversion_rate,
-            holdout_rate_percent=s.holdout_conversion_rate, uplift_points=s.uplift_pp,
-            uplift_ci_low=low, uplift_ci_high=high,
-        ))
+        out.append(
+            CampaignResult(
+                campaign_id=row.id,
+                name=row.name,
+                playbook=row.playbook,
+                status=row.status,
+                start_at=row.start_at,
+                goal=goal,
+                goal_days=days,
+                targeted=s.targeted,
+                treated=s.treated,
+                reached=s.reached,
+                held_out=s.held_out,
+                converted=s.converted,
+                holdout_converted=s.holdout_converted,
+                win_back_rate_percent=s.conversion_rate,
+                holdout_rate_percent=s.holdout_conversion_rate,
+                uplift_points=s.uplift_pp,
+                uplift_ci_low=low,
+                uplift_ci_high=high,
+            )
+        )
     return CampaignReport(rng, out)

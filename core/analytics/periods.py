@@ -67,8 +67,11 @@ def zone(name: str) -> ZoneInfo:
 
 def _check_dates(*days: date | None) -> None:
     if any(day is not None and not EARLIEST <= day <= LATEST for day in days):
-        raise Invalid(f"dates must be from {EARLIEST} to {LATEST}", code="invalid_range",
-                      details={"earliest": EARLIEST.isoformat(), "latest": LATEST.isoformat()})
+        raise Invalid(
+            f"dates must be from {EARLIEST} to {LATEST}",
+            code="invalid_range",
+            details={"earliest": EARLIEST.isoformat(), "latest": LATEST.isoformat()},
+        )
 
 
 def local_midnight(day: date, tz: ZoneInfo) -> datetime:
@@ -84,8 +87,11 @@ def floor(day: date, granularity: str) -> date:
         return day.replace(day=1)
     if granularity == "quarter":
         return date(day.year, (day.month - 1) // 3 * 3 + 1, 1)
-    raise Invalid(f"unknown granularity {granularity!r}", code="invalid_granularity",
-                  details={"allowed": list(GRANULARITIES)})
+    raise Invalid(
+        f"unknown granularity {granularity!r}",
+        code="invalid_granularity",
+        details={"allowed": list(GRANULARITIES)},
+    )
 
 
 def shift(start: date, granularity: str, n: int) -> date:
@@ -123,8 +129,11 @@ def build(
     today = now.astimezone(tz).date()
     if end is not None:
         if start is not None and end <= start:
-            raise Invalid("end must be after start", code="invalid_range",
-                          details={"start": start.isoformat(), "end": end.isoformat()})
+            raise Invalid(
+                "end must be after start",
+                code="invalid_range",
+                details={"start": start.isoformat(), "end": end.isoformat()},
+            )
         last = floor(end - timedelta(days=1), granularity)
     else:
         last = floor(today, granularity)
@@ -139,8 +148,11 @@ def build(
     while cursor <= last:
         starts.append(cursor)
         if len(starts) > limit:
-            raise Invalid(f"at most {limit} {granularity}s per report", code="too_many_periods",
-                          details={"max_periods": limit})
+            raise Invalid(
+                f"at most {limit} {granularity}s per report",
+                code="too_many_periods",
+                details={"max_periods": limit},
+            )
         cursor = shift(cursor, granularity, 1)
     out: list[Period] = []
     for day in starts:
@@ -149,11 +161,17 @@ def build(
             break  # not started yet: nothing to report
         next_day = shift(day, granularity, 1)
         end_at = local_midnight(next_day, tz)
-        out.append(Period(len(out), label(day, granularity), day, next_day, start_at,
-                          min(end_at, now), end_at <= now))
+        out.append(
+            Period(
+                len(out), label(day, granularity), day, next_day, start_at, min(end_at, now), end_at <= now
+            )
+        )
     if not out:
-        raise Invalid("the period has not started yet", code="period_in_future",
-                      details={"first_period_start": starts[0].isoformat() if starts else None})
+        raise Invalid(
+            "the period has not started yet",
+            code="period_in_future",
+            details={"first_period_start": starts[0].isoformat() if starts else None},
+        )
     return PeriodRange(granularity, timezone, now, tuple(out))
 
 
@@ -161,8 +179,9 @@ def single(*, day: date, granularity: str, timezone: str, now: datetime) -> Peri
     """The one period of `granularity` that contains `day`."""
     _check_dates(day)
     first = floor(day, granularity)
-    return build(granularity=granularity, timezone=timezone, now=now, start=first,
-                 end=shift(first, granularity, 1))
+    return build(
+        granularity=granularity, timezone=timezone, now=now, start=first, end=shift(first, granularity, 1)
+    )
 
 
 def parse(text: str | None, *, default: str, timezone: str, now: datetime) -> PeriodRange:
@@ -183,11 +202,19 @@ def parse(text: str | None, *, default: str, timezone: str, now: datetime) -> Pe
         day = None
     if day is not None:
         return single(day=day, granularity=granularity, timezone=timezone, now=now)
-    raise Invalid(f"not a period: {text!r}", code="invalid_period",
-                  details={"examples": ["week", "month", "quarter", "2025-06", "2025-Q2", "2025-W23"]})
+    raise Invalid(
+        f"not a period: {text!r}",
+        code="invalid_period",
+        details={"examples": ["week", "month", "quarter", "2025-06", "2025-Q2", "2025-W23"]},
+    )
 
 
 def trailing(period: PeriodRange, *, count: int, granularity: str | None = None) -> PeriodRange:
     """`count` periods of `granularity` ending with the one that contains the range's last day."""
-    return build(granularity=granularity or period.granularity, timezone=period.timezone,
-                 now=period.as_of, end=period.periods[-1].end, periods=count)
+    return build(
+        granularity=granularity or period.granularity,
+        timezone=period.timezone,
+        now=period.as_of,
+        end=period.periods[-1].end,
+        periods=count,
+    )

@@ -49,8 +49,15 @@ def cuts(rng: PeriodRange, *, active_days: int) -> Cuts:
 
     periods = [span(bounds[k], bounds[k + 1]) for k in range(len(bounds) - 1)]
     period_of = {j: k for k, bits in enumerate(periods) for j in range(len(points)) if bits >> j & 1}
-    return Cuts(points, bounds, starts, [span(starts[k], bounds[k]) for k in range(len(bounds))], periods,
-                period_of, index[bounds[0]])
+    return Cuts(
+        points,
+        bounds,
+        starts,
+        [span(starts[k], bounds[k]) for k in range(len(bounds))],
+        periods,
+        period_of,
+        index[bounds[0]],
+    )
 
 
 # ------------------------------------------------------------------ customers and purchases
@@ -122,8 +129,16 @@ def decode_counts(groups: list[engine.PatternGroup], c: Cuts) -> list[PeriodCoun
                 row[1] += w
                 row[3 if new_in == k else 4] += w
     return [
-        PeriodCounts(start=a[0], end=a[1], retained=a[2], new=a[3], reactivated=a[4], orders=orders[k],
-                     buyers=buyers[k], repeat_buyers=repeat[k])
+        PeriodCounts(
+            start=a[0],
+            end=a[1],
+            retained=a[2],
+            new=a[3],
+            reactivated=a[4],
+            orders=orders[k],
+            buyers=buyers[k],
+            repeat_buyers=repeat[k],
+        )
         for k, a in enumerate(acc)
     ]
 
@@ -170,18 +185,32 @@ def retention_rows(rng: PeriodRange, counts: list[PeriodCounts], revenue: list[i
         aov = m.average_order_value(rev, c.orders)
         freq = m.purchase_frequency(c.orders, c.buyers)
         lifetime = m.expected_lifetime_periods(churn)
-        rows.append(RetentionRow(
-            period=period, customers_start=c.start, customers_end=c.end, new_customers=c.new,
-            reactivated_customers=c.reactivated, acquired_customers=c.acquired,
-            retained_customers=c.retained, lost_customers=c.lost, crr_percent=m.crr(rc),
-            churn_rate_percent=churn, customer_growth_percent=m.growth_rate(rc), orders=c.orders,
-            buyers=c.buyers, repeat_buyers=c.repeat_buyers,
-            repeat_purchase_rate_percent=m.repeat_purchase_rate(c.repeat_buyers, c.buyers),
-            purchase_frequency=freq, revenue_minor=rev, average_order_value_minor=aov,
-            revenue_per_buyer_minor=m.ratio(rev, c.buyers), expected_lifetime_periods=lifetime,
-            ltv_minor=m.ltv(aov, freq, lifetime),
-            no_data=c.start == 0 and c.end == 0 and c.orders == 0,
-        ))
+        rows.append(
+            RetentionRow(
+                period=period,
+                customers_start=c.start,
+                customers_end=c.end,
+                new_customers=c.new,
+                reactivated_customers=c.reactivated,
+                acquired_customers=c.acquired,
+                retained_customers=c.retained,
+                lost_customers=c.lost,
+                crr_percent=m.crr(rc),
+                churn_rate_percent=churn,
+                customer_growth_percent=m.growth_rate(rc),
+                orders=c.orders,
+                buyers=c.buyers,
+                repeat_buyers=c.repeat_buyers,
+                repeat_purchase_rate_percent=m.repeat_purchase_rate(c.repeat_buyers, c.buyers),
+                purchase_frequency=freq,
+                revenue_minor=rev,
+                average_order_value_minor=aov,
+                revenue_per_buyer_minor=m.ratio(rev, c.buyers),
+                expected_lifetime_periods=lifetime,
+                ltv_minor=m.ltv(aov, freq, lifetime),
+                no_data=c.start == 0 and c.end == 0 and c.orders == 0,
+            )
+        )
     return rows
 
 
@@ -267,12 +296,17 @@ async def _retention_and_churn(
     c = cuts(rng, active_days=active_days)
     cut_values, spans = revenue_cut_points(c)
     n = len(rng.periods)
-    ranges = [(p.start_at, p.end_at) for p in rng.periods] + list(zip(c.window_starts[:n], c.bounds[:n],
-                                                                        strict=True))
+    ranges = [(p.start_at, p.end_at) for p in rng.periods] + list(
+        zip(c.window_starts[:n], c.bounds[:n], strict=True)
+    )
     groups, totals = await engine.both(
         session,
-        engine.pattern_groups(session, points=c.points, revenue_cuts=cut_values,
-                              old_from=c.first_in_periods if new_split else None),
+        engine.pattern_groups(
+            session,
+            points=c.points,
+            revenue_cuts=cut_values,
+            old_from=c.first_in_periods if new_split else None,
+        ),
         engine.range_totals(session, ranges=ranges),
     )
     counts = decode_counts(groups, c)
@@ -280,14 +314,20 @@ async def _retention_and_churn(
     revenue, base = [t.revenue_minor for t in totals[:n]], [t.revenue_minor for t in totals[n:]]
     churn_rows = [
         RevenueChurnRow(
-            period=p, window_start=c.window_starts[k], customers_start=counts[k].start,
-            lost_customers=counts[k].lost, base_revenue_minor=base[k], lost_revenue_minor=lost_revenue[k],
+            period=p,
+            window_start=c.window_starts[k],
+            customers_start=counts[k].start,
+            lost_customers=counts[k].lost,
+            base_revenue_minor=base[k],
+            lost_revenue_minor=lost_revenue[k],
             revenue_churn_percent=m.revenue_churn(lost_revenue[k], base[k]),
         )
         for k, p in enumerate(rng.periods)
     ]
-    return (RetentionReport(rng, active_days, retention_rows(rng, counts, revenue)),
-            RevenueChurnReport(rng, active_days, churn_rows))
+    return (
+        RetentionReport(rng, active_days, retention_rows(rng, counts, revenue)),
+        RevenueChurnReport(rng, active_days, churn_rows),
+    )
 
 
 # ------------------------------------------------------------------ cohorts

@@ -26,12 +26,17 @@ class Summary:
 
 
 async def summary(
-    session: AsyncSession, *, rng: PeriodRange, active_days: int, clock: Clock,
+    session: AsyncSession,
+    *,
+    rng: PeriodRange,
+    active_days: int,
+    clock: Clock,
     exit_rules: exit_interview.ExitRules,
 ) -> Summary:
     """Every headline figure of one period (the last one of `rng`)."""
-    one = periods.single(day=rng.periods[-1].start, granularity=rng.granularity, timezone=rng.timezone,
-                         now=rng.as_of)
+    one = periods.single(
+        day=rng.periods[-1].start, granularity=rng.granularity, timezone=rng.timezone, now=rng.as_of
+    )
     ret, churn = await rt.retention_and_churn(session, rng=one, active_days=active_days)
     sup = await engagement.support_report(session, rng=one)
     trend = await engagement.nps_trend(session, rng=one)
@@ -48,16 +53,19 @@ class ChartData:
 
 
 async def chart_data(
-    session: AsyncSession, *, rng: PeriodRange, active_days: int, clock: Clock,
-    exit_rules: exit_interview.ExitRules, lookback: int,
+    session: AsyncSession,
+    *,
+    rng: PeriodRange,
+    active_days: int,
+    clock: Clock,
+    exit_rules: exit_interview.ExitRules,
+    lookback: int,
 ) -> ChartData:
     """The summary plus what /stats draws: cohort heatmap, NPS trend (exit reasons and campaign
     uplift come from the summary)."""
     # The cohort pass first: on SQLite it reads outside the session, so it does not keep the
     # session's transaction open while it runs.
-    cohorts = await rt.cohort_report(
-        session, rng=periods.trailing(rng, count=lookback, granularity="month")
-    )
+    cohorts = await rt.cohort_report(session, rng=periods.trailing(rng, count=lookback, granularity="month"))
     s = await summary(session, rng=rng, active_days=active_days, clock=clock, exit_rules=exit_rules)
     trend = await engagement.nps_trend(session, rng=periods.trailing(s.range, count=lookback))
     return ChartData(s, cohorts, trend)

@@ -78,8 +78,14 @@ class _Engagement:
         """Claimed rows as the worker's plain data (`data`: what the renderer needs besides who)."""
         return Claimed(
             [
-                Outgoing(self.kind, i.id, i.customer.telegram_id or 0, i.customer.id, i.customer.language,
-                         data={**_who(i.customer), **data(i)})
+                Outgoing(
+                    self.kind,
+                    i.id,
+                    i.customer.telegram_id or 0,
+                    i.customer.id,
+                    i.customer.language,
+                    data={**_who(i.customer), **data(i)},
+                )
                 for i in items
             ],
             examined=len(items),

@@ -51,10 +51,19 @@ class InterviewView:
 
 def _view(row: ExitInterview) -> InterviewView:
     return InterviewView(
-        id=row.id, customer_id=row.customer_id, source=row.source, event=row.event,
-        status=row.status, skip_reason=row.skip_reason, reason=row.reason, detail=row.detail,
-        may_write_again=row.may_write_again, break_until=row.break_until,
-        handed_over=row.handed_over, sent_at=row.sent_at, answered_at=row.answered_at,
+        id=row.id,
+        customer_id=row.customer_id,
+        source=row.source,
+        event=row.event,
+        status=row.status,
+        skip_reason=row.skip_reason,
+        reason=row.reason,
+        detail=row.detail,
+        may_write_again=row.may_write_again,
+        break_until=row.break_until,
+        handed_over=row.handed_over,
+        sent_at=row.sent_at,
+        answered_at=row.answered_at,
         created_at=row.created_at,
     )
 
@@ -67,13 +76,18 @@ async def _recent_block(
 ) -> str | None:
 
     rows = (
-        await session.execute(
-            select(ExitInterview).where(
-                ExitInterview.customer_id == customer_id, ExitInterview.status.in_(LIVE),
-                ExitInterview.created_at > now - rules.recent,
+        (
+            await session.execute(
+                select(ExitInterview).where(
+                    ExitInterview.customer_id == customer_id,
+                    ExitInterview.status.in_(LIVE),
+                    ExitInterview.created_at > now - rules.recent,
+                )
             )
         )
-    ).scalars().all()
+        .scalars()
+        .all()
+    )
     if any(r.status in ("scheduled", "claimed", "sending") for r in rows):
         return "already_scheduled"
     if rows:
@@ -92,7 +106,10 @@ async def request_from_api(
 ) -> tuple[dict[str, Any], bool]:
     """An event (subscription cancelled, account closed...) asks the customer why; once per key."""
     request, stored = await idempotency.begin(
-        session, clock=clock, kind="exit", key=idempotency_key,
+        session,
+        clock=clock,
+        kind="exit",
+        key=idempotency_key,
         body={"external_id": external_id, "event": event},
     )
     if stored is not None:
@@ -105,16 +122,27 @@ async def request_from_api(
         raise NotFound("customer not found", code="customer_not_found")
     reason = block(customer) or await _recent_block(session, customer.id, now, rules)
     row = ExitInterview(
-        customer_id=customer.id, request_id=request.id, source="api", event=event,
-        status="skipped" if reason else "scheduled", skip_reason=reason, not_before=now,
-        send_deadline=now + rules.send_window, created_at=now,
+        customer_id=customer.id,
+        request_id=request.id,
+        source="api",
+        event=event,
+        status="skipped" if reason else "scheduled",
+        skip_reason=reason,
+        not_before=now,
+        send_deadline=now + rules.send_window,
+        created_at=now,
     )
     session.add(row)
     if not reason:
         delivery.wake(session, "engagement")
     await session.flush()
-    answer = {"request_id": request.id, "interview_id": row.id, "status": row.status,
-              "skip_reason": reason, "event": event}
+    answer = {
+        "request_id": request.id,
+        "interview_id": row.id,
+        "status": row.status,
+        "skip_reason": reason,
+        "event": event,
+    }
     await idempotency.finish(session, request=request, result=answer)
     return answer, False
 
@@ -124,8 +152,15 @@ async def start_from_menu(
 ) -> InterviewView:
     """The customer said they want to leave: ask why right away (not a proactive message)."""
     now = clock.now()
-    row = ExitInterview(customer_id=customer_id, source="menu", status="sent", not_before=now,
-                        sent_at=now, chat_id=chat_id, created_at=now)
+    row = ExitInterview(
+        customer_id=customer_id,
+        source="menu",
+        status="sent",
+        not_before=now,
+        sent_at=now,
+        chat_id=chat_id,
+        created_at=now,
+    )
     session.add(row)
     await session.flush()
     return _view(row)
@@ -150,9 +185,17 @@ async def claim_interviews(
     await lock_customers(session, [r.customer_id for r in rows])
     out: list[OutgoingInterview] = []
     for row in rows:
-        customer = await claim_recipient(session, row, now=now, cap=cap, policy=PROACTIVE,
-                                         deadline=row.send_deadline, late_reason="deadline_passed",
-                                         queue=QUEUE, owner=owner)
+        customer = await claim_recipient(
+            session,
+            row,
+            now=now,
+            cap=cap,
+            policy=PROACTIVE,
+            deadline=row.send_deadline,
+            late_reason="deadline_passed",
+            queue=QUEUE,
+            owner=owner,
+        )
         if customer is not None:
             out.append(OutgoingInterview(row.id, customer, row.event))
     await session.flush()
@@ -167,8 +210,9 @@ async def interview_sent(
         return
     row.status, row.sent_at, row.chat_id, row.message_id = "sent", clock.now(), chat_id, message_id
     row.owner, row.lease_until = None, None
-    await record_contact(session, customer_id=row.customer_id, kind="exit_interview", ref=str(row.id),
-                         now=clock.now())
+    await record_contact(
+        session, customer_id=row.customer_id, kind="exit_interview", ref=str(row.id), now=clock.now()
+    )
     await session.flush()
 
 
@@ -176,8 +220,9 @@ async def interview_failed(
     session: AsyncSession, *, interview_id: int, reason: str, retry_at: datetime | None = None
 ) -> None:
     values: dict[str, Any] = (
-        {"status": "scheduled", "not_before": retry_at} if retry_at else
-        {"status": "failed", "skip_reason": reason[:32]}
+        {"status": "scheduled", "not_before": retry_at}
+        if retry_at
+        else {"status": "failed", "skip_reason": reason[:32]}
     )
     await delivery.finish(session, QUEUE, [interview_id], **values)
 
@@ -187,12 +232,17 @@ async def recover_interviews(session: AsyncSession, *, clock: Clock, everything:
     may have arrived: never ask twice."""
     gone: list[tuple[int, int]] = []
     _, lost = await delivery.recover(
-        session, QUEUE, now=clock.now(), everything=everything,
-        lost={"status": "sent", "sent_at": clock.now()}, lost_rows=gone,
+        session,
+        QUEUE,
+        now=clock.now(),
+        everything=everything,
+        lost={"status": "sent", "sent_at": clock.now()},
+        lost_rows=gone,
     )
     for interview_id, customer_id in gone:  # it probably arrived: it counts against the budget
-        await record_contact(session, customer_id=customer_id, kind="exit_interview", ref=str(interview_id),
-                             now=clock.now())
+        await record_contact(
+            session, customer_id=customer_id, kind="exit_interview", ref=str(interview_id), now=clock.now()
+        )
     return lost
 
 
@@ -283,16 +333,26 @@ async def set_detail(
         key = feature_key(clean)
         if not key:
             raise Invalid("say which feature in words", code="invalid_feature")
-        shipped = await session.scalar(select(ShippedFeature.id).where(ShippedFeature.feature_key == key)) \
+        shipped = (
+            await session.scalar(select(ShippedFeature.id).where(ShippedFeature.feature_key == key))
             is not None
+        )
         exists = await session.scalar(
-            select(FeatureRequest.id).where(FeatureRequest.customer_id == customer_id,
-                                            FeatureRequest.feature_key == key)
+            select(FeatureRequest.id).where(
+                FeatureRequest.customer_id == customer_id, FeatureRequest.feature_key == key
+            )
         )
         if exists is None:
-            session.add(FeatureRequest(customer_id=customer_id, feature_key=key, label=clean[:256],
-                                       exit_interview_id=row.id, created_at=now,
-                                       shipped_at=now if shipped else None))
+            session.add(
+                FeatureRequest(
+                    customer_id=customer_id,
+                    feature_key=key,
+                    label=clean[:256],
+                    exit_interview_id=row.id,
+                    created_at=now,
+                    shipped_at=now if shipped else None,
+                )
+            )
     row.detail, row.completed_at, row.status = clean, now, "completed"
     await session.flush()
     return DetailOutcome(_view(row), True, shipped)
@@ -335,9 +395,15 @@ async def set_break(
             raise Invalid("at most a year ahead", code="date_too_far")
         remind_at = datetime.combine(until, time(10, 0), tzinfo=tz)
         await queue_notice(
-            session, clock=clock, customer_id=customer_id, kind="break_reminder",
-            dedupe_key=f"break:{row.id}", policy=REQUESTED, params={"since": row.created_at.isoformat()},
-            not_before=remind_at, deadline=remind_at + timedelta(days=7),
+            session,
+            clock=clock,
+            customer_id=customer_id,
+            kind="break_reminder",
+            dedupe_key=f"break:{row.id}",
+            policy=REQUESTED,
+            params={"since": row.created_at.isoformat()},
+            not_before=remind_at,
+            deadline=remind_at + timedelta(days=7),
         )
     row.break_until = until
     row.completed_at, row.status = row.completed_at or now, "completed"
@@ -352,8 +418,12 @@ async def hand_over(
     row = await _own(session, interview_id, customer_id)
     text = f"Exit interview: {row.reason}" + (f" ({row.event})" if row.event else "")
     _, created = await support.open_case(
-        session, clock=clock, customer_id=customer_id, group_chat_id=group_chat_id,
-        origin="exit_interview", origin_text=text,
+        session,
+        clock=clock,
+        customer_id=customer_id,
+        group_chat_id=group_chat_id,
+        origin="exit_interview",
+        origin_text=text,
     )
     row.handed_over = True
     await session.flush()
@@ -363,9 +433,10 @@ async def hand_over(
 async def last_interview(session: AsyncSession, *, customer_id: int) -> InterviewView | None:
     row = (
         await session.execute(
-            select(ExitInterview).where(ExitInterview.customer_id == customer_id,
-                                        ExitInterview.reason.is_not(None))
-            .order_by(ExitInterview.answered_at.desc()).limit(1)
+            select(ExitInterview)
+            .where(ExitInterview.customer_id == customer_id, ExitInterview.reason.is_not(None))
+            .order_by(ExitInterview.answered_at.desc())
+            .limit(1)
         )
     ).scalar_one_or_none()
     return _view(row) if row else None

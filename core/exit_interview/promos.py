@@ -1,5 +1,4 @@
-"""Promo codes: the save offer an interview may assign, loading codes, looking one up.
-"""
+"""Promo codes: the save offer an interview may assign, loading codes, looking one up."""
 
 from __future__ import annotations
 
@@ -50,9 +49,16 @@ def _promo_view(row: PromoCode, now: datetime, external_id: str | None = None) -
     else:
         status = "available"
     return PromoView(
-        code=row.code, pool=row.pool, discount_percent=row.discount_percent, source=row.source,
-        expires_at=row.expires_at, customer_id=row.customer_id, customer_external_id=external_id,
-        assigned_at=row.assigned_at, redeemed_at=row.redeemed_at, redeemed_order=row.redeemed_order,
+        code=row.code,
+        pool=row.pool,
+        discount_percent=row.discount_percent,
+        source=row.source,
+        expires_at=row.expires_at,
+        customer_id=row.customer_id,
+        customer_external_id=external_id,
+        assigned_at=row.assigned_at,
+        redeemed_at=row.redeemed_at,
+        redeemed_order=row.redeemed_order,
         status=status,
     )
 
@@ -71,10 +77,14 @@ async def assign_save_offer(
     now = clock.now()
     held = (
         await session.execute(
-            select(PromoCode).where(
-                PromoCode.customer_id == customer_id, PromoCode.redeemed_at.is_(None),
+            select(PromoCode)
+            .where(
+                PromoCode.customer_id == customer_id,
+                PromoCode.redeemed_at.is_(None),
                 (PromoCode.expires_at.is_(None)) | (PromoCode.expires_at > now + timedelta(days=1)),
-            ).order_by(PromoCode.id.desc()).limit(1)
+            )
+            .order_by(PromoCode.id.desc())
+            .limit(1)
         )
     ).scalar_one_or_none()
     if held is not None:
@@ -83,9 +93,12 @@ async def assign_save_offer(
     free = (
         await session.execute(
             select(PromoCode)
-            .where(PromoCode.pool == rules.save_offer_pool, PromoCode.customer_id.is_(None),
-                   PromoCode.redeemed_at.is_(None),
-                   (PromoCode.expires_at.is_(None)) | (PromoCode.expires_at > now + timedelta(days=1)))
+            .where(
+                PromoCode.pool == rules.save_offer_pool,
+                PromoCode.customer_id.is_(None),
+                PromoCode.redeemed_at.is_(None),
+                (PromoCode.expires_at.is_(None)) | (PromoCode.expires_at > now + timedelta(days=1)),
+            )
             .order_by(PromoCode.id)
             .limit(1)
             .with_for_update(skip_locked=True)
@@ -98,10 +111,16 @@ async def assign_save_offer(
         await session.flush()
         return _promo_view(free, now)
     for _ in range(10):
-        row = PromoCode(code=_generated_code(), pool=rules.save_offer_pool,
-                        discount_percent=rules.save_offer_discount_percent, source="generated",
-                        expires_at=now + rules.save_offer_valid, customer_id=customer_id,
-                        assigned_at=now, created_at=now)
+        row = PromoCode(
+            code=_generated_code(),
+            pool=rules.save_offer_pool,
+            discount_percent=rules.save_offer_discount_percent,
+            source="generated",
+            expires_at=now + rules.save_offer_valid,
+            customer_id=customer_id,
+            assigned_at=now,
+            created_at=now,
+        )
         try:
             async with session.begin_nested():
                 session.add(row)
@@ -132,8 +151,16 @@ async def load_promo_codes(
     for code in wanted:
         if code in existing:
             continue
-        session.add(PromoCode(code=code, pool=pool, discount_percent=discount_percent, source="pool",
-                              expires_at=expires_at, created_at=now))
+        session.add(
+            PromoCode(
+                code=code,
+                pool=pool,
+                discount_percent=discount_percent,
+                source="pool",
+                expires_at=expires_at,
+                created_at=now,
+            )
+        )
         added += 1
     await session.flush()
     return added, sorted(existing)

@@ -1,5 +1,4 @@
-"""Requested features ('it shipped' news) and the exit-interview report.
-"""
+"""Requested features ('it shipped' news) and the exit-interview report."""
 
 from __future__ import annotations
 
@@ -45,17 +44,26 @@ async def feature_shipped(
         if await session.scalar(select(ShippedFeature.id).where(ShippedFeature.feature_key == k)) is None:
             session.add(ShippedFeature(feature_key=k, label=feature.strip()[:256], shipped_at=now))
     rows = (
-        await session.execute(
-            select(FeatureRequest).where(FeatureRequest.feature_key.in_(keys),
-                                         FeatureRequest.shipped_at.is_(None))
+        (
+            await session.execute(
+                select(FeatureRequest).where(
+                    FeatureRequest.feature_key.in_(keys), FeatureRequest.shipped_at.is_(None)
+                )
+            )
         )
-    ).scalars().all()
+        .scalars()
+        .all()
+    )
     notified = 0
     for req in rows:
         req.shipped_at = now
         queued = await queue_notice(
-            session, clock=clock, customer_id=req.customer_id, kind="feature_shipped",
-            dedupe_key=f"feature:{req.customer_id}:{req.feature_key}", policy=REQUESTED,
+            session,
+            clock=clock,
+            customer_id=req.customer_id,
+            kind="feature_shipped",
+            dedupe_key=f"feature:{req.customer_id}:{req.feature_key}",
+            policy=REQUESTED,
             params={"feature": feature.strip()[:256], "asked": req.label},
             deadline=now + timedelta(days=30),
         )
@@ -124,13 +132,17 @@ async def report(
 
     # Saved: the customer ordered again within the window after their (first) interview.
     orders = (
-        await session.execute(
-            select(Order.customer_id, Order.placed_at).where(
-                Order.customer_id.in_(list(first_by_customer)),
-                Order.status.in_(("completed", "partially_refunded")),
+        (
+            await session.execute(
+                select(Order.customer_id, Order.placed_at).where(
+                    Order.customer_id.in_(list(first_by_customer)),
+                    Order.status.in_(("completed", "partially_refunded")),
+                )
             )
-        )
-    ).all() if first_by_customer else []
+        ).all()
+        if first_by_customer
+        else []
+    )
     saved_customers: set[int] = set()
     for cid, placed in orders:
         start = first_by_customer[cid].sent_at
@@ -138,7 +150,8 @@ async def report(
         if start < placed <= start + rules.save_window:
             saved_customers.add(cid)
     in_window = sum(
-        1 for cid, r in first_by_customer.items()
+        1
+        for cid, r in first_by_customer.items()
         if cid not in saved_customers and r.sent_at is not None and r.sent_at + rules.save_window > now
     )
 
@@ -146,13 +159,16 @@ async def report(
     counts = Counter(str(r.reason) for r in answered)
     saved_by_reason = Counter(str(r.reason) for r in answered if r.customer_id in saved_customers)
     reasons = [
-        ReasonLine(reason, counts[reason], percent(counts[reason], len(answered)),
-                   saved_by_reason[reason])
+        ReasonLine(reason, counts[reason], percent(counts[reason], len(answered)), saved_by_reason[reason])
         for reason in sorted(counts, key=lambda k: (-counts[k], REASONS.index(k)))
     ]
 
-    fstmt = select(FeatureRequest.feature_key, func.count(), func.min(FeatureRequest.label),
-                   func.max(FeatureRequest.shipped_at)).group_by(FeatureRequest.feature_key)
+    fstmt = select(
+        FeatureRequest.feature_key,
+        func.count(),
+        func.min(FeatureRequest.label),
+        func.max(FeatureRequest.shipped_at),
+    ).group_by(FeatureRequest.feature_key)
     if since is not None:
         fstmt = fstmt.where(FeatureRequest.created_at >= since)
     if until is not None:
@@ -161,16 +177,29 @@ async def report(
     offers = [r.promo_code_id for r in rows if r.promo_code_id is not None]
     redeemed = 0
     if offers:
-        redeemed = int(await session.scalar(
-            select(func.count()).select_from(PromoCode)
-            .where(PromoCode.id.in_(offers), PromoCode.redeemed_at.is_not(None))
-        ) or 0)
+        redeemed = int(
+            await session.scalar(
+                select(func.count())
+                .select_from(PromoCode)
+                .where(PromoCode.id.in_(offers), PromoCode.redeemed_at.is_not(None))
+            )
+            or 0
+        )
     return ExitReport(
-        since=since, until=until, interviews=len(rows), answered=len(answered),
-        response_rate_percent=percent(len(answered), len(rows)), reasons=reasons,
-        top_features=[FeatureLine(label, key, int(n), shipped is not None)
-                      for key, n, label, shipped in features],
-        save_window_days=rules.save_window.days, customers=len(first_by_customer),
-        saved=len(saved_customers), save_rate_percent=percent(len(saved_customers), len(first_by_customer)),
-        still_in_window=in_window, offers_given=len(offers), offers_redeemed=redeemed,
+        since=since,
+        until=until,
+        interviews=len(rows),
+        answered=len(answered),
+        response_rate_percent=percent(len(answered), len(rows)),
+        reasons=reasons,
+        top_features=[
+            FeatureLine(label, key, int(n), shipped is not None) for key, n, label, shipped in features
+        ],
+        save_window_days=rules.save_window.days,
+        customers=len(first_by_customer),
+        saved=len(saved_customers),
+        save_rate_percent=percent(len(saved_customers), len(first_by_customer)),
+        still_in_window=in_window,
+        offers_given=len(offers),
+        offers_redeemed=redeemed,
     )

@@ -15,7 +15,14 @@ if TYPE_CHECKING:
 
 
 REASONS: tuple[str, ...] = (
-    "price", "feature", "competitor", "not_needed", "technical", "support", "break", "other",
+    "price",
+    "feature",
+    "competitor",
+    "not_needed",
+    "technical",
+    "support",
+    "break",
+    "other",
 )
 # Reasons that need a second answer in words (optional except for "other").
 DETAIL_REASONS = ("feature", "competitor", "other")

@@ -290,9 +290,9 @@ class FaqIndex:
             if config.prefix_len and len(stem) >= config.prefix_len:
                 head = stem[: config.prefix_len]
                 for term in self._heads(config.prefix_len).get(head, ()):
-                        common = len(_common_prefix(term, stem))
-                        sim = 0.6 + 0.3 * common / max(len(term), len(stem))
-                        found[term] = max(found.get(term, 0.0), sim)
+                    common = len(_common_prefix(term, stem))
+                    sim = 0.6 + 0.3 * common / max(len(term), len(stem))
+                    found[term] = max(found.get(term, 0.0), sim)
         best = tuple(sorted(found.items(), key=lambda kv: -kv[1])[: config.max_word_variants])
         if len(self._resolved) > 20_000:
             self._resolved.clear()

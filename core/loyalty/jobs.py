@@ -1,5 +1,4 @@
-"""The scheduled loyalty jobs: birthday rewards and points expiry (each row once, guarded).
-"""
+"""The scheduled loyalty jobs: birthday rewards and points expiry (each row once, guarded)."""
 
 from __future__ import annotations
 
@@ -42,8 +41,9 @@ async def set_birthday(session: AsyncSession, *, clock: Clock, customer_id: int,
     row.birthday, row.updated_at = birthday, now
     profile = await session.get(LoyaltyProfile, customer_id)
     if profile is None:
-        session.add(LoyaltyProfile(customer_id=customer_id, birthday=birthday, birthday_set_at=now,
-                                   updated_at=now))
+        session.add(
+            LoyaltyProfile(customer_id=customer_id, birthday=birthday, birthday_set_at=now, updated_at=now)
+        )
     elif profile.birthday != birthday:
         profile.birthday, profile.birthday_set_at, profile.updated_at = birthday, now, now
     await session.flush()
@@ -71,9 +71,16 @@ async def run_birthdays(
     rewarded: list[int] = []
     for customer, profile in rows:
         ok, got = await guarded(
-            session, job="loyalty birthdays", customer_id=customer.id,
+            session,
+            job="loyalty birthdays",
+            customer_id=customer.id,
             step=lambda c=customer, p=profile: _birthday_one(  # type: ignore[misc]
-                session, clock=clock, rules=rules, now=now, customer=c, profile=p,
+                session,
+                clock=clock,
+                rules=rules,
+                now=now,
+                customer=c,
+                profile=p,
                 default_timezone=default_timezone,
             ),
         )
@@ -84,33 +91,52 @@ async def run_birthdays(
 
 
 async def _birthday_one(
-    session: AsyncSession, *, clock: Clock, rules: LoyaltyRules, now: datetime, customer: Customer,
-    profile: LoyaltyProfile | None, default_timezone: str,
+    session: AsyncSession,
+    *,
+    clock: Clock,
+    rules: LoyaltyRules,
+    now: datetime,
+    customer: Customer,
+    profile: LoyaltyProfile | None,
+    default_timezone: str,
 ) -> bool:
     if customer.birthday is None:
         return False
     if profile is None:
-        profile = LoyaltyProfile(customer_id=customer.id, birthday=customer.birthday,
-                                 birthday_set_at=min(customer.updated_at, now), updated_at=now)
+        profile = LoyaltyProfile(
+            customer_id=customer.id,
+            birthday=customer.birthday,
+            birthday_set_at=min(customer.updated_at, now),
+            updated_at=now,
+        )
         session.add(profile)
     elif profile.birthday != customer.birthday:
         profile.birthday = customer.birthday
         profile.birthday_set_at = min(customer.updated_at, now)
         profile.updated_at = now
     today = now.astimezone(zone(customer.timezone, default_timezone)).date()
-    if birthday_refusal(birthday=customer.birthday, today=today, set_at=profile.birthday_set_at,
-                        rules=rules):
+    if birthday_refusal(birthday=customer.birthday, today=today, set_at=profile.birthday_set_at, rules=rules):
         return False
     _, dup = await _add_entry(
-        session, now=now, customer_id=customer.id, kind="birthday", points=rules.birthday_reward,
-        reason=f"Birthday {today.year}", key=f"birthday:{customer.id}:{today.year}",
+        session,
+        now=now,
+        customer_id=customer.id,
+        kind="birthday",
+        points=rules.birthday_reward,
+        reason=f"Birthday {today.year}",
+        key=f"birthday:{customer.id}:{today.year}",
     )
     if dup:
         return False
     await queue_notice(
-        session, clock=clock, customer_id=customer.id, kind="birthday",
-        dedupe_key=f"birthday:{customer.id}:{today.year}", policy=PROACTIVE,
-        params={"points": rules.birthday_reward}, deadline=now + timedelta(days=2),
+        session,
+        clock=clock,
+        customer_id=customer.id,
+        kind="birthday",
+        dedupe_key=f"birthday:{customer.id}:{today.year}",
+        policy=PROACTIVE,
+        params={"points": rules.birthday_reward},
+        deadline=now + timedelta(days=2),
     )
     return True
 
@@ -138,12 +164,16 @@ async def run_expiry(
                         select(
                             LedgerEntry.customer_id,
                             func.sum(case((LedgerEntry.available_at <= now, LedgerEntry.points), else_=0)),
-                            func.max(case((LedgerEntry.kind.in_(ACTIVITY_KINDS), LedgerEntry.created_at),
-                                          else_=None)),
+                            func.max(
+                                case(
+                                    (LedgerEntry.kind.in_(ACTIVITY_KINDS), LedgerEntry.created_at), else_=None
+                                )
+                            ),
                         )
                         .group_by(LedgerEntry.customer_id)
-                        .having(func.sum(case((LedgerEntry.available_at <= now, LedgerEntry.points),
-                                              else_=0)) > 0)
+                        .having(
+                            func.sum(case((LedgerEntry.available_at <= now, LedgerEntry.points), else_=0)) > 0
+                        )
                     )
                 ).all()
             )
@@ -158,9 +188,17 @@ async def run_expiry(
     expired: list[int] = []
     for cid, spendable, last_ledger in rows:
         ok, outcome = await guarded(
-            session, job="loyalty expiry", customer_id=int(cid),
+            session,
+            job="loyalty expiry",
+            customer_id=int(cid),
             step=lambda c=int(cid), p=int(spendable), ll=last_ledger: _expiry_one(  # type: ignore[misc]
-                session, clock=clock, rules=rules, now=now, cid=c, spendable=p, last_ledger=ll,
+                session,
+                clock=clock,
+                rules=rules,
+                now=now,
+                cid=c,
+                spendable=p,
+                last_ledger=ll,
                 last_purchase=stats.get(c, PurchaseStats()).last_purchase_at,
             ),
         )
@@ -176,8 +214,13 @@ async def _expiry_rows_in_python(session: AsyncSession, *, now: datetime) -> lis
     totals: dict[int, int] = {}
     last: dict[int, datetime] = {}
     result = await session.execute(
-        select(LedgerEntry.customer_id, LedgerEntry.points, LedgerEntry.available_at, LedgerEntry.kind,
-               LedgerEntry.created_at)
+        select(
+            LedgerEntry.customer_id,
+            LedgerEntry.points,
+            LedgerEntry.available_at,
+            LedgerEntry.kind,
+            LedgerEntry.created_at,
+        )
     )
     for cid, points, available_at, kind, created_at in result:
         if available_at <= now:
@@ -188,8 +231,15 @@ async def _expiry_rows_in_python(session: AsyncSession, *, now: datetime) -> lis
 
 
 async def _expiry_one(
-    session: AsyncSession, *, clock: Clock, rules: LoyaltyRules, now: datetime, cid: int, spendable: int,
-    last_ledger: datetime | None, last_purchase: datetime | None,
+    session: AsyncSession,
+    *,
+    clock: Clock,
+    rules: LoyaltyRules,
+    now: datetime,
+    cid: int,
+    spendable: int,
+    last_ledger: datetime | None,
+    last_purchase: datetime | None,
 ) -> str | None:
     assert rules.expiry is not None
     last = max((d for d in (last_ledger, last_purchase) if d), default=None)
@@ -200,15 +250,23 @@ async def _expiry_one(
     anchor = last.strftime("%Y%m%dT%H%M%S")
     if stage == "warn":
         queued = await queue_notice(
-            session, clock=clock, customer_id=cid, kind="expiry_warning",
-            dedupe_key=f"expiry_warning:{cid}:{anchor}", policy=PROACTIVE,
+            session,
+            clock=clock,
+            customer_id=cid,
+            kind="expiry_warning",
+            dedupe_key=f"expiry_warning:{cid}:{anchor}",
+            policy=PROACTIVE,
             params={"points": spendable, "expires_at": when.isoformat()},
             deadline=when - timedelta(hours=12),
         )
         return "warned" if queued else None
     await _lock_customer(session, cid)
     _, dup = await _add_entry(
-        session, now=now, customer_id=cid, kind="expire", points=-spendable,
+        session,
+        now=now,
+        customer_id=cid,
+        kind="expire",
+        points=-spendable,
         reason=f"Expired after {rules.expiry.days} days without activity",
         key=f"expire:{cid}:{anchor}",
     )

@@ -80,20 +80,32 @@ async def _add_entry(
             raise Conflict(
                 "this idempotency key was already used for a different movement",
                 code="idempotency_conflict",
-                details={"idempotency_key": key, "existing": {
-                    "kind": existing.kind, "points": existing.points}},
+                details={
+                    "idempotency_key": key,
+                    "existing": {"kind": existing.kind, "points": existing.points},
+                },
             )
         return existing, True
     row = LedgerEntry(
-        customer_id=customer_id, kind=kind, points=points, reason=reason[:256], idempotency_key=key,
-        order_id=order_id, reverses_id=reverses_id, available_at=available_at or now, created_at=now,
+        customer_id=customer_id,
+        kind=kind,
+        points=points,
+        reason=reason[:256],
+        idempotency_key=key,
+        order_id=order_id,
+        reverses_id=reverses_id,
+        available_at=available_at or now,
+        created_at=now,
     )
     try:
         async with session.begin_nested():
             session.add(row)
     except IntegrityError:
-        raise Conflict("this idempotency key is being used right now; retry",
-                       code="idempotency_conflict", details={"idempotency_key": key}) from None
+        raise Conflict(
+            "this idempotency key is being used right now; retry",
+            code="idempotency_conflict",
+            details={"idempotency_key": key},
+        ) from None
     return row, False
 
 
@@ -124,12 +136,21 @@ async def _sums_sql(
     spendable, pending, pending_until = (
         await session.execute(
             select(
-                func.coalesce(func.sum(case((LedgerEntry.available_at <= now, LedgerEntry.points),
-                                            else_=0)), 0),
-                func.coalesce(func.sum(case((LedgerEntry.available_at > now, LedgerEntry.points),
-                                            else_=0)), 0),
-                func.min(case((and_(LedgerEntry.available_at > now, LedgerEntry.points > 0),
-                               LedgerEntry.available_at), else_=None)),
+                func.coalesce(
+                    func.sum(case((LedgerEntry.available_at <= now, LedgerEntry.points), else_=0)), 0
+                ),
+                func.coalesce(
+                    func.sum(case((LedgerEntry.available_at > now, LedgerEntry.points), else_=0)), 0
+                ),
+                func.min(
+                    case(
+                        (
+                            and_(LedgerEntry.available_at > now, LedgerEntry.points > 0),
+                            LedgerEntry.available_at,
+                        ),
+                        else_=None,
+                    )
+                ),
             ).where(LedgerEntry.customer_id == customer_id)
         )
     ).one()
@@ -152,12 +173,19 @@ async def balance(
     expires = expiry_at(last_activity=last_activity, rules=rules) if spendable > 0 else None
     stage = expiry_stage(spendable=spendable, last_activity=last_activity, now=now, rules=rules)
     return BalanceView(
-        customer_id=customer_id, spendable=spendable, pending=pending, pending_until=pending_until,
-        currency=rules.currency, spend_minor=stats.spend_minor, orders=stats.orders,
+        customer_id=customer_id,
+        spendable=spendable,
+        pending=pending,
+        pending_until=pending_until,
+        currency=rules.currency,
+        spend_minor=stats.spend_minor,
+        orders=stats.orders,
         tier=tier_for(spend_minor=stats.spend_minor, orders=stats.orders, rules=rules),
         next_tier=next_tier(spend_minor=stats.spend_minor, orders=stats.orders, rules=rules),
-        last_purchase_at=stats.last_purchase_at, last_activity_at=last_activity,
-        expires_at=expires, expiring_soon=stage in ("warn", "expire"),
+        last_purchase_at=stats.last_purchase_at,
+        last_activity_at=last_activity,
+        expires_at=expires,
+        expiring_soon=stage in ("warn", "expire"),
     )
 
 
@@ -180,16 +208,25 @@ async def history(
 
 
 async def _movement(
-    session: AsyncSession, *, clock: Clock, rules: LoyaltyRules, customer_id: int, kind: str,
-    points: int, reason: str, idempotency_key: str, at_most_spendable: bool = False,
+    session: AsyncSession,
+    *,
+    clock: Clock,
+    rules: LoyaltyRules,
+    customer_id: int,
+    kind: str,
+    points: int,
+    reason: str,
+    idempotency_key: str,
+    at_most_spendable: bool = False,
 ) -> MovementResult:
     """Record an API movement once per key (a debit past the spendable balance is refused)."""
     await _lock_customer(session, customer_id)
     key = f"api:{idempotency_key}"
     now = clock.now()
-    if at_most_spendable and await session.scalar(
-        select(LedgerEntry.id).where(LedgerEntry.idempotency_key == key)
-    ) is None:
+    if (
+        at_most_spendable
+        and await session.scalar(select(LedgerEntry.id).where(LedgerEntry.idempotency_key == key)) is None
+    ):
         spendable, pending, _ = await _sums(session, customer_id, now)
         if -points > spendable:
             raise Conflict(
@@ -197,10 +234,12 @@ async def _movement(
                 code="insufficient_points",
                 details={"spendable": spendable, "pending": pending, "requested": -points},
             )
-    entry, dup = await _add_entry(session, now=now, customer_id=customer_id, kind=kind, points=points,
-                                  reason=reason, key=key)
-    return MovementResult(_entry_view(entry), dup,
-                          await balance(session, clock=clock, rules=rules, customer_id=customer_id))
+    entry, dup = await _add_entry(
+        session, now=now, customer_id=customer_id, kind=kind, points=points, reason=reason, key=key
+    )
+    return MovementResult(
+        _entry_view(entry), dup, await balance(session, clock=clock, rules=rules, customer_id=customer_id)
+    )
 
 
 async def earn(
@@ -216,8 +255,16 @@ async def earn(
     """Credit points outside an order (a goodwill gesture, a campaign bonus); spendable at once."""
     if points <= 0:
         raise Invalid("points to earn must be positive", code="invalid_points")
-    return await _movement(session, clock=clock, rules=rules, customer_id=customer_id, kind="earn",
-                           points=points, reason=reason, idempotency_key=idempotency_key)
+    return await _movement(
+        session,
+        clock=clock,
+        rules=rules,
+        customer_id=customer_id,
+        kind="earn",
+        points=points,
+        reason=reason,
+        idempotency_key=idempotency_key,
+    )
 
 
 async def redeem(
@@ -233,9 +280,17 @@ async def redeem(
     """Spend points; more than the spendable balance is refused and nothing changes."""
     if points <= 0:
         raise Invalid("points to redeem must be positive", code="invalid_points")
-    return await _movement(session, clock=clock, rules=rules, customer_id=customer_id, kind="redeem",
-                           points=-points, reason=reason, idempotency_key=idempotency_key,
-                           at_most_spendable=True)
+    return await _movement(
+        session,
+        clock=clock,
+        rules=rules,
+        customer_id=customer_id,
+        kind="redeem",
+        points=-points,
+        reason=reason,
+        idempotency_key=idempotency_key,
+        at_most_spendable=True,
+    )
 
 
 async def adjust(
@@ -251,8 +306,16 @@ async def adjust(
     """A manual correction either way (may take the balance below zero: it is a correction)."""
     if points == 0:
         raise Invalid("an adjustment cannot be zero", code="invalid_points")
-    return await _movement(session, clock=clock, rules=rules, customer_id=customer_id, kind="adjust",
-                           points=points, reason=reason, idempotency_key=idempotency_key)
+    return await _movement(
+        session,
+        clock=clock,
+        rules=rules,
+        customer_id=customer_id,
+        kind="adjust",
+        points=points,
+        reason=reason,
+        idempotency_key=idempotency_key,
+    )
 
 
 # ------------------------------------------------------------------ staff card
@@ -263,5 +326,11 @@ async def card_facts(
 ) -> dict[str, Any]:
     """Tier, balance and spend for the staff card."""
     view = await balance(session, clock=clock, rules=rules, customer_id=customer_id)
-    return {"tier": view.tier, "points": view.spendable, "pending": view.pending,
-            "orders": view.orders, "spend_minor": view.spend_minor, "currency": view.currency}
+    return {
+        "tier": view.tier,
+        "points": view.spendable,
+        "pending": view.pending,
+        "orders": view.orders,
+        "spend_minor": view.spend_minor,
+        "currency": view.currency,
+    }

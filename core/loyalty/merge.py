@@ -28,12 +28,8 @@ from storage.models_loyalty import (
 async def merge_customer_rows(session: AsyncSession, from_id: int, to_id: int) -> None:
     """Re-home every row of `from_id` to `to_id`, dropping what would duplicate."""
     for model in (Order, LedgerEntry, ReferralCode, Survey, ExitInterview, LoyaltyNotice):
-        await session.execute(
-            update(model).where(model.customer_id == from_id).values(customer_id=to_id)
-        )
-    await session.execute(
-        update(PromoCode).where(PromoCode.customer_id == from_id).values(customer_id=to_id)
-    )
+        await session.execute(update(model).where(model.customer_id == from_id).values(customer_id=to_id))
+    await session.execute(update(PromoCode).where(PromoCode.customer_id == from_id).values(customer_id=to_id))
     # One feature request per customer and feature.
     target_keys = select(FeatureRequest.feature_key).where(FeatureRequest.customer_id == to_id)
     await session.execute(
@@ -72,14 +68,17 @@ async def scrub_erased(session: AsyncSession) -> int:
     erased = select(Customer.id).where(Customer.erased_at.is_not(None))
     done = 0
     for stmt in (
-        update(Survey).where(Survey.customer_id.in_(erased), Survey.comment.is_not(None))
+        update(Survey)
+        .where(Survey.customer_id.in_(erased), Survey.comment.is_not(None))
         .values(comment=None),
-        update(ExitInterview).where(ExitInterview.customer_id.in_(erased), ExitInterview.detail.is_not(None))
+        update(ExitInterview)
+        .where(ExitInterview.customer_id.in_(erased), ExitInterview.detail.is_not(None))
         .values(detail=None),
-        update(FeatureRequest).where(FeatureRequest.customer_id.in_(erased),
-                                     FeatureRequest.label != FeatureRequest.feature_key)
+        update(FeatureRequest)
+        .where(FeatureRequest.customer_id.in_(erased), FeatureRequest.label != FeatureRequest.feature_key)
         .values(label=FeatureRequest.feature_key),
-        update(LoyaltyNotice).where(LoyaltyNotice.customer_id.in_(erased), LoyaltyNotice.status == "queued")
+        update(LoyaltyNotice)
+        .where(LoyaltyNotice.customer_id.in_(erased), LoyaltyNotice.status == "queued")
         .values(status="skipped", error="erased", params={}),
     ):
         result = await session.execute(stmt.execution_options(synchronize_session=False))

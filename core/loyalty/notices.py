@@ -95,13 +95,17 @@ async def claim_recipient(
     its `reason_field`).
     """
     gate = (
-        Gate("skip", late_reason) if deadline is not None and deadline < now
-        else await contact_gate(session, customer_id=row.customer_id, now=now, cap=cap,
-                                policy=policy, deadline=deadline)
+        Gate("skip", late_reason)
+        if deadline is not None and deadline < now
+        else await contact_gate(
+            session, customer_id=row.customer_id, now=now, cap=cap, policy=policy, deadline=deadline
+        )
     )
     table = queue or QUEUE
-    if gate.action == "send" and policy != SERVICE and await in_flight(
-        session, [row.customer_id], exclude=(table.name, row.id)
+    if (
+        gate.action == "send"
+        and policy != SERVICE
+        and await in_flight(session, [row.customer_id], exclude=(table.name, row.id))
     ):
         # Another proactive message to this person is on its way; it is counted when sent, and
         # then the budget decides about this one.
@@ -150,9 +154,16 @@ async def queue_notice(
         async with session.begin_nested():
             session.add(
                 LoyaltyNotice(
-                    customer_id=customer_id, kind=kind, dedupe_key=dedupe_key, params=params or {},
-                    policy=policy, status="queued", not_before=not_before or now, deadline=deadline,
-                    attempts=0, created_at=now,
+                    customer_id=customer_id,
+                    kind=kind,
+                    dedupe_key=dedupe_key,
+                    params=params or {},
+                    policy=policy,
+                    status="queued",
+                    not_before=not_before or now,
+                    deadline=deadline,
+                    attempts=0,
+                    created_at=now,
                 )
             )
     except IntegrityError:  # queued concurrently
@@ -170,9 +181,17 @@ async def claim_notices(
     await lock_customers(session, [r.customer_id for r in rows])
     out: list[OutgoingNotice] = []
     for row in rows:
-        customer = await claim_recipient(session, row, now=now, cap=cap, policy=row.policy,
-                                         deadline=row.deadline, late_reason="deadline passed",
-                                         reason_field="error", owner=owner)
+        customer = await claim_recipient(
+            session,
+            row,
+            now=now,
+            cap=cap,
+            policy=row.policy,
+            deadline=row.deadline,
+            late_reason="deadline passed",
+            reason_field="error",
+            owner=owner,
+        )
         if customer is not None:
             row.attempts += 1
             out.append(OutgoingNotice(row.id, customer, row.kind, dict(row.params or {})))
@@ -189,7 +208,10 @@ async def notice_sent(session: AsyncSession, *, clock: Clock, notice_id: int) ->
     row.owner, row.lease_until = None, None
     if row.policy != SERVICE:
         await record_contact(
-            session, customer_id=row.customer_id, kind=f"loyalty:{row.kind}", ref=str(row.id),
+            session,
+            customer_id=row.customer_id,
+            kind=f"loyalty:{row.kind}",
+            ref=str(row.id),
             now=clock.now(),
         )
     await session.flush()
@@ -212,21 +234,31 @@ async def recover_notices(session: AsyncSession, *, now: datetime, everything: b
     arrived: never sent twice."""
     gone: list[tuple[int, int]] = []
     _, lost = await delivery.recover(
-        session, QUEUE, now=now, everything=everything,
-        lost={"status": "sent", "error": "in flight when the process stopped; not repeated"}, lost_rows=gone,
+        session,
+        QUEUE,
+        now=now,
+        everything=everything,
+        lost={"status": "sent", "error": "in flight when the process stopped; not repeated"},
+        lost_rows=gone,
     )
     if gone:  # they probably arrived: counted against the budget (service notices are not)
         ids = [i for i, _ in gone]
         rows = (
             await session.execute(
-                select(LoyaltyNotice.id, LoyaltyNotice.policy, LoyaltyNotice.kind)
-                .where(LoyaltyNotice.id.in_(ids))
+                select(LoyaltyNotice.id, LoyaltyNotice.policy, LoyaltyNotice.kind).where(
+                    LoyaltyNotice.id.in_(ids)
+                )
             )
         ).all()
         policies = {r[0]: r[1] for r in rows}
         kinds = {r[0]: r[2] for r in rows}
         for notice_id, customer_id in gone:
             if policies.get(notice_id) != SERVICE:
-                await record_contact(session, customer_id=customer_id, kind=f"loyalty:{kinds.get(notice_id)}",
-                                     ref=str(notice_id), now=now)
+                await record_contact(
+                    session,
+                    customer_id=customer_id,
+                    kind=f"loyalty:{kinds.get(notice_id)}",
+                    ref=str(notice_id),
+                    now=now,
+                )
     return lost

@@ -1,5 +1,4 @@
-"""Orders from the backend: record (idempotent), refund (points reversed), look up.
-"""
+"""Orders from the backend: record (idempotent), refund (points reversed), look up."""
 
 from __future__ import annotations
 
@@ -36,7 +35,8 @@ from storage.models_loyalty import (
 async def _reversed_points(session: AsyncSession, order_id: int) -> int:
     total = await session.scalar(
         select(func.coalesce(func.sum(LedgerEntry.points), 0)).where(
-            LedgerEntry.order_id == order_id, LedgerEntry.kind == "reversal",
+            LedgerEntry.order_id == order_id,
+            LedgerEntry.kind == "reversal",
             LedgerEntry.reverses_id.in_(
                 select(LedgerEntry.id).where(LedgerEntry.order_id == order_id, LedgerEntry.kind == "earn")
             ),
@@ -51,9 +51,7 @@ async def _view_of(session: AsyncSession, row: Order) -> OrderView:
 
 
 async def _order_row(session: AsyncSession, order_id: str) -> Order | None:
-    return (
-        await session.execute(select(Order).where(Order.external_id == order_id))
-    ).scalar_one_or_none()
+    return (await session.execute(select(Order).where(Order.external_id == order_id))).scalar_one_or_none()
 
 
 async def get_order(session: AsyncSession, *, order_id: str) -> OrderView:
@@ -93,8 +91,11 @@ async def record_order(
     if amount_minor > MAX_ORDER_MINOR:
         raise Invalid(f"amount is at most {MAX_ORDER_MINOR} minor units", code="invalid_amount")
     if placed_at > now + FUTURE_SKEW:
-        raise Invalid("placed_at is in the future", code="placed_at_in_future",
-                      details={"placed_at": placed_at.isoformat(), "now": now.isoformat()})
+        raise Invalid(
+            "placed_at is in the future",
+            code="placed_at_in_future",
+            details={"placed_at": placed_at.isoformat(), "now": now.isoformat()},
+        )
     base_minor = rules.to_base_minor(amount_minor, currency)
 
     existing = await _order_row(session, order_id)
@@ -109,9 +110,19 @@ async def record_order(
     customer = await _lock_customer(session, int(found))
 
     row = Order(
-        external_id=order_id, customer_id=customer.id, amount_minor=amount_minor, currency=currency,
-        base_amount_minor=base_minor, refunded_minor=0, base_refunded_minor=0, status="completed",
-        points_earned=0, promo_code=promo_code, placed_at=placed_at, created_at=now, updated_at=now,
+        external_id=order_id,
+        customer_id=customer.id,
+        amount_minor=amount_minor,
+        currency=currency,
+        base_amount_minor=base_minor,
+        refunded_minor=0,
+        base_refunded_minor=0,
+        status="completed",
+        points_earned=0,
+        promo_code=promo_code,
+        placed_at=placed_at,
+        created_at=now,
+        updated_at=now,
     )
     try:
         async with session.begin_nested():
@@ -124,14 +135,19 @@ async def record_order(
     if points > 0:
         row.points_earned = points
         await _add_entry(
-            session, now=now, customer_id=customer.id, kind="earn", points=points,
-            reason=f"Order {order_id}", key=f"order:{order_id}:earn", order_id=row.id,
+            session,
+            now=now,
+            customer_id=customer.id,
+            kind="earn",
+            points=points,
+            reason=f"Order {order_id}",
+            key=f"order:{order_id}:earn",
+            order_id=row.id,
             available_at=max(now, placed_at + rules.pending),
         )
     if promo_code:
         await _mark_promo_redeemed(session, now=now, code=promo_code, order_id=order_id)
-    rewarded = await _reward_referral(session, clock=clock, rules=rules, referred_id=customer.id,
-                                      order=row)
+    rewarded = await _reward_referral(session, clock=clock, rules=rules, referred_id=customer.id, order=row)
     await session.flush()
     return OrderResult(_order_view(row, customer_external_id), True, points, rewarded)
 
@@ -144,9 +160,12 @@ async def _acknowledge(
         raise Conflict(
             "an order with this id was already recorded with different data",
             code="order_conflict",
-            details={"order_id": row.external_id, "customer_external_id": ext,
-                     "amount": str(from_minor(row.amount_minor, row.currency)),
-                     "currency": row.currency},
+            details={
+                "order_id": row.external_id,
+                "customer_external_id": ext,
+                "amount": str(from_minor(row.amount_minor, row.currency)),
+                "currency": row.currency,
+            },
         )
     return OrderResult(await _view_of(session, row), False, 0)
 
@@ -156,8 +175,10 @@ async def _mark_promo_redeemed(session: AsyncSession, *, now: datetime, code: st
     # the exact one wins.
     promo = (
         await session.execute(
-            select(PromoCode).where(func.upper(PromoCode.code) == code.upper())
-            .order_by((PromoCode.code == code).desc(), PromoCode.id).limit(1)
+            select(PromoCode)
+            .where(func.upper(PromoCode.code) == code.upper())
+            .order_by((PromoCode.code == code).desc(), PromoCode.id)
+            .limit(1)
         )
     ).scalar_one_or_none()
     if promo is not None and promo.redeemed_at is None:
@@ -192,8 +213,9 @@ async def refund_order(
     elif amount is None:
         key = "full"
     else:
-        raise Invalid("a partial refund needs its refund_id (to make retries safe)",
-                      code="refund_id_required")
+        raise Invalid(
+            "a partial refund needs its refund_id (to make retries safe)", code="refund_id_required"
+        )
     done = (
         await session.execute(
             select(OrderRefund).where(OrderRefund.order_id == row.id, OrderRefund.refund_key == key)
@@ -230,22 +252,34 @@ async def refund_order(
     ).scalar_one_or_none()
     if earn_entry is not None:
         reversed_now = points_to_reverse(
-            points_earned=earn_entry.points, amount_minor=row.amount_minor,
+            points_earned=earn_entry.points,
+            amount_minor=row.amount_minor,
             refunded_minor=row.refunded_minor,
             already_reversed=await _reversed_points(session, row.id),
         )
         if reversed_now > 0:
             await _add_entry(
-                session, now=now, customer_id=row.customer_id, kind="reversal", points=-reversed_now,
+                session,
+                now=now,
+                customer_id=row.customer_id,
+                kind="reversal",
+                points=-reversed_now,
                 reason=f"{'Cancelled' if cancel else 'Refund of'} order {order_id}",
-                key=f"order:{order_id}:{key}", order_id=row.id, reverses_id=earn_entry.id,
+                key=f"order:{order_id}:{key}",
+                order_id=row.id,
+                reverses_id=earn_entry.id,
                 # A reversal of points still pending stays pending, so the two net out.
                 available_at=earn_entry.available_at,
             )
     session.add(
-        OrderRefund(order_id=row.id, refund_key=key, amount_minor=refund_minor,
-                    points_reversed=reversed_now, reason=(reason or None) and reason[:256],
-                    created_at=now)
+        OrderRefund(
+            order_id=row.id,
+            refund_key=key,
+            amount_minor=refund_minor,
+            points_reversed=reversed_now,
+            reason=(reason or None) and reason[:256],
+            created_at=now,
+        )
     )
     if full:
         await _void_referral(session, now=now, order=row)

@@ -1,5 +1,4 @@
-"""Read-only purchase figures and tiers per customer, which NPS and outreach segment on.
-"""
+"""Read-only purchase figures and tiers per customer, which NPS and outreach segment on."""
 
 from __future__ import annotations
 

@@ -1,5 +1,4 @@
-"""Referrals: codes and links, attribution at the first order, rewards and their reversal.
-"""
+"""Referrals: codes and links, attribution at the first order, rewards and their reversal."""
 
 from __future__ import annotations
 
@@ -69,8 +68,11 @@ async def referral_info(session: AsyncSession, *, clock: Clock, customer_id: int
         )
     ).one()
     return ReferralInfo(
-        code=code, link=referral_link(await bot_username(session), code),
-        start_command=f"/start {REFERRAL_PREFIX}{code}", invited=int(invited), rewarded=int(rewarded),
+        code=code,
+        link=referral_link(await bot_username(session), code),
+        start_command=f"/start {REFERRAL_PREFIX}{code}",
+        invited=int(invited),
+        rewarded=int(rewarded),
     )
 
 
@@ -96,8 +98,10 @@ async def attribute_referral(
     has_orders = await session.scalar(select(Order.id).where(Order.customer_id == customer_id).limit(1))
     chain = await _referrer_chain(session, int(owner)) if owner is not None else []
     refusal = referral_refusal(
-        referrer_id=int(owner) if owner is not None else None, referred_id=customer_id,
-        referred_has_orders=has_orders is not None, already_referred=already is not None,
+        referrer_id=int(owner) if owner is not None else None,
+        referred_id=customer_id,
+        referred_has_orders=has_orders is not None,
+        already_referred=already is not None,
         referrer_chain=chain,
     )
     if refusal is not None:
@@ -107,8 +111,15 @@ async def attribute_referral(
         return ReferralOutcome("unknown_code")
     try:
         async with session.begin_nested():
-            session.add(Referral(referrer_id=referrer.id, referred_id=customer_id, code=code,
-                                 status="pending", created_at=clock.now()))
+            session.add(
+                Referral(
+                    referrer_id=referrer.id,
+                    referred_id=customer_id,
+                    code=code,
+                    status="pending",
+                    created_at=clock.now(),
+                )
+            )
     except IntegrityError:
         return ReferralOutcome("already_referred", referrer.id)
     return ReferralOutcome("attributed", referrer.id, referrer.first_name)
@@ -129,21 +140,36 @@ async def _reward_referral(
     referred = await session.get(Customer, referred_id)
     available = max(now, order.placed_at + rules.pending)
     sides = [
-        (ref.referrer_id, "referrer", rules.referral_reward_referrer,
-         {"friend": (referred.first_name if referred else None) or ""}),
+        (
+            ref.referrer_id,
+            "referrer",
+            rules.referral_reward_referrer,
+            {"friend": (referred.first_name if referred else None) or ""},
+        ),
         (referred_id, "referred", rules.referral_reward_referred, {}),
     ]
     for customer_id, side, points, params in sides:
         if points <= 0 or (side == "referrer" and (referrer is None or referrer.erased_at is not None)):
             continue
         await _add_entry(
-            session, now=now, customer_id=customer_id, kind="referral", points=points,
-            reason=f"Referral #{ref.id}: first purchase ({side})", key=f"referral:{ref.id}:{side}",
-            order_id=order.id if side == "referred" else None, available_at=available,
+            session,
+            now=now,
+            customer_id=customer_id,
+            kind="referral",
+            points=points,
+            reason=f"Referral #{ref.id}: first purchase ({side})",
+            key=f"referral:{ref.id}:{side}",
+            order_id=order.id if side == "referred" else None,
+            available_at=available,
         )
         await queue_notice(
-            session, clock=clock, customer_id=customer_id, kind=f"referral_{side}",
-            dedupe_key=f"referral:{ref.id}:{side}", policy=SERVICE, params={"points": points, **params},
+            session,
+            clock=clock,
+            customer_id=customer_id,
+            kind=f"referral_{side}",
+            dedupe_key=f"referral:{ref.id}:{side}",
+            policy=SERVICE,
+            params={"points": points, **params},
         )
     ref.status, ref.rewarded_at, ref.order_id = "rewarded", now, order.id
     return True
@@ -159,16 +185,28 @@ async def _void_referral(session: AsyncSession, *, now: datetime, order: Order) 
     if ref is None:
         return
     rewards = (
-        await session.execute(
-            select(LedgerEntry).where(LedgerEntry.idempotency_key.in_(
-                [f"referral:{ref.id}:referrer", f"referral:{ref.id}:referred"]))
+        (
+            await session.execute(
+                select(LedgerEntry).where(
+                    LedgerEntry.idempotency_key.in_(
+                        [f"referral:{ref.id}:referrer", f"referral:{ref.id}:referred"]
+                    )
+                )
+            )
         )
-    ).scalars().all()
+        .scalars()
+        .all()
+    )
     for entry in rewards:
         await _add_entry(
-            session, now=now, customer_id=entry.customer_id, kind="reversal", points=-entry.points,
+            session,
+            now=now,
+            customer_id=entry.customer_id,
+            kind="reversal",
+            points=-entry.points,
             reason=f"Referral #{ref.id}: the qualifying order {order.external_id} was undone",
-            key=f"{entry.idempotency_key}:reversal", reverses_id=entry.id,
+            key=f"{entry.idempotency_key}:reversal",
+            reverses_id=entry.id,
             available_at=entry.available_at,
         )
     ref.status = "void"

@@ -26,7 +26,6 @@ NEVER_BOUGHT, ONE_TIME, REGULAR, PRE_VIP, VIP = "never_bought", "one_time", "reg
 TIERS: tuple[str, ...] = (NEVER_BOUGHT, ONE_TIME, REGULAR, PRE_VIP, VIP)
 
 
-
 # ------------------------------------------------------------------ money
 
 
@@ -175,9 +174,7 @@ def next_tier(*, spend_minor: int, orders: int, rules: LoyaltyRules) -> NextTier
         target, spend, count = PRE_VIP, rules.pre_vip_min_spend, rules.pre_vip_min_orders
     else:
         target, spend, count = VIP, rules.vip_min_spend, rules.vip_min_orders
-    return NextTier(
-        target, max(rules.spend_minor(spend) - spend_minor, 0), max(count - orders, 0)
-    )
+    return NextTier(target, max(rules.spend_minor(spend) - spend_minor, 0), max(count - orders, 0))
 
 
 # ------------------------------------------------------------------ expiry

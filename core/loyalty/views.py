@@ -121,16 +121,30 @@ class ReferralInfo:
 
 def _order_view(row: Order, external_id: str | None, reversed_points: int = 0) -> OrderView:
     return OrderView(
-        order_id=row.external_id, customer_id=row.customer_id, customer_external_id=external_id,
-        amount_minor=row.amount_minor, currency=row.currency, refunded_minor=row.refunded_minor,
-        status=row.status, points_earned=row.points_earned, points_reversed=reversed_points,
-        promo_code=row.promo_code, placed_at=row.placed_at, created_at=row.created_at,
+        order_id=row.external_id,
+        customer_id=row.customer_id,
+        customer_external_id=external_id,
+        amount_minor=row.amount_minor,
+        currency=row.currency,
+        refunded_minor=row.refunded_minor,
+        status=row.status,
+        points_earned=row.points_earned,
+        points_reversed=reversed_points,
+        promo_code=row.promo_code,
+        placed_at=row.placed_at,
+        created_at=row.created_at,
     )
 
 
 def _entry_view(row: LedgerEntry, order_external_id: str | None = None) -> EntryView:
     return EntryView(
-        id=row.id, customer_id=row.customer_id, kind=row.kind, points=row.points, reason=row.reason,
-        idempotency_key=row.idempotency_key, order_id=order_external_id,
-        available_at=row.available_at, created_at=row.created_at,
+        id=row.id,
+        customer_id=row.customer_id,
+        kind=row.kind,
+        points=row.points,
+        reason=row.reason,
+        idempotency_key=row.idempotency_key,
+        order_id=order_external_id,
+        available_at=row.available_at,
+        created_at=row.created_at,
     )

@@ -42,16 +42,29 @@ async def start_from_menu(
 ) -> SurveyView:
     """The customer chose to rate us: an unthrottled survey that is not a proactive message."""
     now = clock.now()
-    row = Survey(customer_id=customer_id, trigger="menu", status="sent", not_before=now, sent_at=now,
-                 expires_at=now + rules.answer_window, chat_id=chat_id, created_at=now)
+    row = Survey(
+        customer_id=customer_id,
+        trigger="menu",
+        status="sent",
+        not_before=now,
+        sent_at=now,
+        expires_at=now + rules.answer_window,
+        chat_id=chat_id,
+        created_at=now,
+    )
     session.add(row)
     await session.flush()
     return _view(row)
 
 
 async def record_score(
-    session: AsyncSession, *, clock: Clock, loyalty_rules: LoyaltyRules, survey_id: int,
-    customer_id: int, score: int,
+    session: AsyncSession,
+    *,
+    clock: Clock,
+    loyalty_rules: LoyaltyRules,
+    survey_id: int,
+    customer_id: int,
+    score: int,
 ) -> ScoreResult:
     """Store the 0-10 answer (the first one counts) with the customer's tier at that moment."""
     category = nps_category(score)
@@ -91,8 +104,10 @@ async def last_response(session: AsyncSession, *, customer_id: int) -> SurveyVie
     """The customer's latest answered survey."""
     row = (
         await session.execute(
-            select(Survey).where(Survey.customer_id == customer_id, Survey.score.is_not(None))
-            .order_by(Survey.answered_at.desc()).limit(1)
+            select(Survey)
+            .where(Survey.customer_id == customer_id, Survey.score.is_not(None))
+            .order_by(Survey.answered_at.desc())
+            .limit(1)
         )
     ).scalar_one_or_none()
     return _view(row) if row else None
@@ -106,7 +121,8 @@ async def alerts_due(session: AsyncSession, *, clock: Clock, rules: NpsRules) ->
     cutoff = clock.now() - rules.alert_after
     rows = await session.execute(
         select(Survey.id).where(
-            Survey.category == DETRACTOR, Survey.alerted_at.is_(None),
+            Survey.category == DETRACTOR,
+            Survey.alerted_at.is_(None),
             (Survey.completed_at.is_not(None)) | (Survey.answered_at <= cutoff),
         )
     )
@@ -132,8 +148,14 @@ async def queue_staff_alert(
     row.alerted_at = clock.now()
     if group_chat_id is not None:
         await support.queue_notice(
-            session, clock=clock, customer_id=row.customer_id, group_chat_id=group_chat_id,
-            case_id=None, key=key, priority=support.PRIORITY_CARD, **params,
+            session,
+            clock=clock,
+            customer_id=row.customer_id,
+            group_chat_id=group_chat_id,
+            case_id=None,
+            key=key,
+            priority=support.PRIORITY_CARD,
+            **params,
         )
     await session.flush()
     return True
@@ -146,7 +168,11 @@ async def open_detractor_case(
     row = await _own(session, survey_id, customer_id)
     text = f"NPS {row.score}/10" + (f": {row.comment}" if row.comment else "")
     _, created = await support.open_case(
-        session, clock=clock, customer_id=customer_id, group_chat_id=group_chat_id,
-        origin="detractor", origin_text=text,
+        session,
+        clock=clock,
+        customer_id=customer_id,
+        group_chat_id=group_chat_id,
+        origin="detractor",
+        origin_text=text,
     )
     return created

@@ -1,5 +1,4 @@
-"""NPS queries: the report by segment, tier and trigger, and the list of responses.
-"""
+"""NPS queries: the report by segment, tier and trigger, and the list of responses."""
 
 from __future__ import annotations
 
@@ -92,13 +91,19 @@ async def report(
     overall = _breakdown("all", total)
     tier_order = {t: i for i, t in enumerate(reversed(TIERS))}
     return NpsReport(
-        since=since, until=until, surveys_sent=sent, responses=overall.responses,
+        since=since,
+        until=until,
+        surveys_sent=sent,
+        responses=overall.responses,
         response_rate_percent=percent(overall.responses, sent) if sent else 0.0,
-        promoters=overall.promoters, passives=overall.passives, detractors=overall.detractors,
+        promoters=overall.promoters,
+        passives=overall.passives,
+        detractors=overall.detractors,
         promoters_percent=percent(overall.promoters, overall.responses),
         passives_percent=percent(overall.passives, overall.responses),
         detractors_percent=percent(overall.detractors, overall.responses),
-        nps=overall.nps, comments=comments,
+        nps=overall.nps,
+        comments=comments,
         by_tier=[
             _breakdown(k, v) for k, v in sorted(tiers.items(), key=lambda kv: tier_order.get(kv[0], 99))
         ],
@@ -144,8 +149,17 @@ async def responses(
         stmt = stmt.where(Survey.category == category)
     rows = (await session.execute(stmt)).all()
     page = [
-        ResponseView(s.id, s.customer_id, ext, int(s.score or 0), str(s.category), s.comment, s.tier,
-                     s.trigger, s.answered_at or s.created_at)
+        ResponseView(
+            s.id,
+            s.customer_id,
+            ext,
+            int(s.score or 0),
+            str(s.category),
+            s.comment,
+            s.tier,
+            s.trigger,
+            s.answered_at or s.created_at,
+        )
         for s, ext in rows[:limit]
     ]
     return page, (page[-1].survey_id if len(rows) > limit else None)

@@ -41,9 +41,7 @@ class NpsRules:
                 timedelta(hours=s.nps_after_support_case_hours) if s.nps_after_support_case else None
             ),
             after_first_purchase=(
-                timedelta(days=s.nps_after_first_purchase_days)
-                if s.nps_after_first_purchase_days
-                else None
+                timedelta(days=s.nps_after_first_purchase_days) if s.nps_after_first_purchase_days else None
             ),
         )
 

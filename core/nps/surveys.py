@@ -52,10 +52,19 @@ class SurveyView:
 
 def _view(row: Survey) -> SurveyView:
     return SurveyView(
-        id=row.id, customer_id=row.customer_id, trigger=row.trigger, status=row.status,
-        skip_reason=row.skip_reason, score=row.score, category=row.category, comment=row.comment,
-        tier=row.tier, sent_at=row.sent_at, answered_at=row.answered_at,
-        completed_at=row.completed_at, created_at=row.created_at,
+        id=row.id,
+        customer_id=row.customer_id,
+        trigger=row.trigger,
+        status=row.status,
+        skip_reason=row.skip_reason,
+        score=row.score,
+        category=row.category,
+        comment=row.comment,
+        tier=row.tier,
+        sent_at=row.sent_at,
+        answered_at=row.answered_at,
+        completed_at=row.completed_at,
+        created_at=row.created_at,
     )
 
 
@@ -143,13 +152,31 @@ async def schedule(
         if reason is not None:
             result.skip(reason, customer.external_id, customer.id)
             if record_skips:
-                session.add(Survey(customer_id=customer.id, request_id=request_id, trigger=trigger,
-                                   trigger_ref=trigger_ref, status="skipped", skip_reason=reason,
-                                   not_before=now, created_at=now))
+                session.add(
+                    Survey(
+                        customer_id=customer.id,
+                        request_id=request_id,
+                        trigger=trigger,
+                        trigger_ref=trigger_ref,
+                        status="skipped",
+                        skip_reason=reason,
+                        not_before=now,
+                        created_at=now,
+                    )
+                )
             continue
-        session.add(Survey(customer_id=customer.id, request_id=request_id, trigger=trigger,
-                           trigger_ref=trigger_ref, status="scheduled", not_before=not_before,
-                           send_deadline=deadline, created_at=now))
+        session.add(
+            Survey(
+                customer_id=customer.id,
+                request_id=request_id,
+                trigger=trigger,
+                trigger_ref=trigger_ref,
+                status="scheduled",
+                not_before=not_before,
+                send_deadline=deadline,
+                created_at=now,
+            )
+        )
         result.scheduled += 1
     if result.scheduled:
         delivery.wake(session, "engagement")
@@ -162,11 +189,13 @@ async def segment_customers(
 ) -> list[Customer]:
     """Customers in a segment: all, buyers (1+ order) or a tier."""
     if segment not in SEGMENTS:
-        raise Invalid(f"unknown segment {segment!r}", code="unknown_segment",
-                      details={"allowed": list(SEGMENTS)})
+        raise Invalid(
+            f"unknown segment {segment!r}", code="unknown_segment", details={"allowed": list(SEGMENTS)}
+        )
     rows = list(
-        (await session.execute(select(Customer).where(Customer.erased_at.is_(None)).order_by(Customer.id)))
-        .scalars()
+        (
+            await session.execute(select(Customer).where(Customer.erased_at.is_(None)).order_by(Customer.id))
+        ).scalars()
     )
     if segment == "all":
         return rows
@@ -206,8 +235,9 @@ async def trigger_from_api(
         wanted = list(dict.fromkeys(external_ids))
         found = {
             c.external_id: c
-            for c in (await session.execute(select(Customer).where(Customer.external_id.in_(wanted))))
-            .scalars()
+            for c in (
+                await session.execute(select(Customer).where(Customer.external_id.in_(wanted)))
+            ).scalars()
         }
         targets = []
         for ext in wanted:
@@ -216,8 +246,18 @@ async def trigger_from_api(
             else:
                 result.requested += 1
                 result.skip("not_found", ext, None)
-    await schedule(session, clock=clock, rules=rules, cap=cap, customers=targets, trigger="api",
-                   trigger_ref=idempotency_key[:128], request_id=request.id, delay=delay, result=result)
+    await schedule(
+        session,
+        clock=clock,
+        rules=rules,
+        cap=cap,
+        customers=targets,
+        trigger="api",
+        trigger_ref=idempotency_key[:128],
+        request_id=request.id,
+        delay=delay,
+        result=result,
+    )
     answer = {"request_id": request.id, **result.as_dict()}
     await idempotency.finish(session, request=request, result=answer)
     return answer, False
@@ -239,8 +279,11 @@ async def schedule_after_support_cases(
     rows = (
         await session.execute(
             select(SupportCase.id, SupportCase.customer_id)
-            .where(SupportCase.status == "closed", SupportCase.closed_at <= due_before,
-                   SupportCase.closed_at > lookback)
+            .where(
+                SupportCase.status == "closed",
+                SupportCase.closed_at <= due_before,
+                SupportCase.closed_at > lookback,
+            )
             .order_by(SupportCase.id)
         )
     ).all()
@@ -263,8 +306,16 @@ async def schedule_after_support_cases(
         customer = await session.get(Customer, customer_id)
         if customer is None:
             continue
-        res = await schedule(session, clock=clock, rules=rules, cap=cap, customers=[customer],
-                             trigger="support_case", trigger_ref=str(case_id), record_skips=True)
+        res = await schedule(
+            session,
+            clock=clock,
+            rules=rules,
+            cap=cap,
+            customers=[customer],
+            trigger="support_case",
+            trigger_ref=str(case_id),
+            record_skips=True,
+        )
         count += res.scheduled
     return count
 
@@ -305,8 +356,15 @@ async def schedule_after_first_purchase(
         customer = await session.get(Customer, customer_id)
         if customer is None:
             continue
-        res = await schedule(session, clock=clock, rules=rules, cap=cap, customers=[customer],
-                             trigger="first_purchase", record_skips=True)
+        res = await schedule(
+            session,
+            clock=clock,
+            rules=rules,
+            cap=cap,
+            customers=[customer],
+            trigger="first_purchase",
+            record_skips=True,
+        )
         count += res.scheduled
     return count
 
@@ -322,7 +380,12 @@ class OutgoingSurvey:
 
 
 async def claim_surveys(
-    session: AsyncSession, *, clock: Clock, rules: NpsRules, cap: timedelta, limit: int = 20,
+    session: AsyncSession,
+    *,
+    clock: Clock,
+    rules: NpsRules,
+    cap: timedelta,
+    limit: int = 20,
     owner: str = "",
 ) -> list[OutgoingSurvey]:
     """Due surveys that may go now (claimed by `owner`); the rest are deferred or skipped."""
@@ -338,9 +401,17 @@ async def claim_surveys(
         if reason is not None:
             row.status, row.skip_reason = "skipped", reason
             continue
-        customer = await claim_recipient(session, row, now=now, cap=cap, policy=PROACTIVE,
-                                         deadline=row.send_deadline, late_reason="contact_budget",
-                                         queue=QUEUE, owner=owner)
+        customer = await claim_recipient(
+            session,
+            row,
+            now=now,
+            cap=cap,
+            policy=PROACTIVE,
+            deadline=row.send_deadline,
+            late_reason="contact_budget",
+            queue=QUEUE,
+            owner=owner,
+        )
         if customer is not None:
             out.append(OutgoingSurvey(row.id, customer, row.trigger))
     await session.flush()
@@ -348,8 +419,14 @@ async def claim_surveys(
 
 
 async def survey_sent(
-    session: AsyncSession, *, clock: Clock, rules: NpsRules, survey_id: int, chat_id: int,
-    message_id: int | None, proactive: bool = True,
+    session: AsyncSession,
+    *,
+    clock: Clock,
+    rules: NpsRules,
+    survey_id: int,
+    chat_id: int,
+    message_id: int | None,
+    proactive: bool = True,
 ) -> None:
     """The question reached the customer: open the answer window and count the contact."""
     row = await session.get(Survey, survey_id)
@@ -368,8 +445,9 @@ async def survey_failed(
     session: AsyncSession, *, survey_id: int, reason: str, retry_at: datetime | None = None
 ) -> None:
     values: dict[str, Any] = (
-        {"status": "scheduled", "not_before": retry_at} if retry_at else
-        {"status": "failed", "skip_reason": reason[:32]}
+        {"status": "scheduled", "not_before": retry_at}
+        if retry_at
+        else {"status": "failed", "skip_reason": reason[:32]}
     )
     await delivery.finish(session, QUEUE, [survey_id], **values)
 
@@ -382,8 +460,12 @@ async def recover_surveys(
     now = clock.now()
     gone: list[tuple[int, int]] = []
     _, lost = await delivery.recover(
-        session, QUEUE, now=now, everything=everything,
-        lost={"status": "sent", "sent_at": now, "expires_at": now + rules.answer_window}, lost_rows=gone,
+        session,
+        QUEUE,
+        now=now,
+        everything=everything,
+        lost={"status": "sent", "sent_at": now, "expires_at": now + rules.answer_window},
+        lost_rows=gone,
     )
     for survey_id, customer_id in gone:  # it probably arrived: it counts against the budget
         await record_contact(session, customer_id=customer_id, kind="nps", ref=str(survey_id), now=now)

@@ -94,7 +94,9 @@ def _safe(name: str, customer: Any, compute: Any) -> Any:
     except Exception:  # a bad stored value must never stop a render (issue 11)
         log.warning(
             "outreach: variable {%s} of customer %s could not be computed; fallback used",
-            name, getattr(customer, "id", None), exc_info=True,
+            name,
+            getattr(customer, "id", None),
+            exc_info=True,
         )
         return None
 
@@ -122,7 +124,8 @@ def values_for(
     offer = offer if isinstance(offer, dict) else {}
     return {
         "name": _safe(
-            "name", customer,
+            "name",
+            customer,
             lambda: customer.first_name or (f"@{customer.username}" if customer.username else None),
         ),
         "shop": rules.shop,

@@ -28,10 +28,14 @@ async def card_posted(
     is done). The card's message id is kept on the post, so an edit of a customer message that
     went out inside the card re-renders the card."""
     rows = (
-        await session.execute(
-            select(GroupPost).where(GroupPost.case_id == case_id, GroupPost.kind == "card")
+        (
+            await session.execute(
+                select(GroupPost).where(GroupPost.case_id == case_id, GroupPost.kind == "card")
+            )
         )
-    ).scalars().all()
+        .scalars()
+        .all()
+    )
     for row in rows:
         if row.status == "queued" or row.id == post_id:
             if topic_message_id is not None:

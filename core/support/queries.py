@@ -63,17 +63,17 @@ async def scrub_customer(session: AsyncSession, customer_id: int) -> None:
     """After /forget: erase what the customer wrote to support and the FAQ, and drop posts
     still queued for staff (counts, scores and timings stay for the figures)."""
     await session.execute(
-        update(SupportCase).where(SupportCase.customer_id == customer_id)
+        update(SupportCase)
+        .where(SupportCase.customer_id == customer_id)
         .values(origin_text=None, csat_comment=None)
     )
     cases = select(SupportCase.id).where(SupportCase.customer_id == customer_id)
-    await session.execute(
-        update(SupportMessage).where(SupportMessage.case_id.in_(cases)).values(text=None)
-    )
+    await session.execute(update(SupportMessage).where(SupportMessage.case_id.in_(cases)).values(text=None))
     await session.execute(
         update(FaqQuery).where(FaqQuery.customer_id == customer_id).values(text="", normalized="")
     )
     await session.execute(
-        update(GroupPost).where(GroupPost.customer_id == customer_id, GroupPost.status == "queued")
+        update(GroupPost)
+        .where(GroupPost.customer_id == customer_id, GroupPost.status == "queued")
         .values(status="skipped", error="customer erased their data", payload={})
     )

@@ -32,9 +32,7 @@ from storage.models_support import GroupPost, SupportCase, SupportMessage
 _ACTIVE_CASE_AND_BAN = Prepared(
     select(
         _CASES,
-        exists()
-        .where(_TOPICS.c.customer_id == bindparam("b_customer_id"), _TOPICS.c.banned)
-        .label("banned"),
+        exists().where(_TOPICS.c.customer_id == bindparam("b_customer_id"), _TOPICS.c.banned).label("banned"),
     )
     .where(
         _CASES.c.customer_id == bindparam("b_customer_id"),
@@ -76,8 +74,9 @@ async def relay_customer_message(
     `faq_suggestions` ({"ids": [entry id], "lang": ...}): FAQ entries staff may send in answer,
     shown as buttons under the message (rendered by the worker when it posts)."""
     now = clock.now()
-    state = (await session.execute(_RELAY_STATE.stmt, {"b_chat": chat_id, "b_mid": message_id,
-                                                          "b_case": case.id})).one()
+    state = (
+        await session.execute(_RELAY_STATE.stmt, {"b_chat": chat_id, "b_mid": message_id, "b_case": case.id})
+    ).one()
     is_known, carded = state.known, state.carded
     if is_known:
         return
@@ -137,17 +136,26 @@ _RELAY_STATE = Prepared(
 
 _INSERT_IN = Prepared(
     insert(_MESSAGES).values(
-        case_id=bindparam("b_case"), direction="in", customer_chat_id=bindparam("b_chat"),
-        customer_message_id=bindparam("b_mid"), group_chat_id=bindparam("b_group"),
-        topic_message_id=None, staff_id=None, kind=bindparam("b_kind"), text=bindparam("b_text"),
-        created_at=bindparam("b_now"), edited_at=None,
+        case_id=bindparam("b_case"),
+        direction="in",
+        customer_chat_id=bindparam("b_chat"),
+        customer_message_id=bindparam("b_mid"),
+        group_chat_id=bindparam("b_group"),
+        topic_message_id=None,
+        staff_id=None,
+        kind=bindparam("b_kind"),
+        text=bindparam("b_text"),
+        created_at=bindparam("b_now"),
+        edited_at=None,
     )
 )
 
 
 _INSERT_POST = Prepared(
     insert(_POSTS).values(
-        group_chat_id=bindparam("b_group"), customer_id=bindparam("b_customer"), case_id=bindparam("b_case"),
+        group_chat_id=bindparam("b_group"),
+        customer_id=bindparam("b_customer"),
+        case_id=bindparam("b_case"),
         support_message_id=select(_MESSAGES.c.id)
         .where(
             _MESSAGES.c.customer_chat_id == bindparam("b_chat"),
@@ -155,21 +163,37 @@ _INSERT_POST = Prepared(
             _MESSAGES.c.direction == "in",
         )
         .scalar_subquery(),
-        priority=PRIORITY_CUSTOMER, kind="copy", payload=bindparam("b_payload"), status="queued",
-        owner=None, lease_until=None, attempts=0, not_before=None, created_at=bindparam("b_now"),
-        sent_at=None, error=None,
+        priority=PRIORITY_CUSTOMER,
+        kind="copy",
+        payload=bindparam("b_payload"),
+        status="queued",
+        owner=None,
+        lease_until=None,
+        attempts=0,
+        not_before=None,
+        created_at=bindparam("b_now"),
+        sent_at=None,
+        error=None,
     )
 )
 
 
 def _copy_payload(
-    chat_id: int, message_id: int, kind: str, text: str | None, media_group_id: str | None,
+    chat_id: int,
+    message_id: int,
+    kind: str,
+    text: str | None,
+    media_group_id: str | None,
     faq_suggestions: dict[str, Any] | None,
 ) -> dict[str, Any]:
     """A relayed message's group post: what the worker copies, and the FAQ buttons under it."""
     return {
-        "chat_id": chat_id, "message_id": message_id, "kind": kind, "text": text,
-        "media_group_id": media_group_id, **({"faq": faq_suggestions} if faq_suggestions else {}),
+        "chat_id": chat_id,
+        "message_id": message_id,
+        "kind": kind,
+        "text": text,
+        "media_group_id": media_group_id,
+        **({"faq": faq_suggestions} if faq_suggestions else {}),
     }
 
 
@@ -196,17 +220,31 @@ async def relay_into_case(
     if not state["carded"]:
         async with db.begin() as session:
             await relay_customer_message(
-                session, clock=clock, case=case, chat_id=chat_id, message_id=message_id, kind=kind,
-                text=text, media_group_id=media_group_id, faq_suggestions=faq_suggestions,
+                session,
+                clock=clock,
+                case=case,
+                chat_id=chat_id,
+                message_id=message_id,
+                kind=kind,
+                text=text,
+                media_group_id=media_group_id,
+                faq_suggestions=faq_suggestions,
             )
         return
     payload = _copy_payload(chat_id, message_id, kind, text, media_group_id, faq_suggestions)
-    common = {"b_case": case.id, "b_chat": chat_id, "b_mid": message_id, "b_group": case.group_chat_id,
-              "b_now": clock.now()}
-    await db.write([
-        (_INSERT_IN, {**common, "b_kind": kind, "b_text": text}),
-        (_INSERT_POST, {**common, "b_customer": case.customer_id, "b_payload": payload}),
-    ])
+    common = {
+        "b_case": case.id,
+        "b_chat": chat_id,
+        "b_mid": message_id,
+        "b_group": case.group_chat_id,
+        "b_now": clock.now(),
+    }
+    await db.write(
+        [
+            (_INSERT_IN, {**common, "b_kind": kind, "b_text": text}),
+            (_INSERT_POST, {**common, "b_customer": case.customer_id, "b_payload": payload}),
+        ]
+    )
     committed("group_posts")
 
 
@@ -236,9 +274,7 @@ async def customer_edited(
         # merged into one post from their payload, so the payload must follow the edit.
         post = (
             await session.execute(
-                select(GroupPost).where(
-                    GroupPost.support_message_id == msg.id, GroupPost.status == "queued"
-                )
+                select(GroupPost).where(GroupPost.support_message_id == msg.id, GroupPost.status == "queued")
             )
         ).scalar_one_or_none()
         if post is not None:
@@ -249,27 +285,39 @@ async def customer_edited(
     assert case is not None
     # Several queued texts may have gone out merged into one post: edit the whole post.
     siblings = (
-        await session.execute(
-            select(SupportMessage.text)
-            .where(
-                SupportMessage.group_chat_id == msg.group_chat_id,
-                SupportMessage.topic_message_id == msg.topic_message_id,
-                SupportMessage.direction == "in",
+        (
+            await session.execute(
+                select(SupportMessage.text)
+                .where(
+                    SupportMessage.group_chat_id == msg.group_chat_id,
+                    SupportMessage.topic_message_id == msg.topic_message_id,
+                    SupportMessage.direction == "in",
+                )
+                .order_by(SupportMessage.id)
             )
-            .order_by(SupportMessage.id)
         )
-    ).scalars().all()
+        .scalars()
+        .all()
+    )
     shown = "\n\n".join(t for t in siblings if t) if len(siblings) > 1 else text
     payload: dict[str, Any] = {"text": shown, "topic_message_id": msg.topic_message_id, "kind": msg.kind}
     cards = (
-        await session.execute(
-            select(GroupPost.payload).where(GroupPost.case_id == case.id, GroupPost.kind == "card")
+        (
+            await session.execute(
+                select(GroupPost.payload).where(GroupPost.case_id == case.id, GroupPost.kind == "card")
+            )
         )
-    ).scalars().all()
+        .scalars()
+        .all()
+    )
     if any(c.get("topic_message_id") == msg.topic_message_id for c in cards):
         # The message went out inside the case's card: the worker re-renders card + texts.
-        payload = {"card_case_id": case.id, "texts": [t for t in siblings if t],
-                   "topic_message_id": msg.topic_message_id, "kind": "text"}
+        payload = {
+            "card_case_id": case.id,
+            "texts": [t for t in siblings if t],
+            "topic_message_id": msg.topic_message_id,
+            "kind": "text",
+        }
     session.add(
         GroupPost(
             group_chat_id=msg.group_chat_id,

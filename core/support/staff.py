@@ -34,14 +34,31 @@ _ACTIVE_CASE = Prepared(
 _STAFF_MESSAGE = Prepared(
     insert(_MESSAGES)
     .from_select(
-        ["case_id", "direction", "customer_chat_id", "customer_message_id", "group_chat_id",
-         "topic_message_id", "staff_id", "kind", "text", "created_at", "edited_at"],
+        [
+            "case_id",
+            "direction",
+            "customer_chat_id",
+            "customer_message_id",
+            "group_chat_id",
+            "topic_message_id",
+            "staff_id",
+            "kind",
+            "text",
+            "created_at",
+            "edited_at",
+        ],
         select(
-            _CASES.c.id, bindparam("b_direction", type_=String()), bindparam("b_chat", type_=BigInteger()),
-            null(), bindparam("b_group", type_=BigInteger()),
+            _CASES.c.id,
+            bindparam("b_direction", type_=String()),
+            bindparam("b_chat", type_=BigInteger()),
+            null(),
+            bindparam("b_group", type_=BigInteger()),
             bindparam("b_topic_message", type_=BigInteger()),
-            bindparam("b_staff", type_=BigInteger()), bindparam("b_kind", type_=String()),
-            bindparam("b_text", type_=Text()), bindparam("b_now", type_=UTCDateTime()), null(),
+            bindparam("b_staff", type_=BigInteger()),
+            bindparam("b_kind", type_=String()),
+            bindparam("b_text", type_=Text()),
+            bindparam("b_now", type_=UTCDateTime()),
+            null(),
         ).where(_CASES.c.id == bindparam("b_case"), or_(*(_CASES.c.status == s for s in ACTIVE))),
     )
     .returning(_MESSAGES.c.id)
@@ -82,12 +99,24 @@ async def record_staff_message(
     if cases:
         case = _case_from(cases[0])
         if note or case.first_staff_reply_at is not None:
-            (inserted,) = await db.write([(_STAFF_MESSAGE, {
-                "b_case": case.id, "b_direction": "note" if note else "out",
-                "b_chat": customer.telegram_id or 0, "b_group": group_chat_id,
-                "b_topic_message": topic_message_id, "b_staff": staff_id, "b_kind": kind,
-                "b_text": text, "b_now": clock.now(),
-            })])
+            (inserted,) = await db.write(
+                [
+                    (
+                        _STAFF_MESSAGE,
+                        {
+                            "b_case": case.id,
+                            "b_direction": "note" if note else "out",
+                            "b_chat": customer.telegram_id or 0,
+                            "b_group": group_chat_id,
+                            "b_topic_message": topic_message_id,
+                            "b_staff": staff_id,
+                            "b_kind": kind,
+                            "b_text": text,
+                            "b_now": clock.now(),
+                        },
+                    )
+                ]
+            )
             if inserted:
                 return StaffMessage(topic, customer, case, inserted[0]["id"])
     async with db.begin() as session:
@@ -96,8 +125,15 @@ async def record_staff_message(
             return None
         topic, customer = found
         reply_case, message_id = await staff_reply(
-            session, clock=clock, customer_id=topic.customer_id, group_chat_id=group_chat_id,
-            topic_message_id=topic_message_id, staff_id=staff_id, kind=kind, text=text, note=note,
+            session,
+            clock=clock,
+            customer_id=topic.customer_id,
+            group_chat_id=group_chat_id,
+            topic_message_id=topic_message_id,
+            staff_id=staff_id,
+            kind=kind,
+            text=text,
+            note=note,
             customer_chat_id=customer.telegram_id,
         )
     return StaffMessage(topic, customer, reply_case, message_id)

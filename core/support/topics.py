@@ -60,16 +60,29 @@ async def forget_thread(session: AsyncSession, *, customer_id: int, group_chat_i
 
 
 async def set_thread(
-    session: AsyncSession, *, clock: Clock, customer_id: int, group_chat_id: int, thread_id: int,
+    session: AsyncSession,
+    *,
+    clock: Clock,
+    customer_id: int,
+    group_chat_id: int,
+    thread_id: int,
     name: str,
 ) -> None:
     """Remember the forum topic just created for the customer."""
     now = clock.now()
     topic = await _topic_row(session, customer_id, group_chat_id)
     if topic is None:
-        session.add(SupportTopic(customer_id=customer_id, group_chat_id=group_chat_id,
-                                 thread_id=thread_id, name=name, banned=False, created_at=now,
-                                 updated_at=now))
+        session.add(
+            SupportTopic(
+                customer_id=customer_id,
+                group_chat_id=group_chat_id,
+                thread_id=thread_id,
+                name=name,
+                banned=False,
+                created_at=now,
+                updated_at=now,
+            )
+        )
     else:
         topic.thread_id, topic.name, topic.updated_at = thread_id, name, now
     await session.flush()
@@ -107,8 +120,11 @@ def _by_thread(group_chat_id: Any, thread_id: Any) -> Any:
 
 def _thread_views(row: Any, group_chat_id: int) -> tuple[TopicView, CustomerView]:
     topic = TopicView(
-        id=row.topic_id, customer_id=row.id, group_chat_id=group_chat_id,
-        thread_id=row.topic_thread, banned=row.topic_banned,
+        id=row.topic_id,
+        customer_id=row.id,
+        group_chat_id=group_chat_id,
+        thread_id=row.topic_thread,
+        banned=row.topic_banned,
     )
     return topic, customer_view(row)
 

@@ -36,8 +36,12 @@ router.message.filter(F.chat.type == "private")
 router.callback_query.filter(F.message.chat.type == "private")
 
 DATE_RE = re.compile(r"^\s*(\d{1,2})[./\-\s](\d{1,2})[./\-\s](\d{4})\s*$")
-BREAKS = {"b2w": ("exit-break-2w", 0, 14), "b1m": ("exit-break-1m", 1, 0),
-          "b3m": ("exit-break-3m", 3, 0), "b6m": ("exit-break-6m", 6, 0)}
+BREAKS = {
+    "b2w": ("exit-break-2w", 0, 14),
+    "b1m": ("exit-break-1m", 1, 0),
+    "b3m": ("exit-break-3m", 3, 0),
+    "b6m": ("exit-break-6m", 6, 0),
+}
 KNOWN_EVENTS = ("subscription_cancelled", "account_closed")
 
 
@@ -123,19 +127,26 @@ async def on_feedback_menu(query: CallbackQuery, t: Translator) -> None:
 
 @router.callback_query(FeedbackCb.filter(F.a == "rate"))
 async def on_rate(
-    query: CallbackQuery, ctx: BotContext, customer: CustomerView, t: Translator,
+    query: CallbackQuery,
+    ctx: BotContext,
+    customer: CustomerView,
+    t: Translator,
 ) -> None:
     await start_rating(query, ctx=ctx, customer=customer, t=t)
 
 
 @router.callback_query(FeedbackCb.filter(F.a == "leave"))
 async def on_leave(
-    query: CallbackQuery, db: async_sessionmaker[AsyncSession], clock: Clock, customer: CustomerView,
+    query: CallbackQuery,
+    db: async_sessionmaker[AsyncSession],
+    clock: Clock,
+    customer: CustomerView,
     t: Translator,
 ) -> None:
     async with db.begin() as session:
-        interview = await svc.start_from_menu(session, clock=clock, customer_id=customer.id,
-                                              chat_id=query.from_user.id)
+        interview = await svc.start_from_menu(
+            session, clock=clock, customer_id=customer.id, chat_id=query.from_user.id
+        )
     text, markup = question(t, interview_id=interview.id, customer_name=name_of(customer, "👋"), event=None)
     await show(query, text, markup)
 
@@ -145,15 +156,24 @@ async def on_leave(
 
 @router.callback_query(ExitCb.filter())
 async def on_reason(
-    query: CallbackQuery, callback_data: ExitCb, customer: CustomerView, t: Translator, state: FSMContext,
+    query: CallbackQuery,
+    callback_data: ExitCb,
+    customer: CustomerView,
+    t: Translator,
+    state: FSMContext,
     ctx: BotContext,
 ) -> None:
     iid = callback_data.i
     try:
         async with ctx.db.begin() as session:
-            outcome = await svc.choose_reason(session, clock=ctx.clock, rules=ctx.rules.exit,
-                                              interview_id=iid, customer_id=customer.id,
-                                              reason=callback_data.r)
+            outcome = await svc.choose_reason(
+                session,
+                clock=ctx.clock,
+                rules=ctx.rules.exit,
+                interview_id=iid,
+                customer_id=customer.id,
+                reason=callback_data.r,
+            )
     except DomainError:
         await show(query, t("exit-already"))
         return
@@ -166,41 +186,60 @@ async def on_reason(
     markup: InlineKeyboardMarkup | None = None
     if reason == "price":
         offer = outcome.offer
-        body = (t("exit-offer", percent=offer.discount_percent, code=offer.code,
-                  date=day(t, offer.expires_at, tz) if offer.expires_at else "—")
-                if offer else t("exit-no-offer"))
+        body = (
+            t(
+                "exit-offer",
+                percent=offer.discount_percent,
+                code=offer.code,
+                date=day(t, offer.expires_at, tz) if offer.expires_at else "—",
+            )
+            if offer
+            else t("exit-no-offer")
+        )
     elif reason in ("feature", "competitor", "other"):
         await state.set_state(ExitStates.detail)
         msg = query.message.message_id if isinstance(query.message, Message) else None
-        await state.set_data({"interview": iid, "since": ctx.clock.now().isoformat(), "reason": reason,
-                              "msg": msg})
-        body = t({"feature": "exit-feature-ask", "competitor": "exit-competitor-ask",
-                  "other": "exit-other-ask"}[reason])
+        await state.set_data(
+            {"interview": iid, "since": ctx.clock.now().isoformat(), "reason": reason, "msg": msg}
+        )
+        body = t(
+            {"feature": "exit-feature-ask", "competitor": "exit-competitor-ask", "other": "exit-other-ask"}[
+                reason
+            ]
+        )
         markup = InlineKeyboardMarkup(inline_keyboard=[[_act(t, iid, "skip", "exit-skip")]])
     elif reason == "not_needed":
         body = t("exit-not-needed")
-        markup = InlineKeyboardMarkup(inline_keyboard=[[
-            _act(t, iid, "wy", "exit-may-write-yes"), _act(t, iid, "wn", "exit-may-write-no"),
-        ]])
+        markup = InlineKeyboardMarkup(
+            inline_keyboard=[
+                [
+                    _act(t, iid, "wy", "exit-may-write-yes"),
+                    _act(t, iid, "wn", "exit-may-write-no"),
+                ]
+            ]
+        )
     elif reason in ("technical", "support"):
         group = staff_group(ctx.settings, customer.language)
         if group is None:
             body = t("exit-handoff-later")
         else:
             async with ctx.db.begin() as session:
-                await svc.hand_over(session, clock=ctx.clock, interview_id=iid, customer_id=customer.id,
-                                    group_chat_id=group)
+                await svc.hand_over(
+                    session, clock=ctx.clock, interview_id=iid, customer_id=customer.id, group_chat_id=group
+                )
             ctx.notify("group_posts")
             body = t("exit-technical" if reason == "technical" else "exit-support")
     else:  # break
         await state.set_state(ExitStates.break_date)
         await state.set_data({"interview": iid, "since": ctx.clock.now().isoformat()})
         body = t("exit-break-ask")
-        markup = InlineKeyboardMarkup(inline_keyboard=[
-            [_act(t, iid, "b2w", "exit-break-2w"), _act(t, iid, "b1m", "exit-break-1m")],
-            [_act(t, iid, "b3m", "exit-break-3m"), _act(t, iid, "b6m", "exit-break-6m")],
-            [_act(t, iid, "bno", "exit-break-never")],
-        ])
+        markup = InlineKeyboardMarkup(
+            inline_keyboard=[
+                [_act(t, iid, "b2w", "exit-break-2w"), _act(t, iid, "b1m", "exit-break-1m")],
+                [_act(t, iid, "b3m", "exit-break-3m"), _act(t, iid, "b6m", "exit-break-6m")],
+                [_act(t, iid, "bno", "exit-break-never")],
+            ]
+        )
     await show(query, head + "\n\n" + body, markup)
 
 
@@ -223,8 +262,12 @@ def _detail_reply(t: Translator, outcome: svc.DetailOutcome, text: str | None) -
 
 @router.message(ExitStates.detail, F.text, ~F.text.startswith("/"))
 async def on_detail(
-    message: Message, db: async_sessionmaker[AsyncSession], clock: Clock, customer: CustomerView,
-    t: Translator, state: FSMContext,
+    message: Message,
+    db: async_sessionmaker[AsyncSession],
+    clock: Clock,
+    customer: CustomerView,
+    t: Translator,
+    state: FSMContext,
 ) -> None:
     data = await state.get_data()
     if not fresh(data, clock.now()) or "interview" not in data:
@@ -232,8 +275,13 @@ async def on_detail(
         raise SkipHandler()
     try:
         async with db.begin() as session:
-            outcome = await svc.set_detail(session, clock=clock, interview_id=int(data["interview"]),
-                                           customer_id=customer.id, text=message.text)
+            outcome = await svc.set_detail(
+                session,
+                clock=clock,
+                interview_id=int(data["interview"]),
+                customer_id=customer.id,
+                text=message.text,
+            )
     except DomainError as exc:
         if exc.code == "invalid_feature":
             await message.answer(t("exit-feature-bad"))
@@ -244,21 +292,28 @@ async def on_detail(
     await state.clear()
     if data.get("msg") and message.bot is not None:
         with suppress(TelegramAPIError):
-            await message.bot.edit_message_reply_markup(chat_id=message.chat.id, message_id=data["msg"],
-                                                        reply_markup=None)
+            await message.bot.edit_message_reply_markup(
+                chat_id=message.chat.id, message_id=data["msg"], reply_markup=None
+            )
     await message.answer(_detail_reply(t, outcome, message.text))
 
 
 @router.callback_query(ExitActCb.filter(F.a == "skip"))
 async def on_skip(
-    query: CallbackQuery, callback_data: ExitActCb, db: async_sessionmaker[AsyncSession], clock: Clock,
-    customer: CustomerView, t: Translator, state: FSMContext,
+    query: CallbackQuery,
+    callback_data: ExitActCb,
+    db: async_sessionmaker[AsyncSession],
+    clock: Clock,
+    customer: CustomerView,
+    t: Translator,
+    state: FSMContext,
 ) -> None:
     await state.clear()
     try:
         async with db.begin() as session:
-            outcome = await svc.set_detail(session, clock=clock, interview_id=callback_data.i,
-                                           customer_id=customer.id, text=None)
+            outcome = await svc.set_detail(
+                session, clock=clock, interview_id=callback_data.i, customer_id=customer.id, text=None
+            )
     except DomainError:
         await show(query, t("exit-already"))
         return
@@ -270,14 +325,19 @@ async def on_skip(
 
 @router.callback_query(ExitActCb.filter(F.a.in_({"wy", "wn"})))
 async def on_may_write(
-    query: CallbackQuery, callback_data: ExitActCb, db: async_sessionmaker[AsyncSession], clock: Clock,
-    customer: CustomerView, t: Translator,
+    query: CallbackQuery,
+    callback_data: ExitActCb,
+    db: async_sessionmaker[AsyncSession],
+    clock: Clock,
+    customer: CustomerView,
+    t: Translator,
 ) -> None:
     allowed = callback_data.a == "wy"
     try:
         async with db.begin() as session:
-            await svc.set_may_write(session, clock=clock, interview_id=callback_data.i,
-                                    customer_id=customer.id, allowed=allowed)
+            await svc.set_may_write(
+                session, clock=clock, interview_id=callback_data.i, customer_id=customer.id, allowed=allowed
+            )
     except DomainError:
         await show(query, t("exit-already"))
         return
@@ -288,13 +348,25 @@ async def on_may_write(
 
 
 async def _set_break(
-    *, db: async_sessionmaker[AsyncSession], clock: Clock, settings: Settings, customer: CustomerView,
-    t: Translator, interview_id: int, until: date | None,
+    *,
+    db: async_sessionmaker[AsyncSession],
+    clock: Clock,
+    settings: Settings,
+    customer: CustomerView,
+    t: Translator,
+    interview_id: int,
+    until: date | None,
 ) -> str:
     try:
         async with db.begin() as session:
-            await svc.set_break(session, clock=clock, interview_id=interview_id, customer_id=customer.id,
-                                until=until, default_timezone=settings.default_timezone)
+            await svc.set_break(
+                session,
+                clock=clock,
+                interview_id=interview_id,
+                customer_id=customer.id,
+                until=until,
+                default_timezone=settings.default_timezone,
+            )
     except DomainError as exc:
         if exc.code in ("date_in_past", "date_too_far"):
             raise
@@ -306,23 +378,41 @@ async def _set_break(
 
 @router.callback_query(ExitActCb.filter(F.a.in_({*BREAKS, "bno"})))
 async def on_break_choice(
-    query: CallbackQuery, callback_data: ExitActCb, db: async_sessionmaker[AsyncSession], clock: Clock,
-    settings: Settings, customer: CustomerView, t: Translator, state: FSMContext,
+    query: CallbackQuery,
+    callback_data: ExitActCb,
+    db: async_sessionmaker[AsyncSession],
+    clock: Clock,
+    settings: Settings,
+    customer: CustomerView,
+    t: Translator,
+    state: FSMContext,
 ) -> None:
     await state.clear()
     until = None
     if callback_data.a in BREAKS:
         _, months, days = BREAKS[callback_data.a]
         until = add_months(today_of(customer, settings, clock.now()), months) + timedelta(days=days)
-    text = await _set_break(db=db, clock=clock, settings=settings, customer=customer, t=t,
-                            interview_id=callback_data.i, until=until)
+    text = await _set_break(
+        db=db,
+        clock=clock,
+        settings=settings,
+        customer=customer,
+        t=t,
+        interview_id=callback_data.i,
+        until=until,
+    )
     await show(query, text)
 
 
 @router.message(ExitStates.break_date, F.text, ~F.text.startswith("/"))
 async def on_break_date(
-    message: Message, db: async_sessionmaker[AsyncSession], clock: Clock, settings: Settings,
-    customer: CustomerView, t: Translator, state: FSMContext,
+    message: Message,
+    db: async_sessionmaker[AsyncSession],
+    clock: Clock,
+    settings: Settings,
+    customer: CustomerView,
+    t: Translator,
+    state: FSMContext,
 ) -> None:
     data = await state.get_data()
     if not fresh(data, clock.now()) or "interview" not in data:
@@ -333,8 +423,15 @@ async def on_break_date(
         await message.answer(t("exit-break-bad"))
         return
     try:
-        text = await _set_break(db=db, clock=clock, settings=settings, customer=customer, t=t,
-                                interview_id=int(data["interview"]), until=until)
+        text = await _set_break(
+            db=db,
+            clock=clock,
+            settings=settings,
+            customer=customer,
+            t=t,
+            interview_id=int(data["interview"]),
+            until=until,
+        )
     except DomainError:
         await message.answer(t("exit-break-bad"))
         return

@@ -171,7 +171,8 @@ async def on_faq_nav(
 async def on_feedback(
     query: CallbackQuery,
     callback_data: FeedbackCb,
-    t: Translator, main_menu: MainMenu,
+    t: Translator,
+    main_menu: MainMenu,
     customer: CustomerView,
     db: async_sessionmaker[AsyncSession],
 ) -> None:

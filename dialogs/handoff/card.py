@@ -31,7 +31,11 @@ def topic_name(customer: CustomerView) -> str:
 
 
 async def render_card(
-    session: AsyncSession, *, customer: CustomerView, case: CaseView, t: Translator,
+    session: AsyncSession,
+    *,
+    customer: CustomerView,
+    case: CaseView,
+    t: Translator,
     sections: Sequence[CardSection] = (),
 ) -> str:
     """HTML text of the card (names are escaped); each of `sections` adds its lines, in order."""

@@ -190,7 +190,8 @@ async def on_cancel(
     customer: CustomerView,
     db: async_sessionmaker[AsyncSession],
     clock: Clock,
-    t: Translator, main_menu: MainMenu,
+    t: Translator,
+    main_menu: MainMenu,
     ctx: BotContext,
 ) -> None:
     async with db.begin() as session:
@@ -286,7 +287,8 @@ async def on_csat_comment(
     customer: CustomerView,
     db: async_sessionmaker[AsyncSession],
     clock: Clock,
-    t: Translator, main_menu: MainMenu,
+    t: Translator,
+    main_menu: MainMenu,
     state: FSMContext,
     ctx: BotContext,
 ) -> None:

@@ -223,8 +223,9 @@ async def on_staff_message(
     landed = sent.message_id
 
     # Committed with the update's done mark.
-    await db.record([support.delivered_step(support_message_id=support_message_id,
-                                            customer_message_id=landed)])
+    await db.record(
+        [support.delivered_step(support_message_id=support_message_id, customer_message_id=landed)]
+    )
 
 
 @router.edited_message(F.from_user.is_bot.is_(False))

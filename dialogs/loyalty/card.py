@@ -25,15 +25,21 @@ def card_section(*, clock: Clock, rules: LoyaltyRules) -> CardSection:
     async def loyalty_section(session: AsyncSession, customer_id: int, t: Translator) -> list[str]:
         view = await loyalty.balance(session, clock=clock, rules=rules, customer_id=customer_id)
         lines = [
-            t("card-loyalty", tier=t(f"tier-{view.tier}"), points=points(t, view.spendable),
-              orders=t("orders-n", n=view.orders), spend=money(t, view.spend_minor, view.currency))
+            t(
+                "card-loyalty",
+                tier=t(f"tier-{view.tier}"),
+                points=points(t, view.spendable),
+                orders=t("orders-n", n=view.orders),
+                spend=money(t, view.spend_minor, view.currency),
+            )
         ]
         last = await nps.last_response(session, customer_id=customer_id)
         if last is not None and last.answered_at is not None:
             when = day(t, last.answered_at)
             if last.comment:
-                lines.append(t("card-nps-comment", score=last.score, date=when,
-                               comment=escape(last.comment[:300])))
+                lines.append(
+                    t("card-nps-comment", score=last.score, date=when, comment=escape(last.comment[:300]))
+                )
             else:
                 lines.append(t("card-nps", score=last.score, date=when))
         left = await exit_interview.last_interview(session, customer_id=customer_id)
@@ -41,8 +47,9 @@ def card_section(*, clock: Clock, rules: LoyaltyRules) -> CardSection:
             reason = t(f"exit-reason-{left.reason}")
             when = day(t, left.answered_at)
             if left.detail:
-                lines.append(t("card-exit-detail", reason=reason, date=when,
-                               detail=escape(left.detail[:300])))
+                lines.append(
+                    t("card-exit-detail", reason=reason, date=when, detail=escape(left.detail[:300]))
+                )
             else:
                 lines.append(t("card-exit", reason=reason, date=when))
         return lines

@@ -46,9 +46,7 @@ class LoyaltyStates(StatesGroup):
 
 
 # This flow's main-menu item (listed by the composition root, supportbot/runtime.py).
-MENU_ITEMS = (
-    menu.MenuItem("balance", 30, lambda t, _c: t("menu-balance"), feature_key="feature-balance"),
-)
+MENU_ITEMS = (menu.MenuItem("balance", 30, lambda t, _c: t("menu-balance"), feature_key="feature-balance"),)
 
 
 # ------------------------------------------------------------------ rendering
@@ -62,10 +60,15 @@ def movement_what(t: Translator, entry: loyalty.EntryView) -> str:
     return t(f"move-{entry.kind}")
 
 
-def movement_line(t: Translator, entry: loyalty.EntryView, now_pending: bool, tz_name: str | None,
-                  default_tz: str) -> str:
-    line = t("move-line", points=signed_points(entry.points), what=movement_what(t, entry),
-             date=day(t, entry.created_at, zone(tz_name, default_tz), year=False))
+def movement_line(
+    t: Translator, entry: loyalty.EntryView, now_pending: bool, tz_name: str | None, default_tz: str
+) -> str:
+    line = t(
+        "move-line",
+        points=signed_points(entry.points),
+        what=movement_what(t, entry),
+        date=day(t, entry.created_at, zone(tz_name, default_tz), year=False),
+    )
     return f"{line} {t('move-pending')}" if now_pending else line
 
 
@@ -109,8 +112,13 @@ def balance_text(
     tz = zone(customer.timezone, settings.default_timezone)
     lines = [t("balance-points", points=points(t, view.spendable))]
     if view.pending:
-        lines.append(t("balance-pending", points=points(t, view.pending),
-                       date=day(t, view.pending_until, tz) if view.pending_until else "—"))
+        lines.append(
+            t(
+                "balance-pending",
+                points=points(t, view.pending),
+                date=day(t, view.pending_until, tz) if view.pending_until else "—",
+            )
+        )
     lines.append(t("balance-tier", tier=t(f"tier-{view.tier}")))
     lines.append(next_tier_line(t, view))
     if view.spendable < 0:
@@ -121,16 +129,26 @@ def balance_text(
     lines += ["", t("balance-history-title")]
     if moves:
         lines += [
-            movement_line(t, m, m.available_at.timestamp() > now_ts and m.points > 0,
-                          customer.timezone, settings.default_timezone)
+            movement_line(
+                t,
+                m,
+                m.available_at.timestamp() > now_ts and m.points > 0,
+                customer.timezone,
+                settings.default_timezone,
+            )
             for m in moves
         ]
     else:
         lines.append(t("balance-history-empty"))
     earn = [earn_per_purchase(t, rules)]
     if rules.referral_reward_referrer or rules.referral_reward_referred:
-        earn.append(t("balance-earn-referral", referrer=points(t, rules.referral_reward_referrer),
-                      referred=points(t, rules.referral_reward_referred)))
+        earn.append(
+            t(
+                "balance-earn-referral",
+                referrer=points(t, rules.referral_reward_referrer),
+                referred=points(t, rules.referral_reward_referred),
+            )
+        )
     if rules.birthday_reward:
         key = "balance-earn-birthday" if customer.birthday else "balance-earn-birthday-add"
         earn.append(t(key, points=points(t, rules.birthday_reward)))
@@ -158,14 +176,25 @@ def back_to_balance(t: Translator) -> InlineKeyboardButton:
 
 
 async def render_balance(
-    db: async_sessionmaker[AsyncSession], clock: Clock, settings: Settings, rules: LoyaltyRules,
-    customer: CustomerView, t: Translator,
+    db: async_sessionmaker[AsyncSession],
+    clock: Clock,
+    settings: Settings,
+    rules: LoyaltyRules,
+    customer: CustomerView,
+    t: Translator,
 ) -> tuple[str, InlineKeyboardMarkup]:
     async with db() as session:
         view = await loyalty.balance(session, clock=clock, rules=rules, customer_id=customer.id)
         moves, more = await loyalty.history(session, customer_id=customer.id, limit=RECENT)
-    text = balance_text(t, view=view, moves=moves, rules=rules, customer=customer, settings=settings,
-                        now_ts=clock.now().timestamp())
+    text = balance_text(
+        t,
+        view=view,
+        moves=moves,
+        rules=rules,
+        customer=customer,
+        settings=settings,
+        now_ts=clock.now().timestamp(),
+    )
     return text, balance_keyboard(t, rules, more is not None)
 
 
@@ -174,7 +203,11 @@ async def render_balance(
 
 @router.message(Command("balance", "points"))
 async def on_balance_command(
-    message: Message, ctx: BotContext, customer: CustomerView, t: Translator, state: FSMContext,
+    message: Message,
+    ctx: BotContext,
+    customer: CustomerView,
+    t: Translator,
+    state: FSMContext,
 ) -> None:
     await state.clear()
     text, markup = await render_balance(ctx.db, ctx.clock, ctx.settings, ctx.rules.loyalty, customer, t)
@@ -183,7 +216,10 @@ async def on_balance_command(
 
 @router.callback_query(menu.MenuCb.filter(F.action == "balance"))
 async def on_balance_button(
-    query: CallbackQuery, ctx: BotContext, customer: CustomerView, t: Translator,
+    query: CallbackQuery,
+    ctx: BotContext,
+    customer: CustomerView,
+    t: Translator,
 ) -> None:
     text, markup = await render_balance(ctx.db, ctx.clock, ctx.settings, ctx.rules.loyalty, customer, t)
     await show(query, text, markup)
@@ -191,7 +227,11 @@ async def on_balance_button(
 
 @router.callback_query(LoyCb.filter(F.a == "bal"))
 async def on_back_to_balance(
-    query: CallbackQuery, ctx: BotContext, customer: CustomerView, t: Translator, state: FSMContext,
+    query: CallbackQuery,
+    ctx: BotContext,
+    customer: CustomerView,
+    t: Translator,
+    state: FSMContext,
 ) -> None:
     await state.clear()
     text, markup = await render_balance(ctx.db, ctx.clock, ctx.settings, ctx.rules.loyalty, customer, t)
@@ -200,25 +240,38 @@ async def on_back_to_balance(
 
 @router.callback_query(LoyCb.filter(F.a == "hist"))
 async def on_history(
-    query: CallbackQuery, callback_data: LoyCb, db: async_sessionmaker[AsyncSession], clock: Clock,
-    settings: Settings, customer: CustomerView, t: Translator,
+    query: CallbackQuery,
+    callback_data: LoyCb,
+    db: async_sessionmaker[AsyncSession],
+    clock: Clock,
+    settings: Settings,
+    customer: CustomerView,
+    t: Translator,
 ) -> None:
     before = callback_data.p or None
     async with db() as session:
-        moves, older = await loyalty.history(session, customer_id=customer.id, limit=PAGE,
-                                             before_id=before)
+        moves, older = await loyalty.history(session, customer_id=customer.id, limit=PAGE, before_id=before)
     now_ts = clock.now().timestamp()
     lines = [t("history-title"), ""]
-    lines += [movement_line(t, m, m.available_at.timestamp() > now_ts and m.points > 0,
-                            customer.timezone, settings.default_timezone) for m in moves]
+    lines += [
+        movement_line(
+            t,
+            m,
+            m.available_at.timestamp() > now_ts and m.points > 0,
+            customer.timezone,
+            settings.default_timezone,
+        )
+        for m in moves
+    ]
     if not moves:
         lines.append(t("balance-history-empty"))
     nav = []
     if before is not None:
         nav.append(InlineKeyboardButton(text=t("history-newer"), callback_data=LoyCb(a="hist").pack()))
     if older is not None:
-        nav.append(InlineKeyboardButton(text=t("history-older"),
-                                        callback_data=LoyCb(a="hist", p=older).pack()))
+        nav.append(
+            InlineKeyboardButton(text=t("history-older"), callback_data=LoyCb(a="hist", p=older).pack())
+        )
     rows = [nav] if nav else []
     rows.append([back_to_balance(t)])
     await show(query, "\n".join(lines), InlineKeyboardMarkup(inline_keyboard=rows))
@@ -228,16 +281,24 @@ async def on_history(
 
 
 async def invite_view(
-    db: async_sessionmaker[AsyncSession], clock: Clock, rules: LoyaltyRules, customer: CustomerView,
+    db: async_sessionmaker[AsyncSession],
+    clock: Clock,
+    rules: LoyaltyRules,
+    customer: CustomerView,
     t: Translator,
 ) -> tuple[str, str | None]:
     """The invite text and the link (created on first use)."""
     async with db.begin() as session:
         info = await loyalty.referral_info(session, clock=clock, customer_id=customer.id)
     link = info.link or info.start_command
-    text = t("referral-info", referrer=points(t, rules.referral_reward_referrer),
-             referred=points(t, rules.referral_reward_referred), link=link, invited=info.invited,
-             rewarded=info.rewarded)
+    text = t(
+        "referral-info",
+        referrer=points(t, rules.referral_reward_referrer),
+        referred=points(t, rules.referral_reward_referred),
+        link=link,
+        invited=info.invited,
+        rewarded=info.rewarded,
+    )
     return text, info.link
 
 
@@ -249,7 +310,10 @@ def share_button(t: Translator, link: str, shop: str) -> InlineKeyboardButton:
 
 @router.callback_query(LoyCb.filter(F.a == "inv"))
 async def on_invite(
-    query: CallbackQuery, ctx: BotContext, customer: CustomerView, t: Translator,
+    query: CallbackQuery,
+    ctx: BotContext,
+    customer: CustomerView,
+    t: Translator,
 ) -> None:
     text, link = await invite_view(ctx.db, ctx.clock, ctx.rules.loyalty, customer, t)
     rows = [[share_button(t, link, ctx.settings.business_name)]] if link else []
@@ -258,12 +322,16 @@ async def on_invite(
 
 
 async def referral_notice(
-    session: AsyncSession, *, clock: Clock, rules: LoyaltyRules, customer: CustomerView, payload: str,
+    session: AsyncSession,
+    *,
+    clock: Clock,
+    rules: LoyaltyRules,
+    customer: CustomerView,
+    payload: str,
     t: Translator,
 ) -> str | None:
     """Called by /start with a ref_<code> payload: attribute the referral, say what it means."""
-    outcome = await loyalty.attribute_referral(session, clock=clock, customer_id=customer.id,
-                                               payload=payload)
+    outcome = await loyalty.attribute_referral(session, clock=clock, customer_id=customer.id, payload=payload)
     if outcome.status == "attributed":
         reward = points(t, rules.referral_reward_referred)
         if outcome.referrer_name:
@@ -295,13 +363,20 @@ def parse_birthday(text: str, today: date) -> date | None:
 
 @router.callback_query(LoyCb.filter(F.a == "bday"))
 async def on_birthday(
-    query: CallbackQuery, ctx: BotContext, customer: CustomerView, t: Translator, state: FSMContext,
+    query: CallbackQuery,
+    ctx: BotContext,
+    customer: CustomerView,
+    t: Translator,
+    state: FSMContext,
 ) -> None:
     reward, notice = ctx.rules.loyalty.birthday_reward, ctx.rules.loyalty.birthday_min_notice
     markup = InlineKeyboardMarkup(inline_keyboard=[[back_to_balance(t)]])
     if customer.birthday:
-        await show(query, t("birthday-known", date=day(t, customer.birthday, year=False),
-                            points=points(t, reward)), markup)
+        await show(
+            query,
+            t("birthday-known", date=day(t, customer.birthday, year=False), points=points(t, reward)),
+            markup,
+        )
         return
     await state.set_state(LoyaltyStates.birthday)
     text = t("birthday-ask", points=points(t, reward))
@@ -313,8 +388,13 @@ async def on_birthday(
 
 @router.message(LoyaltyStates.birthday, F.text, ~F.text.startswith("/"))
 async def on_birthday_text(
-    message: Message, db: async_sessionmaker[AsyncSession], clock: Clock, settings: Settings,
-    customer: CustomerView, t: Translator, state: FSMContext,
+    message: Message,
+    db: async_sessionmaker[AsyncSession],
+    clock: Clock,
+    settings: Settings,
+    customer: CustomerView,
+    t: Translator,
+    state: FSMContext,
 ) -> None:
     value = parse_birthday(message.text or "", clock.now().date())
     if value is None:

@@ -22,8 +22,11 @@ def render_notice(
         when = datetime.fromisoformat(params["expires_at"])
         return t("notice-expiry_warning", points=points(t, int(params["points"])), date=day(t, when, tz))
     if kind == "referral_referrer":
-        return t("notice-referral_referrer", points=points(t, int(params["points"])),
-                 friend=params.get("friend") or "🙂")
+        return t(
+            "notice-referral_referrer",
+            points=points(t, int(params["points"])),
+            friend=params.get("friend") or "🙂",
+        )
     if kind in ("referral_referred", "birthday"):
         return t(f"notice-{kind}", points=points(t, int(params["points"])))
     if kind == "feature_shipped":
@@ -35,6 +38,11 @@ def render_notice_message(
     t: Translator, settings: Settings, out: Outgoing
 ) -> tuple[str, InlineKeyboardMarkup | None]:
     """A loyalty notice as the delivery worker sends it, in the customer's language and zone."""
-    text = render_notice(t, kind=out.data["notice"], params=out.data.get("params") or {},
-                         timezone=out.data.get("timezone"), default_timezone=settings.default_timezone)
+    text = render_notice(
+        t,
+        kind=out.data["notice"],
+        params=out.data.get("params") or {},
+        timezone=out.data.get("timezone"),
+        default_timezone=settings.default_timezone,
+    )
     return text, None

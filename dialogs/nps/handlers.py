@@ -62,13 +62,17 @@ class NpsStates(StatesGroup):
 
 def staff_group(settings: Settings, language: str) -> int | None:
     """The staff group that serves this customer (support routing), if any."""
-    return support.route_group(default=settings.support_chat_id,
-                               routes=getattr(settings, "support_routes", {}) or {}, language=language)
+    return support.route_group(
+        default=settings.support_chat_id,
+        routes=getattr(settings, "support_routes", {}) or {},
+        language=language,
+    )
 
 
 def score_keyboard(survey_id: int) -> InlineKeyboardMarkup:
-    buttons = [InlineKeyboardButton(text=str(v), callback_data=NpsCb(s=survey_id, v=v).pack())
-               for v in range(11)]
+    buttons = [
+        InlineKeyboardButton(text=str(v), callback_data=NpsCb(s=survey_id, v=v).pack()) for v in range(11)
+    ]
     return InlineKeyboardMarkup(inline_keyboard=[buttons[:6], buttons[6:]])
 
 
@@ -94,8 +98,7 @@ async def alert_params(
     """What the staff alert shows, in the staff's language."""
     survey = await nps.get_survey(session, survey_id=survey_id)
     customer = await customers_svc.get_customer(session, customer_id=survey.customer_id)
-    view = await loyalty.balance(session, clock=clock, rules=rules.loyalty,
-                                 customer_id=customer.id)
+    view = await loyalty.balance(session, clock=clock, rules=rules.loyalty, customer_id=customer.id)
     return {
         "score": survey.score if survey.score is not None else "—",
         "trigger": t(f"nps-trigger-{survey.trigger}"),
@@ -113,7 +116,12 @@ async def alert_params(
 
 
 async def queue_alert(
-    session: AsyncSession, *, clock: Clock, settings: Settings, i18n: I18n, survey_id: int,
+    session: AsyncSession,
+    *,
+    clock: Clock,
+    settings: Settings,
+    i18n: I18n,
+    survey_id: int,
     language: str,
 ) -> bool:
     """Queue the detractor alert for the customer's staff topic (once). Only the survey's id is
@@ -122,9 +130,14 @@ async def queue_alert(
     group = staff_group(settings, language)
     if group is None:
         log.warning("NPS detractor (survey %s) but SUPPORT_CHAT_ID is not set: no staff alert", survey_id)
-    return await nps.queue_staff_alert(session, clock=clock, survey_id=survey_id, group_chat_id=group,
-                                       key="nps-staff-alert", params={"render": "nps_alert",
-                                                                      "survey_id": survey_id})
+    return await nps.queue_staff_alert(
+        session,
+        clock=clock,
+        survey_id=survey_id,
+        group_chat_id=group,
+        key="nps-staff-alert",
+        params={"render": "nps_alert", "survey_id": survey_id},
+    )
 
 
 async def render_alert(
@@ -141,14 +154,22 @@ async def render_alert(
 
 @router.callback_query(NpsCb.filter())
 async def on_score(
-    query: CallbackQuery, callback_data: NpsCb, ctx: BotContext, customer: CustomerView, t: Translator,
+    query: CallbackQuery,
+    callback_data: NpsCb,
+    ctx: BotContext,
+    customer: CustomerView,
+    t: Translator,
     state: FSMContext,
 ) -> None:
     try:
         async with ctx.db.begin() as session:
             result = await nps.record_score(
-                session, clock=ctx.clock, loyalty_rules=ctx.rules.loyalty,
-                survey_id=callback_data.s, customer_id=customer.id, score=callback_data.v,
+                session,
+                clock=ctx.clock,
+                loyalty_rules=ctx.rules.loyalty,
+                survey_id=callback_data.s,
+                customer_id=customer.id,
+                score=callback_data.v,
             )
     except DomainError:
         await show(query, t("nps-closed"))
@@ -159,8 +180,9 @@ async def on_score(
     await state.set_state(NpsStates.comment)
     question = query.message.message_id if isinstance(query.message, Message) else None
     await state.set_data({"survey": result.survey_id, "since": ctx.clock.now().isoformat(), "msg": question})
-    skip = InlineKeyboardButton(text=t("nps-skip"),
-                                callback_data=NpsActCb(s=result.survey_id, a="skip").pack())
+    skip = InlineKeyboardButton(
+        text=t("nps-skip"), callback_data=NpsActCb(s=result.survey_id, a="skip").pack()
+    )
     ask = t(f"nps-ask-{result.category}", score=result.score)
     text = t("nps-your-score", score=result.score) + "\n\n" + ask
     await show(query, text, InlineKeyboardMarkup(inline_keyboard=[[skip]]))
@@ -171,7 +193,11 @@ async def on_score(
 
 @router.message(NpsStates.comment, F.text, ~F.text.startswith("/"))
 async def on_comment(
-    message: Message, customer: CustomerView, t: Translator, state: FSMContext, ctx: BotContext,
+    message: Message,
+    customer: CustomerView,
+    t: Translator,
+    state: FSMContext,
+    ctx: BotContext,
 ) -> None:
     data = await state.get_data()
     if not fresh(data, ctx.clock.now()) or "survey" not in data:
@@ -181,16 +207,22 @@ async def on_comment(
     if data.get("msg") and message.bot is not None:
         # The 'Skip' under the question has no purpose once they wrote.
         with contextlib.suppress(TelegramAPIError):
-            await message.bot.edit_message_reply_markup(chat_id=message.chat.id, message_id=data["msg"],
-                                                        reply_markup=None)
-    await finish(message, ctx=ctx, customer=customer, t=t, survey_id=int(data["survey"]),
-                 comment=message.text)
+            await message.bot.edit_message_reply_markup(
+                chat_id=message.chat.id, message_id=data["msg"], reply_markup=None
+            )
+    await finish(
+        message, ctx=ctx, customer=customer, t=t, survey_id=int(data["survey"]), comment=message.text
+    )
 
 
 @router.callback_query(NpsActCb.filter(F.a == "skip"))
 async def on_skip(
-    query: CallbackQuery, callback_data: NpsActCb, customer: CustomerView, t: Translator,
-    state: FSMContext, ctx: BotContext,
+    query: CallbackQuery,
+    callback_data: NpsActCb,
+    customer: CustomerView,
+    t: Translator,
+    state: FSMContext,
+    ctx: BotContext,
 ) -> None:
     await state.clear()
     try:
@@ -206,7 +238,12 @@ async def on_skip(
 
 
 async def finish(
-    message: Message, *, customer: CustomerView, t: Translator, survey_id: int, comment: str | None,
+    message: Message,
+    *,
+    customer: CustomerView,
+    t: Translator,
+    survey_id: int,
+    comment: str | None,
     ctx: BotContext,
 ) -> None:
     """Store the 'why?' (or its skip) and answer as the score deserves."""
@@ -217,8 +254,14 @@ async def finish(
                 session, clock=ctx.clock, survey_id=survey_id, customer_id=customer.id, comment=comment
             )
             if completed and survey.category == DETRACTOR:
-                alerted = await queue_alert(session, clock=ctx.clock, settings=ctx.settings, i18n=ctx.i18n,
-                                            survey_id=survey_id, language=customer.language)
+                alerted = await queue_alert(
+                    session,
+                    clock=ctx.clock,
+                    settings=ctx.settings,
+                    i18n=ctx.i18n,
+                    survey_id=survey_id,
+                    language=customer.language,
+                )
     except DomainError:
         await message.answer(t("nps-closed"))
         return
@@ -232,20 +275,33 @@ async def finish(
             info = await loyalty.referral_info(session, clock=ctx.clock, customer_id=customer.id)
         link = info.link or info.start_command
         reward = ctx.rules.loyalty
-        text = t("nps-thanks-promoter", link=link, referrer=points(t, reward.referral_reward_referrer),
-                 referred=points(t, reward.referral_reward_referred))
+        text = t(
+            "nps-thanks-promoter",
+            link=link,
+            referrer=points(t, reward.referral_reward_referrer),
+            referred=points(t, reward.referral_reward_referred),
+        )
         shop = ctx.settings.business_name
-        markup = (InlineKeyboardMarkup(inline_keyboard=[[share_button(t, info.link, shop)]])
-                  if info.link else None)
+        markup = (
+            InlineKeyboardMarkup(inline_keyboard=[[share_button(t, info.link, shop)]]) if info.link else None
+        )
         await message.answer(text, reply_markup=markup)
     elif survey.category == DETRACTOR:
         if staff_group(ctx.settings, customer.language) is None:
             await message.answer(t("nps-handoff-later"))
             return
-        markup = InlineKeyboardMarkup(inline_keyboard=[[
-            InlineKeyboardButton(text=t("nps-talk"), callback_data=NpsActCb(s=survey_id, a="talk").pack()),
-            InlineKeyboardButton(text=t("nps-no-thanks"), callback_data=NpsActCb(s=survey_id, a="no").pack()),
-        ]])
+        markup = InlineKeyboardMarkup(
+            inline_keyboard=[
+                [
+                    InlineKeyboardButton(
+                        text=t("nps-talk"), callback_data=NpsActCb(s=survey_id, a="talk").pack()
+                    ),
+                    InlineKeyboardButton(
+                        text=t("nps-no-thanks"), callback_data=NpsActCb(s=survey_id, a="no").pack()
+                    ),
+                ]
+            ]
+        )
         await message.answer(t("nps-thanks-detractor"), reply_markup=markup)
     else:
         await message.answer(t("nps-thanks-passive"))
@@ -256,7 +312,11 @@ async def finish(
 
 @router.callback_query(NpsActCb.filter(F.a == "talk"))
 async def on_talk(
-    query: CallbackQuery, callback_data: NpsActCb, customer: CustomerView, t: Translator, ctx: BotContext,
+    query: CallbackQuery,
+    callback_data: NpsActCb,
+    customer: CustomerView,
+    t: Translator,
+    ctx: BotContext,
 ) -> None:
     group = staff_group(ctx.settings, customer.language)
     if group is None:
@@ -264,8 +324,13 @@ async def on_talk(
         return
     try:
         async with ctx.db.begin() as session:
-            await nps.open_detractor_case(session, clock=ctx.clock, survey_id=callback_data.s,
-                                          customer_id=customer.id, group_chat_id=group)
+            await nps.open_detractor_case(
+                session,
+                clock=ctx.clock,
+                survey_id=callback_data.s,
+                customer_id=customer.id,
+                group_chat_id=group,
+            )
     except DomainError:
         await show(query, t("nps-closed"))
         return
@@ -282,7 +347,11 @@ async def on_no_thanks(query: CallbackQuery, t: Translator) -> None:
 
 
 async def start_rating(
-    query: CallbackQuery, *, ctx: BotContext, customer: CustomerView, t: Translator,
+    query: CallbackQuery,
+    *,
+    ctx: BotContext,
+    customer: CustomerView,
+    t: Translator,
 ) -> None:
     """The customer chose 'Rate us' in the feedback menu (one answer per cooldown counts)."""
     cooldown = ctx.rules.nps.answered_cooldown
@@ -291,16 +360,22 @@ async def start_rating(
         if last is not None and last.answered_at and ctx.clock.now() - last.answered_at < cooldown:
             survey = None
         else:
-            survey = await nps.start_from_menu(session, clock=ctx.clock, rules=ctx.rules.nps,
-                                               customer_id=customer.id, chat_id=query.from_user.id)
+            survey = await nps.start_from_menu(
+                session,
+                clock=ctx.clock,
+                rules=ctx.rules.nps,
+                customer_id=customer.id,
+                chat_id=query.from_user.id,
+            )
     if survey is None:
         assert last is not None and last.answered_at is not None
         when = day(t, last.answered_at, zone(customer.timezone, ctx.settings.default_timezone))
         back = InlineKeyboardMarkup(inline_keyboard=[[menu.back_button(t)]])
         await show(query, t("nps-rated-recently", score=last.score, date=when), back)
         return
-    text, markup = survey_message(t, survey_id=survey.id, customer_name=name_of(customer, "👋"),
-                                  shop=ctx.settings.business_name)
+    text, markup = survey_message(
+        t, survey_id=survey.id, customer_name=name_of(customer, "👋"), shop=ctx.settings.business_name
+    )
     await show(query, text, markup)
 
 

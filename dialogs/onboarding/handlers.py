@@ -89,15 +89,24 @@ async def on_start(
                 if kind == "link":
                     try:
                         customer = await svc.redeem_link_token(
-                            session, clock=ctx.clock, hooks=customer_hooks, token=payload,
+                            session,
+                            clock=ctx.clock,
+                            hooks=customer_hooks,
+                            token=payload,
                             telegram_id=message.chat.id,
                         )
                         notice = t("link-ok")
                     except DomainError as exc:
                         notice = t(LINK_ERRORS.get(exc.code, "link-unknown"))
                 elif kind == "referral":
-                    notice = await referral_notice(session, clock=ctx.clock, rules=ctx.rules.loyalty,
-                                                   customer=customer, payload=payload, t=t)
+                    notice = await referral_notice(
+                        session,
+                        clock=ctx.clock,
+                        rules=ctx.rules.loyalty,
+                        customer=customer,
+                        payload=payload,
+                        t=t,
+                    )
             if was_opted_out:
                 customer = await svc.set_opt_in(
                     session, clock=ctx.clock, telegram_id=message.chat.id, opted_in=True
@@ -107,11 +116,13 @@ async def on_start(
     if notice:
         await message.answer(notice)
     if was_opted_out:
-        await message.answer(t("welcome-back", name=name_of(customer, "👋")),
-                             reply_markup=main_menu.keyboard(t, customer))
+        await message.answer(
+            t("welcome-back", name=name_of(customer, "👋")), reply_markup=main_menu.keyboard(t, customer)
+        )
         return
-    await message.answer(welcome_text(t, customer, ctx.settings, main_menu),
-                         reply_markup=main_menu.keyboard(t, customer))
+    await message.answer(
+        welcome_text(t, customer, ctx.settings, main_menu), reply_markup=main_menu.keyboard(t, customer)
+    )
 
 
 @router.message(Command("menu"))
@@ -170,9 +181,7 @@ async def on_language_chosen(
 ) -> None:
     code = callback_data.code if callback_data.code in LANGUAGE_NAMES else "en"
     async with db.begin() as session:
-        customer = await svc.set_language(
-            session, clock=clock, telegram_id=query.from_user.id, language=code
-        )
+        customer = await svc.set_language(session, clock=clock, telegram_id=query.from_user.id, language=code)
     t = i18n(customer.language)
     await show(query, t("language-set") + "\n\n" + t("menu-title"), main_menu.keyboard(t, customer))
 
@@ -202,7 +211,8 @@ async def on_notifications_toggle(
     db: async_sessionmaker[AsyncSession],
     clock: Clock,
     customer: CustomerView,
-    t: Translator, main_menu: MainMenu,
+    t: Translator,
+    main_menu: MainMenu,
 ) -> None:
     async with db.begin() as session:
         customer = await svc.set_opt_in(

@@ -82,8 +82,15 @@ def heatmap(chart: Heatmap) -> bytes:
         for j in range(data.shape[1]):
             if not np.isnan(data[i, j]):
                 v = data[i, j]
-                ax.text(j, i, f"{v:.0f}", ha="center", va="center", fontsize=8,
-                        color="white" if v > 60 else "black")
+                ax.text(
+                    j,
+                    i,
+                    f"{v:.0f}",
+                    ha="center",
+                    va="center",
+                    fontsize=8,
+                    color="white" if v > 60 else "black",
+                )
     ax.set_xticks(range(n), [str(j) for j in range(n)])
     ax.set_yticks(range(len(chart.rows)), [f"{label} ({size})" for label, size, _ in chart.rows])
     ax.set_xlabel(chart.x_label)

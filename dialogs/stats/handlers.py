@@ -26,8 +26,12 @@ log = logging.getLogger(__name__)
 router = Router(name=__name__)
 router.message.filter(StaffGroup())
 CAPTION_LIMIT = 1024
-FILE_NAMES = {charts.Heatmap: "cohorts", charts.Trend: "nps", charts.Bars: "exit_reasons",
-              charts.Intervals: "uplift"}
+FILE_NAMES = {
+    charts.Heatmap: "cohorts",
+    charts.Trend: "nps",
+    charts.Bars: "exit_reasons",
+    charts.Intervals: "uplift",
+}
 
 
 def pct(t: Translator, value: float | None, *, signed: bool = False) -> str:
@@ -65,32 +69,62 @@ def summary_text(t: Translator, data: summary.ChartData, *, currency: str) -> st
     p, r, rc, sup, nps = s.range.periods[0], s.retention, s.revenue_churn, s.support, s.nps.overall
     lines = [
         t("stats-title" if p.complete else "stats-title-partial", period=p.label, tz=s.range.timezone),
-        t("stats-customers", start=r.customers_start, end=r.customers_end, new=r.new_customers,
-          back=r.reactivated_customers, lost=r.lost_customers),
-        t("stats-rates", crr=pct(t, r.crr_percent), churn=pct(t, r.churn_rate_percent),
-          growth=pct(t, r.customer_growth_percent, signed=True)),
+        t(
+            "stats-customers",
+            start=r.customers_start,
+            end=r.customers_end,
+            new=r.new_customers,
+            back=r.reactivated_customers,
+            lost=r.lost_customers,
+        ),
+        t(
+            "stats-rates",
+            crr=pct(t, r.crr_percent),
+            churn=pct(t, r.churn_rate_percent),
+            growth=pct(t, r.customer_growth_percent, signed=True),
+        ),
         t("stats-revenue-churn", value=pct(t, rc.revenue_churn_percent), days=s.active_days),
-        t("stats-purchases", orders=r.orders, rpr=pct(t, r.repeat_purchase_rate_percent),
-          frequency=num(t, r.purchase_frequency), aov=cash(t, r.average_order_value_minor, currency)),
+        t(
+            "stats-purchases",
+            orders=r.orders,
+            rpr=pct(t, r.repeat_purchase_rate_percent),
+            frequency=num(t, r.purchase_frequency),
+            aov=cash(t, r.average_order_value_minor, currency),
+        ),
         t("stats-ltv", ltv=cash(t, r.ltv_minor, currency)),
         t("stats-nps", nps=num(t, nps.nps, "+.1f"), n=nps.responses),
-        t("stats-csat", average=num(t, sup.csat_average, ".1f"), satisfied=pct(t, sup.csat_satisfied_percent),
-          n=sup.csat_responses),
-        t("stats-first-reply", median=duration(t, sup.first_response_median_seconds),
-          p90=duration(t, sup.first_response_p90_seconds)),
+        t(
+            "stats-csat",
+            average=num(t, sup.csat_average, ".1f"),
+            satisfied=pct(t, sup.csat_satisfied_percent),
+            n=sup.csat_responses,
+        ),
+        t(
+            "stats-first-reply",
+            median=duration(t, sup.first_response_median_seconds),
+            p90=duration(t, sup.first_response_p90_seconds),
+        ),
         t("stats-faq", value=pct(t, sup.faq_deflection_percent), n=sup.faq_questions),
     ]
     if s.exits.reasons:
-        reasons = ", ".join(f"{t(f'exit-reason-{x.reason}')} {x.share_percent:.0f}%"
-                            for x in s.exits.reasons[:4])
+        reasons = ", ".join(
+            f"{t(f'exit-reason-{x.reason}')} {x.share_percent:.0f}%" for x in s.exits.reasons[:4]
+        )
         lines.append(t("stats-exits", reasons=reasons))
     if s.campaigns.campaigns:
         lines.append(t("stats-campaigns"))
         for c in s.campaigns.campaigns[:5]:
-            lines.append(t("stats-campaign", name=c.name, rate=pct(t, c.win_back_rate_percent),
-                           holdout=pct(t, c.holdout_rate_percent),
-                           uplift=points_change(t, c.uplift_points),
-                           low=num(t, c.uplift_ci_low, "+.1f"), high=num(t, c.uplift_ci_high, "+.1f")))
+            lines.append(
+                t(
+                    "stats-campaign",
+                    name=c.name,
+                    rate=pct(t, c.win_back_rate_percent),
+                    holdout=pct(t, c.holdout_rate_percent),
+                    uplift=points_change(t, c.uplift_points),
+                    low=num(t, c.uplift_ci_low, "+.1f"),
+                    high=num(t, c.uplift_ci_high, "+.1f"),
+                )
+            )
     return "\n".join(lines)
 
 
@@ -99,28 +133,43 @@ def chart_specs(t: Translator, data: summary.ChartData) -> list[charts.Chart]:
     out: list[charts.Chart] = []
     rows = [(r.period.label, r.customers, r.retention_percent) for r in data.cohorts.rows]
     if any(size for _, size, _ in rows):
-        out.append(charts.Heatmap(t("stats-chart-cohorts"), t("stats-chart-cohorts-x"),
-                                  t("stats-chart-cohorts-y"), rows))
+        out.append(
+            charts.Heatmap(
+                t("stats-chart-cohorts"), t("stats-chart-cohorts-x"), t("stats-chart-cohorts-y"), rows
+            )
+        )
     points = [(p.period.label, p.nps, p.responses) for p in data.nps_trend.points]
     if any(n for _, _, n in points):
         out.append(charts.Trend(t("stats-chart-nps"), t("stats-chart-nps-answers"), points))
     reasons = data.summary.exits.reasons
     if reasons:
-        out.append(charts.Bars(t("stats-chart-exits"),
-                               [(t(f"exit-reason-{r.reason}"), r.count) for r in reasons]))
-    camps = [c for c in data.summary.campaigns.campaigns
-             if c.uplift_points is not None and c.uplift_ci_low is not None and c.uplift_ci_high is not None]
+        out.append(
+            charts.Bars(t("stats-chart-exits"), [(t(f"exit-reason-{r.reason}"), r.count) for r in reasons])
+        )
+    camps = [
+        c
+        for c in data.summary.campaigns.campaigns
+        if c.uplift_points is not None and c.uplift_ci_low is not None and c.uplift_ci_high is not None
+    ]
     if camps:
-        out.append(charts.Intervals(t("stats-chart-uplift"), [
-            (c.name[:40], c.uplift_points, c.uplift_ci_low, c.uplift_ci_high)  # type: ignore[misc]
-            for c in camps[:10]
-        ]))
+        out.append(
+            charts.Intervals(
+                t("stats-chart-uplift"),
+                [
+                    (c.name[:40], c.uplift_points, c.uplift_ci_low, c.uplift_ci_high)  # type: ignore[misc]
+                    for c in camps[:10]
+                ],
+            )
+        )
     return out
 
 
 @router.message(Command("stats"))
 async def on_stats(
-    message: Message, command: CommandObject, bot: Bot, ctx: BotContext,
+    message: Message,
+    command: CommandObject,
+    bot: Bot,
+    ctx: BotContext,
 ) -> None:
     t = ctx.i18n(ctx.settings.staff_language)
     user = message.from_user
@@ -129,8 +178,9 @@ async def on_stats(
         return
     tz = ctx.settings.analytics_timezone or ctx.settings.business_timezone
     try:
-        rng = periods.parse(command.args, default=ctx.settings.analytics_stats_period, timezone=tz,
-                            now=ctx.clock.now())
+        rng = periods.parse(
+            command.args, default=ctx.settings.analytics_stats_period, timezone=tz, now=ctx.clock.now()
+        )
     except DomainError:
         await message.reply(t("stats-bad-period", arg=(command.args or "").strip()[:40]))
         return
@@ -138,8 +188,12 @@ async def on_stats(
     try:
         async with ctx.db() as session:
             data = await summary.chart_data(
-                session, rng=rng, active_days=ctx.settings.analytics_active_days, clock=ctx.clock,
-                exit_rules=ctx.rules.exit, lookback=ctx.settings.analytics_chart_periods,
+                session,
+                rng=rng,
+                active_days=ctx.settings.analytics_active_days,
+                clock=ctx.clock,
+                exit_rules=ctx.rules.exit,
+                lookback=ctx.settings.analytics_chart_periods,
             )
             await session.commit()  # a read: end the transaction before talking to Telegram
     except DomainError as exc:
@@ -157,13 +211,19 @@ async def on_stats(
         await bot.send_message(message.chat.id, t("stats-charts-failed"), message_thread_id=thread)
         return
     media = [
-        InputMediaPhoto(media=BufferedInputFile(png, filename=f"{FILE_NAMES[type(spec)]}.png"),
-                        caption=spec.title[:CAPTION_LIMIT])
+        InputMediaPhoto(
+            media=BufferedInputFile(png, filename=f"{FILE_NAMES[type(spec)]}.png"),
+            caption=spec.title[:CAPTION_LIMIT],
+        )
         for spec, png in zip(specs, images, strict=True)
     ]
     if len(media) == 1:
-        await bot.send_photo(message.chat.id, media[0].media, caption=media[0].caption,
-                             message_thread_id=thread)
+        await bot.send_photo(
+            message.chat.id, media[0].media, caption=media[0].caption, message_thread_id=thread
+        )
     else:
-        await bot.send_media_group(message.chat.id, media=media,  # type: ignore[arg-type]  # list invariance
-                                   message_thread_id=thread)
+        await bot.send_media_group(
+            message.chat.id,
+            media=media,  # type: ignore[arg-type]  # list invariance
+            message_thread_id=thread,
+        )

@@ -1,5 +1,4 @@
-"""Bot API methods that put messages in chats or change them: send*, copy/forward, edit*, delete*.
-"""
+"""Bot API methods that put messages in chats or change them: send*, copy/forward, edit*, delete*."""
 
 from __future__ import annotations
 

@@ -32,7 +32,6 @@ def _queue_key(upd: Update) -> Any:
     return upd.type
 
 
-
 class UpdateMethods(ApiBase):
     """getMe, logOut, close; getUpdates; setWebhook, deleteWebhook, getWebhookInfo."""
 

@@ -1,5 +1,4 @@
-"""Users, chats, groups, members and topics of the sandbox world, and their Telegram JSON.
-"""
+"""Users, chats, groups, members and topics of the sandbox world, and their Telegram JSON."""
 
 from __future__ import annotations
 

@@ -101,8 +101,12 @@ _SPECS: dict[tuple[Any, ...], dict[str, Any]] = {}
 
 def openapi_of(app: FastAPI) -> dict[str, Any]:
     key = tuple(
-        (getattr(r, "path", ""), tuple(sorted(getattr(r, "methods", None) or ())), getattr(r, "name", ""),
-         getattr(r, "include_in_schema", None))
+        (
+            getattr(r, "path", ""),
+            tuple(sorted(getattr(r, "methods", None) or ())),
+            getattr(r, "name", ""),
+            getattr(r, "include_in_schema", None),
+        )
         for r in app.routes
     )
     if key not in _SPECS:

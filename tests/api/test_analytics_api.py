@@ -23,7 +23,11 @@ async def test_retention_report_echoes_period_and_definitions(client, admin, ses
     assert r.status_code == 200, r.text
     body = r.json()
     assert (body["granularity"], body["timezone"], body["start"], body["end"]) == (
-        "month", "UTC", "2025-06-01", "2025-07-01")
+        "month",
+        "UTC",
+        "2025-06-01",
+        "2025-07-01",
+    )
     assert body["active_days"] == 90 and body["currency"] == "USD"
     assert "(E - N) / S" in body["definitions"]["crr_percent"]
     assert "lapsed and came back" in body["definitions"]["retained_customers"]
@@ -51,8 +55,14 @@ async def test_empty_period_says_no_data(client, admin) -> None:
     r = await client.get("/v1/analytics/retention", params={**JUNE, "granularity": "week"}, headers=admin)
     assert r.status_code == 200
     rows = r.json()["periods"]
-    assert [p["period"]["label"] for p in rows] == ["2025-W22", "2025-W23", "2025-W24", "2025-W25",
-                                                    "2025-W26", "2025-W27"]
+    assert [p["period"]["label"] for p in rows] == [
+        "2025-W22",
+        "2025-W23",
+        "2025-W24",
+        "2025-W25",
+        "2025-W26",
+        "2025-W27",
+    ]
     assert all(p["no_data"] and p["crr_percent"] is None and p["ltv_minor"] is None for p in rows)
 
 
@@ -87,12 +97,18 @@ async def test_report_contents(client, admin, sessionmaker) -> None:
     headers = admin
     churn = (await client.get("/v1/analytics/revenue-churn", params=JUNE, headers=headers)).json()
     assert churn["periods"][0]["revenue_churn_percent"] == pytest.approx(3000 / 7000 * 100)
-    cohorts = (await client.get("/v1/analytics/cohorts", params={"start": "2025-03-01", "end": "2025-07-01"},
-                                headers=headers)).json()
+    cohorts = (
+        await client.get(
+            "/v1/analytics/cohorts", params={"start": "2025-03-01", "end": "2025-07-01"}, headers=headers
+        )
+    ).json()
     assert [c["active"] for c in cohorts["cohorts"]][0] == [50, 0, 0, 40]
     camp = (await client.get("/v1/analytics/campaigns", params=JUNE, headers=headers)).json()["campaigns"][0]
     assert (camp["win_back_rate_percent"], camp["holdout_rate_percent"], camp["significant"]) == (
-        pytest.approx(30.0), pytest.approx(10.0), True)
+        pytest.approx(30.0),
+        pytest.approx(10.0),
+        True,
+    )
     s = (await client.get("/v1/analytics/summary", params={"start": "2025-06-17"}, headers=headers)).json()
     assert s["period"]["label"] == "2025-06"
     assert s["retention"]["crr_percent"] == pytest.approx(80.0)
@@ -115,12 +131,18 @@ async def test_invalid_ranges_are_422_with_a_code(client, admin) -> None:
         assert r.status_code == 422 and r.json()["error"]["code"] == "validation_error", params
 
 
-@pytest.mark.parametrize(("report", "params"), [
-    ("retention", {"end": "0001-02-01", "periods": "12"}),  # twelve months before year 1
-    ("cohorts", {"end": "9999-12-31"}),  # the period after December 9999
-    ("nps", {"start": "0001-01-01", "end": "0001-02-01", "tz": "Europe/Moscow"}),  # midnight before year 1
-    ("summary", {"start": "9999-12-15"}),
-])
+@pytest.mark.parametrize(
+    ("report", "params"),
+    [
+        ("retention", {"end": "0001-02-01", "periods": "12"}),  # twelve months before year 1
+        ("cohorts", {"end": "9999-12-31"}),  # the period after December 9999
+        (
+            "nps",
+            {"start": "0001-01-01", "end": "0001-02-01", "tz": "Europe/Moscow"},
+        ),  # midnight before year 1
+        ("summary", {"start": "9999-12-15"}),
+    ],
+)
 async def test_dates_off_the_calendar_are_422_not_500(report, params, client, admin) -> None:
     r = await client.get(f"/v1/analytics/{report}", params=params, headers=admin)
     assert r.status_code == 422 and r.json()["error"]["code"] == "invalid_range", r.text

@@ -42,11 +42,25 @@ async def test_metrics_lists_every_metric_without_an_api_key(client, session, cl
     customer = Customer(first_name="Anna", created_at=now, updated_at=now)
     session.add(customer)
     await session.flush()
-    for status, not_before in [("queued", None), ("queued", now - timedelta(seconds=1)),
-                               ("queued", now + timedelta(hours=1)),  # not due yet: not backlog
-                               ("sent", None), ("uncertain", None)]:
-        session.add(GroupPost(group_chat_id=-100, customer_id=customer.id, priority=0, kind="text",
-                              payload={}, status=status, not_before=not_before, created_at=now))
+    for status, not_before in [
+        ("queued", None),
+        ("queued", now - timedelta(seconds=1)),
+        ("queued", now + timedelta(hours=1)),  # not due yet: not backlog
+        ("sent", None),
+        ("uncertain", None),
+    ]:
+        session.add(
+            GroupPost(
+                group_chat_id=-100,
+                customer_id=customer.id,
+                priority=0,
+                kind="text",
+                payload={},
+                status=status,
+                not_before=not_before,
+                created_at=now,
+            )
+        )
     await session.commit()
     telemetry.update_finished(0.0, 0.05, "done")
     telemetry.telegram_send("live", "ok")
@@ -80,8 +94,12 @@ async def test_metrics_lists_every_metric_without_an_api_key(client, session, cl
 
 
 async def test_metrics_token_when_set(settings, sessionmaker, clock, engine) -> None:
-    app = create_app(settings=with_settings(settings, metrics_token=SecretStr("s3cret")),
-                     sessionmaker=sessionmaker, clock=clock, engine=engine)
+    app = create_app(
+        settings=with_settings(settings, metrics_token=SecretStr("s3cret")),
+        sessionmaker=sessionmaker,
+        clock=clock,
+        engine=engine,
+    )
     async with checked_client(app) as c:
         assert (await c.get("/metrics")).status_code == 401
         assert (await c.get("/metrics", headers={"Authorization": "Bearer nope"})).status_code == 401
@@ -91,8 +109,12 @@ async def test_metrics_token_when_set(settings, sessionmaker, clock, engine) -> 
 
 @needs_redis
 async def test_readyz_checks_redis_when_configured(settings, sessionmaker, clock, engine) -> None:
-    app = create_app(settings=with_settings(settings, redis_url="redis://127.0.0.1:6379/15"),
-                     sessionmaker=sessionmaker, clock=clock, engine=engine)
+    app = create_app(
+        settings=with_settings(settings, redis_url="redis://127.0.0.1:6379/15"),
+        sessionmaker=sessionmaker,
+        clock=clock,
+        engine=engine,
+    )
     async with checked_client(app) as c:
         r = await c.get("/readyz")
     await app.state.redis.aclose()
@@ -101,8 +123,12 @@ async def test_readyz_checks_redis_when_configured(settings, sessionmaker, clock
 
 
 async def test_readyz_says_redis_failed(settings, sessionmaker, clock, engine, caplog) -> None:
-    app = create_app(settings=with_settings(settings, redis_url="redis://127.0.0.1:1/0"),
-                     sessionmaker=sessionmaker, clock=clock, engine=engine)
+    app = create_app(
+        settings=with_settings(settings, redis_url="redis://127.0.0.1:1/0"),
+        sessionmaker=sessionmaker,
+        clock=clock,
+        engine=engine,
+    )
     async with checked_client(app) as c:
         r = await c.get("/readyz")
     await app.state.redis.aclose()
@@ -118,8 +144,12 @@ async def test_readyz_says_both_failed(settings, clock, tmp_path) -> None:
     from storage.db import create_sessionmaker
 
     broken = create_async_engine(f"sqlite+aiosqlite:///{tmp_path}/missing/dir/db.sqlite3")
-    app = create_app(settings=with_settings(settings, redis_url="redis://127.0.0.1:1/0"),
-                     sessionmaker=create_sessionmaker(broken), clock=clock, engine=broken)
+    app = create_app(
+        settings=with_settings(settings, redis_url="redis://127.0.0.1:1/0"),
+        sessionmaker=create_sessionmaker(broken),
+        clock=clock,
+        engine=broken,
+    )
     async with checked_client(app) as c:
         r = await c.get("/readyz")
     await app.state.redis.aclose()

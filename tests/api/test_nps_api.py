@@ -12,8 +12,15 @@ from storage.models import Customer
 from tests.api.conftest import bearer
 
 
-async def make_customer(sessionmaker, clock, ext: str, *, telegram_id: int | None = None,  # type: ignore[no-untyped-def]
-                        opted_in: bool = True, reachable: bool = True) -> int:
+async def make_customer(
+    sessionmaker,
+    clock,
+    ext: str,
+    *,
+    telegram_id: int | None = None,  # type: ignore[no-untyped-def]
+    opted_in: bool = True,
+    reachable: bool = True,
+) -> int:
     async with sessionmaker() as s:
         view, _ = await customers.upsert_by_external_id(
             s, clock=clock, external_id=ext, data=CustomerData(first_name=ext)
@@ -36,7 +43,10 @@ async def test_trigger_list_counts_skips_by_reason(client, admin, sessionmaker, 
     assert (res["requested"], res["scheduled"], res["skipped"], res["replayed"]) == (5, 1, 4, False)
     assert res["skipped_by_reason"] == {"not_found": 1, "opted_out": 1, "unreachable": 1, "no_telegram": 1}
     assert {c["external_id"]: c["reason"] for c in res["skipped_customers"]} == {
-        "ghost": "not_found", "out": "opted_out", "gone": "unreachable", "web-only": "no_telegram"
+        "ghost": "not_found",
+        "out": "opted_out",
+        "gone": "unreachable",
+        "web-only": "no_telegram",
     }
 
     again = await client.post("/v1/surveys/nps", json=body, headers=admin)
@@ -45,8 +55,9 @@ async def test_trigger_list_counts_skips_by_reason(client, admin, sessionmaker, 
     assert r.status_code == 409 and r.json()["error"]["code"] == "idempotency_conflict"
 
     # A new request for the same customer while one is waiting: skipped.
-    r = await client.post("/v1/surveys/nps", json={"idempotency_key": "nps-2", "external_ids": ["ok"]},
-                          headers=admin)
+    r = await client.post(
+        "/v1/surveys/nps", json={"idempotency_key": "nps-2", "external_ids": ["ok"]}, headers=admin
+    )
     assert r.json()["skipped_by_reason"] == {"already_scheduled": 1}
 
 
@@ -54,20 +65,27 @@ async def test_segment_audience_validation_and_auth(client, admin, sessionmaker,
     reader = bearer(await make_key("surveys:read"))
     r = await client.post("/v1/surveys/nps", json={"idempotency_key": "x", "segment": "all"}, headers=reader)
     assert r.status_code == 403
-    for method, path in [("POST", "/v1/surveys/nps"), ("GET", "/v1/surveys/nps/report"),
-                         ("GET", "/v1/surveys/nps/responses")]:
+    for method, path in [
+        ("POST", "/v1/surveys/nps"),
+        ("GET", "/v1/surveys/nps/report"),
+        ("GET", "/v1/surveys/nps/responses"),
+    ]:
         r = await client.request(method, path, json={} if method == "POST" else None)
         assert r.status_code == 401, path
     await make_customer(sessionmaker, clock, "a", telegram_id=201)
-    r = await client.post("/v1/surveys/nps", json={"idempotency_key": "s-1", "segment": "vip"},
-                          headers=admin)
+    r = await client.post("/v1/surveys/nps", json={"idempotency_key": "s-1", "segment": "vip"}, headers=admin)
     assert r.status_code == 201 and r.json()["requested"] == 0
-    r = await client.post("/v1/surveys/nps", json={"idempotency_key": "s-2", "segment": "never_bought",
-                                                    "delay_minutes": 60}, headers=admin)
+    r = await client.post(
+        "/v1/surveys/nps",
+        json={"idempotency_key": "s-2", "segment": "never_bought", "delay_minutes": 60},
+        headers=admin,
+    )
     assert r.json()["scheduled"] == 1
-    for bad in ({"idempotency_key": "s-3"},
-                {"idempotency_key": "s-3", "segment": "all", "external_ids": ["a"]},
-                {"idempotency_key": "s-3", "segment": "whales"}):
+    for bad in (
+        {"idempotency_key": "s-3"},
+        {"idempotency_key": "s-3", "segment": "all", "external_ids": ["a"]},
+        {"idempotency_key": "s-3", "segment": "whales"},
+    ):
         r = await client.post("/v1/surveys/nps", json=bad, headers=admin)
         assert r.status_code == 422, bad
 
@@ -79,18 +97,25 @@ async def test_report_and_responses(client, admin, sessionmaker, clock) -> None:
     async with sessionmaker() as s:
         for i, (cid, score) in enumerate(zip(ids, scores.values(), strict=True)):
             survey = await nps.start_from_menu(s, clock=clock, rules=rules, customer_id=cid, chat_id=300 + i)
-            await nps.record_score(s, clock=clock, loyalty_rules=lrules, survey_id=survey.id,
-                                   customer_id=cid, score=score)
-            await nps.record_comment(s, clock=clock, survey_id=survey.id, customer_id=cid,
-                                     comment="slow delivery" if score < 7 else None)
+            await nps.record_score(
+                s, clock=clock, loyalty_rules=lrules, survey_id=survey.id, customer_id=cid, score=score
+            )
+            await nps.record_comment(
+                s,
+                clock=clock,
+                survey_id=survey.id,
+                customer_id=cid,
+                comment="slow delivery" if score < 7 else None,
+            )
         await s.commit()
     r = await client.get("/v1/surveys/nps/report", headers=admin)
     assert r.status_code == 200, r.text
     rep = r.json()
     assert (rep["responses"], rep["promoters"], rep["passives"], rep["detractors"]) == (4, 2, 1, 1)
     assert rep["nps"] == 25.0 and rep["promoters_percent"] == 50.0 and rep["comments"] == 1
-    assert rep["by_tier"] == [{"key": "never_bought", "responses": 4, "promoters": 2, "passives": 1,
-                               "detractors": 1, "nps": 25.0}]
+    assert rep["by_tier"] == [
+        {"key": "never_bought", "responses": 4, "promoters": 2, "passives": 1, "detractors": 1, "nps": 25.0}
+    ]
     assert rep["by_trigger"][0]["key"] == "menu"
 
     later = (clock.now() + timedelta(days=1)).isoformat()
@@ -99,8 +124,9 @@ async def test_report_and_responses(client, admin, sessionmaker, clock) -> None:
     vip = (await client.get("/v1/surveys/nps/report", params={"tier": "vip"}, headers=admin)).json()
     assert vip["responses"] == 0
 
-    page = (await client.get("/v1/surveys/nps/responses", params={"category": "detractor"},
-                             headers=admin)).json()
+    page = (
+        await client.get("/v1/surveys/nps/responses", params={"category": "detractor"}, headers=admin)
+    ).json()
     assert [(x["external_id"], x["score"], x["comment"]) for x in page["items"]] == [
         ("d1", 3, "slow delivery")
     ]

@@ -81,21 +81,24 @@ async def test_partial_refund_then_cancel_reverse_points(client, admin) -> None:
     r = await client.post("/v1/orders/A-1001/refund", json={"amount": "50.00"}, headers=admin)
     assert r.status_code == 422 and r.json()["error"]["code"] == "refund_id_required"
 
-    r = await client.post("/v1/orders/A-1001/refund", json={"refund_id": "R-1", "amount": "50.00"},
-                          headers=admin)
+    r = await client.post(
+        "/v1/orders/A-1001/refund", json={"refund_id": "R-1", "amount": "50.00"}, headers=admin
+    )
     assert r.status_code == 200, r.text
     assert r.json()["changed"] is True
     assert r.json()["status"] == "partially_refunded" and r.json()["points_reversed"] == 50
     assert (await balance(client, admin))["spendable"] == 150
 
     # A retried refund changes nothing.
-    r = await client.post("/v1/orders/A-1001/refund", json={"refund_id": "R-1", "amount": "50.00"},
-                          headers=admin)
+    r = await client.post(
+        "/v1/orders/A-1001/refund", json={"refund_id": "R-1", "amount": "50.00"}, headers=admin
+    )
     assert r.status_code == 200 and r.json()["changed"] is False
     assert (await balance(client, admin))["spendable"] == 150
 
-    r = await client.post("/v1/orders/A-1001/refund", json={"refund_id": "R-2", "amount": "500"},
-                          headers=admin)
+    r = await client.post(
+        "/v1/orders/A-1001/refund", json={"refund_id": "R-2", "amount": "500"}, headers=admin
+    )
     assert r.status_code == 409 and r.json()["error"]["code"] == "refund_exceeds_order"
 
     r = await client.post("/v1/orders/A-1001/cancel", headers=admin)
@@ -108,7 +111,9 @@ async def test_partial_refund_then_cancel_reverse_points(client, admin) -> None:
 
     history = (await client.get("/v1/customers/crm-1/loyalty/history", headers=admin)).json()["items"]
     assert [(e["kind"], e["points"]) for e in history] == [
-        ("reversal", -150), ("reversal", -50), ("earn", 200)
+        ("reversal", -150),
+        ("reversal", -50),
+        ("earn", 200),
     ]
 
 

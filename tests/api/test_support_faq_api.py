@@ -29,10 +29,17 @@ def faq(app, tmp_path) -> FaqLibrary:  # type: ignore[no-untyped-def]
 async def test_cases_and_queue(client: httpx.AsyncClient, admin, sessionmaker, clock) -> None:  # type: ignore[no-untyped-def]
     async with sessionmaker.begin() as s:
         c, _ = await customers.touch_telegram_user(s, clock=clock, telegram_id=5, first_name="A")
-        case, _ = await support.open_case(s, clock=clock, customer_id=c.id, group_chat_id=-100,
-                                          origin="menu", origin_text="where is my order?")
-        await support.relay_customer_message(s, clock=clock, case=case, chat_id=5, message_id=7,
-                                             kind="text", text="hello")
+        case, _ = await support.open_case(
+            s,
+            clock=clock,
+            customer_id=c.id,
+            group_chat_id=-100,
+            origin="menu",
+            origin_text="where is my order?",
+        )
+        await support.relay_customer_message(
+            s, clock=clock, case=case, chat_id=5, message_id=7, kind="text", text="hello"
+        )
     r = await client.get("/v1/support/cases", headers=admin, params={"status": "active"})
     assert r.status_code == 200
     items = r.json()["items"]
@@ -77,14 +84,20 @@ async def test_faq_get_put_roundtrip_and_validation(client: httpx.AsyncClient, a
 
     # A valid YAML replacement goes live, and a stale If-Match is refused.
     new = dict(doc, entries=[e for e in doc["entries"] if e["category"] != "delivery"])
-    r = await client.put("/v1/faq/en", headers={**admin, "Content-Type": "application/yaml",
-                                                 "If-Match": etag},
-                         content=yaml.safe_dump(new, allow_unicode=True))
+    r = await client.put(
+        "/v1/faq/en",
+        headers={**admin, "Content-Type": "application/yaml", "If-Match": etag},
+        content=yaml.safe_dump(new, allow_unicode=True),
+    )
     assert r.status_code == 200, r.text
     assert r.json()["entries"] == len(new["entries"])
     r = await client.put("/v1/faq/en", headers={**admin, "If-Match": etag}, json=doc)
     assert r.status_code == 412
-    r = await client.put("/v1/faq/en", headers=admin, content=b"{oops", )
+    r = await client.put(
+        "/v1/faq/en",
+        headers=admin,
+        content=b"{oops",
+    )
     assert r.status_code == 422
     r = await client.get("/v1/faq/de", headers=admin)
     assert r.status_code == 404
@@ -97,28 +110,53 @@ async def test_gaps_and_deflection(client: httpx.AsyncClient, admin, sessionmake
     async with sessionmaker.begin() as s:
         c, _ = await customers.touch_telegram_user(s, clock=clock, telegram_id=9, first_name="B")
         for text in ("Can I pay with crypto?", "can i pay with crypto", "Do you ship to Mars?"):
-            await faq_stats.record_query(s, now=now, customer_id=c.id, language="en", text=text,
-                                         result="none", entry_id=None, score=None)
-        ok = await faq_stats.record_query(s, now=now, customer_id=c.id, language="en",
-                                          text="delivery time", result="answer",
-                                          entry_id="delivery-time", score=80)
-        bad = await faq_stats.record_query(s, now=now - timedelta(days=1), customer_id=c.id,
-                                           language="en", text="returns", result="answer",
-                                           entry_id="returns-how", score=70)
+            await faq_stats.record_query(
+                s,
+                now=now,
+                customer_id=c.id,
+                language="en",
+                text=text,
+                result="none",
+                entry_id=None,
+                score=None,
+            )
+        ok = await faq_stats.record_query(
+            s,
+            now=now,
+            customer_id=c.id,
+            language="en",
+            text="delivery time",
+            result="answer",
+            entry_id="delivery-time",
+            score=80,
+        )
+        bad = await faq_stats.record_query(
+            s,
+            now=now - timedelta(days=1),
+            customer_id=c.id,
+            language="en",
+            text="returns",
+            result="answer",
+            entry_id="returns-how",
+            score=70,
+        )
         await faq_stats.set_feedback(s, query_id=ok, customer_id=c.id, helpful=True)
         await faq_stats.set_feedback(s, query_id=bad, customer_id=c.id, helpful=False)
     r = await client.get("/v1/faq/insights/gaps", headers=admin)
     assert r.status_code == 200
     top = r.json()["items"][0]
     assert (top["normalized"], top["count"], top["unanswered"]) == ("can i pay with crypto", 2, 2)
-    r = await client.get("/v1/faq/insights/deflection", headers=admin,
-                         params={"start": str((now - timedelta(days=1)).date()),
-                                 "end": str(now.date())})
+    r = await client.get(
+        "/v1/faq/insights/deflection",
+        headers=admin,
+        params={"start": str((now - timedelta(days=1)).date()), "end": str(now.date())},
+    )
     body = r.json()
     assert [(d["questions"], d["deflected"]) for d in body["days"]] == [(1, 0), (4, 1)]
     assert body["rate"] == pytest.approx(1 / 5)
-    r = await client.get("/v1/faq/insights/deflection", headers=admin,
-                         params={"start": "2026-02-01", "end": "2026-01-01"})
+    r = await client.get(
+        "/v1/faq/insights/deflection", headers=admin, params={"start": "2026-02-01", "end": "2026-01-01"}
+    )
     assert r.status_code == 422
     for path in ("/v1/faq/insights/gaps", "/v1/faq/insights/deflection"):
         assert (await client.get(path)).status_code == 401

@@ -66,9 +66,7 @@ async def staff(tg: SandboxClient) -> dict[str, Any]:
 
 
 @pytest.fixture
-async def product(
-    make_settings: Callable[..., Settings], staff: dict[str, Any]
-) -> AsyncIterator[Runtime]:
+async def product(make_settings: Callable[..., Settings], staff: dict[str, Any]) -> AsyncIterator[Runtime]:
     runtime = Runtime(make_settings(support_chat_id=staff["group_id"]))
     await runtime.start()
     yield runtime

@@ -69,8 +69,9 @@ async def test_menu_taps_under_429s_are_all_handled(product: Runtime, tg: Sandbo
     menu = await tg.wait_for_bot_message(uid, sent["message_id"])
     data = button_data(menu, "🔔")
 
-    await tg.set_faults(rate_429=1.0, retry_after=1, max_faults=6,
-                        methods=["editMessageText", "answerCallbackQuery"])
+    await tg.set_faults(
+        rate_429=1.0, retry_after=1, max_faults=6, methods=["editMessageText", "answerCallbackQuery"]
+    )
     presses = []
     for _ in range(8):
         presses.append(await tg.press(uid, menu["message_id"], data))
@@ -83,8 +84,7 @@ async def test_menu_taps_under_429s_are_all_handled(product: Runtime, tg: Sandbo
             from core.customers import by_telegram_id
 
             row = await by_telegram_id(session, uid)
-        handled = [c for c in await tg.call_log(limit=10000)
-                   if c["method"] == "editMessageText" and c["ok"]]
+        handled = [c for c in await tg.call_log(limit=10000) if c["method"] == "editMessageText" and c["ok"]]
         return row is not None and row.opted_in is True and len(handled) >= 8
 
     await eventually(applied, timeout=30)
@@ -130,8 +130,11 @@ async def test_long_emoji_messages_reach_staff_whole(
         return any(first in t for t in texts) and any(second in t for t in texts)
 
     await eventually(both_shown, timeout=20)
-    refused = [c for c in await tg.call_log(limit=10000)
-               if c["status"] == 400 and str(c["params"].get("chat_id")) == str(group)]
+    refused = [
+        c
+        for c in await tg.call_log(limit=10000)
+        if c["status"] == 400 and str(c["params"].get("chat_id")) == str(group)
+    ]
     assert refused == []
     async with product.db() as session:
         from sqlalchemy import select
@@ -143,7 +146,9 @@ async def test_long_emoji_messages_reach_staff_whole(
 
 
 async def test_a_message_queued_through_the_api_leaves_at_once(
-    make_settings, tg: SandboxClient, staff: dict[str, Any]  # type: ignore[no-untyped-def]
+    make_settings,
+    tg: SandboxClient,
+    staff: dict[str, Any],  # type: ignore[no-untyped-def]
 ) -> None:
     """The API only writes rows; the commit wakes the delivery worker (no polling interval:
     the worker would otherwise look at an empty queue only every 5 s)."""
@@ -169,8 +174,10 @@ async def _message_leaves_at_once(tg: SandboxClient, api: httpx.AsyncClient) -> 
     await asyncio.sleep(0.5)  # the worker has looked at the empty queue and gone idle
     loop = asyncio.get_running_loop()
     started = loop.time()
-    r = await api.post("/v1/messages", json={"customer_external_id": "eve-1",
-                                              "templates": {"en": "Your parcel is on its way."}})
+    r = await api.post(
+        "/v1/messages",
+        json={"customer_external_id": "eve-1", "templates": {"en": "Your parcel is on its way."}},
+    )
     assert r.status_code == 201, r.text
     try:
         await wait_text(tg, uid, "Your parcel is on its way.", timeout=6)

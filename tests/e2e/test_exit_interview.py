@@ -13,17 +13,28 @@ from tests.e2e.test_loyalty import buttons, linked_user, product  # noqa: F401  
 
 pytestmark = pytest.mark.usefixtures("no_violations")
 
-REASONS = ["💸 Too expensive", "🧩 Missing a feature", "🔀 Switched to another provider",
-           "🤷 Don't need it any more", "🛠 Technical problems", "😞 Poor support", "⏸ Taking a break",
-           "✏️ Other"]
+REASONS = [
+    "💸 Too expensive",
+    "🧩 Missing a feature",
+    "🔀 Switched to another provider",
+    "🤷 Don't need it any more",
+    "🛠 Technical problems",
+    "😞 Poor support",
+    "⏸ Taking a break",
+    "✏️ Other",
+]
 
 
 async def test_cancellation_price_and_missing_feature(
-    product: Runtime, tg: SandboxClient, api: httpx.AsyncClient  # noqa: F811
+    product: Runtime,  # noqa: F811
+    tg: SandboxClient,
+    api: httpx.AsyncClient,  # noqa: F811
 ) -> None:
     olga = await linked_user(tg, api, "crm-olga", "Olga")
-    r = await api.post("/v1/exit-interviews", json={"idempotency_key": "sub-1", "external_id": "crm-olga",
-                                                    "event": "subscription_cancelled"})
+    r = await api.post(
+        "/v1/exit-interviews",
+        json={"idempotency_key": "sub-1", "external_id": "crm-olga", "event": "subscription_cancelled"},
+    )
     assert r.status_code == 201 and r.json()["status"] == "scheduled"
     ask = await wait_text(tg, olga, "you've cancelled your subscription. Could you tell us why?")
     assert buttons(ask) == REASONS
@@ -33,11 +44,16 @@ async def test_cancellation_price_and_missing_feature(
     assert "Your answer: 💸 Too expensive" in offer["text"] and "Valid until" in offer["text"]
     promo = (await api.get(f"/v1/promo-codes/{code}")).json()
     assert (promo["status"], promo["customer_external_id"], promo["discount_percent"]) == (
-        "assigned", "crm-olga", 15)
+        "assigned",
+        "crm-olga",
+        15,
+    )
 
     pete = await linked_user(tg, api, "crm-pete", "Pete")
-    await api.post("/v1/exit-interviews", json={"idempotency_key": "acct-2", "external_id": "crm-pete",
-                                                "event": "account_closed"})
+    await api.post(
+        "/v1/exit-interviews",
+        json={"idempotency_key": "acct-2", "external_id": "crm-pete", "event": "account_closed"},
+    )
     ask = await wait_text(tg, pete, "you've closed your account")
     await tg.press_button(pete, "🧩 Missing a feature", message_id=ask["message_id"])
     await wait_text(tg, pete, "Which feature were you missing?")
@@ -46,14 +62,25 @@ async def test_cancellation_price_and_missing_feature(
 
     report = (await api.get("/v1/exit-interviews/report")).json()
     assert {(x["reason"], x["count"], x["share_percent"]) for x in report["reasons"]} == {
-        ("price", 1, 50.0), ("feature", 1, 50.0)}
-    assert report["top_features"] == [{"feature": "Dark mode", "feature_key": "dark mode", "count": 1,
-                                       "shipped": False}]
+        ("price", 1, 50.0),
+        ("feature", 1, 50.0),
+    }
+    assert report["top_features"] == [
+        {"feature": "Dark mode", "feature_key": "dark mode", "count": 1, "shipped": False}
+    ]
     assert (report["interviews"], report["answered"], report["offers_given"]) == (2, 2, 1)
 
     # The price-sensitive customer orders again with the code: saved.
-    await api.post("/v1/orders", json={"order_id": "O-9", "customer_external_id": "crm-olga",
-                                       "amount": "30", "currency": "USD", "promo_code": code})
+    await api.post(
+        "/v1/orders",
+        json={
+            "order_id": "O-9",
+            "customer_external_id": "crm-olga",
+            "amount": "30",
+            "currency": "USD",
+            "promo_code": code,
+        },
+    )
     report = (await api.get("/v1/exit-interviews/report")).json()
     assert (report["saved"], report["save_rate_percent"], report["offers_redeemed"]) == (1, 50.0, 1)
 
@@ -65,7 +92,9 @@ async def test_cancellation_price_and_missing_feature(
 
 
 async def test_leaving_from_the_menu_for_a_break(
-    product: Runtime, tg: SandboxClient, api: httpx.AsyncClient  # noqa: F811
+    product: Runtime,  # noqa: F811
+    tg: SandboxClient,
+    api: httpx.AsyncClient,  # noqa: F811
 ) -> None:
     user = await tg.create_user("Lena", language_code="ru")
     uid = user["id"]
@@ -84,11 +113,16 @@ async def test_leaving_from_the_menu_for_a_break(
 
 
 async def test_poor_support_goes_straight_to_a_person(
-    product: Runtime, tg: SandboxClient, api: httpx.AsyncClient, staff: dict  # noqa: F811
+    product: Runtime,  # noqa: F811
+    tg: SandboxClient,
+    api: httpx.AsyncClient,
+    staff: dict,  # noqa: F811
 ) -> None:
     uid = await linked_user(tg, api, "crm-sam", "Sam")
-    await api.post("/v1/exit-interviews", json={"idempotency_key": "s-1", "external_id": "crm-sam",
-                                                "event": "subscription_cancelled"})
+    await api.post(
+        "/v1/exit-interviews",
+        json={"idempotency_key": "s-1", "external_id": "crm-sam", "event": "subscription_cancelled"},
+    )
     ask = await wait_text(tg, uid, "Could you tell us why?")
     await tg.press_button(uid, "😞 Poor support", message_id=ask["message_id"])
     await wait_text(tg, uid, "We're sorry our support let you down")
@@ -96,8 +130,9 @@ async def test_poor_support_goes_straight_to_a_person(
 
     async def relayed() -> bool:
         for topic in await tg.topics(staff["group_id"]):
-            texts = [m.get("text") or "" for m in await tg.messages(staff["group_id"],
-                                                                    topic["message_thread_id"])]
+            texts = [
+                m.get("text") or "" for m in await tg.messages(staff["group_id"], topic["message_thread_id"])
+            ]
             if any("exit interview" in t for t in texts) and any("Nobody answered" in t for t in texts):
                 return True
         return False

@@ -20,9 +20,7 @@ pytestmark = pytest.mark.usefixtures("no_violations")
 
 
 @pytest.fixture
-async def product(
-    make_settings: Callable[..., Settings], staff: dict[str, Any]
-) -> AsyncIterator[Runtime]:
+async def product(make_settings: Callable[..., Settings], staff: dict[str, Any]) -> AsyncIterator[Runtime]:
     runtime = Runtime(make_settings(support_chat_id=staff["group_id"], engagement_poll_seconds=0.1))
     await runtime.start()
     yield runtime
@@ -51,8 +49,10 @@ async def test_order_shows_in_balance_with_tier(
     product: Runtime, tg: SandboxClient, api: httpx.AsyncClient
 ) -> None:
     uid = await linked_user(tg, api, "crm-anna", "Anna")
-    r = await api.post("/v1/orders", json={"order_id": "A-1", "customer_external_id": "crm-anna",
-                                           "amount": "129.90", "currency": "USD"})
+    r = await api.post(
+        "/v1/orders",
+        json={"order_id": "A-1", "customer_external_id": "crm-anna", "amount": "129.90", "currency": "USD"},
+    )
     assert r.status_code == 201 and r.json()["points_credited"] == 129
 
     last = await tg.last_message_id(uid)
@@ -69,8 +69,10 @@ async def test_order_shows_in_balance_with_tier(
     assert "👥 Invite a friend" in buttons(screen)
 
     # A second order makes them a regular; the menu button shows the same screen.
-    await api.post("/v1/orders", json={"order_id": "A-2", "customer_external_id": "crm-anna",
-                                       "amount": "20", "currency": "USD"})
+    await api.post(
+        "/v1/orders",
+        json={"order_id": "A-2", "customer_external_id": "crm-anna", "amount": "20", "currency": "USD"},
+    )
     last = await tg.last_message_id(uid)
     await tg.send_text(uid, "/menu")
     menu = await tg.wait_for_bot_message(uid, last)
@@ -82,15 +84,19 @@ async def test_order_shows_in_balance_with_tier(
 
 async def test_russian_plurals(product: Runtime, tg: SandboxClient, api: httpx.AsyncClient) -> None:
     uid = await linked_user(tg, api, "crm-ivan", "Иван", lang="ru")
-    await api.post("/v1/orders", json={"order_id": "R-1", "customer_external_id": "crm-ivan",
-                                       "amount": "21", "currency": "USD"})
+    await api.post(
+        "/v1/orders",
+        json={"order_id": "R-1", "customer_external_id": "crm-ivan", "amount": "21", "currency": "USD"},
+    )
     last = await tg.last_message_id(uid)
     await tg.send_text(uid, "/balance")
     screen = await wait_text(tg, uid, "Ваши баллы: 21 балл", after=last)
     assert "Уровень: Первый заказ" in screen["text"]
     assert "вы получите 200 баллов, он — 100 баллов" in screen["text"]
-    await api.post("/v1/orders", json={"order_id": "R-2", "customer_external_id": "crm-ivan",
-                                       "amount": "2", "currency": "USD"})
+    await api.post(
+        "/v1/orders",
+        json={"order_id": "R-2", "customer_external_id": "crm-ivan", "amount": "2", "currency": "USD"},
+    )
     last = await tg.last_message_id(uid)
     await tg.send_text(uid, "/balance")
     screen = await wait_text(tg, uid, "Ваши баллы: 23 балла", after=last)
@@ -123,14 +129,18 @@ async def test_referral_pays_both_sides_once(
     sent = await tg.send_text(anna, f"/start {payload}")
     await wait_text(tg, anna, "your own invitation link", after=sent["message_id"])
 
-    r = await api.post("/v1/orders", json={"order_id": "B-1", "customer_external_id": "crm-ben",
-                                           "amount": "50", "currency": "USD"})
+    r = await api.post(
+        "/v1/orders",
+        json={"order_id": "B-1", "customer_external_id": "crm-ben", "amount": "50", "currency": "USD"},
+    )
     assert r.json()["referral_rewarded"] is True
     await wait_text(tg, anna, "Your friend Ben made their first purchase: you got 200 points")
     await wait_text(tg, ben["id"], "you got 100 points")
 
-    r = await api.post("/v1/orders", json={"order_id": "B-2", "customer_external_id": "crm-ben",
-                                           "amount": "50", "currency": "USD"})
+    r = await api.post(
+        "/v1/orders",
+        json={"order_id": "B-2", "customer_external_id": "crm-ben", "amount": "50", "currency": "USD"},
+    )
     assert r.json()["referral_rewarded"] is False
     assert (await api.get("/v1/customers/crm-anna/loyalty")).json()["spendable"] == 200
     ben_balance = (await api.get("/v1/customers/crm-ben/loyalty")).json()

@@ -21,15 +21,21 @@ async def topic_texts(tg: SandboxClient, group: int) -> list[str]:
 
 
 async def test_detractor_survey_alerts_staff_and_throttles(
-    product: Runtime, tg: SandboxClient, api: httpx.AsyncClient, staff: dict[str, Any]  # noqa: F811
+    product: Runtime,  # noqa: F811
+    tg: SandboxClient,
+    api: httpx.AsyncClient,
+    staff: dict[str, Any],  # noqa: F811
 ) -> None:
     group = staff["group_id"]
     uid = await linked_user(tg, api, "crm-nina", "Nina")
-    await api.post("/v1/orders", json={"order_id": "N-1", "customer_external_id": "crm-nina",
-                                       "amount": "80", "currency": "USD"})
+    await api.post(
+        "/v1/orders",
+        json={"order_id": "N-1", "customer_external_id": "crm-nina", "amount": "80", "currency": "USD"},
+    )
 
-    r = await api.post("/v1/surveys/nps",
-                       json={"idempotency_key": "nps-nina-1", "external_ids": ["crm-nina"]})
+    r = await api.post(
+        "/v1/surveys/nps", json={"idempotency_key": "nps-nina-1", "external_ids": ["crm-nina"]}
+    )
     assert r.status_code == 201 and r.json()["scheduled"] == 1
 
     survey = await wait_text(tg, uid, "how likely are you to recommend Demo Shop")
@@ -70,14 +76,18 @@ async def test_detractor_survey_alerts_staff_and_throttles(
     assert "📊 Last NPS: 3/10" in card_text  # the loyalty section of the card
 
     # Asked again within 90 days: skipped, and the API says why.
-    r = await api.post("/v1/surveys/nps",
-                       json={"idempotency_key": "nps-nina-2", "external_ids": ["crm-nina"]})
+    r = await api.post(
+        "/v1/surveys/nps", json={"idempotency_key": "nps-nina-2", "external_ids": ["crm-nina"]}
+    )
     body = r.json()
     assert (r.status_code, body["scheduled"], body["skipped"]) == (201, 0, 1)
     assert body["skipped_by_reason"] == {"answered_recently": 1}
     assert body["skipped_customers"] == [
-        {"external_id": "crm-nina", "customer_id": body["skipped_customers"][0]["customer_id"],
-         "reason": "answered_recently"}
+        {
+            "external_id": "crm-nina",
+            "customer_id": body["skipped_customers"][0]["customer_id"],
+            "reason": "answered_recently",
+        }
     ]
 
     report = (await api.get("/v1/surveys/nps/report")).json()
@@ -88,7 +98,9 @@ async def test_detractor_survey_alerts_staff_and_throttles(
 
 
 async def test_promoter_gets_the_referral_link_and_menu_rating_works(
-    product: Runtime, tg: SandboxClient, api: httpx.AsyncClient  # noqa: F811
+    product: Runtime,  # noqa: F811
+    tg: SandboxClient,
+    api: httpx.AsyncClient,  # noqa: F811
 ) -> None:
     user = await tg.create_user("Paul", language_code="en")
     uid = user["id"]
@@ -119,7 +131,9 @@ async def test_promoter_gets_the_referral_link_and_menu_rating_works(
 
 
 async def test_deactivated_account_is_marked_unreachable_and_skipped_next_time(
-    product: Runtime, tg: SandboxClient, api: httpx.AsyncClient  # noqa: F811
+    product: Runtime,  # noqa: F811
+    tg: SandboxClient,
+    api: httpx.AsyncClient,  # noqa: F811
 ) -> None:
     uid = await linked_user(tg, api, "crm-gone", "Gus")
     await tg.deactivate(uid)

@@ -69,18 +69,25 @@ async def test_kill_9_mid_campaign_sends_each_message_once(tmp_path: Path, doubl
     await product.start()
     api = product.url("HTTP API:")
     async with httpx.AsyncClient(base_url=api, headers={"Authorization": f"Bearer {key}"}) as http:
-        r = await http.post("/v1/campaigns", json={
-            "name": "Kill test", "segment": {"kind": "dormant"}, "holdout": 0, "send_window": "any",
-            "quiet_hours": "off",
-            "steps": [{"templates": {"en": "{name|Hi}, we miss you. What made you stop?"}}],
-        })
+        r = await http.post(
+            "/v1/campaigns",
+            json={
+                "name": "Kill test",
+                "segment": {"kind": "dormant"},
+                "holdout": 0,
+                "send_window": "any",
+                "quiet_hours": "off",
+                "steps": [{"templates": {"en": "{name|Hi}, we miss you. What made you stop?"}}],
+            },
+        )
         assert r.status_code == 201, r.text
         campaign_id = r.json()["id"]
         assert r.json()["targeted"] == RECIPIENTS
 
     def delivered() -> Counter[int]:
         return Counter(
-            int(c["params"]["chat_id"]) for c in double.state.call_log
+            int(c["params"]["chat_id"])
+            for c in double.state.call_log
             if c["method"] == "sendMessage" and c["kind"] == "ok"
         )
 
@@ -103,8 +110,9 @@ async def test_kill_9_mid_campaign_sends_each_message_once(tmp_path: Path, doubl
             assert loop.time() < deadline, f"not finished after restart: {c}"
             await asyncio.sleep(0.1)
         await asyncio.sleep(0.5)  # let any duplicate show up
-        async with httpx.AsyncClient(base_url=restarted.url("HTTP API:"),
-                                     headers={"Authorization": f"Bearer {key}"}) as http:
+        async with httpx.AsyncClient(
+            base_url=restarted.url("HTTP API:"), headers={"Authorization": f"Bearer {key}"}
+        ) as http:
             figures = (await http.get(f"/v1/campaigns/{campaign_id}")).json()["stats"]
     finally:
         assert await restarted.stop() == 0
@@ -119,5 +127,7 @@ async def test_kill_9_mid_campaign_sends_each_message_once(tmp_path: Path, doubl
     assert never <= final["uncertain"]  # only a message on the wire at the kill may be missing
     assert figures["sent"] == final["sent"] and figures["uncertain"] == final["uncertain"]
     assert [v for v in double.state.violations] == []
-    print(f"\nkill -9 after {sent_at_kill}/{RECIPIENTS} sent; inflight at kill {at_kill['inflight']} "
-          f"-> uncertain {final['uncertain']}, never delivered {never}, duplicated {duplicates}")
+    print(
+        f"\nkill -9 after {sent_at_kill}/{RECIPIENTS} sent; inflight at kill {at_kill['inflight']} "
+        f"-> uncertain {final['uncertain']}, never delivered {never}, duplicated {duplicates}"
+    )

@@ -39,9 +39,14 @@ class Product:
     async def start(self, timeout: float = 30) -> None:
         self.ready.clear()
         self.proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "supportbot", "run",
-            cwd=str(ROOT), env=self.env,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+            sys.executable,
+            "-m",
+            "supportbot",
+            "run",
+            cwd=str(ROOT),
+            env=self.env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
         )
         self._reader = asyncio.create_task(self._read())
         try:
@@ -94,10 +99,15 @@ def product_env(tmp_path: Path, double: SandboxServer) -> dict[str, str]:
 async def test_sandbox_mode_run_without_token_and_sigterm_exits_zero(tmp_path: Path) -> None:
     """The README's run path: no token, no server installed: it says where it listens."""
     env = {k: v for k, v in os.environ.items() if k != "BOT_TOKEN"}
-    env.update({
-        "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/data/bot.sqlite3",
-        "API_PORT": "0", "SANDBOX_PORT": "0", "POLLING_TIMEOUT": "1", "LOG_LEVEL": "WARNING",
-    })
+    env.update(
+        {
+            "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/data/bot.sqlite3",
+            "API_PORT": "0",
+            "SANDBOX_PORT": "0",
+            "POLLING_TIMEOUT": "1",
+            "LOG_LEVEL": "WARNING",
+        }
+    )
     env.pop("BOT_TOKEN", None)
     product = Product(env)
     product.env.pop("BOT_TOKEN", None)
@@ -166,9 +176,7 @@ async def test_sigkill_in_a_burst_loses_nothing(tmp_path: Path, double: SandboxS
     db = sqlite3.connect(tmp_path / "bot.sqlite3")
     statuses = Counter(s for (s,) in db.execute("SELECT status FROM inbox_updates"))
     replayed = db.execute("SELECT count(*) FROM inbox_updates WHERE attempts >= 1").fetchone()[0]
-    uncertain = db.execute(
-        "SELECT count(*) FROM inbox_updates WHERE error LIKE 'uncertain:%'"
-    ).fetchone()[0]
+    uncertain = db.execute("SELECT count(*) FROM inbox_updates WHERE error LIKE 'uncertain:%'").fetchone()[0]
     db.close()
     assert statuses == {"done": 50}, statuses
     duplicates = sum(n - 1 for n in replies.values() if n > 1)
@@ -176,8 +184,10 @@ async def test_sigkill_in_a_burst_loses_nothing(tmp_path: Path, double: SandboxS
     assert duplicates == 0, replies
     # Only a reply that was on the wire at the kill may be missing, and it is reported.
     assert unanswered <= uncertain <= 8, (unanswered, uncertain, replayed)
-    print(f"\nkill -9 at {before_restart}/50 answered; replayed {replayed}, uncertain {uncertain}, "
-          f"unanswered {unanswered}, duplicated {duplicates}")
+    print(
+        f"\nkill -9 at {before_restart}/50 answered; replayed {replayed}, uncertain {uncertain}, "
+        f"unanswered {unanswered}, duplicated {duplicates}"
+    )
     await tg.close()
 
 
@@ -200,11 +210,17 @@ async def webhook_runtime(tmp_path: Path, double: SandboxServer, secret: str) ->
     from core.settings import Settings
 
     port = free_port()
-    runtime = Runtime(Settings(
-        _env_file=None, bot_token=TOKEN, telegram_api_url=double.base_url,
-        database_url=f"sqlite+aiosqlite:///{tmp_path}/wh.sqlite3", api_port=port,
-        webhook_url=f"http://127.0.0.1:{port}", webhook_secret=secret,
-    ))
+    runtime = Runtime(
+        Settings(
+            _env_file=None,
+            bot_token=TOKEN,
+            telegram_api_url=double.base_url,
+            database_url=f"sqlite+aiosqlite:///{tmp_path}/wh.sqlite3",
+            api_port=port,
+            webhook_url=f"http://127.0.0.1:{port}",
+            webhook_secret=secret,
+        )
+    )
     await runtime.start()
     return runtime, port
 
@@ -219,8 +235,15 @@ async def test_webhook_mode_checks_the_secret(tmp_path: Path, double: SandboxSer
         await tg.send_text(user["id"], "/start")
         await wait_text(tg, user["id"], "Hi, Web")
 
-        fake = {"update_id": 999999, "message": {"message_id": 1, "date": 0,
-                "chat": {"id": user["id"], "type": "private"}, "text": "/stop"}}
+        fake = {
+            "update_id": 999999,
+            "message": {
+                "message_id": 1,
+                "date": 0,
+                "chat": {"id": user["id"], "type": "private"},
+                "text": "/stop",
+            },
+        }
         async with httpx.AsyncClient() as http:
             url = f"http://127.0.0.1:{port}/telegram/webhook"
             r = await http.post(url, json=fake)
@@ -247,11 +270,17 @@ async def test_webhook_redelivery_is_handled_once(tmp_path: Path, double: Sandbo
         user = await tg.create_user("Twice", language_code="en")
         await tg.send_text(user["id"], "/start")  # the chat must exist before the bot can write
         await wait_text(tg, user["id"], "Hi, Twice")
-        update = {"update_id": 777001, "message": {
-            "message_id": 1, "date": 1_700_000_000, "text": "/help",
-            "chat": {"id": user["id"], "type": "private", "first_name": "Twice"},
-            "from": {"id": user["id"], "is_bot": False, "first_name": "Twice"},
-            "entities": [{"type": "bot_command", "offset": 0, "length": 5}]}}
+        update = {
+            "update_id": 777001,
+            "message": {
+                "message_id": 1,
+                "date": 1_700_000_000,
+                "text": "/help",
+                "chat": {"id": user["id"], "type": "private", "first_name": "Twice"},
+                "from": {"id": user["id"], "is_bot": False, "first_name": "Twice"},
+                "entities": [{"type": "bot_command", "offset": 0, "length": 5}],
+            },
+        }
         headers = {"X-Telegram-Bot-Api-Secret-Token": "s3cret"}
         async with httpx.AsyncClient() as http:
             url = f"http://127.0.0.1:{port}/telegram/webhook"
@@ -269,10 +298,16 @@ async def test_polling_survives_a_failed_store(tmp_path: Path, double: SandboxSe
     """If the database refuses a batch, it is not confirmed and is fetched again, not lost."""
     from core.settings import Settings
 
-    runtime = Runtime(Settings(
-        _env_file=None, bot_token=TOKEN, telegram_api_url=double.base_url,
-        database_url=f"sqlite+aiosqlite:///{tmp_path}/st.sqlite3", api_port=0, polling_timeout=1,
-    ))
+    runtime = Runtime(
+        Settings(
+            _env_file=None,
+            bot_token=TOKEN,
+            telegram_api_url=double.base_url,
+            database_url=f"sqlite+aiosqlite:///{tmp_path}/st.sqlite3",
+            api_port=0,
+            polling_timeout=1,
+        )
+    )
     await runtime.start()
     real_store = runtime.inbox.store
     failures = []
@@ -307,11 +342,10 @@ async def test_sigkill_while_staff_posts_wait_for_the_group_budget(
     tg = SandboxClient(double.base_url)
     await tg.set_bot(token=TOKEN)
     agent = await tg.create_user("Olga", language_code="en")
-    group = (await tg.create_forum_group(
-        "Support", members=[{"user_id": agent["id"], "status": "administrator"}]
-    ))["id"]
-    env = {**product_env(tmp_path, double), "SUPPORT_CHAT_ID": str(group),
-           "SUPPORT_GROUP_PER_MINUTE": "20"}
+    group = (
+        await tg.create_forum_group("Support", members=[{"user_id": agent["id"], "status": "administrator"}])
+    )["id"]
+    env = {**product_env(tmp_path, double), "SUPPORT_CHAT_ID": str(group), "SUPPORT_GROUP_PER_MINUTE": "20"}
     product = Product(env)
     await product.start()
     users = [await tg.create_user(f"K{i}", language_code="en") for i in range(10)]
@@ -357,7 +391,8 @@ async def test_sigkill_while_staff_posts_wait_for_the_group_budget(
     uncertain_texts = {
         text
         for (payload,) in db.execute("SELECT payload FROM group_posts WHERE status = 'uncertain'")
-        for text in [json.loads(payload).get("text")] if text
+        for text in [json.loads(payload).get("text")]
+        if text
     }
     uncertain_cards = db.execute(
         "SELECT count(*) FROM group_posts WHERE status = 'uncertain' AND kind = 'card'"
@@ -366,9 +401,11 @@ async def test_sigkill_while_staff_posts_wait_for_the_group_budget(
     calls = [c for c in await tg.call_log(limit=100000) if c["status"] == 429]
     duplicated = [t for t, n in counts.items() if n > 1]
     missing = [t for t, n in counts.items() if n == 0]
-    print(f"\nkill -9 with {before}/{len(texts)} texts posted; missing {len(missing)} "
-          f"(uncertain posts: {len(uncertain_texts)} texts, {uncertain_cards} cards), "
-          f"duplicated {len(duplicated)}, 429s {len(calls)}")
+    print(
+        f"\nkill -9 with {before}/{len(texts)} texts posted; missing {len(missing)} "
+        f"(uncertain posts: {len(uncertain_texts)} texts, {uncertain_cards} cards), "
+        f"duplicated {len(duplicated)}, 429s {len(calls)}"
+    )
     assert duplicated == []
     assert calls == []
     # Only texts of the post that was on the wire at the kill may be missing (one group is

@@ -41,8 +41,9 @@ async def test_role_api_serves_the_api_and_never_calls_telegram(
     await runtime.start()
     try:
         key = await api_key(runtime)
-        async with httpx.AsyncClient(base_url=runtime.api_url, timeout=10,
-                                     headers={"Authorization": f"Bearer {key}"}) as c:
+        async with httpx.AsyncClient(
+            base_url=runtime.api_url, timeout=10, headers={"Authorization": f"Bearer {key}"}
+        ) as c:
             r = await c.put("/v1/customers/crm-1", json={"first_name": "Anna"})
             assert r.status_code in (200, 201), r.text
             assert (await c.get("/v1/customers/crm-1")).status_code == 200

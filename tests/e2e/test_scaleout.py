@@ -51,7 +51,9 @@ class RoleProduct(Product):
 
 
 async def test_kill_9_the_poller_and_the_other_bot_process_answers(
-    tmp_path: Path, double: SandboxServer, postgres_url: str  # noqa: F811
+    tmp_path: Path,
+    double: SandboxServer,  # noqa: F811
+    postgres_url: str,  # noqa: F811
 ) -> None:
     if not redis_reachable():
         pytest.skip("Redis not reachable at 127.0.0.1:6379 (start it to run this test)")

@@ -38,7 +38,8 @@ async def test_stats_summary_and_charts(product: Runtime, tg: SandboxClient, sta
     photos = await eventually(album, timeout=30)
     # Cohort heatmap, NPS trend, exit reasons, campaign uplift: one album, real PNG images.
     assert [p["text"] for p in photos] == [
-        "Retention by first-purchase month, % who bought", "NPS by period",
+        "Retention by first-purchase month, % who bought",
+        "NPS by period",
         "Why customers leave (exit interviews)",
         "Campaign uplift over the holdout, percentage points (95% interval)",
     ]

@@ -118,8 +118,10 @@ async def test_simultaneous_first_messages_create_one_topic(
     await wait_text(tg, group, "скан чека", timeout=10)
     topics = await topics_of(tg, group)
     assert len(topics) == 1
-    texts = " ".join(m.get("text") or m.get("caption") or ""
-                     for m in await tg.messages(group, topics[0]["message_thread_id"]))
+    texts = " ".join(
+        m.get("text") or m.get("caption") or ""
+        for m in await tg.messages(group, topics[0]["message_thread_id"])
+    )
     assert "Первое сообщение" in texts and "Второе сообщение" in texts
 
 

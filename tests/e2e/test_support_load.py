@@ -17,7 +17,9 @@ pytestmark = pytest.mark.usefixtures("no_violations")
 
 
 async def test_forty_customers_three_messages_each_all_reach_staff(
-    make_settings, tg: SandboxClient, staff: dict[str, Any]  # type: ignore[no-untyped-def]
+    make_settings,
+    tg: SandboxClient,
+    staff: dict[str, Any],  # type: ignore[no-untyped-def]
 ) -> None:
     # Group limit scaled up 6x (Telegram: 20/min) to keep the test short; the double enforces it.
     # At 20/min the target is "in the topics within 3 minutes", i.e. at most 60 posts
@@ -53,12 +55,16 @@ async def test_forty_customers_three_messages_each_all_reach_staff(
         too_many = [c for c in calls if c.get("status") == 429 or c.get("error_code") == 429]
         assert too_many == []
         posts = [
-            c for c in calls
-            if c.get("ok") and c["method"] in ("sendMessage", "copyMessage", "copyMessages")
+            c
+            for c in calls
+            if c.get("ok")
+            and c["method"] in ("sendMessage", "copyMessage", "copyMessages")
             and str(c["params"].get("chat_id")) == str(group)
         ]
-        print(f"120 texts of 40 new customers reached staff in {len(posts)} posts, {took:.1f} s "
-              f"at 120/min (= {took * 6 / 60:.1f} min at 20/min)")
+        print(
+            f"120 texts of 40 new customers reached staff in {len(posts)} posts, {took:.1f} s "
+            f"at 120/min (= {took * 6 / 60:.1f} min at 20/min)"
+        )
         assert len(posts) <= 60
         assert took <= 35  # 3 minutes at 20/min, scaled
         topics = [t for t in await tg.topics(group) if not t.get("deleted")]

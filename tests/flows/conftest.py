@@ -57,7 +57,11 @@ def flow_settings() -> dict[str, Any]:
 
 @pytest.fixture
 async def flow(
-    migrated_sqlite: Path, tmp_path: Path, i18n: I18n, faq_library: FaqLibrary, base_settings: Settings,
+    migrated_sqlite: Path,
+    tmp_path: Path,
+    i18n: I18n,
+    faq_library: FaqLibrary,
+    base_settings: Settings,
     flow_settings: dict[str, Any],
 ) -> AsyncIterator[Flow]:
     database_url = sqlite_copy(migrated_sqlite, tmp_path, "flow.sqlite3")  # tests/conftest.py
@@ -84,19 +88,54 @@ async def flow(
     # The product's request chain (press guard, sender without a gate, journal), ending in the
     # double in-process instead of aiohttp.
     session = InProcessSession(api)
-    bot, _ = create_bot(token=TOKEN, api_url=None, gate=None, journal=SendJournalMiddleware(db, clock),
-                        answers=callbacks, session=session)
+    bot, _ = create_bot(
+        token=TOKEN,
+        api_url=None,
+        gate=None,
+        journal=SendJournalMiddleware(db, clock),
+        answers=callbacks,
+        session=session,
+    )
     async with db.begin() as tx:  # as Runtime.start: the name referral links are built with
         await set_state(tx, now=clock.now(), key="bot_username", value=(await bot.get_me()).username or "")
     stop = asyncio.Event()
     rules = build_rules(settings)  # as the composition root (supportbot/runtime.py) builds them
-    ctx = BotContext(settings=settings, rules=rules, db=db, clock=clock, bot=bot, i18n=i18n, stop=stop,
-                     gate=None, card_sections=card_sections(clock=clock, rules=rules), single_process=True)
-    dp = create_dispatcher(settings=settings, rules=rules, db=db, clock=clock, i18n=i18n, ctx=ctx,
-                           faq=faq_library, main_menu=main_menu(), customer_hooks=customer_hooks())
+    ctx = BotContext(
+        settings=settings,
+        rules=rules,
+        db=db,
+        clock=clock,
+        bot=bot,
+        i18n=i18n,
+        stop=stop,
+        gate=None,
+        card_sections=card_sections(clock=clock, rules=rules),
+        single_process=True,
+    )
+    dp = create_dispatcher(
+        settings=settings,
+        rules=rules,
+        db=db,
+        clock=clock,
+        i18n=i18n,
+        ctx=ctx,
+        faq=faq_library,
+        main_menu=main_menu(),
+        customer_hooks=customer_hooks(),
+    )
     harness = Flow(
-        state=state, api=api, bot=bot, dp=dp, db=db, clock=clock, settings=settings, i18n=i18n, ctx=ctx,
-        callbacks=callbacks, session=session, staff_group=group.id,
+        state=state,
+        api=api,
+        bot=bot,
+        dp=dp,
+        db=db,
+        clock=clock,
+        settings=settings,
+        i18n=i18n,
+        ctx=ctx,
+        callbacks=callbacks,
+        session=session,
+        staff_group=group.id,
         agent=Person(agent.id, "Olga", "en"),
     )
     yield harness
@@ -115,4 +154,3 @@ def anna(flow: Flow) -> Person:
 @pytest.fixture
 def ivan(flow: Flow) -> Person:
     return flow.user("Иван", lang="ru")
-

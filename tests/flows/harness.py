@@ -101,9 +101,21 @@ class Flow:
     """One bot, one database, one double; helpers that act as customers and staff."""
 
     def __init__(
-        self, *, state: SandboxState, api: BotApi, bot: Bot, dp: Dispatcher, db: Database,
-        clock: FrozenClock, settings: Settings, i18n: I18n, ctx: BotContext,
-        callbacks: CallbackAnswers, session: InProcessSession, staff_group: int, agent: Person,
+        self,
+        *,
+        state: SandboxState,
+        api: BotApi,
+        bot: Bot,
+        dp: Dispatcher,
+        db: Database,
+        clock: FrozenClock,
+        settings: Settings,
+        i18n: I18n,
+        ctx: BotContext,
+        callbacks: CallbackAnswers,
+        session: InProcessSession,
+        staff_group: int,
+        agent: Person,
     ) -> None:
         self.state = state
         self.api = api
@@ -141,8 +153,9 @@ class Flow:
         self.state.user_send(who.id, {"kind": kind, **payload})
         await self.run_updates()
 
-    async def press(self, who: Person, button: str, *, message_id: int | None = None,
-                    chat_id: int | None = None) -> None:
+    async def press(
+        self, who: Person, button: str, *, message_id: int | None = None, chat_id: int | None = None
+    ) -> None:
         """`who` presses the inline button labelled `button` (on the newest bot message that
         has it, unless `message_id` says which); the bot handles the press."""
         chat = who.id if chat_id is None else chat_id
@@ -152,15 +165,17 @@ class Flow:
                     message_id = shown.message_id
                     break
             else:
-                raise AssertionError(f"no message in chat {chat} shows a button {button!r}; "
-                                     f"last: {self.messages(chat)[-3:]}")
+                raise AssertionError(
+                    f"no message in chat {chat} shows a button {button!r}; last: {self.messages(chat)[-3:]}"
+                )
         self.state.user_press(who.id, message_id, chat_id=chat_id, button_text=button)
         await self.run_updates()
 
     async def staff_send(self, text: str, *, thread_id: int, **payload: Any) -> None:
         """The support agent posts `text` in a topic of the staff group."""
-        self.state.user_send(self.agent.id, {"text": text, "message_thread_id": thread_id, **payload},
-                             chat_id=self.staff_group)
+        self.state.user_send(
+            self.agent.id, {"text": text, "message_thread_id": thread_id, **payload}, chat_id=self.staff_group
+        )
         await self.run_updates()
 
     async def run_updates(self) -> int:
@@ -197,16 +212,18 @@ class Flow:
 
     # ------------------------------------------------------------------ what people see
 
-    def messages(self, chat_id: int | Person, thread_id: int | None = None, *,
-                 from_bot: bool = True) -> list[Shown]:
+    def messages(
+        self, chat_id: int | Person, thread_id: int | None = None, *, from_bot: bool = True
+    ) -> list[Shown]:
         """Messages in the chat (not deleted, no service lines such as "created the topic"),
         oldest first; by default only the bot's."""
         chat = chat_id.id if isinstance(chat_id, Person) else chat_id
         out: list[Shown] = []
         if chat not in self.state.chats:  # nobody wrote there yet
             return out
-        for msg in self.state.chat_messages(self.state.chats[chat], thread_id=thread_id,
-                                            include_deleted=False):
+        for msg in self.state.chat_messages(
+            self.state.chats[chat], thread_id=thread_id, include_deleted=False
+        ):
             if msg.service or (from_bot and msg.sender != "bot"):
                 continue
             out.append(self._shown(msg))
@@ -242,5 +259,10 @@ class Flow:
         content = msg.content
         markup = msg.reply_markup or {}
         labels = [b["text"] for row in markup.get("inline_keyboard", []) for b in row]
-        return Shown(msg.message_id, content.get("text") or content.get("caption") or "", labels,
-                     msg.chat_id, msg.message_thread_id)
+        return Shown(
+            msg.message_id,
+            content.get("text") or content.get("caption") or "",
+            labels,
+            msg.chat_id,
+            msg.message_thread_id,
+        )

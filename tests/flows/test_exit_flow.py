@@ -33,7 +33,8 @@ async def test_too_expensive_gets_a_promo_code(flow: Flow, anna: Person) -> None
     assert code is not None, offer.text
     valid = format_date((flow.clock.now() + timedelta(days=14)).date(), format="long", locale="en")
     assert offer.text == en("exit-your-answer", reason=en("exit-reason-price")) + "\n\n" + en(
-        "exit-offer", percent=15, code=code.group(0), date=valid)
+        "exit-offer", percent=15, code=code.group(0), date=valid
+    )
     assert offer.buttons == []
 
 
@@ -42,7 +43,8 @@ async def test_missing_feature_is_noted(flow: Flow, anna: Person) -> None:
     ask = await leave(flow, anna)
     await flow.press(anna, en("exit-reason-feature"))
     assert flow.message(anna, ask).text == (
-        en("exit-your-answer", reason=en("exit-reason-feature")) + "\n\n" + en("exit-feature-ask"))
+        en("exit-your-answer", reason=en("exit-reason-feature")) + "\n\n" + en("exit-feature-ask")
+    )
     assert flow.message(anna, ask).buttons == [en("exit-skip")]
     await flow.send(anna, "Dark mode")
     assert flow.last(anna).text == en("exit-feature-thanks", feature="Dark mode")
@@ -56,8 +58,13 @@ async def test_a_break_with_a_bad_date_then_a_month(flow: Flow, ivan: Person) ->
     ask = await leave(flow, ivan)
     await flow.press(ivan, ru("exit-reason-break"))
     assert flow.message(ivan, ask).text.endswith(ru("exit-break-ask"))
-    assert flow.message(ivan, ask).buttons == [ru("exit-break-2w"), ru("exit-break-1m"), ru("exit-break-3m"),
-                                               ru("exit-break-6m"), ru("exit-break-never")]
+    assert flow.message(ivan, ask).buttons == [
+        ru("exit-break-2w"),
+        ru("exit-break-1m"),
+        ru("exit-break-3m"),
+        ru("exit-break-6m"),
+        ru("exit-break-never"),
+    ]
     await flow.send(ivan, "32.13.2026")
     assert flow.last(ivan).text == ru("exit-break-bad")
     await flow.press(ivan, ru("exit-break-1m"), message_id=ask)
@@ -92,7 +99,8 @@ async def test_other_reason_can_be_skipped(flow: Flow, anna: Person) -> None:
     ask = await leave(flow, anna)
     await flow.press(anna, en("exit-reason-other"))
     assert flow.message(anna, ask).text == (
-        en("exit-your-answer", reason=en("exit-reason-other")) + "\n\n" + en("exit-other-ask"))
+        en("exit-your-answer", reason=en("exit-reason-other")) + "\n\n" + en("exit-other-ask")
+    )
     await flow.press(anna, en("exit-skip"))
     assert flow.last(anna).text.endswith(en("exit-skipped"))
     assert flow.last(anna).buttons == []

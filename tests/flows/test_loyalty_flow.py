@@ -17,10 +17,15 @@ from tests.flows.screens import menu_buttons
 async def link(flow: Flow, who: Person, external_id: str) -> None:
     """The backend knows `external_id`; the person opens its one-time link (/start <token>)."""
     async with flow.db.begin() as session:
-        await customers.upsert_by_external_id(session, clock=flow.clock, external_id=external_id,
-                                              data=customers.CustomerData(first_name=who.name))
-        token, _ = await customers.create_link_token(session, clock=flow.clock, external_id=external_id,
-                                                     ttl=timedelta(hours=1))
+        await customers.upsert_by_external_id(
+            session,
+            clock=flow.clock,
+            external_id=external_id,
+            data=customers.CustomerData(first_name=who.name),
+        )
+        token, _ = await customers.create_link_token(
+            session, clock=flow.clock, external_id=external_id, ttl=timedelta(hours=1)
+        )
     await flow.send(who, f"/start {token}")
     t = flow.t(who.lang)
     linked, welcome = flow.messages(who)[-2:]
@@ -32,8 +37,13 @@ async def order(flow: Flow, external_id: str, order_id: str, amount: str) -> int
     """The backend records a purchase (what POST /v1/orders calls); returns the points credited."""
     async with flow.db.begin() as session:
         result = await loyalty.record_order(
-            session, clock=flow.clock, rules=LoyaltyRules.from_settings(flow.settings),
-            customer_external_id=external_id, order_id=order_id, amount=Decimal(amount), currency="USD",
+            session,
+            clock=flow.clock,
+            rules=LoyaltyRules.from_settings(flow.settings),
+            customer_external_id=external_id,
+            order_id=order_id,
+            amount=Decimal(amount),
+            currency="USD",
             placed_at=flow.clock.now(),
         )
     return result.points
@@ -43,19 +53,21 @@ async def test_newcomer_balance_screen(flow: Flow, anna: Person) -> None:
     en = flow.t("en")
     await flow.send(anna, "/balance")
     shown = flow.last(anna)
-    assert shown.text == "\n".join([
-        en("balance-points", points=en("points-n", n=0)),
-        en("balance-tier", tier=en("tier-never_bought")),
-        en("balance-next-first"),
-        "",
-        en("balance-history-title"),
-        en("balance-history-empty"),
-        "",
-        en("balance-earn-title"),
-        en("balance-earn-purchase", points=en("points-n", n=1), unit="$1"),
-        en("balance-earn-referral", referrer=en("points-n", n=200), referred=en("points-n", n=100)),
-        en("balance-earn-birthday-add", points=en("points-n", n=100)),
-    ])
+    assert shown.text == "\n".join(
+        [
+            en("balance-points", points=en("points-n", n=0)),
+            en("balance-tier", tier=en("tier-never_bought")),
+            en("balance-next-first"),
+            "",
+            en("balance-history-title"),
+            en("balance-history-empty"),
+            "",
+            en("balance-earn-title"),
+            en("balance-earn-purchase", points=en("points-n", n=1), unit="$1"),
+            en("balance-earn-referral", referrer=en("points-n", n=200), referred=en("points-n", n=100)),
+            en("balance-earn-birthday-add", points=en("points-n", n=100)),
+        ]
+    )
     assert shown.buttons == [en("balance-invite"), en("balance-birthday"), en("menu-back")]
 
 
@@ -73,8 +85,15 @@ async def test_orders_raise_points_and_tier(flow: Flow, anna: Person) -> None:
     ]
     expires = format_date((flow.clock.now() + timedelta(days=365)).date(), format="long", locale="en")
     assert lines[3] == en("balance-expiry", points=en("points-n", n=129), date=expires)
-    assert en("move-line", points="+129", what=en("move-earn-order", order="A-1"),
-              date=format_date(flow.clock.now().date(), format="MMMM d", locale="en")) in lines
+    assert (
+        en(
+            "move-line",
+            points="+129",
+            what=en("move-earn-order", order="A-1"),
+            date=format_date(flow.clock.now().date(), format="MMMM d", locale="en"),
+        )
+        in lines
+    )
 
     # A second order makes her a regular; the menu button shows the same screen in place.
     await order(flow, "crm-anna", "A-2", "20")
@@ -102,10 +121,12 @@ async def test_russian_plurals(flow: Flow, ivan: Person) -> None:
 async def test_used_link_is_refused(flow: Flow, anna: Person) -> None:
     en = flow.t("en")
     async with flow.db.begin() as session:
-        await customers.upsert_by_external_id(session, clock=flow.clock, external_id="crm-42",
-                                              data=customers.CustomerData(first_name="Ivan"))
-        token, _ = await customers.create_link_token(session, clock=flow.clock, external_id="crm-42",
-                                                     ttl=timedelta(hours=1))
+        await customers.upsert_by_external_id(
+            session, clock=flow.clock, external_id="crm-42", data=customers.CustomerData(first_name="Ivan")
+        )
+        token, _ = await customers.create_link_token(
+            session, clock=flow.clock, external_id="crm-42", ttl=timedelta(hours=1)
+        )
     await flow.send(anna, f"/start {token}")
     assert flow.messages(anna)[0].text == en("link-ok")
     mallory = flow.user("Mallory")

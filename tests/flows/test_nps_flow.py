@@ -46,8 +46,10 @@ async def test_detractor_why_thanks_alert_and_a_person(flow: Flow, anna: Person)
     await flow.press(anna, en("nps-talk"))
     assert flow.last(anna).text == en("nps-handoff")
     await flow.drain_staff()
-    assert any(en("card-case", number=1, origin=en("origin-detractor")) in x
-               for x in flow.texts(flow.staff_group, thread))
+    assert any(
+        en("card-case", number=1, origin=en("origin-detractor")) in x
+        for x in flow.texts(flow.staff_group, thread)
+    )
 
 
 async def test_detractor_declines_a_person(flow: Flow, anna: Person) -> None:
@@ -71,8 +73,9 @@ async def test_promoter_gets_the_referral_link_and_cannot_rate_twice(flow: Flow,
     thanks = flow.last(anna)
     link = thanks.text.splitlines()[-1]
     assert link.startswith("https://t.me/sandbox_support_bot?start=ref_")  # the name getMe gave
-    assert thanks.text == en("nps-thanks-promoter", referred=en("points-n", n=100),
-                             referrer=en("points-n", n=200), link=link)
+    assert thanks.text == en(
+        "nps-thanks-promoter", referred=en("points-n", n=100), referrer=en("points-n", n=200), link=link
+    )
     assert thanks.buttons == [en("referral-share")]
 
     # Rating again from the menu right away does not count twice.

@@ -32,7 +32,9 @@ async def test_question_with_typos_gets_the_answer_and_feedback_buttons(flow: Fl
     shown = flow.last(anna)
     assert shown.text == faq_answer(flow, "en", "delivery-time")
     assert shown.buttons == [b["text"] for b in faq_entry("en", "delivery-time")["buttons"]] + [
-        en("faq-yes"), en("faq-no")]
+        en("faq-yes"),
+        en("faq-no"),
+    ]
     assert flow.topics() == []  # nobody on staff is bothered by a self-served question
 
     await flow.press(anna, en("faq-yes"))
@@ -110,8 +112,10 @@ async def test_faq_no_then_person_then_staff_reply_close_and_rating(flow: Flow) 
     assert flow.last(maria).text == en("handoff-opened-with-question", number=2)
     await flow.drain_staff()
     assert flow.topics() == [thread]
-    assert any(en("card-case", number=2, origin=en("origin-message")) in t
-               for t in flow.texts(flow.staff_group, thread))
+    assert any(
+        en("card-case", number=2, origin=en("origin-message")) in t
+        for t in flow.texts(flow.staff_group, thread)
+    )
 
 
 async def test_human_command_opens_a_request_and_cancel_closes_it(flow: Flow, ivan: Person) -> None:

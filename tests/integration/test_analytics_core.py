@@ -30,20 +30,47 @@ def d(month: int, day: int, year: int = 2025, hour: int = 12, minute: int = 0) -
 
 async def add_customers(session: AsyncSession, n: int, *, at: datetime = NOW) -> list[int]:
     first = next(_ids)
-    rows = [{"external_id": f"an-{first}-{i}", "created_at": at, "updated_at": at, "attributes": {},
-             "language_chosen": False, "opted_in": True, "reachable": True} for i in range(n)]
+    rows = [
+        {
+            "external_id": f"an-{first}-{i}",
+            "created_at": at,
+            "updated_at": at,
+            "attributes": {},
+            "language_chosen": False,
+            "opted_in": True,
+            "reachable": True,
+        }
+        for i in range(n)
+    ]
     result = await session.execute(insert(Customer).returning(Customer.id), rows)
     return [int(x) for x in result.scalars()]
 
 
 async def add_orders(
-    session: AsyncSession, customer_id: int, *times: datetime, amount: int = 100,
-    status: str = "completed", refunded: int = 0,
+    session: AsyncSession,
+    customer_id: int,
+    *times: datetime,
+    amount: int = 100,
+    status: str = "completed",
+    refunded: int = 0,
 ) -> None:
-    rows = [{"external_id": f"o-{next(_ids)}", "customer_id": customer_id, "amount_minor": amount,
-             "currency": "USD", "base_amount_minor": amount, "refunded_minor": refunded,
-             "base_refunded_minor": refunded, "status": status, "points_earned": 0, "placed_at": at,
-             "created_at": at, "updated_at": at} for at in times]
+    rows = [
+        {
+            "external_id": f"o-{next(_ids)}",
+            "customer_id": customer_id,
+            "amount_minor": amount,
+            "currency": "USD",
+            "base_amount_minor": amount,
+            "refunded_minor": refunded,
+            "base_refunded_minor": refunded,
+            "status": status,
+            "points_earned": 0,
+            "placed_at": at,
+            "created_at": at,
+            "updated_at": at,
+        }
+        for at in times
+    ]
     await session.execute(insert(Order), rows)
 
 
@@ -62,8 +89,9 @@ async def seed_product_md_example(session: AsyncSession) -> dict[str, list[int]]
 
 
 def june(tz: str = "UTC") -> periods.PeriodRange:
-    return periods.build(granularity="month", timezone=tz, now=NOW, start=date(2025, 6, 1),
-                         end=date(2025, 7, 1))
+    return periods.build(
+        granularity="month", timezone=tz, now=NOW, start=date(2025, 6, 1), end=date(2025, 7, 1)
+    )
 
 
 async def test_product_md_example_refunds_and_cancellations(sessionmaker) -> None:
@@ -82,8 +110,14 @@ async def test_product_md_example_refunds_and_cancellations(sessionmaker) -> Non
     async with sessionmaker() as s:
         report = await retention.retention_report(s, rng=june(), active_days=90)
         (row,) = report.rows
-        assert (row.customers_start, row.customers_end, row.new_customers, row.reactivated_customers,
-                row.retained_customers, row.lost_customers) == (50, 65, 25, 0, 40, 10)
+        assert (
+            row.customers_start,
+            row.customers_end,
+            row.new_customers,
+            row.reactivated_customers,
+            row.retained_customers,
+            row.lost_customers,
+        ) == (50, 65, 25, 0, 40, 10)
         assert row.crr_percent == pytest.approx(80.0) and row.churn_rate_percent == pytest.approx(20.0)
         assert row.customer_growth_percent == pytest.approx(30.0)
         # June: 40 x 100 + 25 x 80 + (100 - 30); 66 orders by 65 buyers, one of them twice.
@@ -99,11 +133,18 @@ async def test_product_md_example_refunds_and_cancellations(sessionmaker) -> Non
         assert churn.revenue_churn_percent == pytest.approx(3000 / 7000 * 100)
         assert churn.window_start == d(3, 3, hour=0)
 
-        cohorts = await retention.cohort_report(s, rng=periods.build(
-            granularity="month", timezone="UTC", now=NOW, start=date(2025, 3, 1), end=date(2025, 7, 1)))
+        cohorts = await retention.cohort_report(
+            s,
+            rng=periods.build(
+                granularity="month", timezone="UTC", now=NOW, start=date(2025, 3, 1), end=date(2025, 7, 1)
+            ),
+        )
         assert [(r.period.label, r.customers, r.active) for r in cohorts.rows] == [
-            ("2025-03", 50, [50, 0, 0, 40]), ("2025-04", 0, [0, 0, 0]), ("2025-05", 0, [0, 0]),
-            ("2025-06", 25, [25])]
+            ("2025-03", 50, [50, 0, 0, 40]),
+            ("2025-04", 0, [0, 0, 0]),
+            ("2025-05", 0, [0, 0]),
+            ("2025-06", 25, [25]),
+        ]
         assert cohorts.rows[0].retention_percent == [100.0, 0.0, 0.0, 80.0]
         assert cohorts.rows[1].retention_percent == [None, None, None]
         if s.bind.dialect.name == "sqlite":
@@ -126,8 +167,14 @@ async def test_empty_period_and_left_and_came_back(sessionmaker) -> None:
         await add_orders(s, gone, d(5, 25))  # lost
         await s.commit()
         (row,) = (await retention.retention_report(s, rng=june(), active_days=30)).rows
-        assert (row.customers_start, row.customers_end, row.retained_customers, row.lost_customers,
-                row.new_customers, row.reactivated_customers) == (2, 2, 1, 1, 0, 1)
+        assert (
+            row.customers_start,
+            row.customers_end,
+            row.retained_customers,
+            row.lost_customers,
+            row.new_customers,
+            row.reactivated_customers,
+        ) == (2, 2, 1, 1, 0, 1)
         assert row.crr_percent == pytest.approx(50.0)
 
 
@@ -139,13 +186,19 @@ async def test_period_boundaries_follow_the_time_zone(sessionmaker) -> None:
         # 22:30 UTC on June 30 is 01:30 on July 1 in Moscow.
         await add_orders(s, b, d(6, 30, hour=22, minute=30))
         await s.commit()
-        rng = periods.build(granularity="month", timezone="Europe/Moscow", now=NOW,
-                            start=date(2025, 5, 1), end=date(2025, 8, 1))
+        rng = periods.build(
+            granularity="month",
+            timezone="Europe/Moscow",
+            now=NOW,
+            start=date(2025, 5, 1),
+            end=date(2025, 8, 1),
+        )
         may, jun, jul = (await retention.retention_report(s, rng=rng, active_days=90)).rows
         assert (may.orders, jun.orders, jul.orders) == (0, 1, 1)
         assert (jun.new_customers, jul.new_customers) == (1, 1)
-        utc = periods.build(granularity="month", timezone="UTC", now=NOW, start=date(2025, 5, 1),
-                            end=date(2025, 8, 1))
+        utc = periods.build(
+            granularity="month", timezone="UTC", now=NOW, start=date(2025, 5, 1), end=date(2025, 8, 1)
+        )
         may, jun, jul = (await retention.retention_report(s, rng=utc, active_days=90)).rows
         assert (may.orders, jun.orders, jul.orders) == (1, 1, 0)
         cohorts = await retention.cohort_report(s, rng=rng)
@@ -155,49 +208,122 @@ async def test_period_boundaries_follow_the_time_zone(sessionmaker) -> None:
 async def seed_engagement(session: AsyncSession) -> dict[str, int]:
     """NPS answers, rated and answered cases, FAQ questions, exit interviews and a campaign in June."""
     cids = await add_customers(session, 12)
-    for i, (score, tier) in enumerate([(10, "vip"), (9, "vip"), (9, "regular"), (8, "regular"),
-                                       (3, "regular"), (0, "one_time")]):
+    for i, (score, tier) in enumerate(
+        [(10, "vip"), (9, "vip"), (9, "regular"), (8, "regular"), (3, "regular"), (0, "one_time")]
+    ):
         cat = "promoter" if score >= 9 else "passive" if score >= 7 else "detractor"
-        session.add(Survey(customer_id=cids[i], trigger="api", status="answered", not_before=d(6, 1),
-                           sent_at=d(6, 1), score=score, category=cat, tier=tier,
-                           answered_at=d(6, 2 + i), created_at=d(6, 1)))
-    session.add(Survey(customer_id=cids[6], trigger="menu", status="answered", not_before=d(5, 1),
-                       sent_at=d(5, 1), score=2, category="detractor", tier="regular",
-                       answered_at=d(5, 3), created_at=d(5, 1)))
+        session.add(
+            Survey(
+                customer_id=cids[i],
+                trigger="api",
+                status="answered",
+                not_before=d(6, 1),
+                sent_at=d(6, 1),
+                score=score,
+                category=cat,
+                tier=tier,
+                answered_at=d(6, 2 + i),
+                created_at=d(6, 1),
+            )
+        )
+    session.add(
+        Survey(
+            customer_id=cids[6],
+            trigger="menu",
+            status="answered",
+            not_before=d(5, 1),
+            sent_at=d(5, 1),
+            score=2,
+            category="detractor",
+            tier="regular",
+            answered_at=d(5, 3),
+            created_at=d(5, 1),
+        )
+    )
     # Cases opened in June: first replies after 60, 120, 300 and 600 seconds; one never answered.
     for n, (wait, score) in enumerate([(60, 5), (120, 4), (300, 2), (600, None), (None, None)]):
         opened = d(6, 10 + n)
-        session.add(SupportCase(
-            customer_id=cids[n], number=1, status="closed", origin="command",
-            group_chat_id=-100, opened_at=opened,
-            first_staff_reply_at=opened + timedelta(seconds=wait) if wait else None,
-            csat_score=score, csat_at=opened + timedelta(hours=1) if score else None,
-        ))
+        session.add(
+            SupportCase(
+                customer_id=cids[n],
+                number=1,
+                status="closed",
+                origin="command",
+                group_chat_id=-100,
+                opened_at=opened,
+                first_staff_reply_at=opened + timedelta(seconds=wait) if wait else None,
+                csat_score=score,
+                csat_at=opened + timedelta(hours=1) if score else None,
+            )
+        )
     # FAQ: 4 answers shown in June, one marked unhelpful, one escalated; one question unanswered.
-    for result, helpful, escalated in [("answer", True, False), ("answer", None, False),
-                                       ("answer", False, False), ("answer", None, True),
-                                       ("none", None, False)]:
-        session.add(FaqQuery(language="en", text="q", normalized="q", result=result, helpful=helpful,
-                             escalated=escalated, created_at=d(6, 12)))
+    for result, helpful, escalated in [
+        ("answer", True, False),
+        ("answer", None, False),
+        ("answer", False, False),
+        ("answer", None, True),
+        ("none", None, False),
+    ]:
+        session.add(
+            FaqQuery(
+                language="en",
+                text="q",
+                normalized="q",
+                result=result,
+                helpful=helpful,
+                escalated=escalated,
+                created_at=d(6, 12),
+            )
+        )
     for i, reason in enumerate(["price", "price", "feature", "support"]):
-        session.add(ExitInterview(customer_id=cids[i], source="api", status="answered", not_before=d(6, 3),
-                                  sent_at=d(6, 3), reason=reason, answered_at=d(6, 3), created_at=d(6, 3),
-                                  handed_over=False))
-    camp = Campaign(name="Win-back June", kind="campaign", playbook="winback", status="completed",
-                    steps=[{"text": "x"}], rules={"goal": {"kind": "purchase", "days": 30}},
-                    default_language="en", holdout_share=0.5, holdout_salt="s", targeted=0,
-                    start_at=d(6, 1), created_at=d(6, 1), updated_at=d(6, 1), completed_at=d(6, 20))
+        session.add(
+            ExitInterview(
+                customer_id=cids[i],
+                source="api",
+                status="answered",
+                not_before=d(6, 3),
+                sent_at=d(6, 3),
+                reason=reason,
+                answered_at=d(6, 3),
+                created_at=d(6, 3),
+                handed_over=False,
+            )
+        )
+    camp = Campaign(
+        name="Win-back June",
+        kind="campaign",
+        playbook="winback",
+        status="completed",
+        steps=[{"text": "x"}],
+        rules={"goal": {"kind": "purchase", "days": 30}},
+        default_language="en",
+        holdout_share=0.5,
+        holdout_salt="s",
+        targeted=0,
+        start_at=d(6, 1),
+        created_at=d(6, 1),
+        updated_at=d(6, 1),
+        completed_at=d(6, 20),
+    )
     session.add(camp)
     await session.flush()
     # 100 treated, 30 bought again; 100 in the holdout, 10 did.
     people = await add_customers(session, 200)
-    await session.execute(insert(CampaignRecipient), [
-        {"campaign_id": camp.id, "customer_id": cid, "holdout": i >= 100,
-         "status": "held_out" if i >= 100 else "done", "targeted_at": d(6, 1),
-         "first_sent_at": None if i >= 100 else d(6, 1),
-         "converted_at": d(6, 9) if (i < 30 or 100 <= i < 110) else None}
-        for i, cid in enumerate(people)
-    ])
+    await session.execute(
+        insert(CampaignRecipient),
+        [
+            {
+                "campaign_id": camp.id,
+                "customer_id": cid,
+                "holdout": i >= 100,
+                "status": "held_out" if i >= 100 else "done",
+                "targeted_at": d(6, 1),
+                "first_sent_at": None if i >= 100 else d(6, 1),
+                "converted_at": d(6, 9) if (i < 30 or 100 <= i < 110) else None,
+            }
+            for i, cid in enumerate(people)
+        ],
+    )
     return {"campaign_id": camp.id}
 
 
@@ -207,8 +333,9 @@ async def test_nps_support_exit_reasons_campaigns(sessionmaker) -> None:
         ids = await seed_engagement(s)
         await s.commit()
     async with sessionmaker() as s:
-        rng = periods.build(granularity="month", timezone="UTC", now=NOW, start=date(2025, 5, 1),
-                            end=date(2025, 7, 1))
+        rng = periods.build(
+            granularity="month", timezone="UTC", now=NOW, start=date(2025, 5, 1), end=date(2025, 7, 1)
+        )
         trend = await engagement.nps_trend(s, rng=rng)
         # May: one detractor (-100). June: 3 promoters, 1 passive, 2 detractors of 6 = +16.7.
         assert [(p.responses, p.nps) for p in trend.points] == [(1, -100.0), (6, 16.7)]  # rounded to 0.1
@@ -230,7 +357,10 @@ async def test_nps_support_exit_reasons_campaigns(sessionmaker) -> None:
         one = june()
         exits = await engagement.exit_reasons(s, rng=one, clock=clock, rules=ExitRules())
         assert [(r.reason, r.count, r.share_percent) for r in exits.reasons] == [
-            ("price", 2, 50.0), ("feature", 1, 25.0), ("support", 1, 25.0)]
+            ("price", 2, 50.0),
+            ("feature", 1, 25.0),
+            ("support", 1, 25.0),
+        ]
 
         (camp,) = (await engagement.campaign_results(s, rng=one, clock=clock)).campaigns
         assert camp.campaign_id == ids["campaign_id"]

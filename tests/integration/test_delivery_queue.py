@@ -27,8 +27,17 @@ async def seed(sessionmaker, clock, n: int) -> None:  # type: ignore[no-untyped-
         s.add(customer)
         await s.flush()
         s.add_all(
-            LoyaltyNotice(customer_id=customer.id, kind="k", dedupe_key=f"d{i}", params={}, policy="service",
-                          status="queued", not_before=now, attempts=0, created_at=now)
+            LoyaltyNotice(
+                customer_id=customer.id,
+                kind="k",
+                dedupe_key=f"d{i}",
+                params={},
+                policy="service",
+                status="queued",
+                not_before=now,
+                attempts=0,
+                created_at=now,
+            )
             for i in range(n)
         )
 
@@ -61,8 +70,12 @@ async def test_recovery_takes_only_expired_leases(sessionmaker, clock) -> None: 
     await seed(sessionmaker, clock, 4)
     async with sessionmaker.begin() as s:
         live = [r.id for r in await delivery.claim(s, QUEUE, now=clock.now(), owner="live", limit=2)]
-        dead = [r.id for r in await delivery.claim(s, QUEUE, now=clock.now(), owner="dead", limit=2,
-                                                    lease=timedelta(seconds=5))]
+        dead = [
+            r.id
+            for r in await delivery.claim(
+                s, QUEUE, now=clock.now(), owner="dead", limit=2, lease=timedelta(seconds=5)
+            )
+        ]
         assert await delivery.mark_wire(s, QUEUE, dead[:1], owner="dead") == {dead[0]}
     clock.advance(seconds=30)
     async with sessionmaker.begin() as s:
@@ -79,8 +92,9 @@ async def test_recovery_takes_only_expired_leases(sessionmaker, clock) -> None: 
 async def test_a_worker_whose_lease_was_taken_over_cannot_send(sessionmaker, clock) -> None:  # type: ignore[no-untyped-def]
     await seed(sessionmaker, clock, 1)
     async with sessionmaker.begin() as s:
-        (row,) = await delivery.claim(s, QUEUE, now=clock.now(), owner="slow", limit=1,
-                                      lease=timedelta(seconds=5))
+        (row,) = await delivery.claim(
+            s, QUEUE, now=clock.now(), owner="slow", limit=1, lease=timedelta(seconds=5)
+        )
         item = row.id
     clock.advance(seconds=10)
     async with sessionmaker.begin() as s:

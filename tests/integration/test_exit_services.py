@@ -35,10 +35,12 @@ async def test_price_gets_one_generated_offer(sessionmaker, clock) -> None:
     ann = await person(sessionmaker, clock, "ann", 1)
     first = await interview(sessionmaker, clock, ann.id)
     async with sessionmaker() as s:
-        out = await ex.choose_reason(s, clock=clock, rules=RULES, interview_id=first, customer_id=ann.id,
-                                     reason="price")
-        again = await ex.choose_reason(s, clock=clock, rules=RULES, interview_id=first, customer_id=ann.id,
-                                       reason="support")
+        out = await ex.choose_reason(
+            s, clock=clock, rules=RULES, interview_id=first, customer_id=ann.id, reason="price"
+        )
+        again = await ex.choose_reason(
+            s, clock=clock, rules=RULES, interview_id=first, customer_id=ann.id, reason="support"
+        )
         await s.commit()
     assert out.offer is not None and out.offer.code.startswith("SAVE-") and out.offer.discount_percent == 15
     assert out.offer.expires_at == clock.now() + timedelta(days=14)
@@ -46,8 +48,9 @@ async def test_price_gets_one_generated_offer(sessionmaker, clock) -> None:
     # Leaving again later: the code they still hold, not a second discount.
     second = await interview(sessionmaker, clock, ann.id)
     async with sessionmaker() as s:
-        out2 = await ex.choose_reason(s, clock=clock, rules=RULES, interview_id=second, customer_id=ann.id,
-                                      reason="price")
+        out2 = await ex.choose_reason(
+            s, clock=clock, rules=RULES, interview_id=second, customer_id=ann.id, reason="price"
+        )
     assert out2.offer.code == out.offer.code
 
 
@@ -58,8 +61,9 @@ async def test_feature_already_shipped_is_recognised(sessionmaker, clock) -> Non
         await s.commit()
     iid = await interview(sessionmaker, clock, ann.id)
     async with sessionmaker() as s:
-        await ex.choose_reason(s, clock=clock, rules=RULES, interview_id=iid, customer_id=ann.id,
-                               reason="feature")
+        await ex.choose_reason(
+            s, clock=clock, rules=RULES, interview_id=iid, customer_id=ann.id, reason="feature"
+        )
         with pytest.raises(Invalid):
             await ex.set_detail(s, clock=clock, interview_id=iid, customer_id=ann.id, text="!!!")
         out = await ex.set_detail(s, clock=clock, interview_id=iid, customer_id=ann.id, text="dark MODE")
@@ -75,8 +79,9 @@ async def test_break_reminder_on_the_chosen_morning(sessionmaker, clock) -> None
         await s.commit()
     iid = await interview(sessionmaker, clock, ann.id)
     async with sessionmaker() as s:
-        await ex.choose_reason(s, clock=clock, rules=RULES, interview_id=iid, customer_id=ann.id,
-                               reason="break")
+        await ex.choose_reason(
+            s, clock=clock, rules=RULES, interview_id=iid, customer_id=ann.id, reason="break"
+        )
         with pytest.raises(Invalid):
             await ex.set_break(s, clock=clock, interview_id=iid, customer_id=ann.id, until=date(2026, 1, 15))
         with pytest.raises(Invalid):
@@ -93,8 +98,9 @@ async def test_goodbye_handover_and_requested_messages(sessionmaker, clock) -> N
     ann = await person(sessionmaker, clock, "ann", 1)
     iid = await interview(sessionmaker, clock, ann.id)
     async with sessionmaker() as s:
-        await ex.choose_reason(s, clock=clock, rules=RULES, interview_id=iid, customer_id=ann.id,
-                               reason="not_needed")
+        await ex.choose_reason(
+            s, clock=clock, rules=RULES, interview_id=iid, customer_id=ann.id, reason="not_needed"
+        )
         view = await ex.set_may_write(s, clock=clock, interview_id=iid, customer_id=ann.id, allowed=False)
         await s.commit()
     assert view.may_write_again is False and view.status == "completed"
@@ -105,8 +111,9 @@ async def test_goodbye_handover_and_requested_messages(sessionmaker, clock) -> N
     bob = await person(sessionmaker, clock, "bob", 2)
     iid = await interview(sessionmaker, clock, bob.id)
     async with sessionmaker() as s:
-        await ex.choose_reason(s, clock=clock, rules=RULES, interview_id=iid, customer_id=bob.id,
-                               reason="support")
+        await ex.choose_reason(
+            s, clock=clock, rules=RULES, interview_id=iid, customer_id=bob.id, reason="support"
+        )
         assert await ex.hand_over(s, clock=clock, interview_id=iid, customer_id=bob.id, group_chat_id=-5)
         await s.commit()
     async with sessionmaker() as s:
@@ -118,12 +125,14 @@ async def test_goodbye_handover_and_requested_messages(sessionmaker, clock) -> N
     cat = await person(sessionmaker, clock, "cat", 3)
     async with sessionmaker() as s:
         await record_contact(s, customer_id=cat.id, kind="campaign", ref=None, now=clock.now())
-        gate = await contact_gate(s, customer_id=cat.id, now=clock.now(), cap=timedelta(days=7),
-                                  policy=REQUESTED, deadline=None)
+        gate = await contact_gate(
+            s, customer_id=cat.id, now=clock.now(), cap=timedelta(days=7), policy=REQUESTED, deadline=None
+        )
         assert gate.action == "send"
         await customers.set_opt_in(s, clock=clock, telegram_id=3, opted_in=False)
-        gate = await contact_gate(s, customer_id=cat.id, now=clock.now(), cap=timedelta(days=7),
-                                  policy=REQUESTED, deadline=None)
+        gate = await contact_gate(
+            s, customer_id=cat.id, now=clock.now(), cap=timedelta(days=7), policy=REQUESTED, deadline=None
+        )
         assert (gate.action, gate.reason) == ("skip", "opted_out")
 
 
@@ -132,14 +141,17 @@ async def test_words_of_erased_customers_are_scrubbed_counts_stay(sessionmaker, 
     ann = await person(sessionmaker, clock, "ann", 1)
     iid = await interview(sessionmaker, clock, ann.id)
     async with sessionmaker() as s:
-        await ex.choose_reason(s, clock=clock, rules=RULES, interview_id=iid, customer_id=ann.id,
-                               reason="feature")
+        await ex.choose_reason(
+            s, clock=clock, rules=RULES, interview_id=iid, customer_id=ann.id, reason="feature"
+        )
         await ex.set_detail(s, clock=clock, interview_id=iid, customer_id=ann.id, text="Ann's Dark Mode")
         survey = await nps.start_from_menu(s, clock=clock, rules=NpsRules(), customer_id=ann.id, chat_id=1)
-        await nps.record_score(s, clock=clock, loyalty_rules=LoyaltyRules(), survey_id=survey.id,
-                               customer_id=ann.id, score=4)
-        await nps.record_comment(s, clock=clock, survey_id=survey.id, customer_id=ann.id,
-                                 comment="call me at +1 555 0100")
+        await nps.record_score(
+            s, clock=clock, loyalty_rules=LoyaltyRules(), survey_id=survey.id, customer_id=ann.id, score=4
+        )
+        await nps.record_comment(
+            s, clock=clock, survey_id=survey.id, customer_id=ann.id, comment="call me at +1 555 0100"
+        )
         await customers.forget(s, clock=clock, hooks=customer_hooks(), telegram_id=1)  # scrubs at once
         await s.commit()
     async with sessionmaker() as s:
@@ -149,5 +161,3 @@ async def test_words_of_erased_customers_are_scrubbed_counts_stay(sessionmaker, 
         assert [(f.feature, f.count) for f in report.top_features] == [("ann s dark mode", 1)]
         assert (await nps.report(s)).detractors == 1
         assert await scrub_erased(s) == 0
-
-

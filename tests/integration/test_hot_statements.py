@@ -19,10 +19,16 @@ JOURNAL = SentJournal.__table__
 T0 = datetime(2026, 12, 7, 14, 0, 0, 123456, tzinfo=UTC)
 
 STORE = Prepared(
-    insert(INBOX).values(
-        update_id=bindparam("b_id"), payload=bindparam("b_payload"), chat_id=bindparam("b_chat"),
-        status="pending", attempts=0, received_at=bindparam("b_at"),
-    ).returning(INBOX.c.update_id)
+    insert(INBOX)
+    .values(
+        update_id=bindparam("b_id"),
+        payload=bindparam("b_payload"),
+        chat_id=bindparam("b_chat"),
+        status="pending",
+        attempts=0,
+        received_at=bindparam("b_at"),
+    )
+    .returning(INBOX.c.update_id)
 )
 READ = Prepared(select(INBOX).where(INBOX.c.update_id == bindparam("b_id")))
 MARK = Prepared(
@@ -31,8 +37,14 @@ MARK = Prepared(
     .values(status="done", handled_at=bindparam("b_at"))
 )
 JOURNAL_ROW = Prepared(
-    insert(JOURNAL).values(update_id=bindparam("b_id"), seq=bindparam("b_seq"), method="SendMessage",
-                           status="inflight", result=None, started_at=bindparam("b_at"))
+    insert(JOURNAL).values(
+        update_id=bindparam("b_id"),
+        seq=bindparam("b_seq"),
+        method="SendMessage",
+        status="inflight",
+        result=None,
+        started_at=bindparam("b_at"),
+    )
 )
 DROP = Prepared(delete(JOURNAL).where(JOURNAL.c.update_id == bindparam("b_id")))
 
@@ -66,10 +78,12 @@ async def test_a_failing_step_rolls_back_its_whole_transaction(sessionmaker) -> 
     db = sessionmaker
     await db.write([(JOURNAL_ROW, {"b_id": 1, "b_seq": 1, "b_at": T0})])
     with pytest.raises(IntegrityError):
-        await db.write([
-            (JOURNAL_ROW, {"b_id": 2, "b_seq": 1, "b_at": T0}),
-            (JOURNAL_ROW, {"b_id": 1, "b_seq": 1, "b_at": T0}),  # the same key again
-        ])
+        await db.write(
+            [
+                (JOURNAL_ROW, {"b_id": 2, "b_seq": 1, "b_at": T0}),
+                (JOURNAL_ROW, {"b_id": 1, "b_seq": 1, "b_at": T0}),  # the same key again
+            ]
+        )
     async with db() as session:
         keys = (await session.execute(select(JOURNAL.c.update_id, JOURNAL.c.seq))).all()
     assert [tuple(k) for k in keys] == [(1, 1)]
@@ -128,9 +142,16 @@ async def test_relay_into_a_carded_case_is_the_same_rows_as_in_a_session(session
         case, _ = await support.open_case(s, clock=clock, customer_id=c.id, group_chat_id=-100, origin="menu")
     faq = {"ids": ["delivery"], "lang": "en"}
     for mid, text in ((5, "hi"), (6, "there 👋"), (6, "there 👋"), (7, None)):
-        await support.relay_into_case(db, clock=clock, case=case, chat_id=9, message_id=mid,
-                                      kind="text" if text else "photo", text=text,
-                                      faq_suggestions=faq if mid == 6 else None)
+        await support.relay_into_case(
+            db,
+            clock=clock,
+            case=case,
+            chat_id=9,
+            message_id=mid,
+            kind="text" if text else "photo",
+            text=text,
+            faq_suggestions=faq if mid == 6 else None,
+        )
     async with db() as s:
         assert await support.queue_depth(s) == {-100: 4}  # the card and three messages, once each
         messages = {m.customer_message_id: m for m in (await s.execute(select(SupportMessage))).scalars()}
@@ -155,9 +176,17 @@ async def test_staff_messages_hot_or_not_record_what_staff_reply_records(session
         await support.set_thread(s, clock=clock, customer_id=c.id, group_chat_id=-100, thread_id=77, name="B")
 
     def say(mid: int, *, note: bool = False):  # type: ignore[no-untyped-def]
-        return support.record_staff_message(db, clock=clock, group_chat_id=-100, thread_id=77,
-                                            topic_message_id=mid, staff_id=5, kind="text",
-                                            text=f"m{mid}", note=note)
+        return support.record_staff_message(
+            db,
+            clock=clock,
+            group_chat_id=-100,
+            thread_id=77,
+            topic_message_id=mid,
+            staff_id=5,
+            kind="text",
+            text=f"m{mid}",
+            note=note,
+        )
 
     first = await say(1)  # the case's first staff reply: in a session (status -> open)
     second = await say(2)  # hot
@@ -165,8 +194,19 @@ async def test_staff_messages_hot_or_not_record_what_staff_reply_records(session
     assert first and second and note
     assert first.case and second.case and first.case.id == second.case.id == note.case.id == case.id
     assert second.case.status == "open" and second.case.first_staff_reply_at == clock.now()
-    assert await support.record_staff_message(db, clock=clock, group_chat_id=-100, thread_id=78,
-                                              topic_message_id=9, staff_id=5, kind="text", text="x") is None
+    assert (
+        await support.record_staff_message(
+            db,
+            clock=clock,
+            group_chat_id=-100,
+            thread_id=78,
+            topic_message_id=9,
+            staff_id=5,
+            kind="text",
+            text="x",
+        )
+        is None
+    )
     async with db.begin() as s:
         await support.close_case(s, clock=clock, customer_id=c.id, closed_by=5)
     after = await say(4)  # no active case: staff writing first opens the next one
@@ -175,11 +215,17 @@ async def test_staff_messages_hot_or_not_record_what_staff_reply_records(session
         rows = (await s.execute(select(SupportMessage).order_by(SupportMessage.id))).scalars().all()
         cases = (await s.execute(select(SupportCase).order_by(SupportCase.id))).scalars().all()
     assert [(m.topic_message_id, m.direction, m.case_id, m.customer_chat_id, m.staff_id) for m in rows] == [
-        (1, "out", case.id, 31, 5), (2, "out", case.id, 31, 5), (3, "note", case.id, 31, 5),
+        (1, "out", case.id, 31, 5),
+        (2, "out", case.id, 31, 5),
+        (3, "note", case.id, 31, 5),
         (4, "out", after.case.id, 31, 5),
     ]
-    assert [m.id for m in rows] == [first.support_message_id, second.support_message_id,
-                                    note.support_message_id, after.support_message_id]
+    assert [m.id for m in rows] == [
+        first.support_message_id,
+        second.support_message_id,
+        note.support_message_id,
+        after.support_message_id,
+    ]
     assert rows[1].created_at == clock.now() and rows[1].text == "m2"
     assert [x.status for x in cases] == ["closed", "open"]
 

@@ -45,7 +45,9 @@ def payload(update_id: int, chat: int) -> dict[str, Any]:
     return {
         "update_id": update_id,
         "message": {
-            "message_id": update_id, "date": 1, "text": f"m{update_id}",
+            "message_id": update_id,
+            "date": 1,
+            "text": f"m{update_id}",
             "chat": {"id": chat, "type": "private", "first_name": "C"},
             "from": {"id": chat, "is_bot": False, "first_name": "C"},
         },
@@ -64,8 +66,14 @@ def inbox(
     db: Any, name: str, log: list[tuple[str, int, int]], busy: dict[int, str], lease: float = 15.0
 ) -> Inbox:
     return Inbox(
-        bot=None, dispatcher=Recorder(name, log, busy), sessionmaker=db,  # type: ignore[arg-type]
-        clock=SystemClock(), workers=8, shared=True, owner=name, lease_seconds=lease,
+        bot=None,
+        dispatcher=Recorder(name, log, busy),
+        sessionmaker=db,  # type: ignore[arg-type]
+        clock=SystemClock(),
+        workers=8,
+        shared=True,
+        owner=name,
+        lease_seconds=lease,
     )
 
 

@@ -16,23 +16,32 @@ from core.loyalty.rules import LoyaltyRules
 from storage.models_loyalty import LoyaltyNotice
 from supportbot.runtime import customer_hooks
 
-RULES = LoyaltyRules(pending=timedelta(days=14), expiry=timedelta(days=365),
-                     expiry_warning=timedelta(days=14))
+RULES = LoyaltyRules(
+    pending=timedelta(days=14), expiry=timedelta(days=365), expiry_warning=timedelta(days=14)
+)
 
 
 async def customer(sessionmaker, clock, ext: str, **data) -> int:  # type: ignore[no-untyped-def]
     async with sessionmaker() as s:
-        view, _ = await customers.upsert_by_external_id(s, clock=clock, external_id=ext,
-                                                        data=CustomerData(first_name=ext, **data))
+        view, _ = await customers.upsert_by_external_id(
+            s, clock=clock, external_id=ext, data=CustomerData(first_name=ext, **data)
+        )
         await s.commit()
         return view.id
 
 
 async def order(sessionmaker, clock, ext: str, order_id: str, amount: str, rules=RULES):  # type: ignore[no-untyped-def]
     async with sessionmaker() as s:
-        result = await loyalty.record_order(s, clock=clock, rules=rules, customer_external_id=ext,
-                                            order_id=order_id, amount=Decimal(amount), currency="USD",
-                                            placed_at=clock.now())
+        result = await loyalty.record_order(
+            s,
+            clock=clock,
+            rules=rules,
+            customer_external_id=ext,
+            order_id=order_id,
+            amount=Decimal(amount),
+            currency="USD",
+            placed_at=clock.now(),
+        )
         await s.commit()
         return result
 
@@ -49,8 +58,9 @@ async def test_points_are_pending_then_spendable_and_refunds_net_out(sessionmake
     assert (b.spendable, b.pending, b.pending_until) == (0, 120, clock.now() + timedelta(days=14))
     async with sessionmaker() as s:
         with pytest.raises(Conflict) as err:
-            await loyalty.redeem(s, clock=clock, rules=RULES, customer_id=cid, points=10, reason="x",
-                                 idempotency_key="r1")
+            await loyalty.redeem(
+                s, clock=clock, rules=RULES, customer_id=cid, points=10, reason="x", idempotency_key="r1"
+            )
         assert err.value.details == {"spendable": 0, "pending": 120, "requested": 10}
     clock.advance(days=14)
     b = await balance(sessionmaker, clock, cid)
@@ -143,17 +153,21 @@ async def test_referral_pays_both_once_and_refuses_self_and_loops(sessionmaker, 
     async with sessionmaker() as s:
         code_a = await loyalty.referral_code(s, clock=clock, customer_id=anna)
         code_b = await loyalty.referral_code(s, clock=clock, customer_id=ben)
-        assert (await loyalty.attribute_referral(s, clock=clock, customer_id=anna,
-                                                 payload=f"ref_{code_a}")).status == "self"
+        assert (
+            await loyalty.attribute_referral(s, clock=clock, customer_id=anna, payload=f"ref_{code_a}")
+        ).status == "self"
         outcome = await loyalty.attribute_referral(s, clock=clock, customer_id=ben, payload=f"ref_{code_a}")
         assert (outcome.status, outcome.referrer_name) == ("attributed", "anna")
         # Ben cannot bring Anna back round (a loop), and nobody is referred twice.
-        assert (await loyalty.attribute_referral(s, clock=clock, customer_id=anna,
-                                                 payload=f"ref_{code_b}")).status == "loop"
-        assert (await loyalty.attribute_referral(s, clock=clock, customer_id=ben,
-                                                 payload=f"ref_{code_b}")).status == "self"
-        assert (await loyalty.attribute_referral(s, clock=clock, customer_id=ben,
-                                                 payload="ref_nosuchcode")).status == "unknown_code"
+        assert (
+            await loyalty.attribute_referral(s, clock=clock, customer_id=anna, payload=f"ref_{code_b}")
+        ).status == "loop"
+        assert (
+            await loyalty.attribute_referral(s, clock=clock, customer_id=ben, payload=f"ref_{code_b}")
+        ).status == "self"
+        assert (
+            await loyalty.attribute_referral(s, clock=clock, customer_id=ben, payload="ref_nosuchcode")
+        ).status == "unknown_code"
         await s.commit()
 
     first = await order(sessionmaker, clock, "ben", "b1", "10", rules)
@@ -172,8 +186,9 @@ async def test_referral_pays_both_once_and_refuses_self_and_loops(sessionmaker, 
     carl = await customer(sessionmaker, clock, "carl")
     await order(sessionmaker, clock, "carl", "c1", "10", rules)
     async with sessionmaker() as s:
-        assert (await loyalty.attribute_referral(s, clock=clock, customer_id=carl,
-                                                 payload=f"ref_{code_a}")).status == "not_new"
+        assert (
+            await loyalty.attribute_referral(s, clock=clock, customer_id=carl, payload=f"ref_{code_a}")
+        ).status == "not_new"
 
 
 async def test_cancelled_first_purchase_takes_both_rewards_back(sessionmaker, clock) -> None:
@@ -200,15 +215,18 @@ async def test_merge_moves_loyalty_rows_to_the_backend_record(sessionmaker, cloc
         code = await loyalty.referral_code(s, clock=clock, customer_id=anna)
         bot_only, _ = await customers.touch_telegram_user(s, clock=clock, telegram_id=555, first_name="Ben")
         await loyalty.attribute_referral(s, clock=clock, customer_id=bot_only.id, payload=f"ref_{code}")
-        await loyalty.earn(s, clock=clock, rules=RULES, customer_id=bot_only.id, points=7, reason="hi",
-                           idempotency_key="m1")
+        await loyalty.earn(
+            s, clock=clock, rules=RULES, customer_id=bot_only.id, points=7, reason="hi", idempotency_key="m1"
+        )
         await s.commit()
     ben = await customer(sessionmaker, clock, "ben-crm")
     async with sessionmaker() as s:
-        token, _ = await customers.create_link_token(s, clock=clock, external_id="ben-crm",
-                                                     ttl=timedelta(hours=1))
-        await customers.redeem_link_token(s, clock=clock, hooks=customer_hooks(),
-                                          token=token, telegram_id=555)
+        token, _ = await customers.create_link_token(
+            s, clock=clock, external_id="ben-crm", ttl=timedelta(hours=1)
+        )
+        await customers.redeem_link_token(
+            s, clock=clock, hooks=customer_hooks(), token=token, telegram_id=555
+        )
         await s.commit()
     assert (await balance(sessionmaker, clock, ben)).spendable == 7
     result = await order(sessionmaker, clock, "ben-crm", "b1", "10", LoyaltyRules())

@@ -22,8 +22,9 @@ RULES = NpsRules(after_support_case=timedelta(hours=24), after_first_purchase=ti
 
 async def person(sessionmaker, clock, ext: str, telegram_id: int) -> Customer:  # type: ignore[no-untyped-def]
     async with sessionmaker() as s:
-        view, _ = await customers.upsert_by_external_id(s, clock=clock, external_id=ext,
-                                                        data=CustomerData(first_name=ext))
+        view, _ = await customers.upsert_by_external_id(
+            s, clock=clock, external_id=ext, data=CustomerData(first_name=ext)
+        )
         row = await s.get(Customer, view.id)
         row.telegram_id = telegram_id
         await s.commit()
@@ -32,8 +33,15 @@ async def person(sessionmaker, clock, ext: str, telegram_id: int) -> Customer:  
 
 async def trigger(sessionmaker, clock, ext: str, key: str) -> dict:  # type: ignore[no-untyped-def]
     async with sessionmaker() as s:
-        result, _ = await nps.trigger_from_api(s, clock=clock, rules=RULES, loyalty_rules=LoyaltyRules(),
-                                               cap=CAP, idempotency_key=key, external_ids=[ext])
+        result, _ = await nps.trigger_from_api(
+            s,
+            clock=clock,
+            rules=RULES,
+            loyalty_rules=LoyaltyRules(),
+            cap=CAP,
+            idempotency_key=key,
+            external_ids=[ext],
+        )
         await s.commit()
         return result
 
@@ -42,8 +50,14 @@ async def send_all(sessionmaker, clock) -> list[nps.OutgoingSurvey]:  # type: ig
     async with sessionmaker() as s:
         due = await nps.claim_surveys(s, clock=clock, rules=RULES, cap=CAP)
         for item in due:
-            await nps.survey_sent(s, clock=clock, rules=RULES, survey_id=item.id,
-                                  chat_id=item.customer.telegram_id, message_id=1)
+            await nps.survey_sent(
+                s,
+                clock=clock,
+                rules=RULES,
+                survey_id=item.id,
+                chat_id=item.customer.telegram_id,
+                message_id=1,
+            )
         await s.commit()
         return due
 
@@ -53,8 +67,9 @@ async def test_answered_blocks_90_days_ignored_blocks_30(sessionmaker, clock) ->
     assert (await trigger(sessionmaker, clock, "ann", "k1"))["scheduled"] == 1
     [sent] = await send_all(sessionmaker, clock)
     async with sessionmaker() as s:
-        await nps.record_score(s, clock=clock, loyalty_rules=LoyaltyRules(), survey_id=sent.id,
-                               customer_id=ann.id, score=9)
+        await nps.record_score(
+            s, clock=clock, loyalty_rules=LoyaltyRules(), survey_id=sent.id, customer_id=ann.id, score=9
+        )
         await s.commit()
     clock.advance(days=89)
     assert (await trigger(sessionmaker, clock, "ann", "k2"))["skipped_by_reason"] == {"answered_recently": 1}
@@ -79,8 +94,9 @@ async def test_answered_blocks_90_days_ignored_blocks_30(sessionmaker, clock) ->
 async def test_a_survey_waits_for_the_contact_budget_and_counts_against_it(sessionmaker, clock) -> None:
     ann = await person(sessionmaker, clock, "ann", 1)
     async with sessionmaker() as s:
-        await record_contact(s, customer_id=ann.id, kind="campaign", ref="c1",
-                             now=clock.now() - timedelta(days=2))
+        await record_contact(
+            s, customer_id=ann.id, kind="campaign", ref="c1", now=clock.now() - timedelta(days=2)
+        )
         await s.commit()
     result = await trigger(sessionmaker, clock, "ann", "k1")
     assert (result["scheduled"], result["deferred"]) == (1, 1)
@@ -99,8 +115,13 @@ async def test_budget_that_will_not_free_up_in_time_is_reported(sessionmaker, cl
         await s.commit()
     async with sessionmaker() as s:
         result, _ = await nps.trigger_from_api(
-            s, clock=clock, rules=NpsRules(send_window=timedelta(days=3)), loyalty_rules=LoyaltyRules(),
-            cap=CAP, idempotency_key="k", external_ids=["ann"],
+            s,
+            clock=clock,
+            rules=NpsRules(send_window=timedelta(days=3)),
+            loyalty_rules=LoyaltyRules(),
+            cap=CAP,
+            idempotency_key="k",
+            external_ids=["ann"],
         )
     assert result["skipped_by_reason"] == {"contact_budget": 1}
 
@@ -125,10 +146,27 @@ async def test_after_support_case_and_first_purchase(sessionmaker, clock) -> Non
     ann = await person(sessionmaker, clock, "ann", 1)
     bob = await person(sessionmaker, clock, "bob", 2)
     async with sessionmaker() as s:
-        s.add(SupportCase(customer_id=ann.id, number=1, status="closed", origin="menu", group_chat_id=-1,
-                          opened_at=clock.now(), closed_at=clock.now()))
-        await loyalty.record_order(s, clock=clock, rules=LoyaltyRules(), customer_external_id="bob",
-                                   order_id="o1", amount=Decimal(5), currency="USD", placed_at=clock.now())
+        s.add(
+            SupportCase(
+                customer_id=ann.id,
+                number=1,
+                status="closed",
+                origin="menu",
+                group_chat_id=-1,
+                opened_at=clock.now(),
+                closed_at=clock.now(),
+            )
+        )
+        await loyalty.record_order(
+            s,
+            clock=clock,
+            rules=LoyaltyRules(),
+            customer_external_id="bob",
+            order_id="o1",
+            amount=Decimal(5),
+            currency="USD",
+            placed_at=clock.now(),
+        )
         await s.commit()
 
     async def run() -> tuple[int, int]:
@@ -154,18 +192,31 @@ async def test_detractor_alert_goes_to_the_customers_topic_once(sessionmaker, cl
     ann = await person(sessionmaker, clock, "ann", 1)
     async with sessionmaker() as s:
         survey = await nps.start_from_menu(s, clock=clock, rules=RULES, customer_id=ann.id, chat_id=1)
-        await nps.record_score(s, clock=clock, loyalty_rules=LoyaltyRules(), survey_id=survey.id,
-                               customer_id=ann.id, score=2)
+        await nps.record_score(
+            s, clock=clock, loyalty_rules=LoyaltyRules(), survey_id=survey.id, customer_id=ann.id, score=2
+        )
         await s.commit()
     async with sessionmaker() as s:
         assert await nps.alerts_due(s, clock=clock, rules=RULES) == []  # still writing a comment
     clock.advance(minutes=16)
     async with sessionmaker() as s:
         assert await nps.alerts_due(s, clock=clock, rules=RULES) == [survey.id]
-        assert await nps.queue_staff_alert(s, clock=clock, survey_id=survey.id, group_chat_id=-100,
-                                           key="nps-staff-alert", params={"score": 2})
-        assert not await nps.queue_staff_alert(s, clock=clock, survey_id=survey.id, group_chat_id=-100,
-                                               key="nps-staff-alert", params={"score": 2})
+        assert await nps.queue_staff_alert(
+            s,
+            clock=clock,
+            survey_id=survey.id,
+            group_chat_id=-100,
+            key="nps-staff-alert",
+            params={"score": 2},
+        )
+        assert not await nps.queue_staff_alert(
+            s,
+            clock=clock,
+            survey_id=survey.id,
+            group_chat_id=-100,
+            key="nps-staff-alert",
+            params={"score": 2},
+        )
         await s.commit()
     async with sessionmaker() as s:
         post = (await s.execute(select(GroupPost))).scalar_one()
@@ -185,8 +236,15 @@ async def test_rows_in_flight_at_a_crash_are_never_sent_twice(sessionmaker, cloc
     async with sessionmaker() as s:
         surveys = await nps.claim_surveys(s, clock=clock, rules=RULES, cap=CAP, owner="p1")
         assert len(surveys) == 1
-        await loyalty_notices.queue_notice(s, clock=clock, customer_id=ann.id, kind="birthday",
-                                           dedupe_key="b", policy="service", params={"points": 1})
+        await loyalty_notices.queue_notice(
+            s,
+            clock=clock,
+            customer_id=ann.id,
+            kind="birthday",
+            dedupe_key="b",
+            policy="service",
+            params={"points": 1},
+        )
         assert len(await loyalty_notices.claim_notices(s, clock=clock, cap=CAP, owner="p1")) == 1
         # The survey's request leaves; the notice still waits for its rate-limit token.
         assert await delivery.mark_wire(s, nps.QUEUE, [surveys[0].id], owner="p1") == {surveys[0].id}

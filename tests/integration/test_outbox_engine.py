@@ -226,6 +226,14 @@ async def test_batch_contact_rules_agree_with_the_shared_policy(sessionmaker, cl
     assert set(batch.values()) == {None, "opted_out", "unreachable", "no_telegram", "erased"}
     async with sessionmaker() as s:  # with the weekly budget: 6 days ago is too recent, 8 is not
         week = await may_contact_many(s, customer_ids=everyone, now=clock.now(), cap=timedelta(days=7))
-    assert [week[i] for i in ids] == [None, "opted_out", "unreachable", "no_telegram", "erased",
-                                      "frequency_cap", None, "opted_out"]
+    assert [week[i] for i in ids] == [
+        None,
+        "opted_out",
+        "unreachable",
+        "no_telegram",
+        "erased",
+        "frequency_cap",
+        None,
+        "opted_out",
+    ]
     assert week[999_999] == "erased"

@@ -106,8 +106,12 @@ async def test_product_limits_hold_across_processes(gates) -> None:  # type: ign
             await gate.acquire(base + n, lane)
             n += 1
 
-    await asyncio.gather(hammer(a, 0, Lane.LIVE), hammer(b, 100_000, Lane.CAMPAIGN),
-                         hammer(a, 200_000, Lane.CAMPAIGN), hammer(b, 300_000, Lane.LIVE))
+    await asyncio.gather(
+        hammer(a, 0, Lane.LIVE),
+        hammer(b, 100_000, Lane.CAMPAIGN),
+        hammer(a, 200_000, Lane.CAMPAIGN),
+        hammer(b, 300_000, Lane.LIVE),
+    )
     # The first second may also spend the initial burst; after it the bucket runs at its rate.
     steady = [t for t in granted if t >= min(granted) + 1.0]
     assert max_in_any_window(steady) <= 30, max_in_any_window(steady)
@@ -203,8 +207,9 @@ async def test_a_429_pauses_the_lane_for_every_process(gates) -> None:  # type: 
 
 
 async def test_paid_lane_has_its_own_bucket(gates) -> None:  # type: ignore[no-untyped-def]
-    limits = Limits(global_per_second=1.0, global_burst=1.0, live_reserve=0.0,
-                    paid_per_second=2, paid_burst=20)
+    limits = Limits(
+        global_per_second=1.0, global_burst=1.0, live_reserve=0.0, paid_per_second=2, paid_burst=20
+    )
     a, b = gates(limits), gates(limits)
     assert (await a.check(None, Lane.LIVE)).wait == 0
     assert (await b.check(None, Lane.LIVE)).reason == "global"

@@ -228,8 +228,9 @@ async def test_merging_a_bot_only_record_keeps_its_history(sessionmaker, clock: 
             s, clock=clock, external_id="crm-tom", ttl=timedelta(days=1)
         )
     async with sessionmaker.begin() as s:
-        await customers.redeem_link_token(s, clock=clock, hooks=customer_hooks(),
-                                          token=token, telegram_id=777)
+        await customers.redeem_link_token(
+            s, clock=clock, hooks=customer_hooks(), token=token, telegram_id=777
+        )
         row = await stats.stats_of(s, customer_id=target)
         assert row is not None and row.orders_count == 1 and row.tenure_days == 255
         assert await stats.stats_of(s, customer_id=bot_only.id) is None

@@ -38,8 +38,9 @@ class FakeBot:
 
 
 def make_ctx(db: Any, clock: Any, owner: str = "test:1") -> Any:
-    return SimpleNamespace(db=db, clock=clock, owner=owner, gate=None, stop=asyncio.Event(),
-                           bot=FakeBot(), single_process=True)
+    return SimpleNamespace(
+        db=db, clock=clock, owner=owner, gate=None, stop=asyncio.Event(), bot=FakeBot(), single_process=True
+    )
 
 
 async def seed(db: Any, clock: Any, group: int) -> dict[str, int]:
@@ -49,30 +50,59 @@ async def seed(db: Any, clock: Any, group: int) -> dict[str, int]:
     async with db.begin() as s:
         made = []
         for n in (1, 2):
-            c, _ = await customers.touch_telegram_user(s, clock=clock, telegram_id=-group * 10 + n,
-                                                       first_name=f"C{n}")
-            case, _ = await support.open_case(s, clock=clock, customer_id=c.id, group_chat_id=group,
-                                              origin="menu")
-            await support.set_thread(s, clock=clock, customer_id=c.id, group_chat_id=group,
-                                     thread_id=10 + n, name=f"C{n}")
+            c, _ = await customers.touch_telegram_user(
+                s, clock=clock, telegram_id=-group * 10 + n, first_name=f"C{n}"
+            )
+            case, _ = await support.open_case(
+                s, clock=clock, customer_id=c.id, group_chat_id=group, origin="menu"
+            )
+            await support.set_thread(
+                s, clock=clock, customer_id=c.id, group_chat_id=group, thread_id=10 + n, name=f"C{n}"
+            )
             made.append((c, case))
     async with db.begin() as s:
         await s.execute(update(GroupPost).where(GroupPost.group_chat_id == group).values(status="sent"))
         for mid, (name, who, kind, text) in enumerate(
-            (("a", 0, "text", "a"), ("b", 1, "text", "b"), ("c", 1, "text", "c"),
-             ("photo", 0, "photo", None), ("d", 0, "text", "d")), start=1,
+            (
+                ("a", 0, "text", "a"),
+                ("b", 1, "text", "b"),
+                ("c", 1, "text", "c"),
+                ("photo", 0, "photo", None),
+                ("d", 0, "text", "d"),
+            ),
+            start=1,
         ):
             c, case = made[who]
-            msg = SupportMessage(case_id=case.id, direction="in", customer_chat_id=c.telegram_id,
-                                 customer_message_id=mid, group_chat_id=group, kind=kind, text=text,
-                                 created_at=clock.now())
+            msg = SupportMessage(
+                case_id=case.id,
+                direction="in",
+                customer_chat_id=c.telegram_id,
+                customer_message_id=mid,
+                group_chat_id=group,
+                kind=kind,
+                text=text,
+                created_at=clock.now(),
+            )
             s.add(msg)
             await s.flush()
-            post = GroupPost(group_chat_id=group, customer_id=c.id, case_id=case.id,
-                             support_message_id=msg.id, priority=support.PRIORITY_CUSTOMER, kind="copy",
-                             payload={"chat_id": c.telegram_id, "message_id": mid, "kind": kind,
-                                      "text": text, "media_group_id": None},
-                             status="queued", attempts=0, created_at=clock.now())
+            post = GroupPost(
+                group_chat_id=group,
+                customer_id=c.id,
+                case_id=case.id,
+                support_message_id=msg.id,
+                priority=support.PRIORITY_CUSTOMER,
+                kind="copy",
+                payload={
+                    "chat_id": c.telegram_id,
+                    "message_id": mid,
+                    "kind": kind,
+                    "text": text,
+                    "media_group_id": None,
+                },
+                status="queued",
+                attempts=0,
+                created_at=clock.now(),
+            )
             s.add(post)
             await s.flush()
             ids[name] = post.id
@@ -81,17 +111,29 @@ async def seed(db: Any, clock: Any, group: int) -> dict[str, int]:
 
 async def rows_of(db: Any, group: int) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
     async with db() as s:
-        posts = (await s.execute(
-            select(GroupPost.status, GroupPost.owner, GroupPost.lease_until, GroupPost.attempts,
-                   GroupPost.not_before, GroupPost.sent_at, GroupPost.error, GroupPost.kind)
-            .where(GroupPost.group_chat_id == group, GroupPost.kind == "copy")
-            .order_by(GroupPost.id)
-        )).all()
-        messages = (await s.execute(
-            select(SupportMessage.customer_message_id, SupportMessage.topic_message_id)
-            .where(SupportMessage.group_chat_id == group, SupportMessage.direction == "in")
-            .order_by(SupportMessage.id)
-        )).all()
+        posts = (
+            await s.execute(
+                select(
+                    GroupPost.status,
+                    GroupPost.owner,
+                    GroupPost.lease_until,
+                    GroupPost.attempts,
+                    GroupPost.not_before,
+                    GroupPost.sent_at,
+                    GroupPost.error,
+                    GroupPost.kind,
+                )
+                .where(GroupPost.group_chat_id == group, GroupPost.kind == "copy")
+                .order_by(GroupPost.id)
+            )
+        ).all()
+        messages = (
+            await s.execute(
+                select(SupportMessage.customer_message_id, SupportMessage.topic_message_id)
+                .where(SupportMessage.group_chat_id == group, SupportMessage.direction == "in")
+                .order_by(SupportMessage.id)
+            )
+        ).all()
     return [tuple(r) for r in posts], [tuple(r) for r in messages]
 
 
@@ -117,9 +159,16 @@ async def test_the_hot_path_writes_the_same_rows_as_the_session_path(
     # The session run claims everything in a session; the hot run only the merge of "b" and
     # "c" and the post claimed by the transaction that recorded that merge (the photo).
     assert claims.count(GROUPS[0]) == 5 and claims.count(GROUPS[1]) == 2
-    assert [(m, t) for m, _, t in sent[GROUPS[0]]] == [(m, t) for m, _, t in sent[GROUPS[1]]] == [
-        ("CopyMessage", 11), ("SendMessage", 12), ("CopyMessage", 11), ("CopyMessage", 11),
-    ]
+    assert (
+        [(m, t) for m, _, t in sent[GROUPS[0]]]
+        == [(m, t) for m, _, t in sent[GROUPS[1]]]
+        == [
+            ("CopyMessage", 11),
+            ("SendMessage", 12),
+            ("CopyMessage", 11),
+            ("CopyMessage", 11),
+        ]
+    )
     session_rows, hot_rows = await rows_of(db, GROUPS[0]), await rows_of(db, GROUPS[1])
     assert session_rows == hot_rows
     posts, messages = hot_rows
@@ -137,11 +186,22 @@ async def claim_one(db: Any, clock: Any, post_id: int, *, owner: str = "test:1")
     if db.dialect_name == "postgresql":
         steps.append((support_worker._LOCK, {"b_key": support_worker._lock_key(post.group_chat_id)}))
     now = clock.now()
-    steps.append((support_worker._CLAIM_ONE, {
-        "b_id": post.id, "b_group": post.group_chat_id, "b_customer": post.customer_id,
-        "b_priority": post.priority, "b_now": now, "b_status": "sending", "b_owner": owner,
-        "b_lease": now + timedelta(seconds=30), "b_attempt": 1,
-    }))
+    steps.append(
+        (
+            support_worker._CLAIM_ONE,
+            {
+                "b_id": post.id,
+                "b_group": post.group_chat_id,
+                "b_customer": post.customer_id,
+                "b_priority": post.priority,
+                "b_now": now,
+                "b_status": "sending",
+                "b_owner": owner,
+                "b_lease": now + timedelta(seconds=30),
+                "b_attempt": 1,
+            },
+        )
+    )
     results = await db.write(steps)
     return bool(results[-1])
 
@@ -157,12 +217,18 @@ async def test_the_conditional_claim_keeps_one_post_of_a_topic_at_a_time_in_orde
     assert not await claim_one(db, clock, ids["d"])  # its customer's "a" is on the wire
     async with db.begin() as s:
         await s.execute(update(GroupPost).where(GroupPost.id == ids["a"]).values(status="sent"))
-        await s.execute(update(GroupPost).where(GroupPost.id == ids["photo"])
-                        .values(not_before=clock.now() + timedelta(minutes=1)))
+        await s.execute(
+            update(GroupPost)
+            .where(GroupPost.id == ids["photo"])
+            .values(not_before=clock.now() + timedelta(minutes=1))
+        )
     assert await claim_one(db, clock, ids["d"])  # the photo waits for its retry: "d" goes first
     async with db.begin() as s:
-        await s.execute(update(GroupPost).where(GroupPost.id == ids["b"]).values(status="queued",
-                        not_before=clock.now() + timedelta(minutes=1)))
+        await s.execute(
+            update(GroupPost)
+            .where(GroupPost.id == ids["b"])
+            .values(status="queued", not_before=clock.now() + timedelta(minutes=1))
+        )
     assert not await claim_one(db, clock, ids["b"])  # not due
     async with db() as s:
         rows = {r.id: r for r in (await s.execute(select(GroupPost))).scalars()}

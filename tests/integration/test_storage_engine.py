@@ -25,8 +25,11 @@ async def db(db_url):  # type: ignore[no-untyped-def]
 
 def statements(engine) -> list[str]:  # type: ignore[no-untyped-def]
     seen: list[str] = []
-    event.listen(engine.sync_engine, "before_cursor_execute",
-                 lambda conn, cursor, statement, *a: seen.append(statement.split()[0].upper()))
+    event.listen(
+        engine.sync_engine,
+        "before_cursor_execute",
+        lambda conn, cursor, statement, *a: seen.append(statement.split()[0].upper()),
+    )
     return seen
 
 
@@ -106,8 +109,15 @@ async def test_the_bots_plain_row_read_of_a_customer_matches_the_orm_view(sessio
     from core import customers
 
     async with sessionmaker.begin() as s:
-        await customers.touch_telegram_user(s, clock=clock, telegram_id=42, first_name="Ann",
-                                            last_name=None, username="ann", language_code="ru")
+        await customers.touch_telegram_user(
+            s,
+            clock=clock,
+            telegram_id=42,
+            first_name="Ann",
+            last_name=None,
+            username="ann",
+            language_code="ru",
+        )
         (await customers.by_telegram_id(s, 42)).birthday = date(1990, 5, 1)
     async with sessionmaker.read() as s:
         plain = await customers.view_by_telegram_id(s, 42)
@@ -124,16 +134,23 @@ async def test_the_inbox_stores_each_update_once_and_the_offset_with_it(sessionm
     inbox = Inbox(bot=None, dispatcher=None, sessionmaker=sessionmaker, clock=clock)  # type: ignore[arg-type]
 
     def update(n: int) -> dict:
-        return {"update_id": n, "message": {"message_id": n, "date": 0, "chat": {"id": 7, "type": "private"},
-                                            "text": f"m{n}"}}
+        return {
+            "update_id": n,
+            "message": {"message_id": n, "date": 0, "chat": {"id": 7, "type": "private"}, "text": f"m{n}"},
+        }
 
     assert await inbox.store([update(1), update(2)], offset=3) == [1, 2]
     # Telegram redelivers 2 (it thought the webhook failed) together with a new one.
     assert await inbox.store([update(2), update(3)], offset=4) == [3]
     assert await inbox.store([update(3)]) == []
     async with sessionmaker.read() as s:
-        rows = (await s.execute(select(InboxUpdate.update_id, InboxUpdate.chat_id, InboxUpdate.status)
-                                .order_by(InboxUpdate.update_id))).all()
+        rows = (
+            await s.execute(
+                select(InboxUpdate.update_id, InboxUpdate.chat_id, InboxUpdate.status).order_by(
+                    InboxUpdate.update_id
+                )
+            )
+        ).all()
         offset = await s.scalar(select(BotState.value).where(BotState.key == OFFSET_KEY))
     assert [tuple(r) for r in rows] == [(1, 7, "pending"), (2, 7, "pending"), (3, 7, "pending")]
     assert offset == "4"

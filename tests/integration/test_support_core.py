@@ -20,16 +20,19 @@ async def _customer(sessionmaker, clock, tg_id: int = 1) -> int:  # type: ignore
 async def test_one_active_case_and_numbering(sessionmaker, clock: FrozenClock) -> None:  # type: ignore[no-untyped-def]
     cid = await _customer(sessionmaker, clock)
     async with sessionmaker.begin() as s:
-        first, created = await support.open_case(s, clock=clock, customer_id=cid, group_chat_id=GROUP,
-                                                 origin="menu")
-        again, created_again = await support.open_case(s, clock=clock, customer_id=cid,
-                                                       group_chat_id=GROUP, origin="command")
+        first, created = await support.open_case(
+            s, clock=clock, customer_id=cid, group_chat_id=GROUP, origin="menu"
+        )
+        again, created_again = await support.open_case(
+            s, clock=clock, customer_id=cid, group_chat_id=GROUP, origin="command"
+        )
     assert created and not created_again and again.id == first.id and first.number == 1
     async with sessionmaker.begin() as s:
         closed = await support.close_case(s, clock=clock, customer_id=cid, closed_by=42)
         assert closed is not None and closed.status == "closed"
-        second, created = await support.open_case(s, clock=clock, customer_id=cid,
-                                                  group_chat_id=GROUP, origin="message")
+        second, created = await support.open_case(
+            s, clock=clock, customer_id=cid, group_chat_id=GROUP, origin="message"
+        )
     assert created and second.number == 2
     async with sessionmaker() as s:
         assert len(await support.list_cases(s, customer_id=cid)) == 2
@@ -39,15 +42,16 @@ async def test_one_active_case_and_numbering(sessionmaker, clock: FrozenClock) -
 async def test_card_waits_for_a_real_message(sessionmaker, clock: FrozenClock) -> None:  # type: ignore[no-untyped-def]
     cid = await _customer(sessionmaker, clock)
     async with sessionmaker.begin() as s:
-        case, _ = await support.open_case(s, clock=clock, customer_id=cid, group_chat_id=GROUP,
-                                          origin="menu")
+        case, _ = await support.open_case(s, clock=clock, customer_id=cid, group_chat_id=GROUP, origin="menu")
     async with sessionmaker() as s:
         assert await support.queue_depth(s) == {}  # a bare request posts nothing yet
     async with sessionmaker.begin() as s:
-        await support.relay_customer_message(s, clock=clock, case=case, chat_id=1, message_id=5,
-                                             kind="text", text="hi")
-        await support.relay_customer_message(s, clock=clock, case=case, chat_id=1, message_id=6,
-                                             kind="text", text="there")
+        await support.relay_customer_message(
+            s, clock=clock, case=case, chat_id=1, message_id=5, kind="text", text="hi"
+        )
+        await support.relay_customer_message(
+            s, clock=clock, case=case, chat_id=1, message_id=6, kind="text", text="there"
+        )
     async with sessionmaker() as s:
         assert await support.queue_depth(s) == {GROUP: 3}  # one card, two messages
 
@@ -55,8 +59,9 @@ async def test_card_waits_for_a_real_message(sessionmaker, clock: FrozenClock) -
 async def test_reminder_once_after_the_wait(sessionmaker, clock: FrozenClock) -> None:  # type: ignore[no-untyped-def]
     cid = await _customer(sessionmaker, clock)
     async with sessionmaker.begin() as s:
-        await support.open_case(s, clock=clock, customer_id=cid, group_chat_id=GROUP,
-                                origin="menu", origin_text="help")
+        await support.open_case(
+            s, clock=clock, customer_id=cid, group_chat_id=GROUP, origin="menu", origin_text="help"
+        )
     wait = timedelta(minutes=15)
     clock.advance(minutes=14)
     async with sessionmaker() as s:
@@ -74,21 +79,39 @@ async def test_first_staff_reply_opens_the_case_and_notes_do_not(sessionmaker, c
     cid = await _customer(sessionmaker, clock)
     async with sessionmaker.begin() as s:
         await support.open_case(s, clock=clock, customer_id=cid, group_chat_id=GROUP, origin="menu")
-        case, _ = await support.staff_reply(s, clock=clock, customer_id=cid, group_chat_id=GROUP,
-                                            topic_message_id=10, staff_id=7, kind="text",
-                                            text="internal", note=True)
+        case, _ = await support.staff_reply(
+            s,
+            clock=clock,
+            customer_id=cid,
+            group_chat_id=GROUP,
+            topic_message_id=10,
+            staff_id=7,
+            kind="text",
+            text="internal",
+            note=True,
+        )
         assert case is not None and case.status == "waiting" and case.first_staff_reply_at is None
         clock.advance(minutes=3)
-        case, msg_id = await support.staff_reply(s, clock=clock, customer_id=cid,
-                                                 group_chat_id=GROUP, topic_message_id=11,
-                                                 staff_id=7, kind="text", text="hello")
+        case, msg_id = await support.staff_reply(
+            s,
+            clock=clock,
+            customer_id=cid,
+            group_chat_id=GROUP,
+            topic_message_id=11,
+            staff_id=7,
+            kind="text",
+            text="hello",
+        )
         assert case is not None and case.status == "open" and case.first_staff_reply_at == clock.now()
         await support.mark_delivered(s, support_message_id=msg_id, customer_message_id=99)
-        edited = await support.staff_edited(s, clock=clock, group_chat_id=GROUP,
-                                            topic_message_id=11, text="hello!")
+        edited = await support.staff_edited(
+            s, clock=clock, group_chat_id=GROUP, topic_message_id=11, text="hello!"
+        )
         assert edited is not None and edited.customer_message_id == 99
-        assert await support.staff_edited(s, clock=clock, group_chat_id=GROUP,
-                                          topic_message_id=10, text="x") is None
+        assert (
+            await support.staff_edited(s, clock=clock, group_chat_id=GROUP, topic_message_id=10, text="x")
+            is None
+        )
 
 
 async def test_follow_up_window_and_ban(sessionmaker, clock: FrozenClock) -> None:  # type: ignore[no-untyped-def]
@@ -112,12 +135,12 @@ async def test_csat_range(sessionmaker, clock: FrozenClock) -> None:  # type: ig
 
     cid = await _customer(sessionmaker, clock)
     async with sessionmaker.begin() as s:
-        case, _ = await support.open_case(s, clock=clock, customer_id=cid, group_chat_id=GROUP,
-                                          origin="menu")
+        case, _ = await support.open_case(s, clock=clock, customer_id=cid, group_chat_id=GROUP, origin="menu")
         with pytest.raises(Invalid):
             await support.rate_case(s, clock=clock, case_id=case.id, customer_id=cid, score=6)
-        rated = await support.rate_case(s, clock=clock, case_id=case.id, customer_id=cid, score=4,
-                                        comment="ok")
+        rated = await support.rate_case(
+            s, clock=clock, case_id=case.id, customer_id=cid, score=4, comment="ok"
+        )
         assert (rated.csat_score, rated.csat_comment) == (4, "ok")
 
 
@@ -129,13 +152,33 @@ async def test_forget_erases_what_the_customer_wrote(sessionmaker, clock: Frozen
 
     cid = await _customer(sessionmaker, clock, tg_id=77)
     async with sessionmaker.begin() as s:
-        case, _ = await support.open_case(s, clock=clock, customer_id=cid, group_chat_id=GROUP,
-                                          origin="faq_no", origin_text="my address is Baker St 221b")
-        await support.relay_customer_message(s, clock=clock, case=case, chat_id=77, message_id=3,
-                                             kind="text", text="call me at +44 20 7946 0000")
-        await faq_stats.record_query(s, now=clock.now(), customer_id=cid, language="en",
-                                     text="where is Baker St", result="none", entry_id=None,
-                                     score=None)
+        case, _ = await support.open_case(
+            s,
+            clock=clock,
+            customer_id=cid,
+            group_chat_id=GROUP,
+            origin="faq_no",
+            origin_text="my address is Baker St 221b",
+        )
+        await support.relay_customer_message(
+            s,
+            clock=clock,
+            case=case,
+            chat_id=77,
+            message_id=3,
+            kind="text",
+            text="call me at +44 20 7946 0000",
+        )
+        await faq_stats.record_query(
+            s,
+            now=clock.now(),
+            customer_id=cid,
+            language="en",
+            text="where is Baker St",
+            result="none",
+            entry_id=None,
+            score=None,
+        )
     async with sessionmaker.begin() as s:
         assert await customers.forget(s, clock=clock, hooks=customer_hooks(), telegram_id=77)
     async with sessionmaker() as s:
@@ -153,15 +196,21 @@ async def test_edit_of_a_merged_post_keeps_the_other_messages(sessionmaker, cloc
 
     cid = await _customer(sessionmaker, clock, tg_id=5)
     async with sessionmaker.begin() as s:
-        case, _ = await support.open_case(s, clock=clock, customer_id=cid, group_chat_id=GROUP,
-                                          origin="menu")
+        case, _ = await support.open_case(s, clock=clock, customer_id=cid, group_chat_id=GROUP, origin="menu")
         for mid, text in ((10, "first"), (11, "second")):
-            await support.relay_customer_message(s, clock=clock, case=case, chat_id=5,
-                                                 message_id=mid, kind="text", text=text)
+            await support.relay_customer_message(
+                s, clock=clock, case=case, chat_id=5, message_id=mid, kind="text", text=text
+            )
         # Edited while still queued: the payload (used when texts are merged) follows.
         await support.customer_edited(s, clock=clock, chat_id=5, message_id=11, text="second!")
-        payloads = [p for p in (await s.execute(select(GroupPost.payload).where(
-            GroupPost.kind == "copy").order_by(GroupPost.id))).scalars()]
+        payloads = [
+            p
+            for p in (
+                await s.execute(
+                    select(GroupPost.payload).where(GroupPost.kind == "copy").order_by(GroupPost.id)
+                )
+            ).scalars()
+        ]
         assert [p["text"] for p in payloads] == ["first", "second!"]
         # Both went out merged into topic message 900; then the first one is edited.
         await s.execute(update(SupportMessage).values(topic_message_id=900))

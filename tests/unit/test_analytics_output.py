@@ -29,23 +29,61 @@ def test_money_in_major_units_and_empty_cells() -> None:
 
 
 def _data(empty: bool = False) -> summary.ChartData:
-    rng = periods.build(granularity="month", timezone="Europe/Moscow", now=NOW, start=date(2025, 6, 1),
-                        end=date(2025, 7, 1))
-    counts = retention.PeriodCounts() if empty else retention.PeriodCounts(
-        start=50, end=65, retained=40, new=25, reactivated=0, orders=66, buyers=65, repeat_buyers=1)
+    rng = periods.build(
+        granularity="month", timezone="Europe/Moscow", now=NOW, start=date(2025, 6, 1), end=date(2025, 7, 1)
+    )
+    counts = (
+        retention.PeriodCounts()
+        if empty
+        else retention.PeriodCounts(
+            start=50, end=65, retained=40, new=25, reactivated=0, orders=66, buyers=65, repeat_buyers=1
+        )
+    )
     (row,) = retention.retention_rows(rng, [counts], [0 if empty else 6070])
     p = rng.periods[0]
     churn = retention.RevenueChurnRow(p, p.start_at, 50, 10, 7000, 3000, 3000 / 7000 * 100)
     support = engagement.SupportRow(p, 3, 11 / 3, 200 / 3, 5, 4, 210.0, 510.0, 5, 2, 1, 40.0)
     nps = NpsReport(None, None, 6, 6, 100.0, 3, 1, 2, 50.0, 16.7, 33.3, 16.7, 0, [], [])
     trend = engagement.NpsTrend(rng, [engagement.NpsPoint(p, 6, 3, 1, 2, 16.7)], nps)
-    exits = ExitReport(None, None, 4, 4, 100.0, [] if empty else [ReasonLine("price", 2, 50.0, 0),
-                                                                  ReasonLine("feature", 2, 50.0, 0)],
-                       [], 30, 4, 0, 0.0, 0, 0, 0)
-    camp = engagement.CampaignResult(1, "Win-back", "winback", "completed", p.start_at, "purchase", 30, 200,
-                                     100, 100, 100, 30, 10, 30.0, 10.0, 20.0, 9.3, 30.7)
-    s = summary.Summary(rng, 90, row, churn, support, trend, exits,
-                        engagement.CampaignReport(rng, [] if empty else [camp]))
+    exits = ExitReport(
+        None,
+        None,
+        4,
+        4,
+        100.0,
+        [] if empty else [ReasonLine("price", 2, 50.0, 0), ReasonLine("feature", 2, 50.0, 0)],
+        [],
+        30,
+        4,
+        0,
+        0.0,
+        0,
+        0,
+        0,
+    )
+    camp = engagement.CampaignResult(
+        1,
+        "Win-back",
+        "winback",
+        "completed",
+        p.start_at,
+        "purchase",
+        30,
+        200,
+        100,
+        100,
+        100,
+        30,
+        10,
+        30.0,
+        10.0,
+        20.0,
+        9.3,
+        30.7,
+    )
+    s = summary.Summary(
+        rng, 90, row, churn, support, trend, exits, engagement.CampaignReport(rng, [] if empty else [camp])
+    )
     cohorts = retention.CohortReport(rng, [retention.CohortRow(p, 0 if empty else 25, [25], [100.0])])
     return summary.ChartData(s, cohorts, engagement.NpsTrend(rng, [] if empty else trend.points, nps))
 

@@ -13,8 +13,9 @@ NOW = datetime(2025, 7, 10, 12, 0, tzinfo=UTC)
 
 
 def test_month_boundaries_are_local_midnights() -> None:
-    rng = pr.build(granularity="month", timezone="Europe/Moscow", now=NOW, start=date(2025, 6, 1),
-                   end=date(2025, 7, 1))
+    rng = pr.build(
+        granularity="month", timezone="Europe/Moscow", now=NOW, start=date(2025, 6, 1), end=date(2025, 7, 1)
+    )
     (june,) = rng.periods
     assert june.label == "2025-06" and june.complete
     # Moscow is UTC+3: June starts at 21:00 UTC on May 31 and ends at 21:00 UTC on June 30.
@@ -23,16 +24,20 @@ def test_month_boundaries_are_local_midnights() -> None:
 
 
 def test_daylight_saving_changes_the_utc_offset_of_a_boundary() -> None:
-    rng = pr.build(granularity="month", timezone="America/New_York", now=NOW, start=date(2025, 3, 1),
-                   end=date(2025, 4, 1))
+    rng = pr.build(
+        granularity="month",
+        timezone="America/New_York",
+        now=NOW,
+        start=date(2025, 3, 1),
+        end=date(2025, 4, 1),
+    )
     (march,) = rng.periods
     assert march.start_at == datetime(2025, 3, 1, 5, tzinfo=UTC)  # EST, UTC-5
     assert march.end_at == datetime(2025, 4, 1, 4, tzinfo=UTC)  # EDT, UTC-4
 
 
 def test_current_period_ends_now_and_future_ones_are_dropped() -> None:
-    rng = pr.build(granularity="month", timezone="UTC", now=NOW, start=date(2025, 5, 1),
-                   end=date(2025, 9, 1))
+    rng = pr.build(granularity="month", timezone="UTC", now=NOW, start=date(2025, 5, 1), end=date(2025, 9, 1))
     assert [p.label for p in rng.periods] == ["2025-05", "2025-06", "2025-07"]
     assert [p.complete for p in rng.periods] == [True, True, False]
     assert rng.periods[-1].end_at == NOW and rng.periods[-1].end == date(2025, 8, 1)
@@ -48,12 +53,17 @@ def test_last_n_periods_weeks_and_quarters() -> None:
     assert weeks.periods[0].start == date(2025, 6, 23)  # a Monday
     quarters = pr.build(granularity="quarter", timezone="UTC", now=NOW, periods=2)
     assert [(p.label, p.start, p.end) for p in quarters.periods] == [
-        ("2025-Q2", date(2025, 4, 1), date(2025, 7, 1)), ("2025-Q3", date(2025, 7, 1), date(2025, 10, 1))]
-    snapped = pr.build(granularity="month", timezone="UTC", now=NOW, start=date(2024, 11, 17),
-                       end=date(2025, 1, 2))
+        ("2025-Q2", date(2025, 4, 1), date(2025, 7, 1)),
+        ("2025-Q3", date(2025, 7, 1), date(2025, 10, 1)),
+    ]
+    snapped = pr.build(
+        granularity="month", timezone="UTC", now=NOW, start=date(2024, 11, 17), end=date(2025, 1, 2)
+    )
     assert [p.label for p in snapped.periods] == ["2024-11", "2024-12", "2025-01"]
     assert [p.label for p in pr.trailing(weeks, count=2, granularity="month").periods] == [
-        "2025-06", "2025-07"]
+        "2025-06",
+        "2025-07",
+    ]
 
 
 def test_invalid_ranges() -> None:

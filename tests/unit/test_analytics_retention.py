@@ -25,8 +25,9 @@ def d(month: int, day: int, year: int = 2025, hour: int = 12) -> datetime:
 
 
 def june(**kw) -> pr.PeriodRange:  # type: ignore[no-untyped-def]
-    return pr.build(granularity="month", timezone="UTC", now=NOW, start=date(2025, 6, 1),
-                    end=date(2025, 7, 1), **kw)
+    return pr.build(
+        granularity="month", timezone="UTC", now=NOW, start=date(2025, 6, 1), end=date(2025, 7, 1), **kw
+    )
 
 
 def groups(c: rt.Cuts | list[datetime], customers: list[list[tuple[datetime, int]]]) -> list[PatternGroup]:
@@ -158,8 +159,9 @@ def test_revenue_churn_of_lost_customers() -> None:
 
 
 def test_revenue_churn_when_periods_are_longer_than_the_window() -> None:
-    rng = pr.build(granularity="quarter", timezone="UTC", now=NOW, start=date(2025, 1, 1),
-                   end=date(2025, 7, 1))
+    rng = pr.build(
+        granularity="quarter", timezone="UTC", now=NOW, start=date(2025, 1, 1), end=date(2025, 7, 1)
+    )
     customers = [
         # Active at Apr 1 (Mar 20 within 30 days); buys Apr 5 but nothing in June: lost in Q2.
         # Only the March order is in the window before Q2.
@@ -171,8 +173,7 @@ def test_revenue_churn_when_periods_are_longer_than_the_window() -> None:
 
 
 def test_cohort_triangle() -> None:
-    rng = pr.build(granularity="month", timezone="UTC", now=NOW, start=date(2025, 4, 1),
-                   end=date(2025, 7, 1))
+    rng = pr.build(granularity="month", timezone="UTC", now=NOW, start=date(2025, 4, 1), end=date(2025, 7, 1))
     customers = [
         [(d(4, 2), 1), (d(5, 2), 1), (d(6, 2), 1)],
         [(d(4, 3), 1), (d(6, 3), 1), (d(6, 4), 1)],

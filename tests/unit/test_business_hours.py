@@ -3,8 +3,7 @@ from datetime import UTC, datetime, time
 from core.business_hours import BusinessHours
 from core.support import route_group
 
-HOURS = BusinessHours(days=frozenset({1, 2, 3, 4, 5}), start=time(9), end=time(18),
-                      timezone="Europe/Moscow")
+HOURS = BusinessHours(days=frozenset({1, 2, 3, 4, 5}), start=time(9), end=time(18), timezone="Europe/Moscow")
 
 
 def at(*args: int) -> datetime:

@@ -13,8 +13,13 @@ from dialogs.loyalty.handlers import parse_birthday
 
 @pytest.mark.parametrize(
     ("text", "key"),
-    [("Dark mode", "dark mode"), ("  DARK-mode!! ", "dark mode"), ("тёмная   тема", "темная тема"),
-     ("Export to CSV/Excel", "export to csv excel"), ("🙂", "")],
+    [
+        ("Dark mode", "dark mode"),
+        ("  DARK-mode!! ", "dark mode"),
+        ("тёмная   тема", "темная тема"),
+        ("Export to CSV/Excel", "export to csv excel"),
+        ("🙂", ""),
+    ],
 )
 def test_feature_names_match_regardless_of_case_and_punctuation(text, key) -> None:
     assert feature_key(text) == key

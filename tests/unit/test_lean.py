@@ -54,11 +54,16 @@ def test_models_parse_and_serialise_as_usual() -> None:
         {
             "update_id": 7,
             "callback_query": {
-                "id": "q1", "chat_instance": "c", "data": "menu:faq",
+                "id": "q1",
+                "chat_instance": "c",
+                "data": "menu:faq",
                 "from": {"id": 5, "is_bot": False, "first_name": "Ann", "language_code": "de"},
                 "message": {
-                    "message_id": 3, "date": 0, "chat": {"id": 5, "type": "private"},
-                    "text": "Menu", "entities": [{"type": "bold", "offset": 0, "length": 4}],
+                    "message_id": 3,
+                    "date": 0,
+                    "chat": {"id": 5, "type": "private"},
+                    "text": "Menu",
+                    "entities": [{"type": "bold", "offset": 0, "length": 4}],
                     "reply_markup": {"inline_keyboard": [[{"text": "FAQ", "callback_data": "menu:faq"}]]},
                 },
             },
@@ -68,7 +73,9 @@ def test_models_parse_and_serialise_as_usual() -> None:
     message = update.callback_query.message
     assert isinstance(message, Message) and message.entities and message.entities[0].type == "bold"
     send = SendMessage(
-        chat_id=5, text="Hi", message_thread_id=9,
+        chat_id=5,
+        text="Hi",
+        message_thread_id=9,
         reply_markup={"inline_keyboard": [[{"text": "A", "callback_data": "a"}]]},
     )
     assert isinstance(send.reply_markup, InlineKeyboardMarkup)
@@ -76,7 +83,16 @@ def test_models_parse_and_serialise_as_usual() -> None:
     assert dumped["inline_keyboard"][0][0] == {"text": "A", "callback_data": "a"}
     assert CopyMessage(chat_id=1, from_chat_id=2, message_id=3).message_id == 3
     answer = Response[Message].model_validate(
-        {"ok": True, "result": {"message_id": 4, "date": 0, "chat": {"id": 1, "type": "supergroup"},
-                                "message_thread_id": 9, "is_topic_message": True, "text": "x"}}
+        {
+            "ok": True,
+            "result": {
+                "message_id": 4,
+                "date": 0,
+                "chat": {"id": 1, "type": "supergroup"},
+                "message_thread_id": 9,
+                "is_topic_message": True,
+                "text": "x",
+            },
+        }
     )
     assert answer.result is not None and answer.result.message_thread_id == 9

@@ -29,7 +29,10 @@ def test_russian_plurals() -> None:
     from fluent.runtime import FluentBundle, FluentResource
 
     bundle = FluentBundle(["ru"], use_isolating=False)
-    bundle.add_resource(FluentResource(
-        "pts = { $n ->\n    [one] { $n } балл\n    [few] { $n } балла\n   *[many] { $n } баллов\n}\n"))
+    bundle.add_resource(
+        FluentResource(
+            "pts = { $n ->\n    [one] { $n } балл\n    [few] { $n } балла\n   *[many] { $n } баллов\n}\n"
+        )
+    )
     fmt = lambda n: bundle.format_pattern(bundle.get_message("pts").value, {"n": n})[0]  # noqa: E731
     assert [fmt(n) for n in (1, 2, 5, 21, 112)] == ["1 балл", "2 балла", "5 баллов", "21 балл", "112 баллов"]

@@ -61,8 +61,14 @@ def test_next_tier_says_what_is_missing() -> None:
 
 
 def test_thresholds_come_from_settings() -> None:
-    s = Settings(_env_file=None, loyalty_vip_min_spend=100, loyalty_vip_min_orders=2,
-                 loyalty_pre_vip_min_spend=50, loyalty_pre_vip_min_orders=2, loyalty_currency="RUB")
+    s = Settings(
+        _env_file=None,
+        loyalty_vip_min_spend=100,
+        loyalty_vip_min_orders=2,
+        loyalty_pre_vip_min_spend=50,
+        loyalty_pre_vip_min_orders=2,
+        loyalty_currency="RUB",
+    )
     rules = LoyaltyRules.from_settings(s)
     assert tier_for(spend_minor=10000, orders=2, rules=rules) == "vip"
     assert tier_for(spend_minor=5000, orders=2, rules=rules) == "pre_vip"
@@ -95,12 +101,15 @@ def test_money_and_points() -> None:
 
 def test_refunds_take_back_points_in_proportion_and_all_on_full_refund() -> None:
     earned, amount = 199, 19999
-    first = points_to_reverse(points_earned=earned, amount_minor=amount, refunded_minor=5000,
-                              already_reversed=0)
-    second = points_to_reverse(points_earned=earned, amount_minor=amount, refunded_minor=12000,
-                               already_reversed=first)
-    rest = points_to_reverse(points_earned=earned, amount_minor=amount, refunded_minor=amount,
-                             already_reversed=first + second)
+    first = points_to_reverse(
+        points_earned=earned, amount_minor=amount, refunded_minor=5000, already_reversed=0
+    )
+    second = points_to_reverse(
+        points_earned=earned, amount_minor=amount, refunded_minor=12000, already_reversed=first
+    )
+    rest = points_to_reverse(
+        points_earned=earned, amount_minor=amount, refunded_minor=amount, already_reversed=first + second
+    )
     assert (first, second) == (50, 70) and first + second + rest == earned
     assert points_to_reverse(points_earned=0, amount_minor=100, refunded_minor=100, already_reversed=0) == 0
 
@@ -121,8 +130,10 @@ def test_expiry_stages_with_an_injected_clock() -> None:
     assert stage(points=0) == "none"  # nothing to lose, nothing to say
     clock.advance(days=14)
     assert stage() == "expire"
-    assert expiry_stage(spendable=100, last_activity=last, now=clock.now(),
-                        rules=LoyaltyRules(expiry=None)) == "none"
+    assert (
+        expiry_stage(spendable=100, last_activity=last, now=clock.now(), rules=LoyaltyRules(expiry=None))
+        == "none"
+    )
     assert expiry_stage(spendable=100, last_activity=None, now=clock.now(), rules=rules) == "none"
 
 
@@ -132,13 +143,19 @@ def test_birthdays_once_a_year_and_only_if_known_in_time() -> None:
     today = date(2026, 4, 21)
     set_long_ago = datetime(2025, 1, 1, tzinfo=UTC)
     assert birthday_refusal(birthday=bday, today=today, set_at=set_long_ago, rules=rules) is None
-    assert birthday_refusal(birthday=bday, today=date(2026, 4, 20), set_at=set_long_ago,
-                            rules=rules) == "not_today"
+    assert (
+        birthday_refusal(birthday=bday, today=date(2026, 4, 20), set_at=set_long_ago, rules=rules)
+        == "not_today"
+    )
     # Set 29 days before: not this year. Set exactly 30 days before: fine.
-    assert birthday_refusal(birthday=bday, today=today, set_at=datetime(2026, 3, 23, tzinfo=UTC),
-                            rules=rules) == "set_too_late"
-    assert birthday_refusal(birthday=bday, today=today, set_at=datetime(2026, 3, 22, tzinfo=UTC),
-                            rules=rules) is None
+    assert (
+        birthday_refusal(birthday=bday, today=today, set_at=datetime(2026, 3, 23, tzinfo=UTC), rules=rules)
+        == "set_too_late"
+    )
+    assert (
+        birthday_refusal(birthday=bday, today=today, set_at=datetime(2026, 3, 22, tzinfo=UTC), rules=rules)
+        is None
+    )
     assert birthday_refusal(birthday=bday, today=today, set_at=None, rules=rules) == "set_too_late"
     # 29 February is celebrated on the 28th in common years.
     leap = date(2000, 2, 29)
@@ -158,6 +175,11 @@ def test_birthdays_once_a_year_and_only_if_known_in_time() -> None:
     ],
 )
 def test_referral_rules(kwargs, refusal) -> None:
-    base = {"referrer_id": 1, "referred_id": 5, "referred_has_orders": False, "already_referred": False,
-            "referrer_chain": [9]}
+    base = {
+        "referrer_id": 1,
+        "referred_id": 5,
+        "referred_has_orders": False,
+        "already_referred": False,
+        "referrer_chain": [9],
+    }
     assert referral_refusal(**{**base, **kwargs}) == refusal

@@ -8,7 +8,14 @@ from supportbot.runtime import main_menu
 
 def test_root_lists_every_flow_item_in_order() -> None:
     assert [i.action for i in main_menu().items] == [
-        "faq", "human", "balance", "feedback", "language", "notifications", "privacy", "help",
+        "faq",
+        "human",
+        "balance",
+        "feedback",
+        "language",
+        "notifications",
+        "privacy",
+        "help",
     ]
 
 

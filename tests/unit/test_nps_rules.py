@@ -12,8 +12,10 @@ from core.nps.rules import NpsRules, SurveyHistory, nps_category, nps_value, sur
 from core.settings import Settings
 
 
-@pytest.mark.parametrize(("score", "category"), [(0, "detractor"), (6, "detractor"), (7, "passive"),
-                                                 (8, "passive"), (9, "promoter"), (10, "promoter")])
+@pytest.mark.parametrize(
+    ("score", "category"),
+    [(0, "detractor"), (6, "detractor"), (7, "passive"), (8, "passive"), (9, "promoter"), (10, "promoter")],
+)
 def test_categories(score, category) -> None:
     assert nps_category(score) == category
 
@@ -56,8 +58,14 @@ def test_throttles_with_an_injected_clock() -> None:
 
 
 def test_throttle_windows_come_from_settings() -> None:
-    rules = NpsRules.from_settings(Settings(_env_file=None, nps_answered_cooldown_days=10,
-                                            nps_ignored_cooldown_days=3, nps_after_support_case=False,
-                                            nps_after_first_purchase_days=0))
+    rules = NpsRules.from_settings(
+        Settings(
+            _env_file=None,
+            nps_answered_cooldown_days=10,
+            nps_ignored_cooldown_days=3,
+            nps_after_support_case=False,
+            nps_after_first_purchase_days=0,
+        )
+    )
     assert rules.answered_cooldown == timedelta(days=10) and rules.ignored_cooldown == timedelta(days=3)
     assert rules.after_support_case is None and rules.after_first_purchase is None

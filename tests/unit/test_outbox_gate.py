@@ -98,8 +98,12 @@ def test_limits_from_settings() -> None:
     from core.settings import Settings
 
     limits = Limits.from_settings(
-        Settings(_env_file=None, outreach_rate_per_second=20, outreach_paid_rate_per_second=500,
-                 support_group_per_minute=12)
+        Settings(
+            _env_file=None,
+            outreach_rate_per_second=20,
+            outreach_paid_rate_per_second=500,
+            support_group_per_minute=12,
+        )
     )
     # 97% of each configured rate (96% for the global bucket)
     assert limits.global_per_second == pytest.approx(19.2) and limits.paid_per_second == pytest.approx(485)

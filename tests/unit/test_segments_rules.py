@@ -116,7 +116,8 @@ def test_rules_from_settings() -> None:
         outreach_quiet_hours="off",
         outreach_dormant_days=20,
         proactive_cap_days=3,
-        loyalty_vip_min_spend=500, loyalty_pre_vip_min_spend=300,
+        loyalty_vip_min_spend=500,
+        loyalty_pre_vip_min_spend=300,
     )
     rules = OutreachRules.from_settings(s)
     assert rules.quiet_hours is None and rules.dormant_days == 20 and rules.cap.days == 3

@@ -50,8 +50,11 @@ def test_env_example_documents_every_setting() -> None:
     from pathlib import Path
 
     text = (Path(__file__).resolve().parents[2] / ".env.example").read_text()
-    documented = {line.split("=", 1)[0].strip() for line in text.splitlines()
-                  if line and not line.startswith("#") and "=" in line}
+    documented = {
+        line.split("=", 1)[0].strip()
+        for line in text.splitlines()
+        if line and not line.startswith("#") and "=" in line
+    }
     missing = {name.upper() for name in Settings.model_fields} - documented
     assert not missing, f"add to .env.example: {sorted(missing)}"
 
@@ -70,8 +73,9 @@ def test_every_variable_in_env_example_is_read(tmp_path, monkeypatch: pytest.Mon
     from pathlib import Path
 
     text = (Path(__file__).resolve().parents[2] / ".env.example").read_text()
-    pairs = [line.split("=", 1) for line in text.splitlines()
-             if line and not line.startswith("#") and "=" in line]
+    pairs = [
+        line.split("=", 1) for line in text.splitlines() if line and not line.startswith("#") and "=" in line
+    ]
     unknown = {name for name, _ in pairs if name.lower() not in Settings.model_fields}
     assert not unknown, f".env.example sets variables Settings does not read: {sorted(unknown)}"
     (tmp_path / ".env").write_text(text)
