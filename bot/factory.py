@@ -18,7 +18,7 @@ from bot.callbacks import AnswerCallbackMiddleware, CallbackAnswers
 from bot.errors import router as errors_router
 from bot.fsm_storage import SqlStorage
 from bot.journal import SendJournalMiddleware
-from bot.middlewares import CustomerMiddleware
+from bot.middlewares import CustomerMiddleware, TurnMiddleware
 from bot.outreach import AWAITS_REPLY, OutreachMiddleware, awaits_reply_flag
 from bot.sender import DepartureMiddleware, FloodControlMiddleware
 from core.clock import Clock
@@ -125,6 +125,7 @@ def create_dispatcher(
         )
     )
     dp.update.outer_middleware(OutreachMiddleware(db=db, clock=clock))  # activity; ends sequences
+    dp.update.outer_middleware(TurnMiddleware())  # last: `turn`, from what the ones above put in
     routers = [
         errors_router,
         onboarding.router,

@@ -13,8 +13,10 @@ from sqlalchemy import ColumnElement
 from core import customers as svc
 from core.clock import Clock
 from core.settings import Settings
+from dialogs.flow import Turn
 from dialogs.i18n import I18n
 from storage.db import Database
+from storage.uow import UnitOfWork
 
 TOUCH_EVERY = timedelta(minutes=1)
 Probe = Callable[[Database, int], Awaitable[Any]]  # (database, customer id) -> value: hot reads
@@ -109,3 +111,34 @@ class CustomerMiddleware(BaseMiddleware):
         )
         data["t"] = self.i18n(lang)
         return await handler(event, data)
+
+
+class TurnMiddleware(BaseMiddleware):
+    """Puts `turn` (dialogs/flow.py) into handler data: the one object a flow's callback takes,
+    built from what the composition root gave the dispatcher and what the middlewares before
+    this one read. Owns the update's unit of work: its session is closed when the update is
+    done, whatever the handler did."""
+
+    async def __call__(
+        self,
+        handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
+        event: TelegramObject,
+        data: dict[str, Any],
+    ) -> Any:
+        ctx = data["ctx"]
+        turn = Turn(
+            ctx=ctx,
+            customer=data.get("customer"),
+            t=data["t"],
+            state=data.get("state"),
+            uow=UnitOfWork(ctx.db),
+            main_menu=data.get("main_menu"),
+            faq=data.get("faq"),
+            customer_hooks=data.get("customer_hooks"),
+            data=data,
+        )
+        data["turn"] = turn
+        try:
+            return await handler(event, data)
+        finally:
+            await turn.uow.close()

@@ -164,17 +164,28 @@ class Database(async_sessionmaker[AsyncSession]):
 
     @asynccontextmanager
     async def begin(self) -> AsyncIterator[AsyncSession]:  # type: ignore[override]
+        async with self.writing(), super().begin() as session:
+            yield session
+
+    @asynccontextmanager
+    async def writing(self) -> AsyncIterator[None]:
+        """Hold the write turn (SQLite's one writer, FIFO on the event loop; nothing elsewhere)
+        around a write transaction made on a session of one's own (storage/uow.py)."""
         if self._write_lock is None:
-            async with super().begin() as session:
-                yield session
+            yield
             return
         async with asyncio.timeout(LOCK_TIMEOUT):
             await self._write_lock.acquire()
         try:
-            async with super().begin() as session:
-                yield session
+            yield
         finally:
             self._write_lock.release()
+
+    @property
+    def read_options(self) -> dict[str, Any]:
+        """The connection options `read()` gives a snapshot read (SQLite: a deferred BEGIN,
+        so a reader neither takes nor waits for the write lock)."""
+        return {"sqlite_deferred": True} if self._write_lock is not None else {}
 
     async def record(self, op: Write | list[Step]) -> None:
         """A write that only records what happened (where a message landed, say): inside an

@@ -113,6 +113,62 @@ async def last_response(session: AsyncSession, *, customer_id: int) -> SurveyVie
     return _view(row) if row else None
 
 
+@dataclass(frozen=True, slots=True)
+class MenuRating:
+    survey: SurveyView | None  # the survey to show, or None: they rated recently
+    last: SurveyView | None  # their latest answered survey, if any
+
+
+async def rate_from_menu(
+    session: AsyncSession, *, clock: Clock, rules: NpsRules, customer_id: int, chat_id: int
+) -> MenuRating:
+    """'Rate us' from the menu: a new survey, unless their last answer is younger than the
+    cooldown (one answer per cooldown counts; they are shown the one they gave)."""
+    last = await last_response(session, customer_id=customer_id)
+    if last is not None and last.answered_at and clock.now() - last.answered_at < rules.answered_cooldown:
+        return MenuRating(None, last)
+    survey = await start_from_menu(
+        session, clock=clock, rules=rules, customer_id=customer_id, chat_id=chat_id
+    )
+    return MenuRating(survey, last)
+
+
+@dataclass(frozen=True, slots=True)
+class Finished:
+    survey: SurveyView
+    completed: bool  # False: it had been completed before (a second 'why?' or skip)
+    alerted: bool  # a detractor alert was queued for the staff topic
+
+
+async def finish(
+    session: AsyncSession,
+    *,
+    clock: Clock,
+    survey_id: int,
+    customer_id: int,
+    comment: str | None,
+    staff_group: int | None,
+    alert_key: str,
+    alert_params: dict[str, Any],
+) -> Finished:
+    """The answer to 'why?' (None: skipped) and, for a detractor, the staff alert queued in the
+    same transaction (once; `staff_group` None: no group to alert, logged by the caller)."""
+    survey, completed = await record_comment(
+        session, clock=clock, survey_id=survey_id, customer_id=customer_id, comment=comment
+    )
+    alerted = False
+    if completed and survey.category == DETRACTOR:
+        alerted = await queue_staff_alert(
+            session,
+            clock=clock,
+            survey_id=survey_id,
+            group_chat_id=staff_group,
+            key=alert_key,
+            params=alert_params,
+        )
+    return Finished(survey, completed, alerted)
+
+
 # ------------------------------------------------------------------ detractor alerts
 
 

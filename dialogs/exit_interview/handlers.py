@@ -27,6 +27,7 @@ from core.settings import Settings
 from dialogs import menu
 from dialogs.common import name_of, show
 from dialogs.context import BotContext
+from dialogs.flow import Turn
 from dialogs.i18n import Translator
 from dialogs.loyalty.format import day, zone
 from dialogs.nps.handlers import fresh, staff_group, start_rating
@@ -126,13 +127,8 @@ async def on_feedback_menu(query: CallbackQuery, t: Translator) -> None:
 
 
 @router.callback_query(FeedbackCb.filter(F.a == "rate"))
-async def on_rate(
-    query: CallbackQuery,
-    ctx: BotContext,
-    customer: CustomerView,
-    t: Translator,
-) -> None:
-    await start_rating(query, ctx=ctx, customer=customer, t=t)
+async def on_rate(query: CallbackQuery, turn: Turn) -> None:
+    await start_rating(query, turn)
 
 
 @router.callback_query(FeedbackCb.filter(F.a == "leave"))

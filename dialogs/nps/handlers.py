@@ -11,35 +11,33 @@ import logging
 from datetime import datetime, timedelta
 from typing import Any
 
-from aiogram import F, Router
+from aiogram import F
 from aiogram.dispatcher.event.bases import SkipHandler
 from aiogram.exceptions import TelegramAPIError
 from aiogram.filters.callback_data import CallbackData
-from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
+from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import customers as customers_svc
 from core import loyalty, nps, support
 from core.clock import Clock
-from core.customers import CustomerView
 from core.delivery.outgoing import Outgoing
 from core.errors import DomainError
+from core.loyalty.views import ReferralInfo
 from core.nps.rules import DETRACTOR, PROMOTER
+from core.nps.surveys import SurveyView
 from core.rules import Rules
 from core.settings import Settings
 from dialogs import menu
 from dialogs.common import name_of, show
-from dialogs.context import BotContext
+from dialogs.flow import END, Flow, Turn, Wait, leave, on_button, on_message
 from dialogs.i18n import I18n, Translator
 from dialogs.loyalty.format import day, money, points, zone
 from dialogs.loyalty.handlers import share_button
 
 log = logging.getLogger(__name__)
-router = Router(name=__name__)
-router.message.filter(F.chat.type == "private")
-router.callback_query.filter(F.message.chat.type == "private")
 
 # A 'why?' left unanswered this long is not waiting any more: later text is probably a new
 # question for support or the FAQ, not a comment.
@@ -56,8 +54,19 @@ class NpsActCb(CallbackData, prefix="npsa"):
     a: str  # skip | talk | no
 
 
+# ------------------------------------------------------------------ states
+
+
 class NpsStates(StatesGroup):
     comment = State()
+
+
+class WhyData(BaseModel):
+    survey: int  # the survey whose 'why?' is awaited
+    msg: int | None = None  # the question's message, whose 'Skip' goes once they write
+
+
+WHY = Wait(NpsStates.comment, WhyData, ttl=COMMENT_TTL)
 
 
 def staff_group(settings: Settings, language: str) -> int | None:
@@ -84,7 +93,7 @@ def survey_message(
     return text, score_keyboard(survey_id)
 
 
-def fresh(data: dict[str, Any], now: datetime) -> bool:
+def fresh(data: dict[str, Any], now: datetime) -> bool:  # exit_interview's, until it has its Wait
     since = data.get("since")
     try:
         return since is not None and now - datetime.fromisoformat(since) < COMMENT_TTL
@@ -115,6 +124,14 @@ async def alert_params(
     }
 
 
+ALERT_KEY = "nps-staff-alert"
+
+
+def queued_alert(survey_id: int) -> dict[str, Any]:
+    """What a queued alert keeps: only the survey's id (`render_alert` renders it when posted)."""
+    return {"render": "nps_alert", "survey_id": survey_id}
+
+
 async def queue_alert(
     session: AsyncSession,
     *,
@@ -135,8 +152,8 @@ async def queue_alert(
         clock=clock,
         survey_id=survey_id,
         group_chat_id=group,
-        key="nps-staff-alert",
-        params={"render": "nps_alert", "survey_id": survey_id},
+        key=ALERT_KEY,
+        params=queued_alert(survey_id),
     )
 
 
@@ -149,232 +166,183 @@ async def render_alert(
     return t("nps-staff-alert", **params)
 
 
-# ------------------------------------------------------------------ score
+# ------------------------------------------------------------------ renderers
 
 
-@router.callback_query(NpsCb.filter())
-async def on_score(
-    query: CallbackQuery,
-    callback_data: NpsCb,
-    ctx: BotContext,
-    customer: CustomerView,
-    t: Translator,
-    state: FSMContext,
-) -> None:
-    try:
-        async with ctx.db.begin() as session:
-            result = await nps.record_score(
-                session,
-                clock=ctx.clock,
-                loyalty_rules=ctx.rules.loyalty,
-                survey_id=callback_data.s,
-                customer_id=customer.id,
-                score=callback_data.v,
-            )
-    except DomainError:
-        await show(query, t("nps-closed"))
-        return
-    if result.already:
-        await show(query, t("nps-your-score", score=result.score) + "\n\n" + t("nps-already"))
-        return
-    await state.set_state(NpsStates.comment)
-    question = query.message.message_id if isinstance(query.message, Message) else None
-    await state.set_data({"survey": result.survey_id, "since": ctx.clock.now().isoformat(), "msg": question})
+def why_message(t: Translator, result: nps.ScoreResult) -> tuple[str, InlineKeyboardMarkup]:
+    """The score they gave and the 'why?' that fits it, with 'Skip'."""
     skip = InlineKeyboardButton(
         text=t("nps-skip"), callback_data=NpsActCb(s=result.survey_id, a="skip").pack()
     )
-    ask = t(f"nps-ask-{result.category}", score=result.score)
-    text = t("nps-your-score", score=result.score) + "\n\n" + ask
-    await show(query, text, InlineKeyboardMarkup(inline_keyboard=[[skip]]))
-
-
-# ------------------------------------------------------------------ why?
-
-
-@router.message(NpsStates.comment, F.text, ~F.text.startswith("/"))
-async def on_comment(
-    message: Message,
-    customer: CustomerView,
-    t: Translator,
-    state: FSMContext,
-    ctx: BotContext,
-) -> None:
-    data = await state.get_data()
-    if not fresh(data, ctx.clock.now()) or "survey" not in data:
-        await state.clear()
-        raise SkipHandler()
-    await state.clear()
-    if data.get("msg") and message.bot is not None:
-        # The 'Skip' under the question has no purpose once they wrote.
-        with contextlib.suppress(TelegramAPIError):
-            await message.bot.edit_message_reply_markup(
-                chat_id=message.chat.id, message_id=data["msg"], reply_markup=None
-            )
-    await finish(
-        message, ctx=ctx, customer=customer, t=t, survey_id=int(data["survey"]), comment=message.text
+    text = (
+        t("nps-your-score", score=result.score) + "\n\n" + t(f"nps-ask-{result.category}", score=result.score)
     )
+    return text, InlineKeyboardMarkup(inline_keyboard=[[skip]])
 
 
-@router.callback_query(NpsActCb.filter(F.a == "skip"))
-async def on_skip(
-    query: CallbackQuery,
-    callback_data: NpsActCb,
-    customer: CustomerView,
-    t: Translator,
-    state: FSMContext,
-    ctx: BotContext,
-) -> None:
-    await state.clear()
-    try:
-        async with ctx.db() as session:
-            survey = await nps.get_survey(session, survey_id=callback_data.s)
-    except DomainError:
-        await show(query, t("nps-closed"))
-        return
-    # The question stays in the chat with the score; the thanks comes as the next message.
-    await show(query, t("nps-your-score", score=survey.score))
-    if isinstance(query.message, Message):
-        await finish(query.message, ctx=ctx, customer=customer, t=t, survey_id=callback_data.s, comment=None)
-
-
-async def finish(
-    message: Message,
-    *,
-    customer: CustomerView,
-    t: Translator,
-    survey_id: int,
-    comment: str | None,
-    ctx: BotContext,
-) -> None:
-    """Store the 'why?' (or its skip) and answer as the score deserves."""
-    alerted = False
-    try:
-        async with ctx.db.begin() as session:
-            survey, completed = await nps.record_comment(
-                session, clock=ctx.clock, survey_id=survey_id, customer_id=customer.id, comment=comment
-            )
-            if completed and survey.category == DETRACTOR:
-                alerted = await queue_alert(
-                    session,
-                    clock=ctx.clock,
-                    settings=ctx.settings,
-                    i18n=ctx.i18n,
-                    survey_id=survey_id,
-                    language=customer.language,
-                )
-    except DomainError:
-        await message.answer(t("nps-closed"))
-        return
-    if alerted:
-        ctx.notify("group_posts")
-    if not completed:
-        await message.answer(t("nps-already"))
-        return
-    if survey.category == PROMOTER:
-        async with ctx.db.begin() as session:
-            info = await loyalty.referral_info(session, clock=ctx.clock, customer_id=customer.id)
-        link = info.link or info.start_command
-        reward = ctx.rules.loyalty
+def thanks_message(
+    turn: Turn, survey: SurveyView, referral: ReferralInfo | None
+) -> tuple[str, InlineKeyboardMarkup | None]:
+    """The thanks as the score deserves: the promoter's referral link, a person for a detractor."""
+    t = turn.t
+    if survey.category == PROMOTER and referral is not None:
+        reward = turn.rules.loyalty
         text = t(
             "nps-thanks-promoter",
-            link=link,
+            link=referral.link or referral.start_command,
             referrer=points(t, reward.referral_reward_referrer),
             referred=points(t, reward.referral_reward_referred),
         )
-        shop = ctx.settings.business_name
-        markup = (
-            InlineKeyboardMarkup(inline_keyboard=[[share_button(t, info.link, shop)]]) if info.link else None
+        shop = turn.settings.business_name
+        share = [[share_button(t, referral.link, shop)]] if referral.link else None
+        return text, InlineKeyboardMarkup(inline_keyboard=share) if share else None
+    if survey.category == DETRACTOR:
+        if staff_group(turn.settings, turn.who.language) is None:
+            return t("nps-handoff-later"), None
+        buttons = [
+            InlineKeyboardButton(text=t("nps-talk"), callback_data=NpsActCb(s=survey.id, a="talk").pack()),
+            InlineKeyboardButton(text=t("nps-no-thanks"), callback_data=NpsActCb(s=survey.id, a="no").pack()),
+        ]
+        return t("nps-thanks-detractor"), InlineKeyboardMarkup(inline_keyboard=[buttons])
+    return t("nps-thanks-passive"), None
+
+
+def recently_message(turn: Turn, last: SurveyView) -> tuple[str, InlineKeyboardMarkup]:
+    t = turn.t
+    assert last.answered_at is not None
+    when = day(t, last.answered_at, zone(turn.who.timezone, turn.settings.default_timezone))
+    back = InlineKeyboardMarkup(inline_keyboard=[[menu.back_button(t)]])
+    return t("nps-rated-recently", score=last.score, date=when), back
+
+
+# ------------------------------------------------------------------ callbacks
+
+
+async def on_score(query: CallbackQuery, callback_data: NpsCb, turn: Turn) -> None:
+    """A score pressed: the first one counts; then 'why?' in place of the question."""
+    try:
+        result = await turn.uow.write(
+            nps.record_score,
+            clock=turn.clock,
+            loyalty_rules=turn.rules.loyalty,
+            survey_id=callback_data.s,
+            customer_id=turn.who.id,
+            score=callback_data.v,
         )
-        await message.answer(text, reply_markup=markup)
-    elif survey.category == DETRACTOR:
-        if staff_group(ctx.settings, customer.language) is None:
-            await message.answer(t("nps-handoff-later"))
-            return
-        markup = InlineKeyboardMarkup(
-            inline_keyboard=[
-                [
-                    InlineKeyboardButton(
-                        text=t("nps-talk"), callback_data=NpsActCb(s=survey_id, a="talk").pack()
-                    ),
-                    InlineKeyboardButton(
-                        text=t("nps-no-thanks"), callback_data=NpsActCb(s=survey_id, a="no").pack()
-                    ),
-                ]
-            ]
+    except DomainError:
+        await show(query, turn.t("nps-closed"))
+        return
+    if result.already:
+        await show(query, turn.t("nps-your-score", score=result.score) + "\n\n" + turn.t("nps-already"))
+        return
+    question = query.message.message_id if isinstance(query.message, Message) else None
+    await WHY.enter(turn, WhyData(survey=result.survey_id, msg=question))
+    await show(query, *why_message(turn.t, result))
+
+
+async def on_comment(message: Message, turn: Turn) -> None:
+    """Their 'why?' (a wait older than COMMENT_TTL is over: the text goes to whoever is next)."""
+    wait = await WHY.read(turn)
+    if wait is None:
+        raise SkipHandler()
+    await leave(turn)
+    if wait.msg and message.bot is not None:
+        # The 'Skip' under the question has no purpose once they wrote.
+        with contextlib.suppress(TelegramAPIError):
+            await message.bot.edit_message_reply_markup(
+                chat_id=message.chat.id, message_id=wait.msg, reply_markup=None
+            )
+    await finish(message, turn, survey_id=wait.survey, comment=message.text)
+
+
+async def on_skip(query: CallbackQuery, callback_data: NpsActCb, turn: Turn) -> None:
+    """'Skip' under the 'why?': the question stays with the score; the thanks comes next."""
+    await leave(turn)
+    try:
+        survey = await turn.uow.read(nps.get_survey, survey_id=callback_data.s)
+    except DomainError:
+        await show(query, turn.t("nps-closed"))
+        return
+    await show(query, turn.t("nps-your-score", score=survey.score))
+    if isinstance(query.message, Message):
+        await finish(query.message, turn, survey_id=callback_data.s, comment=None)
+
+
+async def finish(message: Message, turn: Turn, *, survey_id: int, comment: str | None) -> None:
+    """Store the 'why?' (or its skip), alert staff of a detractor, thank as the score deserves."""
+    group = staff_group(turn.settings, turn.who.language)
+    try:
+        done = await turn.uow.write(
+            nps.finish,
+            clock=turn.clock,
+            survey_id=survey_id,
+            customer_id=turn.who.id,
+            comment=comment,
+            staff_group=group,
+            alert_key=ALERT_KEY,
+            alert_params=queued_alert(survey_id),
         )
-        await message.answer(t("nps-thanks-detractor"), reply_markup=markup)
-    else:
-        await message.answer(t("nps-thanks-passive"))
+    except DomainError:
+        await message.answer(turn.t("nps-closed"))
+        return
+    if done.alerted:
+        turn.ctx.notify("group_posts")
+    elif done.completed and done.survey.category == DETRACTOR and group is None:
+        log.warning("NPS detractor (survey %s) but SUPPORT_CHAT_ID is not set: no staff alert", survey_id)
+    if not done.completed:
+        await message.answer(turn.t("nps-already"))
+        return
+    referral = None
+    if done.survey.category == PROMOTER:
+        referral = await turn.uow.write(loyalty.referral_info, clock=turn.clock, customer_id=turn.who.id)
+    text, markup = thanks_message(turn, done.survey, referral)
+    await message.answer(text, reply_markup=markup)
 
 
-# ------------------------------------------------------------------ detractor follow-up
-
-
-@router.callback_query(NpsActCb.filter(F.a == "talk"))
-async def on_talk(
-    query: CallbackQuery,
-    callback_data: NpsActCb,
-    customer: CustomerView,
-    t: Translator,
-    ctx: BotContext,
-) -> None:
-    group = staff_group(ctx.settings, customer.language)
+async def on_talk(query: CallbackQuery, callback_data: NpsActCb, turn: Turn) -> None:
+    """A detractor wants a person: a support case opens in their staff topic."""
+    group = staff_group(turn.settings, turn.who.language)
     if group is None:
-        await show(query, t("nps-handoff-later"))
+        await show(query, turn.t("nps-handoff-later"))
         return
     try:
-        async with ctx.db.begin() as session:
-            await nps.open_detractor_case(
-                session,
-                clock=ctx.clock,
-                survey_id=callback_data.s,
-                customer_id=customer.id,
-                group_chat_id=group,
-            )
+        await turn.uow.write(
+            nps.open_detractor_case,
+            clock=turn.clock,
+            survey_id=callback_data.s,
+            customer_id=turn.who.id,
+            group_chat_id=group,
+        )
     except DomainError:
-        await show(query, t("nps-closed"))
+        await show(query, turn.t("nps-closed"))
         return
-    ctx.notify("group_posts")
-    await show(query, t("nps-handoff"))
+    turn.ctx.notify("group_posts")
+    await show(query, turn.t("nps-handoff"))
 
 
-@router.callback_query(NpsActCb.filter(F.a == "no"))
-async def on_no_thanks(query: CallbackQuery, t: Translator) -> None:
-    await show(query, t("nps-declined"))
+async def on_no_thanks(query: CallbackQuery, turn: Turn) -> None:
+    await show(query, turn.t("nps-declined"))
 
 
-# ------------------------------------------------------------------ from the menu
-
-
-async def start_rating(
-    query: CallbackQuery,
-    *,
-    ctx: BotContext,
-    customer: CustomerView,
-    t: Translator,
-) -> None:
-    """The customer chose 'Rate us' in the feedback menu (one answer per cooldown counts)."""
-    cooldown = ctx.rules.nps.answered_cooldown
-    async with ctx.db.begin() as session:
-        last = await nps.last_response(session, customer_id=customer.id)
-        if last is not None and last.answered_at and ctx.clock.now() - last.answered_at < cooldown:
-            survey = None
-        else:
-            survey = await nps.start_from_menu(
-                session,
-                clock=ctx.clock,
-                rules=ctx.rules.nps,
-                customer_id=customer.id,
-                chat_id=query.from_user.id,
-            )
-    if survey is None:
-        assert last is not None and last.answered_at is not None
-        when = day(t, last.answered_at, zone(customer.timezone, ctx.settings.default_timezone))
-        back = InlineKeyboardMarkup(inline_keyboard=[[menu.back_button(t)]])
-        await show(query, t("nps-rated-recently", score=last.score, date=when), back)
+async def start_rating(query: CallbackQuery, turn: Turn) -> None:
+    """'Rate us' in the feedback menu (dialogs/exit_interview): the 0-10 question, or the score
+    they gave recently (one answer per cooldown counts: core/nps rate_from_menu)."""
+    rating = await turn.uow.write(
+        nps.rate_from_menu,
+        clock=turn.clock,
+        rules=turn.rules.nps,
+        customer_id=turn.who.id,
+        chat_id=query.from_user.id,
+    )
+    if rating.survey is None:
+        assert rating.last is not None
+        await show(query, *recently_message(turn, rating.last))
         return
     text, markup = survey_message(
-        t, survey_id=survey.id, customer_name=name_of(customer, "👋"), shop=ctx.settings.business_name
+        turn.t,
+        survey_id=rating.survey.id,
+        customer_name=name_of(turn.who, "👋"),
+        shop=turn.settings.business_name,
     )
     await show(query, text, markup)
 
@@ -385,3 +353,27 @@ def render_survey(
     """The NPS question as the delivery worker sends it (from plain data, at send time)."""
     name = out.data.get("first_name") or (f"@{out.data['username']}" if out.data.get("username") else "")
     return survey_message(t, survey_id=out.id, customer_name=name, shop=settings.business_name)
+
+
+# ------------------------------------------------------------------ the flow
+
+flow = Flow(
+    "nps",
+    states=NpsStates,
+    doc="The NPS survey: a score, an optional 'why?', thanks that fit the score.",
+    on=[
+        on_button(on_score, NpsCb.filter(), when="presses a score", goes_to=[WHY]),
+        on_message(
+            on_comment,
+            F.text,
+            ~F.text.startswith("/"),
+            when="writes why",
+            runs_in=WHY,
+            goes_to=[END],
+        ),
+        on_button(on_skip, NpsActCb.filter(F.a == "skip"), when="presses Skip", goes_to=[END]),
+        on_button(on_talk, NpsActCb.filter(F.a == "talk"), when="detractor: talk to a person"),
+        on_button(on_no_thanks, NpsActCb.filter(F.a == "no"), when="detractor: no, thanks"),
+    ],
+)
+router = flow.router
