@@ -136,12 +136,13 @@ class Wait(Generic[D]):
         """The wait's data, or None (and the slot cleared) when it is over or unreadable."""
         raw = await turn.fsm.get_data()
         try:
-            since = datetime.fromisoformat(str(raw.get("since")))
+            # A wait with no time to live needs no start (one written before it had a `Wait`).
+            since = datetime.fromisoformat(str(raw.get("since"))) if self.ttl is not None else None
             data = self.model.model_validate(raw)
         except (ValueError, ValidationError):
             await turn.fsm.clear()
             return None
-        if self.ttl is not None and turn.clock.now() - since >= self.ttl:
+        if self.ttl is not None and since is not None and turn.clock.now() - since >= self.ttl:
             await turn.fsm.clear()
             return None
         return data

@@ -5,10 +5,11 @@ messages are queued as group posts (sent within the group's flood limit by a wor
 replies come back. Closing a case asks for a CSAT rating; the next message opens case N+1 in
 the same topic.
 
-The package's modules, one idea each: `cases` (cases and their states), `topics` (the
-customer's forum thread), `relay` (customer -> staff, with its hot statements), `staff` (staff
-messages in a topic), `posts` (cards, notices, reminders queued for staff), `queries` (read
-models and the /forget scrub). Every name is re-exported here, so `core.support.x` stays the
+The package's modules, one idea each: `cases` (cases and their states), `customer` (what a
+customer does: ask for a person, cancel, rate, follow up), `topics` (the customer's forum
+thread), `relay` (customer -> staff, with its hot statements), `staff` (staff messages in a
+topic), `posts` (cards, notices, reminders queued for staff), `queries` (read models and the
+/forget scrub). Every name is re-exported here, so `core.support.x` stays the
 way in.
 """
 
@@ -30,10 +31,17 @@ from core.support.cases import active_case as active_case
 from core.support.cases import case_view as case_view
 from core.support.cases import close_case as close_case
 from core.support.cases import open_case as open_case
-from core.support.cases import rate_case as rate_case
 from core.support.cases import recent_case as recent_case
 from core.support.cases import record_unreachable as record_unreachable
 from core.support.cases import route_group as route_group
+from core.support.customer import FollowUp as FollowUp
+from core.support.customer import PersonRequest as PersonRequest
+from core.support.customer import Rating as Rating
+from core.support.customer import cancel_case as cancel_case
+from core.support.customer import follow_up as follow_up
+from core.support.customer import follow_up_case as follow_up_case
+from core.support.customer import rate_case as rate_case
+from core.support.customer import request_person as request_person
 from core.support.posts import card_posted as card_posted
 from core.support.posts import due_reminders as due_reminders
 from core.support.posts import queue_depth as queue_depth

@@ -1,5 +1,5 @@
 """Cases and their states: opened (with the card that starts each one in the topic), answered,
-closed, rated.
+closed (rated: core/support/customer.py).
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.clock import Clock
 from core.delivery import wake
-from core.errors import Invalid, NotFound
 from core.support.topics import _topic_row
 from storage.models_support import GroupPost, SupportCase, SupportMessage, SupportTopic
 
@@ -191,29 +190,6 @@ async def close_case(
     if row is None:
         return None
     row.status, row.closed_at, row.closed_by = status, clock.now(), closed_by
-    await session.flush()
-    return case_view(row)
-
-
-async def rate_case(
-    session: AsyncSession,
-    *,
-    clock: Clock,
-    case_id: int,
-    customer_id: int,
-    score: int | None = None,
-    comment: str | None = None,
-) -> CaseView:
-    """Store the CSAT score (1-5) and/or comment of a closed case."""
-    row = await session.get(SupportCase, case_id)
-    if row is None or row.customer_id != customer_id:
-        raise NotFound("case not found", code="case_not_found")
-    if score is not None:
-        if not 1 <= score <= 5:
-            raise Invalid("CSAT score must be 1-5", code="invalid_score")
-        row.csat_score, row.csat_at = score, clock.now()
-    if comment is not None:
-        row.csat_comment = comment[:2000]
     await session.flush()
     return case_view(row)
 

@@ -2,37 +2,30 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
-from aiogram import Bot, F, Router
-from aiogram.filters import BaseFilter, Command, StateFilter
+from aiogram import Bot, F
+from aiogram.dispatcher.event.bases import SkipHandler
+from aiogram.filters import Command
 from aiogram.filters.callback_data import CallbackData
-from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from pydantic import BaseModel
 
-from core import faq_stats, support
-from core.clock import Clock
+from core import support
 from core.customers import CustomerView
 from core.faq import FaqLibrary
-from core.settings import Settings
 from dialogs import menu
 from dialogs.common import show
-from dialogs.context import BotContext
+from dialogs.flow import END, Flow, Turn, Wait, leave, on_button, on_edit, on_message
 from dialogs.handoff.flow import CancelCaseCb, HumanCb, cancel_keyboard, request_human
 from dialogs.i18n import Translator
-from dialogs.menu import MainMenu
 from storage.db import Database
-
-router = Router(name=__name__)
-router.message.filter(F.chat.type == "private")
-router.edited_message.filter(F.chat.type == "private")
-router.callback_query.filter(F.message.chat.type == "private")
 
 # This flow's main-menu item (listed by the composition root, supportbot/runtime.py).
 MENU_ITEMS = (menu.MenuItem("human", 20, lambda t, _c: t("menu-human"), feature_key="feature-human"),)
+
+ACTIVE_CASE = "support_active_case"  # the customer middleware's read for a new message
 
 
 class CsatCb(CallbackData, prefix="cs"):
@@ -44,8 +37,24 @@ class CsatSkipCb(CallbackData, prefix="cx"):
     case: int
 
 
+# ------------------------------------------------------------------ states
+
+
 class Csat(StatesGroup):
     comment = State()
+
+
+class CsatData(BaseModel):
+    csat_case: int  # the case whose CSAT comment is awaited
+
+
+# A comment is awaited until they write, skip or start something else (no time limit).
+CSAT_COMMENT = Wait(Csat.comment, CsatData, ttl=None)
+
+
+async def active_case_probe(db: Database, customer_id: int) -> tuple[support.CaseView, bool] | None:
+    """Read with the customer (bot/middlewares.py `message_probes`): a hot read, no session."""
+    return await support.read_active_case_and_ban(db, customer_id=customer_id)
 
 
 def kind_of(message: Message) -> str:
@@ -69,285 +78,9 @@ def kind_of(message: Message) -> str:
     return "other"
 
 
-ACTIVE_CASE = "support_active_case"  # the customer middleware's read for a new message
-
-
-async def active_case_probe(db: Database, customer_id: int) -> tuple[support.CaseView, bool] | None:
-    """Read with the customer (bot/middlewares.py `message_probes`): a hot read, no session."""
-    return await support.read_active_case_and_ban(db, customer_id=customer_id)
-
-
-class InActiveCase(BaseFilter):
-    """Passes when the customer has a waiting or open case; hands it to the handler as `case`
-    (and `banned`: staff stopped relaying this customer)."""
-
-    async def __call__(
-        self,
-        message: Message,
-        customer: CustomerView | None,
-        db: Database,
-        **data: Any,
-    ) -> bool | dict[str, Any]:
-        if customer is None:
-            return False
-        if ACTIVE_CASE in data:  # read with the customer
-            found = data[ACTIVE_CASE]
-        else:
-            found = await support.read_active_case_and_ban(db, customer_id=customer.id)
-        if found is None:
-            return False
-        case, banned = found
-        return {"case": case, "banned": banned}
-
-
-async def _ask_for_person(
-    bot: Bot,
-    chat_id: int,
-    customer: CustomerView,
-    db: async_sessionmaker[AsyncSession],
-    clock: Clock,
-    settings: Settings,
-    t: Translator,
-    ctx: BotContext,
-    origin: str,
-    origin_text: str | None = None,
-) -> None:
-    await request_human(
-        bot=bot,
-        chat_id=chat_id,
-        customer=customer,
-        db=db,
-        clock=clock,
-        settings=settings,
-        t=t,
-        notify=ctx.notify,
-        origin=origin,
-        origin_text=origin_text,
-    )
-
-
-@router.message(Command("human", "support", "operator"))
-async def on_human_command(
-    message: Message,
-    bot: Bot,
-    customer: CustomerView,
-    db: async_sessionmaker[AsyncSession],
-    clock: Clock,
-    settings: Settings,
-    t: Translator,
-    ctx: BotContext,
-) -> None:
-    await _ask_for_person(bot, message.chat.id, customer, db, clock, settings, t, ctx, "command")
-
-
-@router.callback_query(menu.MenuCb.filter(F.action == "human"))
-async def on_human_menu(
-    query: CallbackQuery,
-    bot: Bot,
-    customer: CustomerView,
-    db: async_sessionmaker[AsyncSession],
-    clock: Clock,
-    settings: Settings,
-    t: Translator,
-    ctx: BotContext,
-) -> None:
-    await query.answer()
-    await _ask_for_person(bot, query.from_user.id, customer, db, clock, settings, t, ctx, "menu")
-
-
-@router.callback_query(HumanCb.filter())
-async def on_human_button(
-    query: CallbackQuery,
-    callback_data: HumanCb,
-    bot: Bot,
-    customer: CustomerView,
-    db: async_sessionmaker[AsyncSession],
-    clock: Clock,
-    settings: Settings,
-    t: Translator,
-    ctx: BotContext,
-) -> None:
-    """ "Talk to a person" under an FAQ answer: the question travels with the request."""
-    await query.answer()
-    origin_text = None
-    if callback_data.q:
-        async with db.begin() as session:
-            row = await faq_stats.set_feedback(
-                session, query_id=callback_data.q, customer_id=customer.id, helpful=False
-            )
-            if row is not None and row.result != "none":
-                row.helpful = False
-            if row is not None:
-                await faq_stats.mark_escalated(session, query_id=row.id, customer_id=customer.id)
-                origin_text = row.text
-    origin = callback_data.origin if callback_data.origin in {"faq_no", "faq_none", "menu"} else "menu"
-    await _ask_for_person(bot, query.from_user.id, customer, db, clock, settings, t, ctx, origin, origin_text)
-
-
-@router.callback_query(CancelCaseCb.filter())
-async def on_cancel(
-    query: CallbackQuery,
-    customer: CustomerView,
-    db: async_sessionmaker[AsyncSession],
-    clock: Clock,
-    t: Translator,
-    main_menu: MainMenu,
-    ctx: BotContext,
-) -> None:
-    async with db.begin() as session:
-        case = await support.close_case(
-            session, clock=clock, customer_id=customer.id, closed_by=None, status="cancelled"
-        )
-        if case is not None:
-            await support.queue_notice(
-                session,
-                clock=clock,
-                customer_id=customer.id,
-                group_chat_id=case.group_chat_id,
-                case_id=case.id,
-                key="staff-case-cancelled",
-                number=case.number,
-            )
-    if case is None:
-        await show(query, t("handoff-nothing-to-cancel"), main_menu.keyboard(t, customer))
-        return
-    ctx.notify("group_posts")
-    await show(query, t("handoff-cancelled", number=case.number), main_menu.keyboard(t, customer))
-
-
-# ------------------------------------------------------------------ CSAT
-
-
-def csat_keyboard(case_id: int) -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup(
-        inline_keyboard=[
-            [
-                InlineKeyboardButton(text=f"{n} ⭐", callback_data=CsatCb(case=case_id, score=n).pack())
-                for n in range(1, 6)
-            ]
-        ]
-    )
-
-
-@router.callback_query(CsatCb.filter())
-async def on_csat(
-    query: CallbackQuery,
-    callback_data: CsatCb,
-    customer: CustomerView,
-    db: async_sessionmaker[AsyncSession],
-    clock: Clock,
-    t: Translator,
-    state: FSMContext,
-    ctx: BotContext,
-) -> None:
-    score = max(1, min(5, callback_data.score))
-    async with db.begin() as session:
-        case = await support.get_case(session, case_id=callback_data.case)
-        if case.customer_id != customer.id:
-            await query.answer()
-            return
-        if case.csat_score is not None:
-            await show(query, t("csat-expired"))
-            return
-        case = await support.rate_case(
-            session, clock=clock, case_id=case.id, customer_id=customer.id, score=score
-        )
-        await support.queue_notice(
-            session,
-            clock=clock,
-            customer_id=customer.id,
-            group_chat_id=case.group_chat_id,
-            case_id=case.id,
-            key="staff-csat",
-            number=case.number,
-            score=score,
-        )
-    ctx.notify("group_posts")
-    await state.set_state(Csat.comment)
-    await state.update_data(csat_case=case.id)
-    skip = InlineKeyboardMarkup(
-        inline_keyboard=[
-            [InlineKeyboardButton(text=t("csat-skip"), callback_data=CsatSkipCb(case=case.id).pack())]
-        ]
-    )
-    await show(query, t("csat-thanks-score"), skip)
-
-
-@router.callback_query(CsatSkipCb.filter())
-async def on_csat_skip(
-    query: CallbackQuery, t: Translator, main_menu: MainMenu, state: FSMContext, customer: CustomerView
-) -> None:
-    await state.clear()
-    await show(query, t("csat-thanks"), main_menu.keyboard(t, customer))
-
-
-@router.message(StateFilter(Csat.comment), F.text, ~F.text.startswith("/"))
-async def on_csat_comment(
-    message: Message,
-    customer: CustomerView,
-    db: async_sessionmaker[AsyncSession],
-    clock: Clock,
-    t: Translator,
-    main_menu: MainMenu,
-    state: FSMContext,
-    ctx: BotContext,
-) -> None:
-    data = await state.get_data()
-    await state.clear()
-    case_id = int(data.get("csat_case", 0))
-    async with db.begin() as session:
-        case = await support.rate_case(
-            session, clock=clock, case_id=case_id, customer_id=customer.id, comment=message.text
-        )
-        await support.queue_notice(
-            session,
-            clock=clock,
-            customer_id=customer.id,
-            group_chat_id=case.group_chat_id,
-            case_id=case.id,
-            key="staff-csat-comment",
-            number=case.number,
-            comment=(message.text or "")[:1000],
-        )
-    ctx.notify("group_posts")
-    await message.answer(t("csat-thanks"), reply_markup=main_menu.keyboard(t, customer))
-
-
-# ------------------------------------------------------------------ relaying
-
-
-@router.message(~F.text.startswith("/"), InActiveCase())
-async def on_message_in_case(
-    message: Message,
-    case: support.CaseView,
-    banned: bool,
-    db: Database,
-    clock: Clock,
-    ctx: BotContext,
-    customer: CustomerView | None = None,
-    faq: FaqLibrary | None = None,
-) -> None:
-    """While a case is active every message goes to staff (nothing is answered by the bot)."""
-    if banned:
-        return  # relaying stopped by staff; ignored on purpose
-    await support.relay_into_case(db, clock=clock, case=case, **_relay_args(message, customer, faq))
-    ctx.notify("group_posts")
-
-
-async def _relay(
-    session: AsyncSession,
-    clock: Clock,
-    case: support.CaseView,
-    message: Message,
-    customer: CustomerView | None = None,
-    faq: FaqLibrary | None = None,
-) -> None:
-    """Queue the message for the topic, with the FAQ entries staff may send in answer (ids only)."""
-    args = _relay_args(message, customer, faq)
-    await support.relay_customer_message(session, clock=clock, case=case, **args)
-
-
-def _relay_args(message: Message, customer: CustomerView | None, faq: FaqLibrary | None) -> dict[str, Any]:
+def relay_args(message: Message, customer: CustomerView | None, faq: FaqLibrary | None) -> dict[str, Any]:
+    """A customer's message as core's relay takes it, with the FAQ entries staff may send in
+    answer (ids only)."""
     text = message.text or message.caption
     suggested = faq.suggestions(customer.language, text) if faq and customer and text else []
     return dict(
@@ -360,71 +93,199 @@ def _relay_args(message: Message, customer: CustomerView | None, faq: FaqLibrary
     )
 
 
-class FollowUp(BaseFilter):
+def bot_of(event: Message | CallbackQuery) -> Bot:
+    assert event.bot is not None  # an update fed by the dispatcher always has its bot
+    return event.bot
+
+
+# ------------------------------------------------------------------ renderers
+
+
+def csat_keyboard(case_id: int) -> InlineKeyboardMarkup:
+    """1-5 stars under the 'case closed' message (sent by dialogs/handoff/staff.py)."""
+    return InlineKeyboardMarkup(
+        inline_keyboard=[
+            [
+                InlineKeyboardButton(text=f"{n} ⭐", callback_data=CsatCb(case=case_id, score=n).pack())
+                for n in range(1, 6)
+            ]
+        ]
+    )
+
+
+def csat_comment_message(t: Translator, case_id: int) -> tuple[str, InlineKeyboardMarkup]:
+    """Thanks for the score, and a comment is welcome ('Skip' if not)."""
+    skip = InlineKeyboardButton(text=t("csat-skip"), callback_data=CsatSkipCb(case=case_id).pack())
+    return t("csat-thanks-score"), InlineKeyboardMarkup(inline_keyboard=[[skip]])
+
+
+def menu_keyboard(turn: Turn) -> InlineKeyboardMarkup:
+    assert turn.main_menu is not None  # the composition root always gives the menu
+    return turn.main_menu.keyboard(turn.t, turn.who)
+
+
+# ------------------------------------------------------------------ callbacks
+
+
+async def on_human_command(message: Message, turn: Turn) -> None:
+    await request_human(turn, bot_of(message), message.chat.id, origin="command")
+
+
+async def on_human_menu(query: CallbackQuery, turn: Turn) -> None:
+    await query.answer()
+    await request_human(turn, bot_of(query), query.from_user.id, origin="menu")
+
+
+async def on_human_button(query: CallbackQuery, callback_data: HumanCb, turn: Turn) -> None:
+    """ "Talk to a person" under an FAQ answer: the question travels with the request."""
+    await query.answer()
+    origin = callback_data.origin if callback_data.origin in {"faq_no", "faq_none", "menu"} else "menu"
+    await request_human(turn, bot_of(query), query.from_user.id, origin=origin, faq_query_id=callback_data.q)
+
+
+async def on_cancel(query: CallbackQuery, turn: Turn) -> None:
+    case = await turn.uow.write(support.cancel_case, clock=turn.clock, customer_id=turn.who.id)
+    if case is None:
+        await show(query, turn.t("handoff-nothing-to-cancel"), menu_keyboard(turn))
+        return
+    turn.ctx.notify("group_posts")
+    await show(query, turn.t("handoff-cancelled", number=case.number), menu_keyboard(turn))
+
+
+async def on_csat(query: CallbackQuery, callback_data: CsatCb, turn: Turn) -> None:
+    """A score pressed under 'case closed': the first one counts; then a comment is welcome."""
+    rating = await turn.uow.write(
+        support.rate_case,
+        clock=turn.clock,
+        case_id=callback_data.case,
+        customer_id=turn.who.id,
+        score=max(1, min(5, callback_data.score)),
+    )
+    if rating.case is None:  # not their case
+        await query.answer()
+        return
+    if not rating.stored:
+        await show(query, turn.t("csat-expired"))
+        return
+    turn.ctx.notify("group_posts")
+    await CSAT_COMMENT.enter(turn, CsatData(csat_case=rating.case.id))
+    await show(query, *csat_comment_message(turn.t, rating.case.id))
+
+
+async def on_csat_skip(query: CallbackQuery, turn: Turn) -> None:
+    await leave(turn)
+    await show(query, turn.t("csat-thanks"), menu_keyboard(turn))
+
+
+async def on_csat_comment(message: Message, turn: Turn) -> None:
+    """Their CSAT comment goes to staff with the score."""
+    wait = await CSAT_COMMENT.read(turn)
+    if wait is None:
+        raise SkipHandler()
+    await leave(turn)
+    rating = await turn.uow.write(
+        support.rate_case,
+        clock=turn.clock,
+        case_id=wait.csat_case,
+        customer_id=turn.who.id,
+        comment=message.text,
+    )
+    if rating.stored:
+        turn.ctx.notify("group_posts")
+    await message.answer(turn.t("csat-thanks"), reply_markup=menu_keyboard(turn))
+
+
+# ------------------------------------------------------------------ relaying
+
+
+async def on_message_in_case(message: Message, turn: Turn) -> None:
+    """While a case is active every message goes to staff (nothing is answered by the bot);
+    without one, the message is someone else's (a follow-up, the FAQ)."""
+    if turn.customer is None:
+        raise SkipHandler()
+    if ACTIVE_CASE in turn.data:  # read with the customer
+        found = turn.data[ACTIVE_CASE]
+    else:
+        found = await support.read_active_case_and_ban(turn.ctx.db, customer_id=turn.customer.id)
+    if found is None:
+        raise SkipHandler()
+    case, banned = found
+    if banned:
+        return  # relaying stopped by staff; ignored on purpose
+    # Hot statements on the database itself, not a session (core/support/relay.py): this runs
+    # for every message a customer writes in a case.
+    args = relay_args(message, turn.customer, turn.faq)
+    await support.relay_into_case(turn.ctx.db, clock=turn.clock, case=case, **args)
+    turn.ctx.notify("group_posts")
+
+
+async def on_follow_up(message: Message, turn: Turn) -> None:
     """A message soon after staff closed the customer's case: it opens the next case."""
-
-    async def __call__(
-        self,
-        message: Message,
-        customer: CustomerView | None,
-        db: Database,
-        clock: Clock,
-        settings: Settings,
-    ) -> bool | dict[str, Any]:
-        if customer is None or settings.support_followup_days == 0:
-            return False
-        since = clock.now() - timedelta(days=settings.support_followup_days)
-        async with db.read() as session:
-            last = await support.recent_case(session, customer_id=customer.id, since=since)
-            if last is None or await support.is_banned(session, customer_id=customer.id):
-                return False
-        return {"last_case": last}
-
-
-@router.message(~F.text.startswith("/"), FollowUp())
-async def on_follow_up(
-    message: Message,
-    last_case: support.CaseView,
-    customer: CustomerView,
-    db: async_sessionmaker[AsyncSession],
-    clock: Clock,
-    ctx: BotContext,
-    t: Translator,
-    faq: FaqLibrary | None = None,
-) -> None:
-    async with db.begin() as session:
-        case, created = await support.open_case(
-            session,
-            clock=clock,
-            customer_id=customer.id,
-            group_chat_id=last_case.group_chat_id,
-            origin="message",
-        )
-        await _relay(session, clock, case, message, customer, faq)
-    ctx.notify("group_posts")
-    if created:  # once per case, not for every message of an album
+    if turn.customer is None:
+        raise SkipHandler()
+    last = await turn.uow.read(
+        support.follow_up_case,
+        clock=turn.clock,
+        customer_id=turn.customer.id,
+        days=turn.settings.support_followup_days,
+    )
+    if last is None:
+        raise SkipHandler()
+    done = await turn.uow.write(
+        support.follow_up, clock=turn.clock, last=last, message=relay_args(message, turn.customer, turn.faq)
+    )
+    turn.ctx.notify("group_posts")
+    if done.created:  # once per case, not for every message of an album
         await message.answer(
-            t("handoff-opened-with-question", number=case.number), reply_markup=cancel_keyboard(t)
+            turn.t("handoff-opened-with-question", number=done.case.number),
+            reply_markup=cancel_keyboard(turn.t),
         )
 
 
-@router.edited_message()
-async def on_customer_edit(
-    message: Message, db: async_sessionmaker[AsyncSession], clock: Clock, ctx: BotContext
-) -> None:
+async def on_customer_edit(message: Message, turn: Turn) -> None:
     """An edit of a relayed message is mirrored in the topic; other edits are ignored."""
-    async with db.begin() as session:
-        relayed = await support.customer_edited(
-            session,
-            clock=clock,
-            chat_id=message.chat.id,
-            message_id=message.message_id,
-            text=message.text or message.caption,
-        )
+    relayed = await turn.uow.write(
+        support.customer_edited,
+        clock=turn.clock,
+        chat_id=message.chat.id,
+        message_id=message.message_id,
+        text=message.text or message.caption,
+    )
     if relayed:
-        ctx.notify("group_posts")
+        turn.ctx.notify("group_posts")
 
 
-@router.message(Command("close", "ban", "unban", "note"))
-async def on_staff_command_in_private(message: Message, t: Translator) -> None:
-    await message.answer(t("handoff-staff-only"))
+async def on_staff_command_in_private(message: Message, turn: Turn) -> None:
+    await message.answer(turn.t("handoff-staff-only"))
+
+
+# ------------------------------------------------------------------ the flow
+
+flow = Flow(
+    "handoff",
+    states=Csat,
+    doc="The customer's side of a case: a person asked for, messages relayed, the case rated.",
+    on=[
+        on_message(on_human_command, Command("human", "support", "operator"), when="/human"),
+        on_button(on_human_menu, menu.MenuCb.filter(F.action == "human"), when="menu: a person"),
+        on_button(on_human_button, HumanCb.filter(), when="FAQ: talk to a person"),
+        on_button(on_cancel, CancelCaseCb.filter(), when="cancels the request"),
+        on_button(on_csat, CsatCb.filter(), when="rates the closed case", goes_to=[CSAT_COMMENT]),
+        on_button(on_csat_skip, CsatSkipCb.filter(), when="skips the comment", goes_to=[END]),
+        on_message(
+            on_csat_comment,
+            F.text,
+            ~F.text.startswith("/"),
+            when="writes a comment",
+            runs_in=CSAT_COMMENT,
+            goes_to=[END],
+        ),
+        on_message(on_message_in_case, ~F.text.startswith("/"), when="writes in an active case"),
+        on_message(on_follow_up, ~F.text.startswith("/"), when="writes soon after a case closed"),
+        on_edit(on_customer_edit, F.chat.type == "private", when="edits a relayed message"),
+        on_message(
+            on_staff_command_in_private, Command("close", "ban", "unban", "note"), when="a staff command"
+        ),
+    ],
+)
+router = flow.router

@@ -141,7 +141,8 @@ async def test_csat_range(sessionmaker, clock: FrozenClock) -> None:  # type: ig
         rated = await support.rate_case(
             s, clock=clock, case_id=case.id, customer_id=cid, score=4, comment="ok"
         )
-        assert (rated.csat_score, rated.csat_comment) == (4, "ok")
+        assert rated.stored and rated.case is not None
+        assert (rated.case.csat_score, rated.case.csat_comment) == (4, "ok")
 
 
 async def test_forget_erases_what_the_customer_wrote(sessionmaker, clock: FrozenClock) -> None:  # type: ignore[no-untyped-def]
