@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from aiogram.fsm.context import FSMContext
+from aiogram.fsm.storage.base import StorageKey
 
 from tests.flows.harness import Flow, Person
 from tests.flows.screens import menu_buttons
@@ -146,3 +148,45 @@ async def test_request_outside_business_hours_says_when(flow: Flow, anna: Person
 async def test_staff_commands_are_refused_to_customers(flow: Flow, anna: Person) -> None:
     await flow.send(anna, "/close")
     assert flow.last(anna).text == flow.t("en")("handoff-staff-only")
+
+
+async def _closed_case(flow: Flow, who: Person) -> int:
+    """`who` asks for a person, writes, and staff close the case: the topic's thread."""
+    await flow.send(who, "/human")
+    await flow.send(who, "Where is my order?")
+    await flow.drain_staff()
+    [thread] = flow.topics()
+    await flow.staff_send("/close", thread_id=thread)
+    return thread
+
+
+async def test_csat_skip_ends_the_wait_and_a_later_message_is_a_follow_up(flow: Flow, anna: Person) -> None:
+    en = flow.t("en")
+    thread = await _closed_case(flow, anna)
+    await flow.press(anna, "3 ⭐")
+    await flow.press(anna, en("csat-skip"))
+    assert flow.last(anna).text == en("csat-thanks")
+    assert flow.last(anna).buttons == menu_buttons(en)
+    await flow.send(anna, "And another question")  # no comment awaited: it opens case #2
+    assert flow.last(anna).text == en("handoff-opened-with-question", number=2)
+    await flow.drain_staff()
+    staff_texts = flow.texts(flow.staff_group, thread)
+    assert en("staff-csat", number=1, score=3) in staff_texts
+    assert any("And another question" in t for t in staff_texts)  # relayed, not a comment
+    assert en("staff-csat-comment", number=1, comment="And another question") not in staff_texts
+
+
+async def test_a_csat_comment_awaited_before_the_flow_shape_still_reads(flow: Flow, anna: Person) -> None:
+    """A wait written by the previous version (`update_data(csat_case=...)`, no `since`)."""
+    en = flow.t("en")
+    thread = await _closed_case(flow, anna)
+    await flow.press(anna, "4 ⭐")
+    fsm = FSMContext(
+        storage=flow.dp.storage, key=StorageKey(bot_id=flow.bot.id, chat_id=anna.id, user_id=anna.id)
+    )
+    data = await fsm.get_data()
+    await fsm.set_data({"csat_case": data["csat_case"]})
+    await flow.send(anna, "Kind people")
+    assert flow.last(anna).text == en("csat-thanks")
+    await flow.drain_staff()
+    assert en("staff-csat-comment", number=1, comment="Kind people") in flow.texts(flow.staff_group, thread)

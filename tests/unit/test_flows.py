@@ -91,6 +91,13 @@ async def test_a_wait_whose_data_does_not_parse_is_over() -> None:
     assert await ANSWER.read(turn) is None
 
 
+async def test_a_wait_with_no_time_to_live_reads_data_written_before_it_had_a_wait() -> None:
+    turn = make_turn(FrozenClock())
+    await turn.fsm.set_state(Ask.answer)
+    await turn.fsm.set_data({"question": 3})  # as `update_data` left it, with no `since`
+    assert await Wait(Ask.answer, AnswerData, ttl=None).read(turn) == AnswerData(question=3)
+
+
 async def test_going_where_the_declaration_does_not_say_raises() -> None:
     turn = make_turn(FrozenClock())
     turn.running, turn.may_enter = "on_x", frozenset()
