@@ -17,7 +17,7 @@ from core import loyalty
 from core.customers import CustomerView
 from core.errors import DomainError
 from core.loyalty.rules import LoyaltyRules
-from core.loyalty.rules import parse_birthday as parse_birthday  # the rule; its old home here
+from core.loyalty.rules import parse_birthday as parse_birthday  # imported from here by tests
 from core.settings import Settings
 from dialogs import menu
 from dialogs.common import show
@@ -286,7 +286,7 @@ def birthday_saved_message(t: Translator, birthday: date) -> tuple[str, InlineKe
 # ------------------------------------------------------------------ callbacks
 
 
-async def balance_screen(turn: Turn) -> tuple[str, InlineKeyboardMarkup]:
+async def read_balance(turn: Turn) -> tuple[str, InlineKeyboardMarkup]:
     screen = await turn.uow.read(
         loyalty.balance_screen,
         clock=turn.clock,
@@ -300,18 +300,18 @@ async def balance_screen(turn: Turn) -> tuple[str, InlineKeyboardMarkup]:
 async def on_balance_command(message: Message, turn: Turn) -> None:
     """/balance: the screen, and whatever this chat waited for is over."""
     await leave(turn)
-    text, markup = await balance_screen(turn)
+    text, markup = await read_balance(turn)
     await message.answer(text, reply_markup=markup)
 
 
 async def on_balance_button(query: CallbackQuery, turn: Turn) -> None:
-    await show(query, *await balance_screen(turn))
+    await show(query, *await read_balance(turn))
 
 
 async def on_back_to_balance(query: CallbackQuery, turn: Turn) -> None:
     """'Back' to the balance, also the birthday question's 'Cancel'."""
     await leave(turn)
-    await show(query, *await balance_screen(turn))
+    await show(query, *await read_balance(turn))
 
 
 async def on_history(query: CallbackQuery, callback_data: LoyCb, turn: Turn) -> None:
