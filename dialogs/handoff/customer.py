@@ -172,14 +172,9 @@ async def on_human_button(
     origin_text = None
     if callback_data.q:
         async with db.begin() as session:
-            row = await faq_stats.set_feedback(
-                session, query_id=callback_data.q, customer_id=customer.id, helpful=False
-            )
-            if row is not None and row.result != "none":
-                row.helpful = False
-            if row is not None:
-                await faq_stats.mark_escalated(session, query_id=row.id, customer_id=customer.id)
-                origin_text = row.text
+            asked = await faq_stats.escalate(session, query_id=callback_data.q, customer_id=customer.id)
+        if asked is not None:
+            origin_text = asked.text
     origin = callback_data.origin if callback_data.origin in {"faq_no", "faq_none", "menu"} else "menu"
     await _ask_for_person(bot, query.from_user.id, customer, db, clock, settings, t, ctx, origin, origin_text)
 
