@@ -334,7 +334,8 @@ async def answer_reason(
     await hand_over(
         session, clock=clock, interview_id=interview_id, customer_id=customer_id, group_chat_id=staff_group
     )
-    return ReasonOutcome(outcome.interview, False, outcome.offer, handed_over=True)
+    interview = await get_interview(session, interview_id=interview_id)  # now handed over
+    return ReasonOutcome(interview, False, outcome.offer, handed_over=True)
 
 
 async def _promo_of(session: AsyncSession, row: ExitInterview, now: datetime) -> PromoView | None:
