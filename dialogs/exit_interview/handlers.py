@@ -65,6 +65,17 @@ MENU_ITEMS = (
 )
 
 
+def parse_date(text: str) -> date | None:
+    """A date as customers type it: day, month, year (01.06.2026, 1/6/2026, ...)."""
+    m = DATE_RE.match(text)
+    if not m:
+        return None
+    try:
+        return date(int(m.group(3)), int(m.group(2)), int(m.group(1)))
+    except ValueError:
+        return None
+
+
 # ------------------------------------------------------------------ states
 
 
@@ -85,16 +96,6 @@ class BreakData(BaseModel):
 
 DETAIL = Wait(ExitStates.detail, DetailData, ttl=ANSWER_TTL)
 BREAK_DATE = Wait(ExitStates.break_date, BreakData, ttl=ANSWER_TTL)
-
-
-def parse_date(text: str) -> date | None:
-    m = DATE_RE.match(text)
-    if not m:
-        return None
-    try:
-        return date(int(m.group(3)), int(m.group(2)), int(m.group(1)))
-    except ValueError:
-        return None
 
 
 # ------------------------------------------------------------------ renderers
