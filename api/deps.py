@@ -8,15 +8,14 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.errors import ApiError
+from core import loyalty
 from core.apikeys import ALL_SCOPES, SCOPES, ApiKeyView, authenticate
 from core.clock import Clock
 from core.rules import Rules
 from core.settings import Settings
-from storage.models import BotState
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
@@ -107,9 +106,7 @@ def require_scope(scope: str) -> Callable[..., Awaitable[ApiKeyView]]:
 
 async def get_bot_username(session: SessionDep) -> str | None:
     """The bot's @username as the bot recorded it at start (None until it has run once)."""
-    # TODO(core): move to a core bot-state service once one exists; api should not read storage.
-    value = await session.scalar(select(BotState.value).where(BotState.key == "bot_username"))
-    username = (value or "").strip().removeprefix("@")
+    username = await loyalty.bot_username(session) or ""
     return username if _USERNAME_RE.fullmatch(username) else None
 
 

@@ -1,5 +1,9 @@
 """Staff teach the FAQ: customer phrasings linked to entries (pending until approved through the
-API, then matched like keywords at once) and answers staff sent from the FAQ (assisted answers)."""
+API, then matched like keywords at once) and answers staff sent from the FAQ (assisted answers).
+
+The staff group's FAQ use cases (dialogs/faq/staff.py) live here too: `topic_question` and
+`teach_target` find the customer's message staff act on, `teach` links its phrasing, and
+`record_sent_entry` records an entry staff sent to the customer from the topic."""
 
 from __future__ import annotations
 
@@ -11,12 +15,16 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core import support
 from core.clock import Clock
+from core.customers import CustomerView
+from core.customers import view as customer_view
 from core.errors import Conflict, Invalid, NotFound
 from core.faq.model import MAX_KEYWORD
 from core.faq.text import normalize
+from storage.models import Customer
 from storage.models_faq import FaqLearned
-from storage.models_support import FaqQuery
+from storage.models_support import FaqQuery, SupportCase, SupportMessage
 
 STATUSES = ("pending", "approved", "rejected")
 LEARNED_SIGNAL = "faq_learned"  # a commit that approved or rejected a phrasing wakes this name
@@ -193,4 +201,112 @@ async def forget_customer(session: AsyncSession, customer_id: int) -> None:
     )
     await session.execute(
         update(FaqLearned).where(FaqLearned.customer_id == customer_id).values(customer_id=None)
+    )
+
+
+# ------------------------------------------------------------------ staff in a customer's topic
+
+
+@dataclass(frozen=True, slots=True)
+class TopicQuestion:
+    """A customer's message relayed into their staff topic: what staff answer from the FAQ or
+    teach the FAQ with."""
+
+    support_message_id: int
+    text: str  # "" for a message without text (a photo...)
+    customer: CustomerView  # the case's customer (the FAQ language is theirs)
+
+
+@dataclass(frozen=True, slots=True)
+class TeachTarget:
+    """What `/teach` in a topic acts on: the topic's customer and their message (None when the
+    topic holds no message of theirs, or none behind the message staff replied to)."""
+
+    customer: CustomerView
+    question: TopicQuestion | None
+
+
+async def topic_question(
+    session: AsyncSession, *, support_message_id: int, group_chat_id: int
+) -> TopicQuestion | None:
+    """The customer's message under which staff pressed an FAQ button (None: not in this group,
+    or gone, e.g. scrubbed after /forget)."""
+    row = (
+        await session.execute(
+            select(SupportMessage, Customer)
+            .join(SupportCase, SupportCase.id == SupportMessage.case_id)
+            .join(Customer, Customer.id == SupportCase.customer_id)
+            .where(SupportMessage.id == support_message_id, SupportMessage.group_chat_id == group_chat_id)
+        )
+    ).first()
+    if row is None:
+        return None
+    msg, customer = row[0], row[1]
+    return TopicQuestion(msg.id, msg.text or "", customer_view(customer))
+
+
+async def teach_target(
+    session: AsyncSession, *, group_chat_id: int, thread_id: int, reply_to: int | None
+) -> TeachTarget | None:
+    """`/teach` in a forum thread: the thread's customer and the message to learn from: the
+    customer's message relayed as `reply_to` when staff replied to one, else the customer's latest
+    message in this group. None when the thread is no customer's topic."""
+    found = await support.find_by_thread(session, group_chat_id=group_chat_id, thread_id=thread_id)
+    if found is None:
+        return None
+    topic, customer = found
+    stmt = (
+        select(SupportMessage)
+        .join(SupportCase, SupportCase.id == SupportMessage.case_id)
+        .where(
+            SupportCase.customer_id == topic.customer_id,
+            SupportMessage.direction == "in",
+            SupportMessage.group_chat_id == group_chat_id,
+        )
+    )
+    if reply_to is not None:
+        stmt = stmt.where(SupportMessage.topic_message_id == reply_to)
+    msg = await session.scalar(stmt.order_by(SupportMessage.id.desc()).limit(1))
+    if msg is None:
+        return TeachTarget(customer, None)
+    return TeachTarget(customer, TopicQuestion(msg.id, msg.text or "", customer))
+
+
+async def record_sent_entry(
+    session: AsyncSession,
+    *,
+    clock: Clock,
+    question: TopicQuestion,
+    entry_id: str,
+    text: str,
+    group_chat_id: int,
+    note_message_id: int,
+    staff_id: int,
+    customer_message_id: int,
+) -> int:
+    """Staff sent an FAQ entry (`text`, as the customer received it as `customer_message_id`) in
+    answer to `question`, and the bot noted it in the topic (`note_message_id`): the case records
+    it as the staff's reply, delivered where it landed (edit sync), and the FAQ as an assisted
+    answer. One transaction: the reply and its assisted answer are never counted apart."""
+    _, support_message_id = await support.staff_reply(
+        session,
+        clock=clock,
+        customer_id=question.customer.id,
+        group_chat_id=group_chat_id,
+        topic_message_id=note_message_id,
+        staff_id=staff_id,
+        kind="text",
+        text=text,
+    )
+    if support_message_id is not None:
+        await support.mark_delivered(
+            session, support_message_id=support_message_id, customer_message_id=customer_message_id
+        )
+    return await record_assisted(
+        session,
+        clock=clock,
+        customer_id=question.customer.id,
+        language=question.customer.language,
+        text=question.text,
+        entry_id=entry_id,
     )

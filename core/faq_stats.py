@@ -1,13 +1,18 @@
-"""What customers asked the FAQ, whether it helped, and how many questions needed no human."""
+"""What customers asked the FAQ, whether it helped, and how many questions needed no human.
+
+The customer's FAQ use cases (dialogs/faq/handlers.py) live here too: `ask` (free text answered
+from the FAQ and logged), `browse` (an entry opened from the categories, logged), `set_feedback`
+("did this help?") and `escalate` ("talk to a person" under an FAQ reply, dialogs/handoff)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import Date, and_, cast, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.faq import FaqEntry, FaqLibrary, FaqMatch
 from core.faq.text import normalize
 from storage.dialect import is_postgres
 from storage.models_support import FaqQuery
@@ -42,16 +47,114 @@ async def record_query(
     return row.id
 
 
+@dataclass(frozen=True)
+class FaqQueryView:
+    """One logged FAQ lookup, as the bot needs it after "did this help?" or "talk to a person"."""
+
+    id: int
+    customer_id: int | None
+    language: str
+    text: str
+    result: str  # answer | suggest | none | browse | assisted
+    entry_id: str | None
+    helpful: bool | None
+    escalated: bool
+
+
+def _view(row: FaqQuery) -> FaqQueryView:
+    return FaqQueryView(
+        id=row.id,
+        customer_id=row.customer_id,
+        language=row.language,
+        text=row.text,
+        result=row.result,
+        entry_id=row.entry_id,
+        helpful=row.helpful,
+        escalated=row.escalated,
+    )
+
+
+@dataclass(frozen=True)
+class Asked:
+    """A customer's free text looked up in the FAQ: the match (answer, suggestions or nothing)
+    and the logged lookup, whose id the reply's buttons carry ("did this help?", a person)."""
+
+    match: FaqMatch
+    query_id: int
+
+
+async def ask(
+    session: AsyncSession,
+    *,
+    library: FaqLibrary,
+    now: datetime,
+    customer_id: int,
+    language: str,
+    text: str,
+) -> Asked:
+    """Free text outside a case: match it against the FAQ of the customer's language and log the
+    lookup (the best entry and its score only when something matched), so unanswered and
+    unhelpful questions show up in the FAQ gaps and the deflection report."""
+    match = library.search(language, text)
+    query_id = await record_query(
+        session,
+        now=now,
+        customer_id=customer_id,
+        language=language,
+        text=text,
+        result=match.kind,
+        entry_id=(match.best.id if match.best else None),
+        score=match.score if match.best else None,
+    )
+    return Asked(match, query_id)
+
+
+@dataclass(frozen=True)
+class Browsed:
+    """An entry opened from the categories (or a suggestion) and its logged lookup."""
+
+    entry: FaqEntry
+    query_id: int
+
+
+async def browse(
+    session: AsyncSession,
+    *,
+    library: FaqLibrary,
+    now: datetime,
+    customer_id: int,
+    language: str,
+    entry_id: str,
+) -> Browsed | None:
+    """Open an entry by its id (from a button): logged as a "browse" lookup so "did this help?"
+    counts for it too. None when the entry is gone (the FAQ changed since the button was sent):
+    nothing is logged."""
+    entry = library.entry(language, entry_id)
+    if entry is None:
+        return None
+    query_id = await record_query(
+        session,
+        now=now,
+        customer_id=customer_id,
+        language=language,
+        text=entry.question,
+        result="browse",
+        entry_id=entry.id,
+        score=None,
+    )
+    return Browsed(entry, query_id)
+
+
 async def set_feedback(
     session: AsyncSession, *, query_id: int, customer_id: int, helpful: bool
-) -> FaqQuery | None:
+) -> FaqQueryView | None:
     """Record "did this help?"; returns the query (None if not this customer's)."""
     row = await session.get(FaqQuery, query_id)
     if row is None or row.customer_id != customer_id:
         return None
     row.helpful = helpful
     await session.flush()
-    return row
+    return _view(row)
 
 
 async def mark_escalated(session: AsyncSession, *, query_id: int, customer_id: int) -> None:
@@ -60,6 +163,17 @@ async def mark_escalated(session: AsyncSession, *, query_id: int, customer_id: i
         .where(FaqQuery.id == query_id, FaqQuery.customer_id == customer_id)
         .values(escalated=True)
     )
+
+
+async def escalate(session: AsyncSession, *, query_id: int, customer_id: int) -> FaqQueryView | None:
+    """ "Talk to a person" under an FAQ reply: the reply did not help (helpful is False, whatever
+    the lookup's result) and the question went to a person (escalated: never deflected). Returns
+    the question, whose text travels with the request (None if it is not this customer's)."""
+    asked = await set_feedback(session, query_id=query_id, customer_id=customer_id, helpful=False)
+    if asked is None:
+        return None
+    await mark_escalated(session, query_id=asked.id, customer_id=customer_id)
+    return replace(asked, escalated=True)
 
 
 @dataclass(frozen=True)

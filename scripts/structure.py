@@ -54,22 +54,33 @@ def python_files(dirs: list[str]) -> list[Path]:
     return files
 
 
-def handlers(path: Path) -> list[ast.AsyncFunctionDef | ast.FunctionDef]:
-    found = []
-    for node in ast.walk(ast.parse(path.read_text())):
-        if not isinstance(node, ast.AsyncFunctionDef | ast.FunctionDef):
-            continue
+DECLARATIONS = {"on_button", "on_message", "on_edit", "on_membership"}  # dialogs/flow.py
+Function = ast.AsyncFunctionDef | ast.FunctionDef
+
+
+def handlers(path: Path) -> list[Function]:
+    """A module's handlers: functions decorated with `@router.<observer>(...)`, and callbacks
+    named first in a flow declaration (`on_button(on_x, ...)`, dialogs/flow.py)."""
+    tree = ast.parse(path.read_text())
+    functions = {n.name: n for n in ast.walk(tree) if isinstance(n, Function)}
+    found: dict[str, Function] = {}
+    for node in functions.values():
         for deco in node.decorator_list:
             target = deco.func if isinstance(deco, ast.Call) else deco
             if isinstance(target, ast.Attribute) and target.attr in OBSERVERS:
-                found.append(node)
+                found[node.name] = node
                 break
-    return found
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in DECLARATIONS:
+            first = node.args[0] if node.args else None
+            if isinstance(first, ast.Name) and first.id in functions:
+                found[first.id] = functions[first.id]
+    return list(found.values())
 
 
-def opens_session(fn: ast.AsyncFunctionDef | ast.FunctionDef) -> bool:
-    """`async with db() as ...` / `async with db.begin() as ...` (or `ctx.db...`) on a parameter
-    of the handler."""
+def opens_session_here(fn: Function) -> bool:
+    """`async with db() as ...` / `async with db.begin() as ...` (or `ctx.db...`,
+    `turn.ctx.db...`) on a parameter of the function."""
     params = {a.arg for a in fn.args.args + fn.args.kwonlyargs}
     for node in ast.walk(fn):
         if isinstance(node, ast.AsyncWith):
@@ -83,6 +94,42 @@ def opens_session(fn: ast.AsyncFunctionDef | ast.FunctionDef) -> bool:
                 if isinstance(f, ast.Name) and f.id in params:
                     return True
     return False
+
+
+def opens_session(fn: Function, module: dict[str, Function], seen: set[str] | None = None) -> bool:
+    """The handler, or a function of its own module that it calls (followed down), opens a
+    session."""
+    seen = seen if seen is not None else set()
+    if fn.name in seen:
+        return False
+    seen.add(fn.name)
+    if opens_session_here(fn):
+        return True
+    for node in ast.walk(fn):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in module:
+            if opens_session(module[node.func.id], module, seen):
+                return True
+    return False
+
+
+def uses_uow(fn: Function, module: dict[str, Function], seen: set[str] | None = None) -> bool:
+    """Calls the update's unit of work (`turn.uow.write(...)` / `.read(...)`, storage/uow.py),
+    itself or through a function of its module."""
+    seen = seen if seen is not None else set()
+    if fn.name in seen:
+        return False
+    seen.add(fn.name)
+    for node in ast.walk(fn):
+        if isinstance(node, ast.Attribute) and node.attr == "uow":
+            return True
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in module:
+            if uses_uow(module[node.func.id], module, seen):
+                return True
+    return False
+
+
+def module_functions(path: Path) -> dict[str, Function]:
+    return {n.name: n for n in ast.walk(ast.parse(path.read_text())) if isinstance(n, Function)}
 
 
 def main() -> None:
@@ -113,7 +160,10 @@ def main() -> None:
         f"average {sum(counts) / len(counts):.1f}, max {max(counts)} "
         f"({worst[0].relative_to(ROOT)}:{worst[1].name})"
     )
-    print(f"handlers that open their own session: {sum(opens_session(h) for _, h in hs)}")
+    own = sum(opens_session(h, module_functions(p)) for p, h in hs)
+    print(f"handlers that open their own session (or a function of their module they call does): {own}")
+    through_uow = sum(uses_uow(h, module_functions(p)) for p, h in hs)
+    print(f"handlers that call a use case through the update's unit of work: {through_uow}")
 
     ignore = re.compile(r"#\s*type:\s*ignore")
     fs = re.compile(r"\.from_settings\(")

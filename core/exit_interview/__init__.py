@@ -17,6 +17,7 @@ from core.exit_interview.interviews import (
     InterviewView,
     OutgoingInterview,
     ReasonOutcome,
+    answer_reason,
     choose_reason,
     claim_interviews,
     expire_interviews,
@@ -31,6 +32,7 @@ from core.exit_interview.interviews import (
     set_detail,
     set_may_write,
     start_from_menu,
+    take_break,
 )
 from core.exit_interview.promos import (
     PromoView,
@@ -52,6 +54,8 @@ from core.exit_interview.rules import (
     MAX_BREAK,
     REASONS,
     ExitRules,
+    add_months,
+    break_until,
     feature_key,
 )
 
@@ -72,7 +76,10 @@ __all__ = [
     "ReasonLine",
     "ReasonOutcome",
     "ShipResult",
+    "add_months",
+    "answer_reason",
     "assign_save_offer",
+    "break_until",
     "choose_reason",
     "claim_interviews",
     "expire_interviews",
@@ -92,4 +99,5 @@ __all__ = [
     "set_detail",
     "set_may_write",
     "start_from_menu",
+    "take_break",
 ]

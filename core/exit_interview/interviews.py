@@ -24,7 +24,15 @@ from storage.models_loyalty import ExitInterview, FeatureRequest, PromoCode, Shi
 if TYPE_CHECKING:
     pass
 from core.exit_interview.promos import PromoView, _promo_view, assign_save_offer
-from core.exit_interview.rules import DETAIL_REASONS, MAX_BREAK, REASONS, ExitRules, feature_key
+from core.exit_interview.rules import (
+    DETAIL_REASONS,
+    HANDOVER_REASONS,
+    MAX_BREAK,
+    REASONS,
+    ExitRules,
+    break_until,
+    feature_key,
+)
 
 # Statuses that say something about a customer's recent interviews; the send queue.
 LIVE = ("scheduled", "claimed", "sending", "sent", "answered", "completed")
@@ -264,6 +272,7 @@ class ReasonOutcome:
     interview: InterviewView
     already: bool  # a reason had been given before; the first one stands
     offer: PromoView | None = None
+    handed_over: bool = False  # this answer handed them to a person (answer_reason)
 
 
 async def _own(session: AsyncSession, interview_id: int, customer_id: int) -> ExitInterview:
@@ -301,6 +310,32 @@ async def choose_reason(
         row.promo_code_id = promo_id
     await session.flush()
     return ReasonOutcome(_view(row), False, offer)
+
+
+async def answer_reason(
+    session: AsyncSession,
+    *,
+    clock: Clock,
+    rules: ExitRules,
+    interview_id: int,
+    customer_id: int,
+    reason: str,
+    staff_group: int | None,
+) -> ReasonOutcome:
+    """The reason they give, and what it does at once: recorded (the first one stands; a price
+    reason gets the save offer), and for technical problems or poor support a person takes
+    over in `staff_group` (none set: nobody can, the customer is told so). One transaction,
+    so a reason is never kept without the hand-over it asked for."""
+    outcome = await choose_reason(
+        session, clock=clock, rules=rules, interview_id=interview_id, customer_id=customer_id, reason=reason
+    )
+    if outcome.already or reason not in HANDOVER_REASONS or staff_group is None:
+        return outcome
+    await hand_over(
+        session, clock=clock, interview_id=interview_id, customer_id=customer_id, group_chat_id=staff_group
+    )
+    interview = await get_interview(session, interview_id=interview_id)  # now handed over
+    return ReasonOutcome(interview, False, outcome.offer, handed_over=True)
 
 
 async def _promo_of(session: AsyncSession, row: ExitInterview, now: datetime) -> PromoView | None:
@@ -409,6 +444,31 @@ async def set_break(
     row.completed_at, row.status = row.completed_at or now, "completed"
     await session.flush()
     return _view(row)
+
+
+async def take_break(
+    session: AsyncSession,
+    *,
+    clock: Clock,
+    interview_id: int,
+    customer_id: int,
+    months: int,
+    days: int,
+    default_timezone: str = "UTC",
+) -> InterviewView:
+    """A break of a length picked on a button, counted from the customer's today (their time
+    zone), with its reminder that morning (`set_break`)."""
+    customer = await session.get(Customer, customer_id)
+    tz = zone(customer.timezone if customer else None, default_timezone)
+    today = clock.now().astimezone(tz).date()
+    return await set_break(
+        session,
+        clock=clock,
+        interview_id=interview_id,
+        customer_id=customer_id,
+        until=break_until(today, months=months, days=days),
+        default_timezone=default_timezone,
+    )
 
 
 async def hand_over(

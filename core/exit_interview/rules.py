@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -60,3 +60,20 @@ def feature_key(text: str) -> str:
     s = unicodedata.normalize("NFKC", text).casefold().replace("ё", "е")
     s = re.sub(r"[\W_]+", " ", s).strip()
     return s[:128]
+
+
+def add_months(start: date, months: int) -> date:
+    """The same day `months` later (the month's last day when it has no such day)."""
+    month = start.month - 1 + months
+    year, month = start.year + month // 12, month % 12 + 1
+    for d in (start.day, 30, 29, 28):
+        try:
+            return date(year, month, d)
+        except ValueError:
+            continue
+    raise ValueError("unreachable")
+
+
+def break_until(today: date, *, months: int, days: int) -> date:
+    """The end of a break of a length picked on a button (two weeks, one to six months)."""
+    return add_months(today, months) + timedelta(days=days)

@@ -24,6 +24,7 @@ from core.loyalty.jobs import (
 from core.loyalty.ledger import (
     adjust,
     balance,
+    balance_screen,
     card_facts,
     customer_id_for,
     earn,
@@ -54,6 +55,7 @@ from core.loyalty.views import (
     FUTURE_SKEW,
     KINDS,
     REFERRAL_PREFIX,
+    BalanceScreen,
     BalanceView,
     EntryView,
     MovementResult,
@@ -65,6 +67,7 @@ from core.loyalty.views import (
 
 __all__ = [
     "ACTIVITY_KINDS",
+    "BalanceScreen",
     "BalanceView",
     "COUNTED",
     "EntryView",
@@ -81,6 +84,7 @@ __all__ = [
     "adjust",
     "attribute_referral",
     "balance",
+    "balance_screen",
     "bot_username",
     "card_facts",
     "customer_id_for",

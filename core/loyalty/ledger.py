@@ -27,7 +27,15 @@ from core.loyalty.rules import (
     next_tier,
     tier_for,
 )
-from core.loyalty.views import ACTIVITY_KINDS, KINDS, BalanceView, EntryView, MovementResult, _entry_view
+from core.loyalty.views import (
+    ACTIVITY_KINDS,
+    KINDS,
+    BalanceScreen,
+    BalanceView,
+    EntryView,
+    MovementResult,
+    _entry_view,
+)
 from storage.models import Customer
 from storage.models_loyalty import (
     LedgerEntry,
@@ -205,6 +213,16 @@ async def history(
     rows = (await session.execute(stmt)).all()
     page = [_entry_view(entry, order_ext) for entry, order_ext in rows[:limit]]
     return page, (page[-1].id if len(rows) > limit else None)
+
+
+async def balance_screen(
+    session: AsyncSession, *, clock: Clock, rules: LoyaltyRules, customer_id: int, recent: int
+) -> BalanceScreen:
+    """What /balance shows: the balance and the `recent` latest movements, read together so
+    the two agree."""
+    view = await balance(session, clock=clock, rules=rules, customer_id=customer_id)
+    moves, older = await history(session, customer_id=customer_id, limit=recent)
+    return BalanceScreen(balance=view, recent=moves, more=older is not None)
 
 
 async def _movement(

@@ -7,6 +7,7 @@ thresholds they need. (The NPS rules are in core/nps/rules.py.)
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -210,6 +211,25 @@ def birthday_in(year: int, birthday: date) -> date:
         return birthday.replace(year=year)
     except ValueError:
         return date(year, 2, 28)
+
+
+BIRTHDAY_RE = re.compile(r"^\s*(\d{1,2})[./\-\s](\d{1,2})[./\-\s](\d{4})\s*$")
+OLDEST = 120  # years: an older "birthday" is a typo
+
+
+def parse_birthday(text: str, today: date) -> date | None:
+    """DD.MM.YYYY (dots, dashes, slashes or spaces); None if it is not a plausible birthday
+    (not a date, in the future, or more than OLDEST years ago)."""
+    m = BIRTHDAY_RE.match(text)
+    if not m:
+        return None
+    try:
+        value = date(int(m.group(3)), int(m.group(2)), int(m.group(1)))
+    except ValueError:
+        return None
+    if value > today or value.year < today.year - OLDEST:
+        return None
+    return value
 
 
 def birthday_refusal(

@@ -97,6 +97,15 @@ class BalanceView:
 
 
 @dataclass(frozen=True, slots=True)
+class BalanceScreen:
+    """The balance screen's facts: the balance and the latest movements."""
+
+    balance: BalanceView
+    recent: list[EntryView]  # newest first
+    more: bool  # older movements exist (the screen offers the full history)
+
+
+@dataclass(frozen=True, slots=True)
 class MovementResult:
     entry: EntryView
     duplicate: bool  # the idempotency key was seen before: nothing new happened

@@ -184,10 +184,11 @@ async def schedule(
     return result
 
 
-async def segment_customers(
+async def _segment_customers(
     session: AsyncSession, *, loyalty_rules: LoyaltyRules, segment: str
 ) -> list[Customer]:
-    """Customers in a segment: all, buyers (1+ order) or a tier."""
+    """Customers in a segment: all, buyers (1+ order) or a tier. Rows, for `schedule` inside
+    this module only (not a use case: core hands views out)."""
     if segment not in SEGMENTS:
         raise Invalid(
             f"unknown segment {segment!r}", code="unknown_segment", details={"allowed": list(SEGMENTS)}
@@ -229,7 +230,7 @@ async def trigger_from_api(
         return stored, True
     result = TriggerResult()
     if segment is not None:
-        targets = await segment_customers(session, loyalty_rules=loyalty_rules, segment=segment)
+        targets = await _segment_customers(session, loyalty_rules=loyalty_rules, segment=segment)
     else:
         assert external_ids is not None
         wanted = list(dict.fromkeys(external_ids))

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core import exit_interview
 from core.clock import Clock
 from core.outreach import webhooks
 from storage.models import Customer
@@ -198,3 +199,37 @@ async def record_choice(
         row.reply_choice = choice  # they had replied in words before they pressed
     await session.flush()
     return ours
+
+
+async def answer_with_reason(
+    session: AsyncSession,
+    *,
+    clock: Clock,
+    exit_rules: exit_interview.ExitRules,
+    customer_id: int,
+    recipient_id: int,
+    reason: str,
+    chat_id: int,
+    staff_group: int | None,
+) -> exit_interview.ReasonOutcome | None:
+    """A win-back reason pressed on a campaign message: a reply to the campaign (`record_choice`)
+    and the exit interview it leads into, opened with that reason, which does at once what the
+    reason does (`exit_interview.answer_reason`: the save offer, a person, ...). None if the
+    message is not theirs or its campaign is gone (nothing is opened then)."""
+    ours = await record_choice(
+        session, clock=clock, customer_id=customer_id, recipient_id=recipient_id, choice=reason
+    )
+    if not ours:
+        return None
+    interview = await exit_interview.start_from_menu(
+        session, clock=clock, customer_id=customer_id, chat_id=chat_id
+    )
+    return await exit_interview.answer_reason(
+        session,
+        clock=clock,
+        rules=exit_rules,
+        interview_id=interview.id,
+        customer_id=customer_id,
+        reason=reason,
+        staff_group=staff_group,
+    )

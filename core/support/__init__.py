@@ -71,6 +71,16 @@ from core.support.staff import mark_delivered as mark_delivered
 from core.support.staff import record_staff_message as record_staff_message
 from core.support.staff import staff_edited as staff_edited
 from core.support.staff import staff_reply as staff_reply
+from core.support.staff_actions import ClosedCase as ClosedCase
+from core.support.staff_actions import EditedCopy as EditedCopy
+from core.support.staff_actions import QueueView as QueueView
+from core.support.staff_actions import ban_topic as ban_topic
+from core.support.staff_actions import close_topic_case as close_topic_case
+from core.support.staff_actions import customer_unreachable as customer_unreachable
+from core.support.staff_actions import is_note as is_note
+from core.support.staff_actions import mirror_staff_edit as mirror_staff_edit
+from core.support.staff_actions import queue_counts as queue_counts
+from core.support.staff_actions import unreachable_reason as unreachable_reason
 from core.support.topics import TopicView as TopicView
 from core.support.topics import _by_thread as _by_thread
 from core.support.topics import _thread_views as _thread_views

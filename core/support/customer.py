@@ -51,12 +51,8 @@ async def request_person(
     recorded even when no staff group serves the customer: the FAQ figures count the need."""
     origin_text = None
     if faq_query_id:
-        query = await faq_stats.set_feedback(
-            session, query_id=faq_query_id, customer_id=customer_id, helpful=False
-        )
-        if query is not None:
-            await faq_stats.mark_escalated(session, query_id=query.id, customer_id=customer_id)
-            origin_text = query.text
+        asked = await faq_stats.escalate(session, query_id=faq_query_id, customer_id=customer_id)
+        origin_text = asked.text if asked is not None else None
     if group_chat_id is None:
         return PersonRequest(case=None, created=False, with_question=False, opens_at=None)
     case, created = await open_case(

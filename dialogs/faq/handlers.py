@@ -2,25 +2,21 @@
 
 from __future__ import annotations
 
-from aiogram import F, Router
+from collections.abc import Callable
+
+from aiogram import F
 from aiogram.filters import Command
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core import faq_stats
-from core.clock import Clock
-from core.customers import CustomerView
 from core.faq import FaqEntry, FaqLibrary
 from dialogs import menu
 from dialogs.common import show
+from dialogs.flow import Flow, FlowError, Turn, on_button, on_message
 from dialogs.handoff.flow import human_button
 from dialogs.i18n import Translator
 from dialogs.menu import MainMenu
-
-router = Router(name=__name__)
-router.message.filter(F.chat.type == "private")
-router.callback_query.filter(F.message.chat.type == "private")
 
 # This flow's main-menu item (listed by the composition root, supportbot/runtime.py).
 MENU_ITEMS = (menu.MenuItem("faq", 10, lambda t, _c: t("menu-faq"), feature_key="feature-faq"),)
@@ -40,7 +36,23 @@ class FeedbackCb(CallbackData, prefix="fb"):
     ok: bool
 
 
-def _nav(t: Translator, page: int, pages: int, make) -> list[InlineKeyboardButton]:
+def library(turn: Turn) -> FaqLibrary:
+    """The FAQ (the composition root always gives one to the dispatcher)."""
+    if turn.faq is None:
+        raise FlowError(f"{turn.running}: no FAQ library in this dispatcher")
+    return turn.faq
+
+
+def main_menu(turn: Turn) -> MainMenu:
+    if turn.main_menu is None:
+        raise FlowError(f"{turn.running}: no main menu in this dispatcher")
+    return turn.main_menu
+
+
+# ------------------------------------------------------------------ renderers
+
+
+def _nav(t: Translator, page: int, pages: int, make: Callable[[int], str]) -> list[InlineKeyboardButton]:
     row = []
     if page > 0:
         row.append(InlineKeyboardButton(text=t("faq-prev"), callback_data=make(page - 1)))
@@ -102,35 +114,50 @@ def answer_view(
     return text, InlineKeyboardMarkup(inline_keyboard=rows)
 
 
-@router.message(Command("faq"))
-async def on_faq_command(message: Message, t: Translator, faq: FaqLibrary, customer: CustomerView) -> None:
-    if not faq.categories(customer.language):
+def suggestions_view(t: Translator, asked: faq_stats.Asked) -> InlineKeyboardMarkup:
+    """Up to three entries that might fit, then a person."""
+    rows = [
+        [InlineKeyboardButton(text=c.entry.question[:64], callback_data=FaqCb(a="e", id=c.entry.id).pack())]
+        for c in asked.match.candidates[:3]
+    ]
+    rows.append([human_button(t, "faq_none", asked.query_id)])
+    return InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+def nothing_view(t: Translator, query_id: int) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        inline_keyboard=[[human_button(t, "faq_none", query_id)], [menu.back_button(t)]]
+    )
+
+
+def sorry_view(t: Translator, query_id: int) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        inline_keyboard=[[human_button(t, "faq_no", query_id)], [menu.back_button(t)]]
+    )
+
+
+# ------------------------------------------------------------------ callbacks
+
+
+async def on_faq_command(message: Message, turn: Turn) -> None:
+    faq, t, lang = library(turn), turn.t, turn.who.language
+    if not faq.categories(lang):
         await message.answer(t("faq-unavailable"))
         return
-    await message.answer(t("faq-categories"), reply_markup=categories_view(t, faq, customer.language, 0))
+    await message.answer(t("faq-categories"), reply_markup=categories_view(t, faq, lang, 0))
 
 
-@router.callback_query(menu.MenuCb.filter(F.action == "faq"))
-async def on_faq_menu(
-    query: CallbackQuery, t: Translator, main_menu: MainMenu, faq: FaqLibrary, customer: CustomerView
-) -> None:
-    if not faq.categories(customer.language):
-        await show(query, t("faq-unavailable"), main_menu.keyboard(t, customer))
+async def on_faq_menu(query: CallbackQuery, turn: Turn) -> None:
+    faq, t, lang = library(turn), turn.t, turn.who.language
+    if not faq.categories(lang):
+        await show(query, t("faq-unavailable"), main_menu(turn).keyboard(t, turn.who))
         return
-    await show(query, t("faq-categories"), categories_view(t, faq, customer.language, 0))
+    await show(query, t("faq-categories"), categories_view(t, faq, lang, 0))
 
 
-@router.callback_query(FaqCb.filter())
-async def on_faq_nav(
-    query: CallbackQuery,
-    callback_data: FaqCb,
-    t: Translator,
-    faq: FaqLibrary,
-    customer: CustomerView,
-    db: async_sessionmaker[AsyncSession],
-    clock: Clock,
-) -> None:
-    lang = customer.language
+async def on_faq_nav(query: CallbackQuery, callback_data: FaqCb, turn: Turn) -> None:
+    """A categories page, a category's questions, or an entry (logged as browsed)."""
+    faq, t, lang = library(turn), turn.t, turn.who.language
     if callback_data.a == "c":
         await show(query, t("faq-categories"), categories_view(t, faq, lang, callback_data.p))
         return
@@ -148,89 +175,71 @@ async def on_faq_nav(
             questions_view(t, faq, lang, category.id, callback_data.p),
         )
         return
-    entry = faq.entry(lang, callback_data.id)
-    if entry is None:
+    browsed = await turn.uow.write(
+        faq_stats.browse,
+        library=faq,
+        now=turn.clock.now(),
+        customer_id=turn.who.id,
+        language=lang,
+        entry_id=callback_data.id,
+    )
+    if browsed is None:
         await show(query, t("faq-stale"), categories_view(t, faq, lang, 0))
         return
-    async with db.begin() as session:
-        query_id = await faq_stats.record_query(
-            session,
-            now=clock.now(),
-            customer_id=customer.id,
-            language=lang,
-            text=entry.question,
-            result="browse",
-            entry_id=entry.id,
-            score=None,
-        )
-    text, markup = answer_view(t, entry, query_id, back=True)
-    await show(query, text, markup)
+    await show(query, *answer_view(t, browsed.entry, browsed.query_id, back=True))
 
 
-@router.callback_query(FeedbackCb.filter())
-async def on_feedback(
-    query: CallbackQuery,
-    callback_data: FeedbackCb,
-    t: Translator,
-    main_menu: MainMenu,
-    customer: CustomerView,
-    db: async_sessionmaker[AsyncSession],
-) -> None:
-    async with db.begin() as session:
-        row = await faq_stats.set_feedback(
-            session, query_id=callback_data.q, customer_id=customer.id, helpful=callback_data.ok
-        )
-    if callback_data.ok or row is None:
-        await show(query, t("faq-glad"), main_menu.keyboard(t, customer))
-        return
-    markup = InlineKeyboardMarkup(
-        inline_keyboard=[[human_button(t, "faq_no", callback_data.q)], [menu.back_button(t)]]
+async def on_feedback(query: CallbackQuery, callback_data: FeedbackCb, turn: Turn) -> None:
+    """ "Did this help?": glad and the menu, or sorry with a person to talk to."""
+    asked = await turn.uow.write(
+        faq_stats.set_feedback, query_id=callback_data.q, customer_id=turn.who.id, helpful=callback_data.ok
     )
-    await show(query, t("faq-sorry"), markup)
+    if callback_data.ok or asked is None:
+        await show(query, turn.t("faq-glad"), main_menu(turn).keyboard(turn.t, turn.who))
+        return
+    await show(query, turn.t("faq-sorry"), sorry_view(turn.t, callback_data.q))
 
 
-@router.message(F.text, ~F.text.startswith("/"), F.text.len() <= MAX_QUESTION)
-async def on_question(
-    message: Message,
-    t: Translator,
-    faq: FaqLibrary,
-    customer: CustomerView,
-    db: async_sessionmaker[AsyncSession],
-    clock: Clock,
-) -> None:
+async def on_question(message: Message, turn: Turn) -> None:
     """Free text outside a case: answer it from the FAQ, suggest, or offer a person."""
-    text = message.text or ""
-    lang = customer.language
-    match = faq.search(lang, text)
-    best = match.best if match.kind == "answer" else None
-    async with db.begin() as session:
-        query_id = await faq_stats.record_query(
-            session,
-            now=clock.now(),
-            customer_id=customer.id,
-            language=lang,
-            text=text,
-            result=match.kind,
-            entry_id=(match.best.id if match.best else None),
-            score=match.score if match.best else None,
-        )
-    if best is not None:
-        answer, markup = answer_view(t, best, query_id, back=False)
+    t = turn.t
+    asked = await turn.uow.write(
+        faq_stats.ask,
+        library=library(turn),
+        now=turn.clock.now(),
+        customer_id=turn.who.id,
+        language=turn.who.language,
+        text=message.text or "",
+    )
+    match = asked.match
+    if match.kind == "answer" and match.best is not None:
+        answer, markup = answer_view(t, match.best, asked.query_id, back=False)
         await message.answer(answer, reply_markup=markup)
         return
     if match.kind == "suggest":
-        rows = [
-            [
-                InlineKeyboardButton(
-                    text=c.entry.question[:64], callback_data=FaqCb(a="e", id=c.entry.id).pack()
-                )
-            ]
-            for c in match.candidates[:3]
-        ]
-        rows.append([human_button(t, "faq_none", query_id)])
-        await message.answer(t("faq-suggest"), reply_markup=InlineKeyboardMarkup(inline_keyboard=rows))
+        await message.answer(t("faq-suggest"), reply_markup=suggestions_view(t, asked))
         return
-    markup = InlineKeyboardMarkup(
-        inline_keyboard=[[human_button(t, "faq_none", query_id)], [menu.back_button(t)]]
-    )
-    await message.answer(t("faq-none"), reply_markup=markup)
+    await message.answer(t("faq-none"), reply_markup=nothing_view(t, asked.query_id))
+
+
+# ------------------------------------------------------------------ the flow
+
+flow = Flow(
+    "faq",
+    doc="The FAQ: categories and entries browsed with paging, free text answered from it, "
+    '"did this help?". No waits: free text outside any case or wait reaches it last.',
+    on=[
+        on_message(on_faq_command, Command("faq"), when="sends /faq"),
+        on_button(on_faq_menu, menu.MenuCb.filter(F.action == "faq"), when="presses FAQ in the menu"),
+        on_button(on_faq_nav, FaqCb.filter(), when="pages categories, opens a category or an entry"),
+        on_button(on_feedback, FeedbackCb.filter(), when="answers did this help?"),
+        on_message(
+            on_question,
+            F.text,
+            ~F.text.startswith("/"),
+            F.text.len() <= MAX_QUESTION,
+            when="writes a question",
+        ),
+    ],
+)
+router = flow.router

@@ -16,28 +16,21 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from aiogram import Bot, Router
 from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError
-from aiogram.filters import Command, CommandObject
+from aiogram.filters import Command
 from aiogram.filters.callback_data import CallbackData
-from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message, User
 
-from core import customers as customers_svc
-from core import faq_learning, support
-from core.clock import Clock
-from core.faq import FaqEntry, FaqLibrary
-from core.settings import Settings
+from core import faq_learning
+from core.faq import FaqEntry
+from core.faq_learning import TopicQuestion
+from dialogs.faq.handlers import library
+from dialogs.flow import Flow, Turn, on_button, on_message
 from dialogs.handoff.flow import staff_groups
 from dialogs.handoff.staff import StaffGroup, is_staff
-from dialogs.i18n import I18n, Translator
-from storage.models import Customer
-from storage.models_support import SupportCase, SupportMessage
+from dialogs.i18n import Translator
 
 log = logging.getLogger(__name__)
-router = Router(name=__name__)
-router.message.filter(StaffGroup())
 MAX_SUGGESTIONS = 3
 
 
@@ -47,6 +40,21 @@ class StaffFaqCb(CallbackData, prefix="sf"):
     a: str
     e: str  # entry id: [a-z0-9-]{1,40}, so the packed data stays under 64 bytes
     m: int
+
+
+def staff_t(turn: Turn) -> Translator:
+    """Staff read the bot in the staff language, whoever presses."""
+    return turn.ctx.i18n(turn.settings.staff_language)
+
+
+def command_args(message: Message) -> str:
+    """What follows the command, as aiogram's CommandObject.args reads it (the Command filter
+    matched the text or caption already)."""
+    parts = (message.text or message.caption or "").split(maxsplit=1)
+    return parts[1] if len(parts) > 1 else ""
+
+
+# ------------------------------------------------------------------ renderers
 
 
 def suggestion_keyboard(
@@ -78,76 +86,52 @@ def entry_text(entry: FaqEntry) -> tuple[str, InlineKeyboardMarkup | None]:
     return f"{entry.question}\n\n{entry.answer}", InlineKeyboardMarkup(inline_keyboard=rows) if rows else None
 
 
-async def _customer_message(
-    session: AsyncSession, support_message_id: int, group_chat_id: int
-) -> tuple[SupportMessage, SupportCase, Customer] | None:
-    row = (
-        await session.execute(
-            select(SupportMessage, SupportCase, Customer)
-            .join(SupportCase, SupportCase.id == SupportMessage.case_id)
-            .join(Customer, Customer.id == SupportCase.customer_id)
-            .where(SupportMessage.id == support_message_id, SupportMessage.group_chat_id == group_chat_id)
-        )
-    ).first()
-    return (row[0], row[1], row[2]) if row is not None else None
+def taught_text(t: Translator, entry: FaqEntry, learned: faq_learning.LearnedView, created: bool) -> str:
+    key = "staff-faq-taught" if created else "staff-faq-already-taught"
+    return t(key, id=entry.id, text=learned.text, status=learned.status, learned_id=learned.id)
 
 
-@router.callback_query(StaffFaqCb.filter())
-async def on_staff_faq(
-    query: CallbackQuery,
-    callback_data: StaffFaqCb,
-    bot: Bot,
-    db: async_sessionmaker[AsyncSession],
-    clock: Clock,
-    settings: Settings,
-    i18n: I18n,
-    faq: FaqLibrary,
-) -> None:
-    t = i18n(settings.staff_language)
+# ------------------------------------------------------------------ callbacks
+
+
+async def on_staff_faq(query: CallbackQuery, callback_data: StaffFaqCb, turn: Turn) -> None:
+    """📤 (send the entry to the customer) or 🎓 (teach their phrasing) under a relayed message."""
+    t = staff_t(turn)
     message = query.message
-    if not isinstance(message, Message) or message.chat.id not in staff_groups(settings):
+    if not isinstance(message, Message) or message.chat.id not in staff_groups(turn.settings):
         await query.answer()
         return
-    if not await is_staff(bot, settings, message.chat.id, query.from_user.id):
+    if not await is_staff(turn.ctx.bot, turn.settings, message.chat.id, query.from_user.id):
         await query.answer(t("staff-refused"), show_alert=True)
         return
-    async with db() as session:
-        found = await _customer_message(session, callback_data.m, message.chat.id)
-    if found is None:
+    question = await turn.uow.read(
+        faq_learning.topic_question, support_message_id=callback_data.m, group_chat_id=message.chat.id
+    )
+    if question is None:
         await query.answer(t("staff-faq-gone"), show_alert=True)
         return
-    msg, case, customer_row = found
-    customer = customers_svc.view(customer_row)
-    entry = faq.entry(customer.language, callback_data.e)
+    entry = library(turn).entry(question.customer.language, callback_data.e)
     if entry is None:
         await query.answer(t("staff-faq-unknown-entry", id=callback_data.e), show_alert=True)
         return
-    if callback_data.a == "t":
-        await query.answer()
-        await _teach(message, t, db, clock, customer.language, entry, msg, case, query.from_user.id)
-        return
     await query.answer()
-    await _send_entry(bot, message, t, db, clock, customer, entry, msg, case, query.from_user)
+    if callback_data.a == "t":
+        await teach(message, turn, t, entry, question, query.from_user.id)
+        return
+    await send_entry(message, turn, t, entry, question, query.from_user)
 
 
-async def _send_entry(  # noqa: PLR0913 - one place for the whole "send this answer" step
-    bot: Bot,
-    message: Message,
-    t: Translator,
-    db: async_sessionmaker[AsyncSession],
-    clock: Clock,
-    customer: customers_svc.CustomerView,
-    entry: FaqEntry,
-    msg: SupportMessage,
-    case: SupportCase,
-    staff: Any,
+async def send_entry(
+    message: Message, turn: Turn, t: Translator, entry: FaqEntry, question: TopicQuestion, staff: User
 ) -> None:
+    """The entry to the customer in their language, a note in the topic, then the records."""
+    customer = question.customer
     if customer.telegram_id is None:
         await message.reply(t("staff-not-delivered", reason="no Telegram chat"))
         return
     text, markup = entry_text(entry)
     try:
-        sent = await bot.send_message(customer.telegram_id, text, reply_markup=markup)
+        sent = await turn.ctx.bot.send_message(customer.telegram_id, text, reply_markup=markup)
     except TelegramForbiddenError as exc:
         await message.reply(t("staff-not-delivered", reason=exc.message))
         return
@@ -157,109 +141,86 @@ async def _send_entry(  # noqa: PLR0913 - one place for the whole "send this ans
     note = await message.reply(
         t("staff-faq-sent", id=entry.id, staff=staff.full_name, question=entry.question)
     )
-    async with db.begin() as session:
-        _, support_message_id = await support.staff_reply(
-            session,
-            clock=clock,
-            customer_id=case.customer_id,
-            group_chat_id=message.chat.id,
-            topic_message_id=note.message_id,
-            staff_id=staff.id,
-            kind="text",
-            text=text,
-        )
-        if support_message_id is not None:
-            await support.mark_delivered(
-                session, support_message_id=support_message_id, customer_message_id=sent.message_id
-            )
-        await faq_learning.record_assisted(
-            session,
-            clock=clock,
-            customer_id=case.customer_id,
-            language=customer.language,
-            text=msg.text or "",
-            entry_id=entry.id,
-        )
+    await turn.uow.write(
+        faq_learning.record_sent_entry,
+        clock=turn.clock,
+        question=question,
+        entry_id=entry.id,
+        text=text,
+        group_chat_id=message.chat.id,
+        note_message_id=note.message_id,
+        staff_id=staff.id,
+        customer_message_id=sent.message_id,
+    )
 
 
-async def _teach(
-    message: Message,
-    t: Translator,
-    db: async_sessionmaker[AsyncSession],
-    clock: Clock,
-    language: str,
-    entry: FaqEntry,
-    msg: SupportMessage,
-    case: SupportCase,
-    staff_id: int,
+async def teach(
+    message: Message, turn: Turn, t: Translator, entry: FaqEntry, question: TopicQuestion, staff_id: int
 ) -> None:
-    if not (msg.text or "").strip():
+    """Link the customer's phrasing to the entry (pending until approved through the API)."""
+    if not question.text.strip():
         await message.reply(t("staff-faq-teach-no-text"))
         return
-    async with db.begin() as session:
-        learned, created = await faq_learning.teach(
-            session,
-            clock=clock,
-            language=language,
-            entry_id=entry.id,
-            text=msg.text or "",
-            customer_id=case.customer_id,
-            support_message_id=msg.id,
-            taught_by=staff_id,
-        )
-    key = "staff-faq-taught" if created else "staff-faq-already-taught"
-    await message.reply(t(key, id=entry.id, text=learned.text, status=learned.status, learned_id=learned.id))
+    learned, created = await turn.uow.write(
+        faq_learning.teach,
+        clock=turn.clock,
+        language=question.customer.language,
+        entry_id=entry.id,
+        text=question.text,
+        customer_id=question.customer.id,
+        support_message_id=question.support_message_id,
+        taught_by=staff_id,
+    )
+    await message.reply(taught_text(t, entry, learned, created))
 
 
-@router.message(Command("teach"))
-async def on_teach(
-    message: Message,
-    command: CommandObject,
-    bot: Bot,
-    db: async_sessionmaker[AsyncSession],
-    clock: Clock,
-    settings: Settings,
-    i18n: I18n,
-    faq: FaqLibrary,
-) -> None:
+async def on_teach(message: Message, turn: Turn) -> None:
     """`/teach <entry-id>` in reply to a customer's message in their topic (or, without a reply,
     for the customer's latest message in the topic)."""
-    t = i18n(settings.staff_language)
-    if message.from_user is None or not await is_staff(bot, settings, message.chat.id, message.from_user.id):
+    t = staff_t(turn)
+    if message.from_user is None or not await is_staff(
+        turn.ctx.bot, turn.settings, message.chat.id, message.from_user.id
+    ):
         await message.reply(t("staff-refused"))
         return
-    entry_id = (command.args or "").strip().lower()
+    entry_id = command_args(message).strip().lower()
     if not entry_id or not message.message_thread_id:
         await message.reply(t("staff-faq-teach-usage"))
         return
-    async with db() as session:
-        found_topic = await support.find_by_thread(
-            session, group_chat_id=message.chat.id, thread_id=message.message_thread_id
-        )
-        if found_topic is None:
-            await message.reply(t("staff-no-case"))
-            return
-        topic, topic_customer = found_topic
-        stmt = (
-            select(SupportMessage)
-            .join(SupportCase, SupportCase.id == SupportMessage.case_id)
-            .where(
-                SupportCase.customer_id == topic.customer_id,
-                SupportMessage.direction == "in",
-                SupportMessage.group_chat_id == message.chat.id,
-            )
-        )
-        reply = message.reply_to_message
-        if reply is not None and reply.message_id != message.message_thread_id:
-            stmt = stmt.where(SupportMessage.topic_message_id == reply.message_id)
-        msg = await session.scalar(stmt.order_by(SupportMessage.id.desc()).limit(1))
-        case = await session.get(SupportCase, msg.case_id) if msg is not None else None
-    language = topic_customer.language
-    entry = faq.entry(language, entry_id)
+    reply = message.reply_to_message
+    # A message in a topic without a reply is a "reply" to the topic's first message: not a pick.
+    picked = reply.message_id if reply is not None and reply.message_id != message.message_thread_id else None
+    target = await turn.uow.read(
+        faq_learning.teach_target,
+        group_chat_id=message.chat.id,
+        thread_id=message.message_thread_id,
+        reply_to=picked,
+    )
+    if target is None:
+        await message.reply(t("staff-no-case"))
+        return
+    entry = library(turn).entry(target.customer.language, entry_id)
     if entry is None:
         await message.reply(t("staff-faq-unknown-entry", id=entry_id))
         return
-    if msg is None or case is None:
+    if target.question is None:
         await message.reply(t("staff-faq-teach-usage"))
         return
-    await _teach(message, t, db, clock, language, entry, msg, case, message.from_user.id)
+    await teach(message, turn, t, entry, target.question, message.from_user.id)
+
+
+# ------------------------------------------------------------------ the flow
+
+flow = Flow(
+    "faq_staff",
+    # The module's router had one filter, StaffGroup() on messages (a configured support group);
+    # FAQ buttons check the group themselves (an old button in another chat gets a silent answer).
+    chats=None,
+    doc="Staff in a customer's topic: send a suggested FAQ entry to the customer, or teach the FAQ "
+    "the customer's phrasing (buttons or /teach). No waits.",
+    on=[
+        on_button(on_staff_faq, StaffFaqCb.filter(), when="staff press send or teach under a question"),
+        on_message(on_teach, StaffGroup(), Command("teach"), when="staff send /teach with an entry id"),
+    ],
+)
+router = flow.router

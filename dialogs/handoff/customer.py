@@ -262,7 +262,7 @@ async def on_staff_command_in_private(message: Message, turn: Turn) -> None:
 # ------------------------------------------------------------------ the flow
 
 flow = Flow(
-    "handoff-customer",
+    "handoff_customer",
     states=Csat,
     doc="The customer's side of a case: a person asked for, messages relayed, the case rated.",
     on=[

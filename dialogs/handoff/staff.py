@@ -1,31 +1,30 @@
-"""Staff side: replies, notes, /close, /ban, /unban and edits inside customers' forum topics."""
+"""Staff side: replies, notes, /close, /ban, /unban and edits inside customers' forum topics.
+
+Every staff group has one forum topic per customer (bot/staff_posts_send.py opens it with the
+card, dialogs/handoff/card.py). Nothing here waits for an answer: each command or message is
+handled on its own, so the flow has no states. The person is the staff member
+(`event.from_user`); there is no customer in the update (`turn.customer` is None), the customer
+is the topic's (core/support).
+"""
 
 from __future__ import annotations
 
 import logging
 import time
 
-from aiogram import Bot, F, Router
+from aiogram import Bot, F
 from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError
 from aiogram.filters import BaseFilter, Command
-from aiogram.types import Message
-from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from aiogram.types import InlineKeyboardMarkup, Message
 
-from core import customers as customers_svc
 from core import support
-from core.clock import Clock
-from core.customers import CustomerView
 from core.settings import Settings
-from dialogs.context import BotContext
+from dialogs.flow import Flow, Turn, on_edit, on_message
 from dialogs.handoff.customer import csat_keyboard, kind_of
 from dialogs.handoff.flow import staff_groups
-from dialogs.i18n import I18n
-from storage.db import Database
-from storage.models_support import GroupPost, SupportCase
+from dialogs.i18n import Translator
 
 log = logging.getLogger(__name__)
-router = Router(name=__name__)
 STAFF_STATUSES = {"creator", "administrator", "member", "restricted"}
 ANONYMOUS_ADMIN = 1087968824  # Telegram's GroupAnonymousBot: an admin posting as the group
 _membership: dict[tuple[int, int], tuple[bool, float]] = {}
@@ -54,147 +53,125 @@ async def is_staff(bot: Bot, settings: Settings, chat_id: int, user_id: int) -> 
     return ok
 
 
-router.message.filter(StaffGroup())
-router.edited_message.filter(StaffGroup())
+# ------------------------------------------------------------------ renderers
 
 
-async def _topic_customer(
-    db: async_sessionmaker[AsyncSession], message: Message
-) -> tuple[support.TopicView, CustomerView] | None:
+def staff_t(turn: Turn) -> Translator:
+    """Staff read the bot in the staff language, whatever their Telegram's."""
+    return turn.ctx.i18n(turn.settings.staff_language)
+
+
+def queue_text(t: Translator, view: support.QueueView) -> str:
+    return t("staff-queue", waiting=view.waiting, open=view.open, queued=view.queued)
+
+
+def closed_for_customer(t: Translator, case: support.CaseView) -> tuple[str, InlineKeyboardMarkup]:
+    """What the customer gets when staff close their case: the closing and a CSAT rating."""
+    return t("handoff-closed", number=case.number), csat_keyboard(case.id)
+
+
+# ------------------------------------------------------------------ callbacks
+
+
+async def refused(message: Message, turn: Turn) -> bool:
+    """Staff commands are for staff: anyone else in the group is told so (True: refused)."""
+    user = message.from_user
+    if user is None or not await is_staff(turn.ctx.bot, turn.settings, message.chat.id, user.id):
+        await message.reply(staff_t(turn)("staff-refused"))
+        return True
+    return False
+
+
+def thread_of(message: Message) -> int | None:
+    """The customer topic a message is in (None: the group's general chat)."""
     if not message.message_thread_id or not message.is_topic_message:
         return None
-    async with db() as session:
-        return await support.find_by_thread(
-            session, group_chat_id=message.chat.id, thread_id=message.message_thread_id
-        )
+    return message.message_thread_id
 
 
-@router.message(Command("queue"))
-async def on_queue(
-    message: Message, db: async_sessionmaker[AsyncSession], i18n: I18n, settings: Settings, bot: Bot
-) -> None:
-    t = i18n(settings.staff_language)
-    if message.from_user is None or not await is_staff(bot, settings, message.chat.id, message.from_user.id):
-        await message.reply(t("staff-refused"))
-        return
-    async with db() as session:
-        counts = dict(
-            (
-                await session.execute(
-                    select(SupportCase.status, func.count())
-                    .where(SupportCase.status.in_(support.ACTIVE))
-                    .group_by(SupportCase.status)
-                )
-            ).all()
-        )
-        queued = await session.scalar(
-            select(func.count()).where(
-                GroupPost.status == "queued", GroupPost.group_chat_id == message.chat.id
-            )
-        )
-    await message.reply(
-        t("staff-queue", waiting=counts.get("waiting", 0), open=counts.get("open", 0), queued=queued or 0)
+async def unreachable(turn: Turn, *, telegram_id: int, case_id: int, exc: TelegramForbiddenError) -> str:
+    """The customer blocked the bot (or is gone): recorded on the case and the customer."""
+    reason = support.unreachable_reason(exc.message)
+    await turn.uow.write(
+        support.customer_unreachable,
+        clock=turn.clock,
+        case_id=case_id,
+        telegram_id=telegram_id,
+        reason=reason,
     )
-
-
-@router.message(Command("help"))
-async def on_staff_help(message: Message, i18n: I18n, settings: Settings) -> None:
-    await message.reply(i18n(settings.staff_language)("staff-commands"))
-
-
-@router.message(Command("close", "ban", "unban"))
-async def on_staff_command(
-    message: Message,
-    bot: Bot,
-    db: async_sessionmaker[AsyncSession],
-    clock: Clock,
-    settings: Settings,
-    i18n: I18n,
-    ctx: BotContext,
-) -> None:
-    t = i18n(settings.staff_language)
-    if message.from_user is None or not await is_staff(bot, settings, message.chat.id, message.from_user.id):
-        await message.reply(t("staff-refused"))
-        return
-    found = await _topic_customer(db, message)
-    if found is None:
-        await message.reply(t("staff-no-case"))
-        return
-    topic, customer = found
-    command = (message.text or "").split()[0].split("@")[0].lstrip("/").lower()
-    if command in ("ban", "unban"):
-        async with db.begin() as session:
-            await support.set_banned(
-                session,
-                clock=clock,
-                customer_id=topic.customer_id,
-                group_chat_id=message.chat.id,
-                banned=command == "ban",
-            )
-        await message.reply(t("staff-banned" if command == "ban" else "staff-unbanned"))
-        return
-    async with db.begin() as session:
-        case = await support.close_case(
-            session, clock=clock, customer_id=topic.customer_id, closed_by=message.from_user.id
-        )
-    if case is None:
-        await message.reply(t("staff-no-case"))
-        return
-    staff_name = message.from_user.full_name
-    await message.reply(t("staff-case-closed", number=case.number, staff=staff_name))
-    ct = i18n(customer.language)
-    if customer.telegram_id is not None:
-        try:
-            await bot.send_message(
-                customer.telegram_id,
-                ct("handoff-closed", number=case.number),
-                reply_markup=csat_keyboard(case.id),
-            )
-        except TelegramForbiddenError as exc:
-            await _unreachable(db, clock, customer.telegram_id, case.id, exc)
-
-
-async def _unreachable(
-    db: async_sessionmaker[AsyncSession],
-    clock: Clock,
-    telegram_id: int,
-    case_id: int,
-    exc: TelegramForbiddenError,
-) -> str:
-    reason = "deactivated" if "deactivated" in exc.message.lower() else "blocked"
-    async with db.begin() as session:
-        await support.record_unreachable(session, case_id=case_id, reason=reason)
-        await customers_svc.set_reachable(
-            session, clock=clock, telegram_id=telegram_id, reachable=False, reason=reason
-        )
     return reason
 
 
-def _is_note(message: Message) -> bool:
-    text = (message.text or message.caption or "").lstrip()
-    return text.startswith("//") or text.split(maxsplit=1)[0:1] == ["/note"] or text.startswith("/note@")
+async def on_queue(message: Message, turn: Turn) -> None:
+    """/queue: how many cases wait, are open, and how many posts this group has yet to get."""
+    if await refused(message, turn):
+        return
+    view = await turn.uow.read(support.queue_counts, group_chat_id=message.chat.id)
+    await message.reply(queue_text(staff_t(turn), view))
 
 
-@router.message(F.from_user.is_bot.is_(False))
-async def on_staff_message(
-    message: Message,
-    bot: Bot,
-    db: Database,
-    clock: Clock,
-    settings: Settings,
-    i18n: I18n,
-) -> None:
+async def on_staff_help(message: Message, turn: Turn) -> None:
+    await message.reply(staff_t(turn)("staff-commands"))
+
+
+async def on_close(message: Message, turn: Turn) -> None:
+    """/close in a topic: the case closes and its customer is asked for a rating."""
+    if await refused(message, turn):
+        return
+    assert message.from_user is not None  # refused() said no otherwise
+    t = staff_t(turn)
+    thread = thread_of(message)
+    closed = None
+    if thread is not None:
+        closed = await turn.uow.write(
+            support.close_topic_case,
+            clock=turn.clock,
+            group_chat_id=message.chat.id,
+            thread_id=thread,
+            closed_by=message.from_user.id,
+        )
+    if closed is None:
+        await message.reply(t("staff-no-case"))
+        return
+    case, customer = closed.case, closed.customer
+    await message.reply(t("staff-case-closed", number=case.number, staff=message.from_user.full_name))
+    if customer.telegram_id is None:
+        return
+    text, keyboard = closed_for_customer(turn.ctx.i18n(customer.language), case)
+    try:
+        await turn.ctx.bot.send_message(customer.telegram_id, text, reply_markup=keyboard)
+    except TelegramForbiddenError as exc:
+        await unreachable(turn, telegram_id=customer.telegram_id, case_id=case.id, exc=exc)
+
+
+async def on_ban(message: Message, turn: Turn) -> None:
+    """/ban or /unban in a topic: the customer's messages stop (or again) reaching staff."""
+    if await refused(message, turn):
+        return
+    t = staff_t(turn)
+    banned = (message.text or "").split()[0].split("@")[0].lstrip("/").lower() == "ban"
+    thread = thread_of(message)
+    found = thread is not None and await turn.uow.write(
+        support.ban_topic, clock=turn.clock, group_chat_id=message.chat.id, thread_id=thread, banned=banned
+    )
+    await message.reply(t(("staff-banned" if banned else "staff-unbanned") if found else "staff-no-case"))
+
+
+async def on_staff_message(message: Message, turn: Turn) -> None:
     """A staff message in a customer's topic goes to the customer (notes stay in the group)."""
-    if message.from_user is None or not message.message_thread_id or not message.is_topic_message:
+    thread = thread_of(message)
+    if message.from_user is None or thread is None:
         return  # general chatter outside customers' topics
-    if (message.text or "").startswith("/") and not _is_note(message):
+    note = support.is_note(message.text or message.caption)
+    if (message.text or "").startswith("/") and not note:
         return  # other commands are not relayed
-    note = _is_note(message)
+    # The hot path of every reply: statements on the database itself, not a session
+    # (core/support/staff.py record_staff_message).
     recorded = await support.record_staff_message(
-        db,
-        clock=clock,
+        turn.uow.db,
+        clock=turn.clock,
         group_chat_id=message.chat.id,
-        thread_id=message.message_thread_id,
+        thread_id=thread,
         topic_message_id=message.message_id,
         staff_id=message.from_user.id,
         kind=kind_of(message),
@@ -207,57 +184,71 @@ async def on_staff_message(
     telegram_id = recorded.customer.telegram_id
     if note or case is None or telegram_id is None:
         return
-    t = i18n(settings.staff_language)
+    t = staff_t(turn)
     try:
-        sent = await bot.copy_message(
+        sent = await turn.ctx.bot.copy_message(
             chat_id=telegram_id, from_chat_id=message.chat.id, message_id=message.message_id
         )
     except TelegramForbiddenError as exc:
-        reason = await _unreachable(db, clock, telegram_id, case.id, exc)
+        reason = await unreachable(turn, telegram_id=telegram_id, case_id=case.id, exc=exc)
         await message.reply(t("staff-unreachable", reason=reason))
         return
     except TelegramBadRequest as exc:
         await message.reply(t("staff-not-delivered", reason=exc.message))
         return
     assert support_message_id is not None
-    landed = sent.message_id
-
     # Committed with the update's done mark.
-    await db.record(
-        [support.delivered_step(support_message_id=support_message_id, customer_message_id=landed)]
+    await turn.uow.db.record(
+        [support.delivered_step(support_message_id=support_message_id, customer_message_id=sent.message_id)]
     )
 
 
-@router.edited_message(F.from_user.is_bot.is_(False))
-async def on_staff_edit(
-    message: Message, bot: Bot, db: async_sessionmaker[AsyncSession], clock: Clock
-) -> None:
+async def on_staff_edit(message: Message, turn: Turn) -> None:
     """A staff edit updates the copy the customer has."""
-    async with db.begin() as session:
-        msg = await support.staff_edited(
-            session,
-            clock=clock,
-            group_chat_id=message.chat.id,
-            topic_message_id=message.message_id,
-            text=message.text or message.caption,
-        )
-    if msg is None or msg.customer_message_id is None:
+    copy = await turn.uow.write(
+        support.mirror_staff_edit,
+        clock=turn.clock,
+        group_chat_id=message.chat.id,
+        topic_message_id=message.message_id,
+        text=message.text or message.caption,
+    )
+    if copy is None:
         return
     try:
         if message.text is not None:
-            await bot.edit_message_text(
+            await turn.ctx.bot.edit_message_text(
                 text=message.text,
-                chat_id=msg.customer_chat_id,
-                message_id=msg.customer_message_id,
+                chat_id=copy.customer_chat_id,
+                message_id=copy.customer_message_id,
                 entities=message.entities,
             )
         else:
-            await bot.edit_message_caption(
-                chat_id=msg.customer_chat_id,
-                message_id=msg.customer_message_id,
+            await turn.ctx.bot.edit_message_caption(
+                chat_id=copy.customer_chat_id,
+                message_id=copy.customer_message_id,
                 caption=message.caption or "",
                 caption_entities=message.caption_entities,
             )
     except TelegramBadRequest as exc:
         if "not modified" not in exc.message:
             log.warning("staff edit not mirrored: %s", exc.message)
+
+
+# ------------------------------------------------------------------ the flow
+
+# Staff groups only: every callback carries StaffGroup() (the module's router filter before),
+# so the flow adds no chat-type filter of its own.
+flow = Flow(
+    "handoff_staff",
+    chats=None,
+    doc="Staff in a customer's forum topic: replies and notes, /close, /ban, /unban, /queue, edits.",
+    on=[
+        on_message(on_queue, StaffGroup(), Command("queue"), when="staff: /queue"),
+        on_message(on_staff_help, StaffGroup(), Command("help"), when="staff: /help"),
+        on_message(on_close, StaffGroup(), Command("close"), when="staff: /close"),
+        on_message(on_ban, StaffGroup(), Command("ban", "unban"), when="staff: /ban or /unban"),
+        on_message(on_staff_message, StaffGroup(), F.from_user.is_bot.is_(False), when="staff: writes"),
+        on_edit(on_staff_edit, StaffGroup(), F.from_user.is_bot.is_(False), when="staff: edits a reply"),
+    ],
+)
+router = flow.router

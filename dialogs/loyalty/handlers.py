@@ -2,38 +2,31 @@
 
 from __future__ import annotations
 
-import re
 from datetime import date
 from decimal import Decimal
 from urllib.parse import quote
 
-from aiogram import F, Router
+from aiogram import F
 from aiogram.filters import Command
 from aiogram.filters.callback_data import CallbackData
-from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from pydantic import BaseModel
 
 from core import loyalty
-from core.clock import Clock
 from core.customers import CustomerView
 from core.errors import DomainError
 from core.loyalty.rules import LoyaltyRules
+from core.loyalty.rules import parse_birthday as parse_birthday  # imported from here by tests
 from core.settings import Settings
 from dialogs import menu
 from dialogs.common import show
-from dialogs.context import BotContext
+from dialogs.flow import END, Flow, Turn, Wait, leave, on_button, on_message
 from dialogs.i18n import Translator
 from dialogs.loyalty.format import day, money, points, signed_points, unit, zone
 
-router = Router(name=__name__)
-router.message.filter(F.chat.type == "private")
-router.callback_query.filter(F.message.chat.type == "private")
-
 RECENT = 5
 PAGE = 10
-DATE_RE = re.compile(r"^\s*(\d{1,2})[./\-\s](\d{1,2})[./\-\s](\d{4})\s*$")
 
 
 class LoyCb(CallbackData, prefix="loy"):
@@ -41,15 +34,26 @@ class LoyCb(CallbackData, prefix="loy"):
     p: int = 0  # history: show movements before this id (0: newest)
 
 
-class LoyaltyStates(StatesGroup):
-    birthday = State()
-
-
 # This flow's main-menu item (listed by the composition root, supportbot/runtime.py).
 MENU_ITEMS = (menu.MenuItem("balance", 30, lambda t, _c: t("menu-balance"), feature_key="feature-balance"),)
 
 
-# ------------------------------------------------------------------ rendering
+# ------------------------------------------------------------------ states
+
+
+class LoyaltyStates(StatesGroup):
+    birthday = State()
+
+
+class BirthdayData(BaseModel):
+    """Nothing is kept while the birthday is awaited: the state alone says what the next text is."""
+
+
+# No time to live: the question stays open until they answer, cancel, or open another screen.
+BIRTHDAY: Wait[BirthdayData] = Wait(LoyaltyStates.birthday, BirthdayData, ttl=None)
+
+
+# ------------------------------------------------------------------ renderers
 
 
 def movement_what(t: Translator, entry: loyalty.EntryView) -> str:
@@ -175,83 +179,27 @@ def back_to_balance(t: Translator) -> InlineKeyboardButton:
     return InlineKeyboardButton(text=t("menu-back"), callback_data=LoyCb(a="bal").pack())
 
 
-async def render_balance(
-    db: async_sessionmaker[AsyncSession],
-    clock: Clock,
-    settings: Settings,
-    rules: LoyaltyRules,
-    customer: CustomerView,
-    t: Translator,
-) -> tuple[str, InlineKeyboardMarkup]:
-    async with db() as session:
-        view = await loyalty.balance(session, clock=clock, rules=rules, customer_id=customer.id)
-        moves, more = await loyalty.history(session, customer_id=customer.id, limit=RECENT)
+def balance_message(turn: Turn, screen: loyalty.BalanceScreen) -> tuple[str, InlineKeyboardMarkup]:
+    """The balance screen: points, tier, the latest movements, how to earn more."""
+    rules = turn.rules.loyalty
     text = balance_text(
-        t,
-        view=view,
-        moves=moves,
+        turn.t,
+        view=screen.balance,
+        moves=screen.recent,
         rules=rules,
-        customer=customer,
-        settings=settings,
-        now_ts=clock.now().timestamp(),
+        customer=turn.who,
+        settings=turn.settings,
+        now_ts=turn.clock.now().timestamp(),
     )
-    return text, balance_keyboard(t, rules, more is not None)
+    return text, balance_keyboard(turn.t, rules, screen.more)
 
 
-# ------------------------------------------------------------------ balance
-
-
-@router.message(Command("balance", "points"))
-async def on_balance_command(
-    message: Message,
-    ctx: BotContext,
-    customer: CustomerView,
-    t: Translator,
-    state: FSMContext,
-) -> None:
-    await state.clear()
-    text, markup = await render_balance(ctx.db, ctx.clock, ctx.settings, ctx.rules.loyalty, customer, t)
-    await message.answer(text, reply_markup=markup)
-
-
-@router.callback_query(menu.MenuCb.filter(F.action == "balance"))
-async def on_balance_button(
-    query: CallbackQuery,
-    ctx: BotContext,
-    customer: CustomerView,
-    t: Translator,
-) -> None:
-    text, markup = await render_balance(ctx.db, ctx.clock, ctx.settings, ctx.rules.loyalty, customer, t)
-    await show(query, text, markup)
-
-
-@router.callback_query(LoyCb.filter(F.a == "bal"))
-async def on_back_to_balance(
-    query: CallbackQuery,
-    ctx: BotContext,
-    customer: CustomerView,
-    t: Translator,
-    state: FSMContext,
-) -> None:
-    await state.clear()
-    text, markup = await render_balance(ctx.db, ctx.clock, ctx.settings, ctx.rules.loyalty, customer, t)
-    await show(query, text, markup)
-
-
-@router.callback_query(LoyCb.filter(F.a == "hist"))
-async def on_history(
-    query: CallbackQuery,
-    callback_data: LoyCb,
-    db: async_sessionmaker[AsyncSession],
-    clock: Clock,
-    settings: Settings,
-    customer: CustomerView,
-    t: Translator,
-) -> None:
-    before = callback_data.p or None
-    async with db() as session:
-        moves, older = await loyalty.history(session, customer_id=customer.id, limit=PAGE, before_id=before)
-    now_ts = clock.now().timestamp()
+def history_message(
+    turn: Turn, moves: list[loyalty.EntryView], *, before: int | None, older: int | None
+) -> tuple[str, InlineKeyboardMarkup]:
+    """One page of movements, with newer/older and back to the balance."""
+    t, customer = turn.t, turn.who
+    now_ts = turn.clock.now().timestamp()
     lines = [t("history-title"), ""]
     lines += [
         movement_line(
@@ -259,7 +207,7 @@ async def on_history(
             m,
             m.available_at.timestamp() > now_ts and m.points > 0,
             customer.timezone,
-            settings.default_timezone,
+            turn.settings.default_timezone,
         )
         for m in moves
     ]
@@ -274,32 +222,7 @@ async def on_history(
         )
     rows = [nav] if nav else []
     rows.append([back_to_balance(t)])
-    await show(query, "\n".join(lines), InlineKeyboardMarkup(inline_keyboard=rows))
-
-
-# ------------------------------------------------------------------ referral
-
-
-async def invite_view(
-    db: async_sessionmaker[AsyncSession],
-    clock: Clock,
-    rules: LoyaltyRules,
-    customer: CustomerView,
-    t: Translator,
-) -> tuple[str, str | None]:
-    """The invite text and the link (created on first use)."""
-    async with db.begin() as session:
-        info = await loyalty.referral_info(session, clock=clock, customer_id=customer.id)
-    link = info.link or info.start_command
-    text = t(
-        "referral-info",
-        referrer=points(t, rules.referral_reward_referrer),
-        referred=points(t, rules.referral_reward_referred),
-        link=link,
-        invited=info.invited,
-        rewarded=info.rewarded,
-    )
-    return text, info.link
+    return "\n".join(lines), InlineKeyboardMarkup(inline_keyboard=rows)
 
 
 def share_button(t: Translator, link: str, shop: str) -> InlineKeyboardButton:
@@ -308,30 +231,24 @@ def share_button(t: Translator, link: str, shop: str) -> InlineKeyboardButton:
     return InlineKeyboardButton(text=t("referral-share"), url=url)
 
 
-@router.callback_query(LoyCb.filter(F.a == "inv"))
-async def on_invite(
-    query: CallbackQuery,
-    ctx: BotContext,
-    customer: CustomerView,
-    t: Translator,
-) -> None:
-    text, link = await invite_view(ctx.db, ctx.clock, ctx.rules.loyalty, customer, t)
-    rows = [[share_button(t, link, ctx.settings.business_name)]] if link else []
+def invite_message(turn: Turn, info: loyalty.ReferralInfo) -> tuple[str, InlineKeyboardMarkup]:
+    """The invite text with the link (or the /start command until the bot knows its username)."""
+    t, rules = turn.t, turn.rules.loyalty
+    text = t(
+        "referral-info",
+        referrer=points(t, rules.referral_reward_referrer),
+        referred=points(t, rules.referral_reward_referred),
+        link=info.link or info.start_command,
+        invited=info.invited,
+        rewarded=info.rewarded,
+    )
+    rows = [[share_button(t, info.link, turn.settings.business_name)]] if info.link else []
     rows.append([back_to_balance(t)])
-    await show(query, text, InlineKeyboardMarkup(inline_keyboard=rows))
+    return text, InlineKeyboardMarkup(inline_keyboard=rows)
 
 
-async def referral_notice(
-    session: AsyncSession,
-    *,
-    clock: Clock,
-    rules: LoyaltyRules,
-    customer: CustomerView,
-    payload: str,
-    t: Translator,
-) -> str | None:
-    """Called by /start with a ref_<code> payload: attribute the referral, say what it means."""
-    outcome = await loyalty.attribute_referral(session, clock=clock, customer_id=customer.id, payload=payload)
+def referral_notice(t: Translator, rules: LoyaltyRules, outcome: loyalty.ReferralOutcome) -> str | None:
+    """What a /start ref_<code> meant for the newcomer (dialogs/onboarding), if worth saying."""
     if outcome.status == "attributed":
         reward = points(t, rules.referral_reward_referred)
         if outcome.referrer_name:
@@ -344,68 +261,121 @@ async def referral_notice(
     }.get(outcome.status)
 
 
-# ------------------------------------------------------------------ birthday
+def birthday_known_message(turn: Turn, birthday: date) -> tuple[str, InlineKeyboardMarkup]:
+    t = turn.t
+    reward = turn.rules.loyalty.birthday_reward
+    text = t("birthday-known", date=day(t, birthday, year=False), points=points(t, reward))
+    return text, InlineKeyboardMarkup(inline_keyboard=[[back_to_balance(t)]])
 
 
-def parse_birthday(text: str, today: date) -> date | None:
-    """DD.MM.YYYY (dots, dashes, slashes or spaces); None if it is not a plausible birthday."""
-    m = DATE_RE.match(text)
-    if not m:
-        return None
-    try:
-        value = date(int(m.group(3)), int(m.group(2)), int(m.group(1)))
-    except ValueError:
-        return None
-    if value > today or value.year < today.year - 120:
-        return None
-    return value
-
-
-@router.callback_query(LoyCb.filter(F.a == "bday"))
-async def on_birthday(
-    query: CallbackQuery,
-    ctx: BotContext,
-    customer: CustomerView,
-    t: Translator,
-    state: FSMContext,
-) -> None:
-    reward, notice = ctx.rules.loyalty.birthday_reward, ctx.rules.loyalty.birthday_min_notice
-    markup = InlineKeyboardMarkup(inline_keyboard=[[back_to_balance(t)]])
-    if customer.birthday:
-        await show(
-            query,
-            t("birthday-known", date=day(t, customer.birthday, year=False), points=points(t, reward)),
-            markup,
-        )
-        return
-    await state.set_state(LoyaltyStates.birthday)
-    text = t("birthday-ask", points=points(t, reward))
-    if notice.days:
-        text += "\n" + t("birthday-note", days=t("days-n", n=notice.days))
+def birthday_ask_message(turn: Turn) -> tuple[str, InlineKeyboardMarkup]:
+    """The question, the reward, how long before the birthday it must be known; 'Cancel'."""
+    t, rules = turn.t, turn.rules.loyalty
+    text = t("birthday-ask", points=points(t, rules.birthday_reward))
+    if rules.birthday_min_notice.days:
+        text += "\n" + t("birthday-note", days=t("days-n", n=rules.birthday_min_notice.days))
     cancel = InlineKeyboardButton(text=t("birthday-cancel"), callback_data=LoyCb(a="bal").pack())
-    await show(query, text, InlineKeyboardMarkup(inline_keyboard=[[cancel]]))
+    return text, InlineKeyboardMarkup(inline_keyboard=[[cancel]])
 
 
-@router.message(LoyaltyStates.birthday, F.text, ~F.text.startswith("/"))
-async def on_birthday_text(
-    message: Message,
-    db: async_sessionmaker[AsyncSession],
-    clock: Clock,
-    settings: Settings,
-    customer: CustomerView,
-    t: Translator,
-    state: FSMContext,
-) -> None:
-    value = parse_birthday(message.text or "", clock.now().date())
+def birthday_saved_message(t: Translator, birthday: date) -> tuple[str, InlineKeyboardMarkup]:
+    markup = InlineKeyboardMarkup(inline_keyboard=[[back_to_balance(t)]])
+    return t("birthday-saved", date=day(t, birthday, year=False)), markup
+
+
+# ------------------------------------------------------------------ callbacks
+
+
+async def read_balance(turn: Turn) -> tuple[str, InlineKeyboardMarkup]:
+    screen = await turn.uow.read(
+        loyalty.balance_screen,
+        clock=turn.clock,
+        rules=turn.rules.loyalty,
+        customer_id=turn.who.id,
+        recent=RECENT,
+    )
+    return balance_message(turn, screen)
+
+
+async def on_balance_command(message: Message, turn: Turn) -> None:
+    """/balance: the screen, and whatever this chat waited for is over."""
+    await leave(turn)
+    text, markup = await read_balance(turn)
+    await message.answer(text, reply_markup=markup)
+
+
+async def on_balance_button(query: CallbackQuery, turn: Turn) -> None:
+    await show(query, *await read_balance(turn))
+
+
+async def on_back_to_balance(query: CallbackQuery, turn: Turn) -> None:
+    """'Back' to the balance, also the birthday question's 'Cancel'."""
+    await leave(turn)
+    await show(query, *await read_balance(turn))
+
+
+async def on_history(query: CallbackQuery, callback_data: LoyCb, turn: Turn) -> None:
+    before = callback_data.p or None
+    moves, older = await turn.uow.read(loyalty.history, customer_id=turn.who.id, limit=PAGE, before_id=before)
+    await show(query, *history_message(turn, moves, before=before, older=older))
+
+
+async def on_invite(query: CallbackQuery, turn: Turn) -> None:
+    """The invite link (created on first use)."""
+    info = await turn.uow.write(loyalty.referral_info, clock=turn.clock, customer_id=turn.who.id)
+    await show(query, *invite_message(turn, info))
+
+
+async def on_birthday(query: CallbackQuery, turn: Turn) -> None:
+    """'My birthday': the date they gave, or the question (their next text is the answer)."""
+    if turn.who.birthday:
+        await show(query, *birthday_known_message(turn, turn.who.birthday))
+        return
+    await BIRTHDAY.enter(turn, BirthdayData())
+    await show(query, *birthday_ask_message(turn))
+
+
+async def on_birthday_text(message: Message, turn: Turn) -> None:
+    """Their birthday, typed. A date that does not parse asks again (the wait goes on). The wait
+    keeps no data and has no time to live, so its state is all there is to check (the flow's
+    filter): a wait entered before a deploy (no `since`) still takes the answer."""
+    value = parse_birthday(message.text or "", turn.clock.now().date())
     if value is None:
-        await message.answer(t("birthday-bad"))
+        await message.answer(turn.t("birthday-bad"))
         return
     try:
-        async with db.begin() as session:
-            await loyalty.set_birthday(session, clock=clock, customer_id=customer.id, birthday=value)
+        await turn.uow.write(loyalty.set_birthday, clock=turn.clock, customer_id=turn.who.id, birthday=value)
     except DomainError:
-        await message.answer(t("birthday-bad"))
+        await message.answer(turn.t("birthday-bad"))
         return
-    await state.clear()
-    markup = InlineKeyboardMarkup(inline_keyboard=[[back_to_balance(t)]])
-    await message.answer(t("birthday-saved", date=day(t, value, year=False)), reply_markup=markup)
+    await leave(turn)
+    text, markup = birthday_saved_message(turn.t, value)
+    await message.answer(text, reply_markup=markup)
+
+
+# ------------------------------------------------------------------ the flow
+
+flow = Flow(
+    "loyalty",
+    states=LoyaltyStates,
+    doc="The balance screen, the history, the invite link and the birthday question.",
+    on=[
+        on_message(on_balance_command, Command("balance", "points"), when="/balance", goes_to=[END]),
+        on_button(on_balance_button, menu.MenuCb.filter(F.action == "balance"), when="presses Balance"),
+        on_button(
+            on_back_to_balance, LoyCb.filter(F.a == "bal"), when="presses Back or Cancel", goes_to=[END]
+        ),
+        on_button(on_history, LoyCb.filter(F.a == "hist"), when="presses History"),
+        on_button(on_invite, LoyCb.filter(F.a == "inv"), when="presses Invite"),
+        on_button(on_birthday, LoyCb.filter(F.a == "bday"), when="presses Birthday", goes_to=[BIRTHDAY]),
+        on_message(
+            on_birthday_text,
+            F.text,
+            ~F.text.startswith("/"),
+            when="writes the date",
+            runs_in=BIRTHDAY,
+            goes_to=[END],
+        ),
+    ],
+)
+router = flow.router

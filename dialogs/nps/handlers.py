@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from aiogram import F
@@ -91,14 +91,6 @@ def survey_message(
     """The question with its 0-10 keyboard."""
     text = t("nps-question", name=customer_name or "👋", shop=shop)
     return text, score_keyboard(survey_id)
-
-
-def fresh(data: dict[str, Any], now: datetime) -> bool:  # exit_interview's, until it has its Wait
-    since = data.get("since")
-    try:
-        return since is not None and now - datetime.fromisoformat(since) < COMMENT_TTL
-    except ValueError:
-        return False
 
 
 async def alert_params(

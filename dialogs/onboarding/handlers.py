@@ -1,28 +1,22 @@
-"""Handlers: translate the update, call one core function, render the answer."""
+"""Onboarding: /start with the welcome and main menu, the menu itself, help, the language,
+notifications on and off, and privacy (/forget)."""
 
 from __future__ import annotations
 
-from aiogram import F, Router
+from aiogram import F
 from aiogram.filters import Command, CommandObject, CommandStart
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core import customers as svc
-from core.clock import Clock
+from core import onboarding
 from core.customers import CustomerHooks, CustomerView
-from core.errors import DomainError
-from core.settings import Settings
 from dialogs import menu
 from dialogs.common import name_of, show
-from dialogs.context import BotContext
-from dialogs.i18n import I18n, Translator
+from dialogs.flow import Flow, FlowError, Turn, on_button, on_message
+from dialogs.i18n import Translator
 from dialogs.loyalty.handlers import referral_notice
 from dialogs.menu import MainMenu
-
-router = Router(name=__name__)
-router.message.filter(F.chat.type == "private")
-router.callback_query.filter(F.message.chat.type == "private")
 
 LANGUAGE_NAMES = {"en": "🇬🇧 English", "ru": "🇷🇺 Русский"}
 
@@ -48,17 +42,9 @@ MENU_ITEMS = (
     menu.MenuItem("help", 95, lambda t, _c: t("menu-help")),
 )
 
-
-def welcome_text(t: Translator, customer: CustomerView, settings: Settings, main_menu: MainMenu) -> str:
-    return t(
-        "welcome",
-        name=name_of(customer, "👋"),
-        shop=settings.business_name,
-        features=main_menu.features(t),
-    )
-
-
-LINK_ERRORS = {
+# What /start says about a link token (core/onboarding `Started.link`).
+LINK_NOTICES = {
+    "ok": "link-ok",
     "link_expired": "link-expired",
     "link_used": "link-used",
     "link_not_found": "link-unknown",
@@ -66,86 +52,50 @@ LINK_ERRORS = {
 }
 
 
-@router.message(CommandStart())
-async def on_start(
-    message: Message,
-    command: CommandObject,
-    ctx: BotContext,
-    customer: CustomerView,
-    main_menu: MainMenu,
-    customer_hooks: CustomerHooks,
-) -> None:
-    t = ctx.i18n(customer.language)
-    payload = (command.args or "").strip()
-    notice: str | None = None
-    was_opted_out = not customer.opted_in
-    # A returning customer's plain /start needs no write at all (the hot path).
-    if payload or was_opted_out or customer.onboarded_at is None:
-        async with ctx.db.begin() as session:
-            if payload:
-                kind = await svc.record_deep_link(
-                    session, clock=ctx.clock, customer_id=customer.id, payload=payload
-                )
-                if kind == "link":
-                    try:
-                        customer = await svc.redeem_link_token(
-                            session,
-                            clock=ctx.clock,
-                            hooks=customer_hooks,
-                            token=payload,
-                            telegram_id=message.chat.id,
-                        )
-                        notice = t("link-ok")
-                    except DomainError as exc:
-                        notice = t(LINK_ERRORS.get(exc.code, "link-unknown"))
-                elif kind == "referral":
-                    notice = await referral_notice(
-                        session,
-                        clock=ctx.clock,
-                        rules=ctx.rules.loyalty,
-                        customer=customer,
-                        payload=payload,
-                        t=t,
-                    )
-            if was_opted_out:
-                customer = await svc.set_opt_in(
-                    session, clock=ctx.clock, telegram_id=message.chat.id, opted_in=True
-                )
-            await svc.mark_onboarded(session, clock=ctx.clock, telegram_id=message.chat.id)
-    t = ctx.i18n(customer.language)
-    if notice:
-        await message.answer(notice)
-    if was_opted_out:
-        await message.answer(
-            t("welcome-back", name=name_of(customer, "👋")), reply_markup=main_menu.keyboard(t, customer)
-        )
-        return
-    await message.answer(
-        welcome_text(t, customer, ctx.settings, main_menu), reply_markup=main_menu.keyboard(t, customer)
-    )
+def main_menu(turn: Turn) -> MainMenu:
+    if turn.main_menu is None:
+        raise FlowError(f"{turn.running}: the dispatcher was given no main menu")
+    return turn.main_menu
 
 
-@router.message(Command("menu"))
-async def on_menu(message: Message, customer: CustomerView, t: Translator, main_menu: MainMenu) -> None:
-    await message.answer(t("menu-title"), reply_markup=main_menu.keyboard(t, customer))
+def customer_hooks(turn: Turn) -> CustomerHooks:
+    if turn.customer_hooks is None:
+        raise FlowError(f"{turn.running}: the dispatcher was given no customer hooks")
+    return turn.customer_hooks
 
 
-@router.callback_query(menu.MenuCb.filter(F.action == "home"))
-async def on_home(query: CallbackQuery, customer: CustomerView, t: Translator, main_menu: MainMenu) -> None:
-    await show(query, t("menu-title"), main_menu.keyboard(t, customer))
+# ------------------------------------------------------------------ renderers
 
 
-@router.message(Command("help"))
-async def on_help(message: Message, customer: CustomerView, t: Translator, main_menu: MainMenu) -> None:
-    await message.answer(t("help"), reply_markup=main_menu.keyboard(t, customer))
+def welcome_text(t: Translator, customer: CustomerView, shop: str, main_menu: MainMenu) -> str:
+    return t("welcome", name=name_of(customer, "👋"), shop=shop, features=main_menu.features(t))
 
 
-@router.callback_query(menu.MenuCb.filter(F.action == "help"))
-async def on_help_button(query: CallbackQuery, t: Translator) -> None:
-    await show(query, t("help"), InlineKeyboardMarkup(inline_keyboard=[[menu.back_button(t)]]))
+def start_notice(turn: Turn, started: onboarding.Started) -> str | None:
+    """What the payload did (a link, a referral), in the language they wrote in."""
+    if started.link is not None:
+        return turn.t(LINK_NOTICES.get(started.link, "link-unknown"))
+    if started.referral is not None:
+        return referral_notice(turn.t, turn.rules.loyalty, started.referral)
+    return None
 
 
-# ------------------------------------------------------------------ language
+def start_message(turn: Turn, started: onboarding.Started) -> tuple[str, InlineKeyboardMarkup]:
+    """The welcome (or welcome back) with the main menu, in the customer's language now (a
+    link may have made them the backend's customer, who has a language of their own)."""
+    customer = started.customer
+    t = turn.ctx.i18n(customer.language)
+    home = main_menu(turn)
+    if started.back:
+        text = t("welcome-back", name=name_of(customer, "👋"))
+    else:
+        text = welcome_text(t, customer, turn.settings.business_name, home)
+    return text, home.keyboard(t, customer)
+
+
+def menu_message(turn: Turn, key: str) -> tuple[str, InlineKeyboardMarkup]:
+    """A text with the main menu under it."""
+    return turn.t(key), main_menu(turn).keyboard(turn.t, turn.who)
 
 
 def language_keyboard(t: Translator) -> InlineKeyboardMarkup:
@@ -160,71 +110,6 @@ def language_keyboard(t: Translator) -> InlineKeyboardMarkup:
     )
 
 
-@router.message(Command("language"))
-async def on_language_command(message: Message, t: Translator) -> None:
-    await message.answer(t("language-prompt"), reply_markup=language_keyboard(t))
-
-
-@router.callback_query(menu.MenuCb.filter(F.action == "language"))
-async def on_language_button(query: CallbackQuery, t: Translator) -> None:
-    await show(query, t("language-prompt"), language_keyboard(t))
-
-
-@router.callback_query(LangCb.filter())
-async def on_language_chosen(
-    query: CallbackQuery,
-    callback_data: LangCb,
-    db: async_sessionmaker[AsyncSession],
-    clock: Clock,
-    i18n: I18n,
-    main_menu: MainMenu,
-) -> None:
-    code = callback_data.code if callback_data.code in LANGUAGE_NAMES else "en"
-    async with db.begin() as session:
-        customer = await svc.set_language(session, clock=clock, telegram_id=query.from_user.id, language=code)
-    t = i18n(customer.language)
-    await show(query, t("language-set") + "\n\n" + t("menu-title"), main_menu.keyboard(t, customer))
-
-
-# ------------------------------------------------------------------ notifications
-
-
-@router.message(Command("stop"))
-async def on_stop(
-    message: Message,
-    db: async_sessionmaker[AsyncSession],
-    clock: Clock,
-    customer: CustomerView,
-    t: Translator,
-) -> None:
-    if not customer.opted_in:
-        await message.answer(t("stop-already"))
-        return
-    async with db.begin() as session:
-        await svc.set_opt_in(session, clock=clock, telegram_id=message.chat.id, opted_in=False)
-    await message.answer(t("stop-done"))
-
-
-@router.callback_query(menu.MenuCb.filter(F.action == "notifications"))
-async def on_notifications_toggle(
-    query: CallbackQuery,
-    db: async_sessionmaker[AsyncSession],
-    clock: Clock,
-    customer: CustomerView,
-    t: Translator,
-    main_menu: MainMenu,
-) -> None:
-    async with db.begin() as session:
-        customer = await svc.set_opt_in(
-            session, clock=clock, telegram_id=query.from_user.id, opted_in=not customer.opted_in
-        )
-    text = t("notifications-on" if customer.opted_in else "notifications-off")
-    await show(query, text + "\n\n" + t("menu-title"), main_menu.keyboard(t, customer))
-
-
-# ------------------------------------------------------------------ privacy
-
-
 def forget_keyboard(t: Translator) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(
         inline_keyboard=[
@@ -236,30 +121,127 @@ def forget_keyboard(t: Translator) -> InlineKeyboardMarkup:
     )
 
 
-@router.callback_query(menu.MenuCb.filter(F.action == "privacy"))
-async def on_privacy(query: CallbackQuery, t: Translator) -> None:
-    markup = forget_keyboard(t)
-    markup.inline_keyboard.append([menu.back_button(t)])
-    await show(query, t("privacy-info"), markup)
+# ------------------------------------------------------------------ callbacks
 
 
-@router.message(Command("forget"))
-async def on_forget(message: Message, t: Translator) -> None:
-    await message.answer(t("forget-confirm"), reply_markup=forget_keyboard(t))
+async def on_start(message: Message, command: CommandObject, turn: Turn) -> None:
+    """/start [payload]: act on a deep link's payload, then the welcome and the main menu."""
+    payload = (command.args or "").strip()
+    started = onboarding.nothing_to_do(turn.who, payload)
+    if started is None:
+        started = await turn.uow.write(
+            onboarding.start,
+            clock=turn.clock,
+            hooks=customer_hooks(turn),
+            customer=turn.who,
+            telegram_id=message.chat.id,
+            payload=payload,
+        )
+    notice = start_notice(turn, started)
+    if notice:
+        await message.answer(notice)
+    text, markup = start_message(turn, started)
+    await message.answer(text, reply_markup=markup)
 
 
-@router.callback_query(ForgetCb.filter())
-async def on_forget_answer(
-    query: CallbackQuery,
-    callback_data: ForgetCb,
-    db: async_sessionmaker[AsyncSession],
-    clock: Clock,
-    t: Translator,
-    customer_hooks: CustomerHooks,
-) -> None:
-    if not callback_data.confirm:
-        await show(query, t("forget-cancelled"))
+async def on_menu(message: Message, turn: Turn) -> None:
+    text, markup = menu_message(turn, "menu-title")
+    await message.answer(text, reply_markup=markup)
+
+
+async def on_home(query: CallbackQuery, turn: Turn) -> None:
+    await show(query, *menu_message(turn, "menu-title"))
+
+
+async def on_help(message: Message, turn: Turn) -> None:
+    text, markup = menu_message(turn, "help")
+    await message.answer(text, reply_markup=markup)
+
+
+async def on_help_button(query: CallbackQuery, turn: Turn) -> None:
+    await show(query, turn.t("help"), InlineKeyboardMarkup(inline_keyboard=[[menu.back_button(turn.t)]]))
+
+
+async def on_language_command(message: Message, turn: Turn) -> None:
+    await message.answer(turn.t("language-prompt"), reply_markup=language_keyboard(turn.t))
+
+
+async def on_language_button(query: CallbackQuery, turn: Turn) -> None:
+    await show(query, turn.t("language-prompt"), language_keyboard(turn.t))
+
+
+async def on_language_chosen(query: CallbackQuery, callback_data: LangCb, turn: Turn) -> None:
+    """A language pressed: the menu comes back in it."""
+    code = callback_data.code if callback_data.code in LANGUAGE_NAMES else "en"
+    customer = await turn.uow.write(
+        svc.set_language, clock=turn.clock, telegram_id=query.from_user.id, language=code
+    )
+    t = turn.ctx.i18n(customer.language)
+    await show(query, t("language-set") + "\n\n" + t("menu-title"), main_menu(turn).keyboard(t, customer))
+
+
+async def on_stop(message: Message, turn: Turn) -> None:
+    """/stop: no more proactive messages."""
+    if not turn.who.opted_in:
+        await message.answer(turn.t("stop-already"))
         return
-    async with db.begin() as session:
-        await svc.forget(session, clock=clock, hooks=customer_hooks, telegram_id=query.from_user.id)
-    await show(query, t("forget-done"))
+    await turn.uow.write(svc.set_opt_in, clock=turn.clock, telegram_id=message.chat.id, opted_in=False)
+    await message.answer(turn.t("stop-done"))
+
+
+async def on_notifications_toggle(query: CallbackQuery, turn: Turn) -> None:
+    """The menu's notifications button turns them off if on, on if off."""
+    customer = await turn.uow.write(
+        svc.set_opt_in, clock=turn.clock, telegram_id=query.from_user.id, opted_in=not turn.who.opted_in
+    )
+    text = turn.t("notifications-on" if customer.opted_in else "notifications-off")
+    await show(query, text + "\n\n" + turn.t("menu-title"), main_menu(turn).keyboard(turn.t, customer))
+
+
+async def on_privacy(query: CallbackQuery, turn: Turn) -> None:
+    markup = forget_keyboard(turn.t)
+    markup.inline_keyboard.append([menu.back_button(turn.t)])
+    await show(query, turn.t("privacy-info"), markup)
+
+
+async def on_forget(message: Message, turn: Turn) -> None:
+    await message.answer(turn.t("forget-confirm"), reply_markup=forget_keyboard(turn.t))
+
+
+async def on_forget_answer(query: CallbackQuery, callback_data: ForgetCb, turn: Turn) -> None:
+    """Yes: their personal data is erased (the other domains' too, through the hooks)."""
+    if not callback_data.confirm:
+        await show(query, turn.t("forget-cancelled"))
+        return
+    await turn.uow.write(
+        svc.forget, clock=turn.clock, hooks=customer_hooks(turn), telegram_id=query.from_user.id
+    )
+    await show(query, turn.t("forget-done"))
+
+
+# ------------------------------------------------------------------ the flow
+
+flow = Flow(
+    "onboarding",
+    doc="/start and the welcome, the main menu, help, language, notifications and privacy.",
+    on=[
+        on_message(on_start, CommandStart(), when="/start [payload]"),
+        on_message(on_menu, Command("menu"), when="/menu"),
+        on_button(on_home, menu.MenuCb.filter(F.action == "home"), when="presses Back to the menu"),
+        on_message(on_help, Command("help"), when="/help"),
+        on_button(on_help_button, menu.MenuCb.filter(F.action == "help"), when="presses Help"),
+        on_message(on_language_command, Command("language"), when="/language"),
+        on_button(on_language_button, menu.MenuCb.filter(F.action == "language"), when="presses Language"),
+        on_button(on_language_chosen, LangCb.filter(), when="picks a language"),
+        on_message(on_stop, Command("stop"), when="/stop"),
+        on_button(
+            on_notifications_toggle,
+            menu.MenuCb.filter(F.action == "notifications"),
+            when="presses Notifications",
+        ),
+        on_button(on_privacy, menu.MenuCb.filter(F.action == "privacy"), when="presses Privacy"),
+        on_message(on_forget, Command("forget"), when="/forget"),
+        on_button(on_forget_answer, ForgetCb.filter(), when="answers forget me?"),
+    ],
+)
+router = flow.router

@@ -10,21 +10,19 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from aiogram import Bot, Router
+from aiogram import Bot
 from aiogram.filters import Command, CommandObject
 from aiogram.types import BufferedInputFile, InputMediaPhoto, Message
 
 from core.analytics import periods, summary
 from core.errors import DomainError
-from dialogs.context import BotContext
+from dialogs.flow import Flow, Turn, on_message
 from dialogs.handoff.staff import StaffGroup, is_staff
 from dialogs.i18n import Translator
 from dialogs.loyalty.format import money
 from dialogs.stats import charts
 
 log = logging.getLogger(__name__)
-router = Router(name=__name__)
-router.message.filter(StaffGroup())
 CAPTION_LIMIT = 1024
 FILE_NAMES = {
     charts.Heatmap: "cohorts",
@@ -32,6 +30,9 @@ FILE_NAMES = {
     charts.Bars: "exit_reasons",
     charts.Intervals: "uplift",
 }
+
+
+# ------------------------------------------------------------------ renderers
 
 
 def pct(t: Translator, value: float | None, *, signed: bool = False) -> str:
@@ -164,43 +165,58 @@ def chart_specs(t: Translator, data: summary.ChartData) -> list[charts.Chart]:
     return out
 
 
-@router.message(Command("stats"))
-async def on_stats(
-    message: Message,
-    command: CommandObject,
-    bot: Bot,
-    ctx: BotContext,
-) -> None:
-    t = ctx.i18n(ctx.settings.staff_language)
+def album(specs: list[charts.Chart], images: list[bytes]) -> list[InputMediaPhoto]:
+    """The drawn charts as one album, each captioned with its title."""
+    return [
+        InputMediaPhoto(
+            media=BufferedInputFile(png, filename=f"{FILE_NAMES[type(spec)]}.png"),
+            caption=spec.title[:CAPTION_LIMIT],
+        )
+        for spec, png in zip(specs, images, strict=True)
+    ]
+
+
+# ------------------------------------------------------------------ callbacks
+
+
+async def on_stats(message: Message, command: CommandObject, turn: Turn) -> None:
+    """/stats [period] from staff: the figures, then the charts (in the staff's language)."""
+    settings = turn.settings
+    t = turn.ctx.i18n(settings.staff_language)
+    bot = message.bot
     user = message.from_user
-    if user is None or not await is_staff(bot, ctx.settings, message.chat.id, user.id):
+    if bot is None or user is None or not await is_staff(bot, settings, message.chat.id, user.id):
         await message.reply(t("staff-refused"))
         return
-    tz = ctx.settings.analytics_timezone or ctx.settings.business_timezone
+    tz = settings.analytics_timezone or settings.business_timezone
     try:
         rng = periods.parse(
-            command.args, default=ctx.settings.analytics_stats_period, timezone=tz, now=ctx.clock.now()
+            command.args, default=settings.analytics_stats_period, timezone=tz, now=turn.clock.now()
         )
     except DomainError:
         await message.reply(t("stats-bad-period", arg=(command.args or "").strip()[:40]))
         return
-    thread = message.message_thread_id if message.is_topic_message else None
     try:
-        async with ctx.db() as session:
-            data = await summary.chart_data(
-                session,
-                rng=rng,
-                active_days=ctx.settings.analytics_active_days,
-                clock=ctx.clock,
-                exit_rules=ctx.rules.exit,
-                lookback=ctx.settings.analytics_chart_periods,
-            )
-            await session.commit()  # a read: end the transaction before talking to Telegram
+        # A read, over before talking to Telegram.
+        data = await turn.uow.read(
+            summary.chart_data,
+            rng=rng,
+            active_days=settings.analytics_active_days,
+            clock=turn.clock,
+            exit_rules=turn.rules.exit,
+            lookback=settings.analytics_chart_periods,
+        )
     except DomainError as exc:
         await message.reply(t("stats-failed", reason=exc.message))
         return
-    await message.reply(summary_text(t, data, currency=ctx.settings.loyalty_currency))
-    specs = chart_specs(t, data)
+    await message.reply(summary_text(t, data, currency=settings.loyalty_currency))
+    await send_charts(bot, message, t, chart_specs(t, data))
+
+
+async def send_charts(bot: Bot, message: Message, t: Translator, specs: list[charts.Chart]) -> None:
+    """Draw the charts in a worker thread (the event loop keeps serving customers) and post
+    them in the /stats topic; a chart that fails to draw leaves the figures standing."""
+    thread = message.message_thread_id if message.is_topic_message else None
     if not specs:
         await bot.send_message(message.chat.id, t("stats-no-charts"), message_thread_id=thread)
         return
@@ -210,13 +226,7 @@ async def on_stats(
         log.exception("stats charts failed")
         await bot.send_message(message.chat.id, t("stats-charts-failed"), message_thread_id=thread)
         return
-    media = [
-        InputMediaPhoto(
-            media=BufferedInputFile(png, filename=f"{FILE_NAMES[type(spec)]}.png"),
-            caption=spec.title[:CAPTION_LIMIT],
-        )
-        for spec, png in zip(specs, images, strict=True)
-    ]
+    media = album(specs, images)
     if len(media) == 1:
         await bot.send_photo(
             message.chat.id, media[0].media, caption=media[0].caption, message_thread_id=thread
@@ -227,3 +237,15 @@ async def on_stats(
             media=media,  # type: ignore[arg-type]  # list invariance
             message_thread_id=thread,
         )
+
+
+# ------------------------------------------------------------------ the flow
+
+# chats=None: /stats is read in the configured staff groups only (StaffGroup), as it always was.
+flow = Flow(
+    "stats",
+    chats=None,
+    doc="/stats for staff: the retention figures and charts in the staff group.",
+    on=[on_message(on_stats, StaffGroup(), Command("stats"), when="/stats [period] (staff)")],
+)
+router = flow.router

@@ -104,3 +104,25 @@ async def test_other_reason_can_be_skipped(flow: Flow, anna: Person) -> None:
     await flow.press(anna, en("exit-skip"))
     assert flow.last(anna).text.endswith(en("exit-skipped"))
     assert flow.last(anna).buttons == []
+
+
+async def test_an_answer_in_words_is_awaited_three_hours(flow: Flow, anna: Person) -> None:
+    en = flow.t("en")
+    await leave(flow, anna)
+    await flow.press(anna, en("exit-reason-feature"))
+    flow.clock.advance(hours=2, minutes=59)
+    await flow.send(anna, "Dark mode")
+    assert flow.last(anna).text == en("exit-feature-thanks", feature="Dark mode")
+    await leave(flow, anna)
+    await flow.press(anna, en("exit-reason-competitor"))
+    flow.clock.advance(hours=3)
+    await flow.send(anna, "Acme")  # the wait is over: not a detail any more
+    assert flow.last(anna).text != en("exit-competitor-thanks")
+    await leave(flow, anna)
+    await flow.press(anna, en("exit-reason-break"))
+    flow.clock.advance(hours=3)
+    until = (flow.clock.now() + timedelta(days=60)).date()
+    await flow.send(anna, until.strftime("%d.%m.%Y"))
+    answer = flow.last(anna).text
+    assert answer != en("exit-break-set", date=format_date(until, format="long", locale="en"))
+    assert answer != en("exit-break-bad")

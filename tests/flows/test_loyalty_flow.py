@@ -132,3 +132,28 @@ async def test_used_link_is_refused(flow: Flow, anna: Person) -> None:
     mallory = flow.user("Mallory")
     await flow.send(mallory, f"/start {token}")
     assert flow.messages(mallory)[0].text == en("link-used")
+
+
+async def test_birthday_is_asked_until_it_reads_and_then_known(flow: Flow, anna: Person) -> None:
+    """The birthday wait (LoyaltyStates.birthday) has no time to live: a day later the date is
+    still the answer; a text that is not a date asks again; 'Cancel' ends the wait."""
+    en = flow.t("en")
+    await flow.send(anna, "/balance")
+    await flow.press(anna, en("balance-birthday"))
+    assert flow.last(anna).text.startswith(en("birthday-ask", points=en("points-n", n=100)))
+    await flow.press(anna, en("birthday-cancel"))
+    assert flow.last(anna).buttons == [en("balance-invite"), en("balance-birthday"), en("menu-back")]
+    await flow.send(anna, "21.04.1990")  # no wait any more: not taken as the birthday
+    assert flow.last(anna).text != en("birthday-saved", date="April 21")
+
+    await flow.press(anna, en("balance-birthday"))
+    flow.clock.advance(hours=30)
+    await flow.send(anna, "someday")
+    assert flow.last(anna).text == en("birthday-bad")
+    await flow.send(anna, "21.04.1990")
+    assert flow.last(anna).text == en("birthday-saved", date="April 21")
+    assert flow.last(anna).buttons == [en("menu-back")]
+
+    await flow.press(anna, en("menu-back"))
+    await flow.press(anna, en("balance-birthday"))
+    assert flow.last(anna).text == en("birthday-known", date="April 21", points=en("points-n", n=100))

@@ -150,6 +150,45 @@ async def test_staff_commands_are_refused_to_customers(flow: Flow, anna: Person)
     assert flow.last(anna).text == flow.t("en")("handoff-staff-only")
 
 
+async def test_staff_queue_edit_ban_and_a_customer_gone(flow: Flow, anna: Person) -> None:
+    """The staff side in a topic: /queue, an edit that follows to the customer, /ban and /unban,
+    a reply to a customer who blocked the bot, /close outside any topic."""
+    staff = flow.t(flow.settings.staff_language)
+    await flow.send(anna, "/human")
+    await flow.send(anna, "Where is my parcel?")
+    await flow.drain_staff()
+    [thread] = flow.topics()
+
+    await flow.staff_send("/queue", thread_id=thread)
+    assert flow.last(flow.staff_group, thread).text == staff("staff-queue", waiting=1, open=0, queued=0)
+
+    await flow.staff_send("On its way", thread_id=thread)
+    assert flow.last(anna).text == "On its way"
+    reply = flow.messages(flow.staff_group, thread, from_bot=False)[-1]
+    flow.state.user_edit(
+        flow.agent.id, reply.message_id, {"text": "On its way, today"}, chat_id=flow.staff_group
+    )
+    await flow.run_updates()
+    assert flow.last(anna).text == "On its way, today"
+
+    await flow.staff_send("/ban", thread_id=thread)
+    assert flow.last(flow.staff_group, thread).text == staff("staff-banned")
+    await flow.send(anna, "spam spam")
+    await flow.drain_staff()
+    assert not any("spam spam" in text for text in flow.texts(flow.staff_group, thread))
+    await flow.staff_send("/unban", thread_id=thread)
+    assert flow.last(flow.staff_group, thread).text == staff("staff-unbanned")
+
+    flow.state.set_blocked(flow.state.get_user(anna.id), True)
+    await flow.run_updates()
+    await flow.staff_send("Are you there?", thread_id=thread)
+    assert flow.last(flow.staff_group, thread).text == staff("staff-unreachable", reason="blocked")
+
+    flow.state.user_send(flow.agent.id, {"text": "/close"}, chat_id=flow.staff_group)  # the general chat
+    await flow.run_updates()
+    assert flow.last(flow.staff_group).text == staff("staff-no-case")
+
+
 async def _closed_case(flow: Flow, who: Person) -> int:
     """`who` asks for a person, writes, and staff close the case: the topic's thread."""
     await flow.send(who, "/human")

@@ -15,8 +15,9 @@ from core.loyalty.merge import scrub_erased
 from core.loyalty.notices import REQUESTED, contact_gate
 from core.loyalty.rules import LoyaltyRules
 from core.nps.rules import NpsRules
+from core.outreach import sequences
 from storage.models import Customer
-from storage.models_loyalty import LoyaltyNotice
+from storage.models_loyalty import ExitInterview, LoyaltyNotice
 from storage.models_support import SupportCase
 from supportbot.runtime import customer_hooks
 from tests.integration.test_nps_services import person
@@ -161,3 +162,83 @@ async def test_words_of_erased_customers_are_scrubbed_counts_stay(sessionmaker, 
         assert [(f.feature, f.count) for f in report.top_features] == [("ann s dark mode", 1)]
         assert (await nps.report(s)).detractors == 1
         assert await scrub_erased(s) == 0
+
+
+async def test_a_reason_and_its_handover_in_one_answer(sessionmaker, clock) -> None:
+    ann = await person(sessionmaker, clock, "ann", 1)
+    iid = await interview(sessionmaker, clock, ann.id)
+    async with sessionmaker() as s:
+        out = await ex.answer_reason(
+            s,
+            clock=clock,
+            rules=RULES,
+            interview_id=iid,
+            customer_id=ann.id,
+            reason="technical",
+            staff_group=None,
+        )
+        await s.commit()
+    assert out.interview.reason == "technical" and not out.handed_over  # no staff group: nobody takes over
+    bob = await person(sessionmaker, clock, "bob", 2)
+    iid = await interview(sessionmaker, clock, bob.id)
+    async with sessionmaker() as s:
+        out = await ex.answer_reason(
+            s,
+            clock=clock,
+            rules=RULES,
+            interview_id=iid,
+            customer_id=bob.id,
+            reason="support",
+            staff_group=-5,
+        )
+        again = await ex.answer_reason(
+            s,
+            clock=clock,
+            rules=RULES,
+            interview_id=iid,
+            customer_id=bob.id,
+            reason="support",
+            staff_group=-5,
+        )
+        await s.commit()
+    assert out.handed_over and out.interview.handed_over
+    assert again.already and not again.handed_over
+    async with sessionmaker() as s:
+        case = (await s.execute(select(SupportCase))).scalar_one()
+    assert (case.customer_id, case.group_chat_id) == (bob.id, -5)
+
+
+async def test_a_break_of_a_month_counts_from_the_customers_today(sessionmaker, clock) -> None:
+    clock.set(datetime(2026, 1, 31, 22, tzinfo=UTC))  # already February 1st in Moscow
+    ann = await person(sessionmaker, clock, "ann", 1)
+    async with sessionmaker() as s:
+        (await s.get(Customer, ann.id)).timezone = "Europe/Moscow"
+        await s.commit()
+    iid = await interview(sessionmaker, clock, ann.id)
+    async with sessionmaker() as s:
+        await ex.choose_reason(
+            s, clock=clock, rules=RULES, interview_id=iid, customer_id=ann.id, reason="break"
+        )
+        view = await ex.take_break(s, clock=clock, interview_id=iid, customer_id=ann.id, months=1, days=0)
+        await s.commit()
+    assert view.break_until == date(2026, 3, 1) and view.status == "completed"
+    assert ex.break_until(date(2026, 1, 31), months=0, days=14) == date(2026, 2, 14)
+
+
+async def test_a_reason_on_a_campaign_message_not_theirs_opens_nothing(sessionmaker, clock) -> None:
+    ann = await person(sessionmaker, clock, "ann", 1)
+    async with sessionmaker() as s:
+        out = await sequences.answer_with_reason(
+            s,
+            clock=clock,
+            exit_rules=RULES,
+            customer_id=ann.id,
+            recipient_id=999,
+            reason="price",
+            chat_id=1,
+            staff_group=None,
+        )
+        await s.commit()
+    assert out is None
+    async with sessionmaker() as s:
+        assert (await s.execute(select(ExitInterview))).first() is None

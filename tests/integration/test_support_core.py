@@ -220,3 +220,77 @@ async def test_edit_of_a_merged_post_keeps_the_other_messages(sessionmaker, cloc
         edit = (await s.execute(select(GroupPost).where(GroupPost.kind == "edit"))).scalar_one()
     assert edit.payload["text"] == "first!\n\nsecond!"
     assert edit.payload["topic_message_id"] == 900
+
+
+async def test_staff_actions_in_a_topic(sessionmaker, clock: FrozenClock) -> None:  # type: ignore[no-untyped-def]
+    """/close, /ban, /queue, a bounced reply and an edit, as the staff side calls them."""
+    from sqlalchemy import select
+
+    from storage.models_support import SupportCase
+
+    cid = await _customer(sessionmaker, clock, tg_id=5)
+    async with sessionmaker.begin() as s:
+        await support.open_case(s, clock=clock, customer_id=cid, group_chat_id=GROUP, origin="menu")
+        await support.set_thread(s, clock=clock, customer_id=cid, group_chat_id=GROUP, thread_id=77, name="A")
+    async with sessionmaker() as s:
+        assert await support.queue_counts(s, group_chat_id=GROUP) == support.QueueView(
+            waiting=1, open=0, queued=0
+        )
+    async with sessionmaker.begin() as s:
+        assert (
+            await support.ban_topic(s, clock=clock, group_chat_id=GROUP, thread_id=78, banned=True) is False
+        )
+        assert await support.ban_topic(s, clock=clock, group_chat_id=GROUP, thread_id=77, banned=True) is True
+        assert await support.is_banned(s, customer_id=cid)
+        case, msg_id = await support.staff_reply(
+            s,
+            clock=clock,
+            customer_id=cid,
+            group_chat_id=GROUP,
+            topic_message_id=12,
+            staff_id=7,
+            kind="text",
+            text="hi",
+        )
+        assert case is not None and msg_id is not None
+        assert (
+            await support.mirror_staff_edit(
+                s, clock=clock, group_chat_id=GROUP, topic_message_id=12, text="hi!"
+            )
+            is None
+        )  # not landed yet: nothing to mirror
+        await support.mark_delivered(s, support_message_id=msg_id, customer_message_id=99)
+        copy = await support.mirror_staff_edit(
+            s, clock=clock, group_chat_id=GROUP, topic_message_id=12, text="hi!"
+        )
+        assert copy == support.EditedCopy(customer_chat_id=5, customer_message_id=99)
+        await support.customer_unreachable(
+            s,
+            clock=clock,
+            case_id=case.id,
+            telegram_id=5,
+            reason=support.unreachable_reason("Forbidden: user is deactivated"),
+        )
+    async with sessionmaker.begin() as s:
+        assert (
+            await support.close_topic_case(s, clock=clock, group_chat_id=GROUP, thread_id=78, closed_by=7)
+            is None
+        )
+        closed = await support.close_topic_case(
+            s, clock=clock, group_chat_id=GROUP, thread_id=77, closed_by=7
+        )
+        assert closed is not None and closed.case.status == "closed" and closed.customer.id == cid
+        assert closed.customer.unreachable_reason == "deactivated" and not closed.customer.reachable
+        assert await s.scalar(select(SupportCase.unreachable_reason)) == "deactivated"
+        assert (
+            await support.close_topic_case(s, clock=clock, group_chat_id=GROUP, thread_id=77, closed_by=7)
+            is None
+        )
+
+
+def test_what_a_note_is() -> None:
+    assert (
+        support.is_note("// for the team") and support.is_note("  /note x") and support.is_note("/note@bot x")
+    )
+    assert not support.is_note("/notes") and not support.is_note("hello //") and not support.is_note(None)
+    assert support.unreachable_reason("Forbidden: bot was blocked by the user") == "blocked"

@@ -6,8 +6,8 @@ from datetime import date
 
 import pytest
 
-from core.exit_interview.rules import REASONS, feature_key
-from dialogs.exit_interview.handlers import ExitActCb, ExitCb, add_months, parse_date
+from core.exit_interview.rules import REASONS, add_months, feature_key
+from dialogs.exit_interview.handlers import ExitActCb, ExitCb, parse_date
 from dialogs.loyalty.handlers import parse_birthday
 
 
