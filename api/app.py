@@ -7,7 +7,7 @@ from importlib.metadata import version as package_version
 
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.errors import install_error_handlers
 from api.middleware import BodyLimitMiddleware
@@ -31,6 +31,7 @@ from core.clock import Clock
 from core.faq import FaqLibrary
 from core.rules import Rules, build_rules
 from core.settings import Settings
+from storage.db import Database
 
 DESCRIPTION = """\
 Lets a business's own systems (shop, CRM, billing) drive the Telegram support & win-back bot:
@@ -113,7 +114,7 @@ def _event_data_schemas(app: FastAPI) -> None:
 def create_app(
     *,
     settings: Settings,
-    sessionmaker: async_sessionmaker[AsyncSession],
+    sessionmaker: Database,
     clock: Clock,
     engine: AsyncEngine | None = None,
     faq_library: FaqLibrary | None = None,

@@ -8,13 +8,13 @@ import logging
 from aiogram import Bot, Router
 from aiogram.exceptions import TelegramAPIError, TelegramForbiddenError
 from aiogram.types import ErrorEvent
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.journal import UncertainDelivery
 from bot.telegram_errors import classify
 from core import customers as svc
 from core.clock import Clock
 from dialogs.i18n import Translator
+from storage.db import Database
 
 log = logging.getLogger(__name__)
 router = Router(name=__name__)
@@ -28,7 +28,7 @@ def unreachable_reason(exc: TelegramForbiddenError) -> str:
 async def on_error(
     event: ErrorEvent,
     bot: Bot,
-    db: async_sessionmaker[AsyncSession],
+    db: Database,
     clock: Clock,
     t: Translator | None = None,
 ) -> bool:

@@ -11,6 +11,7 @@ the process's own Python/GC collectors are added explicitly and tests can read t
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -26,7 +27,7 @@ from prometheus_client import (
     process_collector,
 )
 from sqlalchemy import func, or_, select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 log = logging.getLogger(__name__)
 
@@ -119,7 +120,7 @@ def telegram_retry(reason: str) -> None:
     TELEGRAM_RETRIES.labels(reason).inc()
 
 
-async def refresh_queue_gauges(sessionmaker: async_sessionmaker[AsyncSession], *, now: datetime) -> None:
+async def refresh_queue_gauges(sessionmaker: Callable[[], AsyncSession], *, now: datetime) -> None:
     """Count every queue in the database (one GROUP BY per table); a missing table is skipped."""
     from storage.schema import metadata
 

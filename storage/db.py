@@ -93,7 +93,7 @@ async def run_recorded(session: AsyncSession, writes: list[Write | list[Step]]) 
             await write(session)
 
 
-class Database(async_sessionmaker[AsyncSession]):
+class Database:
     """A sessionmaker whose write transactions (`begin()`) queue on an asyncio lock on SQLite.
 
     SQLite has one writer at a time. Without the lock, concurrent writers wait inside SQLite's
@@ -103,7 +103,8 @@ class Database(async_sessionmaker[AsyncSession]):
     """
 
     def __init__(self, engine: AsyncEngine) -> None:
-        super().__init__(engine, expire_on_commit=False)
+        self._sessions = async_sessionmaker(engine, expire_on_commit=False)
+        self.engine = engine
         self._write_lock = asyncio.Lock() if is_sqlite(engine) else None
         self._queued: list[tuple[Write | list[Step], asyncio.Future[Any]]] = []
         self._committer: asyncio.Task[None] | None = None
@@ -123,6 +124,10 @@ class Database(async_sessionmaker[AsyncSession]):
         elif url.get_driver_name() == "asyncpg":
             _, kwargs = engine.dialect.create_connect_args(url)
             self.hot = PgHot(kwargs, engine.dialect)
+
+    def __call__(self) -> AsyncSession:
+        """A session (no transaction yet), as a sessionmaker gives; `begin()` for writes."""
+        return self._sessions()
 
     async def close(self) -> None:
         """Close what the Database holds beside the engine's pool (the hot connection)."""
@@ -163,8 +168,8 @@ class Database(async_sessionmaker[AsyncSession]):
             yield session
 
     @asynccontextmanager
-    async def begin(self) -> AsyncIterator[AsyncSession]:  # type: ignore[override]
-        async with self.writing(), super().begin() as session:
+    async def begin(self) -> AsyncIterator[AsyncSession]:
+        async with self.writing(), self._sessions.begin() as session:
             yield session
 
     @asynccontextmanager

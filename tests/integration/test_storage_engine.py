@@ -60,7 +60,7 @@ async def test_a_session_closed_without_commit_leaves_nothing_behind(db) -> None
 
 
 async def test_sqlite_uses_the_one_trip_cursor_and_rolls_back_what_is_left_open(db) -> None:
-    engine = db.kw["bind"]
+    engine = db.engine
     if engine.dialect.name != "sqlite":
         pytest.skip("the one-trip cursor and its check-in rollback are SQLite's")
     assert sqlite_driver.SUPPORTED, "SQLAlchemy's asyncio adapter changed: storage/sqlite_driver.py"
@@ -83,7 +83,7 @@ async def test_sqlite_uses_the_one_trip_cursor_and_rolls_back_what_is_left_open(
 
 
 async def test_concurrent_writes_share_one_commit_and_a_bad_one_fails_alone(db) -> None:
-    engine = db.kw["bind"]
+    engine = db.engine
     seen = statements(engine)
 
     def insert(value: str):  # type: ignore[no-untyped-def]
