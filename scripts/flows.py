@@ -40,8 +40,10 @@ def render() -> str:
         "Written by `scripts/flows.py` from each flow's declaration (`Flow(...)` at the bottom of",
         "its module, dialogs/flow.py); tests/unit/test_flows.py fails when this file and the code",
         "differ. `[*]` is a chat that waits for nothing; an arrow is a callback, labelled with what",
-        "the person did and the callback's name. A callback that enters a state its arrow does not",
-        "show raises `FlowError`, so the diagrams cannot drift from what runs.",
+        "the person did and the callback's name. A callback declared without `runs_in` (a button, a",
+        "command) runs whatever the chat waits for; it is drawn from `[*]`. A callback that enters",
+        "a state its arrows do not show raises `FlowError`, so the diagrams cannot drift from what",
+        "runs.",
         "",
     ]
     for module, flow in flows():
