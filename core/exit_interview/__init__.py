@@ -1,7 +1,8 @@
 """Exit interviews: why customers leave, the save offer, requested features, the report.
 
 - `rules`: the reasons, `ExitRules` (built from settings) and how feature names are matched;
-- `interviews`: starting one (API, menu), the send queue, the answers and what each does;
+- `interviews`: starting one (API, menu), the answers and what each does;
+- `sending`: the send queue;
 - `promos`: promo codes (the save offer, loading codes, looking one up);
 - `report`: requested features ('it shipped' news) and the report (queries).
 
@@ -15,18 +16,12 @@ from core.exit_interview.interviews import (
     QUEUE,
     DetailOutcome,
     InterviewView,
-    OutgoingInterview,
     ReasonOutcome,
     answer_reason,
     choose_reason,
-    claim_interviews,
-    expire_interviews,
     get_interview,
     hand_over,
-    interview_failed,
-    interview_sent,
     last_interview,
-    recover_interviews,
     request_from_api,
     set_break,
     set_detail,
@@ -57,6 +52,14 @@ from core.exit_interview.rules import (
     add_months,
     break_until,
     feature_key,
+)
+from core.exit_interview.sending import (
+    OutgoingInterview,
+    claim_interviews,
+    expire_interviews,
+    interview_failed,
+    interview_sent,
+    recover_interviews,
 )
 
 __all__ = [

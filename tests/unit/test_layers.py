@@ -75,6 +75,7 @@ MODEL_IMPORTS_ALLOWED = {
     "bot/fsm_storage.py",
     "bot/inbox.py",
     "bot/inbox_leases.py",
+    "bot/inbox_statements.py",
     "bot/journal.py",
     "bot/staff_posts_hot.py",
     "bot/staff_posts_send.py",
