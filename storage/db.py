@@ -188,9 +188,12 @@ class Database:
 
     @property
     def read_options(self) -> dict[str, Any]:
-        """The connection options `read()` gives a snapshot read (SQLite: a deferred BEGIN,
-        so a reader neither takes nor waits for the write lock)."""
-        return {"sqlite_deferred": True} if self._write_lock is not None else {}
+        """Connection options for a read-only transaction (storage/uow.py): on SQLite a
+        deferred BEGIN, so a reader neither takes nor waits for the write lock; on PostgreSQL
+        READ ONLY, so a write made there by mistake fails instead of committing."""
+        if self._write_lock is not None:
+            return {"sqlite_deferred": True}
+        return {"postgresql_readonly": True} if self.dialect_name == "postgresql" else {}
 
     async def record(self, op: Write | list[Step]) -> None:
         """A write that only records what happened (where a message landed, say): inside an

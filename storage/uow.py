@@ -8,6 +8,10 @@ held across a network call would hold SQLite's only write turn (storage/db.py) f
 Between two calls the session forgets what it loaded (`expunge_all`), so each use case reads
 what is committed now, as it would in a session of its own; what a use case returned stays
 readable (the objects are detached with their attributes loaded).
+
+One session means one use case at a time: never `asyncio.gather` two calls of one unit of
+work (SQLAlchemy refuses concurrent operations on a session). After `close()` (the update is
+done) the unit of work refuses to run anything.
 """
 
 from __future__ import annotations
@@ -27,9 +31,12 @@ class UnitOfWork:
     def __init__(self, db: Database) -> None:
         self.db = db
         self._session: AsyncSession | None = None
+        self._closed = False
         self.transactions = 0  # how many use cases ran (tests and logs)
 
     def _open(self) -> AsyncSession:
+        if self._closed:
+            raise RuntimeError("this update's unit of work is closed: its update is done")
         if self._session is None:
             self._session = self.db()
         return self._session
@@ -58,7 +65,8 @@ class UnitOfWork:
         *args: P.args,
         **kwargs: P.kwargs,
     ) -> T:
-        """Run `query(session, ...)` in a read-only snapshot (never waits for a writer)."""
+        """Run `query(session, ...)` in a read-only transaction that never waits for a writer
+        (SQLite: a deferred BEGIN; PostgreSQL: READ ONLY, so a write in it fails loudly)."""
         session = self._open()
         try:
             async with session.begin():
@@ -70,6 +78,7 @@ class UnitOfWork:
 
     async def close(self) -> None:
         """End of the update: give the session back (any transaction left open rolls back)."""
+        self._closed = True
         if self._session is not None:
             session, self._session = self._session, None
             await session.close()

@@ -261,16 +261,20 @@ async def on_campaign_reason(query: CallbackQuery, callback_data: CampaignCb, tu
     interview opened with that reason, whose answer comes in place of the campaign message.
     (Declared here, not in dialogs/outreach, because it enters this flow's states; other
     campaign buttons are dialogs/outreach's.)"""
-    outcome = await turn.uow.write(
-        sequences.answer_with_reason,
-        clock=turn.clock,
-        exit_rules=turn.rules.exit,
-        customer_id=turn.who.id,
-        recipient_id=callback_data.r,
-        reason=callback_data.v,
-        chat_id=query.from_user.id,
-        staff_group=staff_group(turn.settings, turn.who.language),
-    )
+    try:
+        outcome = await turn.uow.write(
+            sequences.answer_with_reason,
+            clock=turn.clock,
+            exit_rules=turn.rules.exit,
+            customer_id=turn.who.id,
+            recipient_id=callback_data.r,
+            reason=callback_data.v,
+            chat_id=query.from_user.id,
+            staff_group=staff_group(turn.settings, turn.who.language),
+        )
+    except DomainError:  # as under the interview's own question
+        await show(query, turn.t("exit-already"))
+        return
     if outcome is None:
         await show(query, turn.t("outreach-gone"))
         return

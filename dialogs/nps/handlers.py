@@ -277,10 +277,10 @@ async def finish(message: Message, turn: Turn, *, survey_id: int, comment: str |
     except DomainError:
         await message.answer(turn.t("nps-closed"))
         return
-    if done.alerted:
-        turn.ctx.notify("group_posts")
-    elif done.completed and done.survey.category == DETRACTOR and group is None:
+    if done.alerted and group is None:
         log.warning("NPS detractor (survey %s) but SUPPORT_CHAT_ID is not set: no staff alert", survey_id)
+    elif done.alerted:
+        turn.ctx.notify("group_posts")
     if not done.completed:
         await message.answer(turn.t("nps-already"))
         return
