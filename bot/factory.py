@@ -141,7 +141,7 @@ def create_dispatcher(
         fallback.router,  # last: whatever nobody claimed
     ]
     for router in routers:
-        # Flow routers are module-level (decorator style); a process may build several
+        # Flow routers are module-level (`router = flow.router`); a process may build several
         # dispatchers over its life (tests do), so detach them from the previous one.
         router._parent_router = None
     dp.include_routers(*routers)
