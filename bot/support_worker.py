@@ -415,12 +415,25 @@ async def _send_batch(ctx: BotContext, claim: _Claim, group: int) -> _Claim | No
         for prepared, params in wire.steps:
             await session.execute(prepared.stmt, dict(params))
 
-    try:
+    async def record_and_claim() -> _Claim | None:
         async with ctx.db.begin() as session:
             await record(session)
             if ctx.stop.is_set():
                 return None
             return await _claim(session, ctx, group)
+
+    # The answer is recorded even when the drain is cancelled meanwhile (stopping): cancelled
+    # inside the transaction it would roll back, and a post Telegram has would become
+    # `uncertain` with where it landed lost. What the transaction claimed goes back at once.
+    commit = asyncio.ensure_future(record_and_claim())
+    try:
+        return await asyncio.shield(commit)
+    except asyncio.CancelledError:
+        with contextlib.suppress(Exception):
+            claimed = await commit
+            if claimed is not None:
+                await _give_back(ctx, claimed)
+        raise
     except Exception:
         # The next claim failed (a bad row, the database): what was sent is recorded alone,
         # the drain ends and the worker's next look starts it again.

@@ -306,3 +306,48 @@ async def test_a_post_with_a_bad_payload_is_failed_with_its_reason_and_the_group
     assert [p[0] for p in posts] == ["failed", "sent", "sent", "sent", "sent"]
     assert "payload is str, not an object" in posts[0][6]
     assert len(ctx.bot.sent) == 3  # b+c merged, the photo, d
+
+
+async def test_stopping_while_a_sent_post_is_recorded_keeps_the_record(
+    sessionmaker, clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The drain is cancelled (the process stops) inside the transaction that records a sent
+    post and claims the next: the record is committed all the same (the post is `sent` with
+    where it landed, not left `sending` to become `uncertain`), and the next claim goes back."""
+    db = sessionmaker
+    ids = await seed(db, clock, GROUPS[0])
+    monkeypatch.setattr(support_worker, "HOT_PATH", False)
+    ctx = make_ctx(db, clock)
+    session_claim = support_worker._claim
+    inside, go = asyncio.Event(), asyncio.Event()
+    calls = 0
+
+    async def slow_second_claim(session: Any, ctx_: Any, group: int) -> Any:
+        nonlocal calls
+        calls += 1
+        if calls == 2:  # the claim in the transaction that records "a" as sent
+            inside.set()
+            await go.wait()
+        return await session_claim(session, ctx_, group)
+
+    monkeypatch.setattr(support_worker, "_claim", slow_second_claim)
+    drain = asyncio.create_task(support_worker._drain(ctx, GROUPS[0]))
+    await asyncio.wait_for(inside.wait(), 10)
+    drain.cancel()
+    await asyncio.sleep(0.05)  # the cancellation reaches the drain while the record waits
+    go.set()
+    with pytest.raises(asyncio.CancelledError):
+        await drain
+    async with db() as s:
+        rows = {r.id: r for r in (await s.execute(select(GroupPost))).scalars()}
+        landed = (
+            await s.execute(
+                select(SupportMessage.topic_message_id).where(
+                    SupportMessage.id == rows[ids["a"]].support_message_id
+                )
+            )
+        ).scalar_one()
+    assert [m for m, _, _ in ctx.bot.sent] == ["CopyMessage"]  # only "a" left
+    assert rows[ids["a"]].status == "sent" and landed == 501
+    assert {rows[i].status for i in (ids["b"], ids["c"], ids["photo"], ids["d"])} == {"queued"}
+    assert all(rows[i].owner is None for i in (ids["b"], ids["c"]))
