@@ -6,6 +6,8 @@ Lengths are Telegram's (UTF-16 units): what does not fit is split or left for th
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable
 from html import escape
 from typing import Any
@@ -72,14 +74,28 @@ class _Wire:
         if self.on:
             return
         ids = [p.id for p in self.posts]
-        async with self.ctx.db.begin() as session:
-            marked = await delivery.mark_wire(session, QUEUE, ids, owner=self.ctx.owner)
+        # Stopping while the mark commits: the mark is committed all the same and, since the
+        # request never left, the posts go back to the queue (cancelled in between, they stayed
+        # `sending` and became `uncertain` though Telegram never had them).
+        mark = asyncio.ensure_future(self._mark(ids))
+        try:
+            marked = await asyncio.shield(mark)
+        except asyncio.CancelledError:
+            with contextlib.suppress(Exception):
+                unsent = await mark
+                async with self.ctx.db.begin() as session:
+                    await delivery.finish(session, QUEUE, sorted(unsent), QUEUE.queued)
+            raise
         if marked != set(ids):
             # Not sent: what we did mark goes back to the queue (it never reached the wire).
             async with self.ctx.db.begin() as session:
                 await delivery.finish(session, QUEUE, sorted(marked), QUEUE.queued)
             raise LeaseLost(f"staff posts {sorted(set(ids) - marked)} are no longer ours")
         self.on = True
+
+    async def _mark(self, ids: list[int]) -> set[int]:
+        async with self.ctx.db.begin() as session:
+            return set(await delivery.mark_wire(session, QUEUE, ids, owner=self.ctx.owner))
 
 
 async def _ensure_topic(ctx: BotContext, post: Post, known: int | None = None) -> int:

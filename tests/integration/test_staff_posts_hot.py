@@ -5,6 +5,7 @@ conditional claim keeps the claim's rules (one post of a topic at a time, in ord
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from datetime import timedelta
 from types import SimpleNamespace
 from typing import Any
@@ -13,7 +14,7 @@ import pytest
 from sqlalchemy import select, update
 
 from bot import sender, support_worker
-from core import customers, support
+from core import customers, delivery, support
 from storage.models_support import GroupPost, SupportMessage
 
 GROUPS = (-100, -200)
@@ -351,3 +352,57 @@ async def test_stopping_while_a_sent_post_is_recorded_keeps_the_record(
     assert rows[ids["a"]].status == "sent" and landed == 501
     assert {rows[i].status for i in (ids["b"], ids["c"], ids["photo"], ids["d"])} == {"queued"}
     assert all(rows[i].owner is None for i in (ids["b"], ids["c"]))
+
+
+async def test_stopping_while_posts_are_marked_on_the_wire_puts_them_back(
+    sessionmaker, clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The drain is cancelled right after the wire mark of a merged post ("b" + "c") has
+    committed, before the request leaves: the posts go back to the queue instead of staying
+    `sending` (which recovery would report `uncertain` though Telegram never had them)."""
+    db = sessionmaker
+    ids = await seed(db, clock, GROUPS[0])
+    monkeypatch.setattr(support_worker, "HOT_PATH", False)
+    inside, go = asyncio.Event(), asyncio.Event()
+
+    class SlowAfterCommit:
+        """The database, but the transaction of the wire mark returns late after its commit."""
+
+        armed = False
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(db, name)
+
+        def __call__(self) -> Any:
+            return db()
+
+        @contextlib.asynccontextmanager
+        async def begin(self) -> Any:
+            async with db.begin() as session:
+                yield session
+            if self.armed:
+                self.armed = False
+                inside.set()
+                await go.wait()
+
+    slow = SlowAfterCommit()
+    real_mark = delivery.mark_wire
+
+    async def arming_mark(session: Any, table: Any, post_ids: Any, *, owner: str) -> set[int]:
+        slow.armed = True
+        return await real_mark(session, table, post_ids, owner=owner)
+
+    monkeypatch.setattr(delivery, "mark_wire", arming_mark)
+    ctx = make_ctx(slow, clock)
+    drain = asyncio.create_task(support_worker._drain(ctx, GROUPS[0]))
+    await asyncio.wait_for(inside.wait(), 10)
+    drain.cancel()
+    await asyncio.sleep(0.05)
+    go.set()
+    with pytest.raises(asyncio.CancelledError):
+        await drain
+    async with db() as s:
+        rows = {r.id: r for r in (await s.execute(select(GroupPost))).scalars()}
+    assert [m for m, _, _ in ctx.bot.sent] == ["CopyMessage"]  # "a" only (claimed onto the wire)
+    assert rows[ids["a"]].status == "sent"
+    assert [(rows[i].status, rows[i].owner) for i in (ids["b"], ids["c"])] == [("queued", None)] * 2
