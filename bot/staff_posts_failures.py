@@ -28,6 +28,16 @@ async def _failed(ctx: BotContext, posts: list[Post], wire: _Wire, exc: Exceptio
     failure = classify(exc)
     covered = wire.posts
     await _release_unsent(ctx, posts, covered)
+    if isinstance(exc, KeyError | TypeError | ValueError):
+        # Rendering failed before anything left (a request raises aiogram's and aiohttp's
+        # errors, none of these; a method built from bad values raises pydantic's, a
+        # ValueError): the stored payload lacks what its kind needs (written by hand or by
+        # another version). Retrying cannot help: failed at once with the reason, and the
+        # group's queue goes on.
+        ids = [p.id for p in covered]
+        log.error("group post %s cannot be sent (%s: %s); marked failed", ids, type(exc).__name__, exc)
+        await _mark(ctx, covered, "failed", error=f"bad payload: {type(exc).__name__}: {exc}"[:500])
+        return
     if failure.outcome in (TOPIC_GONE, TOPIC_CLOSED):
         await _forget_topic(ctx, posts[0], closed=failure.outcome == TOPIC_CLOSED)
         await _mark(ctx, covered, "queued")  # retried into the new topic

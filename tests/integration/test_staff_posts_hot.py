@@ -309,6 +309,31 @@ async def test_a_post_with_a_bad_payload_is_failed_with_its_reason_and_the_group
     assert len(ctx.bot.sent) == 3  # b+c merged, the photo, d
 
 
+@pytest.mark.parametrize("hot", [False, True], ids=["session", "hot"])
+async def test_a_post_whose_payload_lacks_a_key_fails_at_once_and_the_group_goes_on(
+    sessionmaker, clock, monkeypatch: pytest.MonkeyPatch, hot: bool
+) -> None:
+    """A copy whose stored payload has no message to copy cannot be rendered: it fails at once
+    with the reason (it used to be retried five times over minutes, holding its customer's
+    later posts back), and the rest of the group is posted."""
+    db = sessionmaker
+    monkeypatch.setattr(support_worker, "HOT_PATH", hot)
+    group = GROUPS[0]
+    ids = await seed(db, clock, group)
+    async with db.begin() as s:
+        await s.execute(
+            update(GroupPost).where(GroupPost.id == ids["photo"]).values(payload={"kind": "photo"})
+        )
+    ctx = make_ctx(db, clock)
+    await support_worker._drain(ctx, group)
+    await support_worker._drain(ctx, group)  # the worker's next look (a failed post ends a drain)
+    posts, _ = await rows_of(db, group)
+    assert [p[0] for p in posts] == ["sent", "sent", "sent", "failed", "sent"]
+    assert posts[3][6] == "bad payload: KeyError: 'chat_id'"
+    assert posts[3][3] == 1  # no retries
+    assert len(ctx.bot.sent) == 3  # a, b+c merged, d
+
+
 async def test_stopping_while_a_sent_post_is_recorded_keeps_the_record(
     sessionmaker, clock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
