@@ -53,6 +53,7 @@ from storage.models_support import GroupPost
 log = logging.getLogger(__name__)
 MERGE_SCAN = 200  # queued posts of one customer looked at for merging
 HOT_PATH = True  # the steady state as hot statements (False: every claim and record in a session)
+LEASE_EVERY = 10.0  # seconds between renewals of this process's claims (leases last 30 s)
 
 
 async def recover_inflight(ctx: BotContext) -> int:
@@ -81,11 +82,22 @@ async def run_group_posts(ctx: BotContext) -> None:
     running: dict[int, asyncio.Task[None]] = {}
     kicks: dict[int, asyncio.Event] = {}
     next_recovery = time.monotonic() + 10
+    next_lease = time.monotonic() + LEASE_EVERY
     look = True
     while not ctx.stop.is_set():
         alive = {group for group, task in running.items() if not task.done()}
         for group in alive:
             kicks[group].set()
+        if alive and time.monotonic() >= next_lease:
+            # A post that waits long for its turn (a 429's retry_after, the group's 20 a
+            # minute) stays ours: without this, its lease would lapse and another process
+            # would take it over (our wire mark then refuses to send it: no double, a delay).
+            next_lease = time.monotonic() + LEASE_EVERY
+            try:
+                async with ctx.db.begin() as session:
+                    await delivery.renew(session, QUEUE, owner=ctx.owner, now=ctx.clock.now())
+            except Exception:
+                log.exception("renewing the staff-group posts' leases failed; next look tries again")
         if look or not alive:
             async with ctx.db() as session:
                 groups = (

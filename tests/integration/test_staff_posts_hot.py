@@ -431,3 +431,55 @@ async def test_stopping_while_posts_are_marked_on_the_wire_puts_them_back(
     assert [m for m, _, _ in ctx.bot.sent] == ["CopyMessage"]  # "a" only (claimed onto the wire)
     assert rows[ids["a"]].status == "sent"
     assert [(rows[i].status, rows[i].owner) for i in (ids["b"], ids["c"])] == [("queued", None)] * 2
+
+
+async def test_a_post_waiting_long_for_its_turn_keeps_its_lease(
+    sessionmaker, clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While a claimed post waits (here: its request hangs), the worker renews the leases of
+    what it holds, so another process does not take the post over when 30 s have passed."""
+    db = sessionmaker
+    ids = await seed(db, clock, GROUPS[0])
+    monkeypatch.setattr(support_worker, "LEASE_EVERY", 0.0, raising=False)
+    ctx = make_ctx(db, clock)
+    ctx.single_process = False
+    ctx.notify = lambda name: None
+    woke = asyncio.Event()
+
+    async def wait_for(name: str, seconds: float) -> str:
+        await asyncio.sleep(0.01)
+        if ctx.stop.is_set():
+            return "stop"
+        woke.set()
+        return "timeout"
+
+    ctx.wait_for = wait_for
+    hanging, release = asyncio.Event(), asyncio.Event()
+    bot = ctx.bot
+
+    async def hanging_bot(method: Any) -> Any:
+        hanging.set()
+        await release.wait()
+        return await bot(method)
+
+    ctx.bot = hanging_bot
+    worker = asyncio.create_task(support_worker.run_group_posts(ctx))
+    await asyncio.wait_for(hanging.wait(), 10)
+
+    async def lease_of_a() -> Any:
+        async with db() as s:
+            return (
+                await s.execute(select(GroupPost.lease_until).where(GroupPost.id == ids["a"]))
+            ).scalar_one()
+
+    first = await lease_of_a()
+    assert first == clock.now() + timedelta(seconds=30)
+    clock.advance(seconds=25)
+    for _ in range(200):
+        if await lease_of_a() == clock.now() + timedelta(seconds=30):
+            break
+        await asyncio.sleep(0.02)
+    assert await lease_of_a() == clock.now() + timedelta(seconds=30)  # renewed: still ours at 30 s
+    ctx.stop.set()
+    release.set()
+    await asyncio.wait_for(worker, 10)
