@@ -442,7 +442,12 @@ async def _send_batch(ctx: BotContext, claim: _Claim, group: int) -> _Claim | No
         return await asyncio.shield(commit)
     except asyncio.CancelledError:
         with contextlib.suppress(Exception):
-            claimed = await commit
+            try:
+                claimed = await commit
+            except Exception:  # the claim failed: what was sent is recorded alone, as below
+                claimed = None
+                async with ctx.db.begin() as session:
+                    await record(session)
             if claimed is not None:
                 await _give_back(ctx, claimed)
         raise
