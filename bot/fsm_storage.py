@@ -14,13 +14,15 @@ from typing import Any
 
 from aiogram.fsm.state import State
 from aiogram.fsm.storage.base import BaseStorage, StorageKey
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 
 from core.clock import Clock
 from storage.db import Database
+from storage.hot import Prepared
 from storage.models import FsmState
 
 CACHE_SIZE = 100_000
+_LOAD = Prepared(select(FsmState.state, FsmState.data).where(FsmState.key == bindparam("b_key")))
 
 
 def _key(key: StorageKey) -> str:
@@ -44,11 +46,10 @@ class SqlStorage(BaseStorage):
         if cached is not None:
             self._cache.move_to_end(key)
             return cached
-        async with self._sessionmaker.read() as session:
-            row = (
-                await session.execute(select(FsmState.state, FsmState.data).where(FsmState.key == key))
-            ).first()
-        value = (row[0], dict(row[1] or {})) if row else (None, {})
+        # A hot read (storage/hot.py): aiogram asks for the state of every update, and with
+        # several processes (no cache) this read is on every update's path.
+        rows = await self._sessionmaker.fetch(_LOAD, {"b_key": key})
+        value = (rows[0]["state"], dict(rows[0]["data"] or {})) if rows else (None, {})
         self._remember(key, value)
         return value
 
