@@ -21,6 +21,11 @@ restart or on another process, and its e2e tests pin those messages. The parts o
 that matter here are its shape (states, getters, callbacks, the dialog declared last) and its
 dependency object (`DialogManager.middleware_data`): `Flow` and `Turn` give exactly that, typed.
 
+A flow a worker starts (aiogram-dialog's `BgManagerFactory`): the worker sends the flow's first
+message from a queue row through the flow's renderer (`render_survey`, `render_interview`,
+`render_campaign`, listed in bot/delivery_worker.py `RENDERERS`), whose buttons carry the row's
+id; the flow's callbacks take it from there, on whichever process gets the press.
+
 The declaration is also the flow's state diagram: `Flow.diagram()` draws it (docs/FLOWS.md is
 written from it by scripts/flows.py and a test keeps the two equal), and it cannot drift from
 the code: entering a state the running callback did not declare raises `FlowError`.
