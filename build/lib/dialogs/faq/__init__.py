@@ -1,0 +1,1 @@
+"""FAQ self-service: browse topics and questions, or ask in free text."""

@@ -1,0 +1,1 @@
+"""Handoff to a person: customer side (dialogs.handoff.customer) and staff side (.staff)."""

@@ -1,0 +1,1 @@
+"""/stats for staff: the retention figures and charts in the support group."""

@@ -1,0 +1,1 @@
+"""Persistence: engine/session setup, typed models, repositories returning plain data, migrations."""

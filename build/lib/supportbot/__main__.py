@@ -1,0 +1,3 @@
+from supportbot.cli import main
+
+raise SystemExit(main())
