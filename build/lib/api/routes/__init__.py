@@ -1,1 +1,0 @@
-"""One router per resource; `api.app.create_app` joins them."""

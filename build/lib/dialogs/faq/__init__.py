@@ -1,1 +1,0 @@
-"""FAQ self-service: browse topics and questions, or ask in free text."""

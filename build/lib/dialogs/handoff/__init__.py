@@ -1,1 +1,0 @@
-"""Handoff to a person: customer side (dialogs.handoff.customer) and staff side (.staff)."""

@@ -1,1 +1,0 @@
-"""/stats for staff: the retention figures and charts in the support group."""

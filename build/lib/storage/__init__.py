@@ -1,1 +1,0 @@
-"""Persistence: engine/session setup, typed models, repositories returning plain data, migrations."""
