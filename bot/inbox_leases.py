@@ -12,18 +12,16 @@ import asyncio
 import logging
 from collections.abc import Callable, Coroutine
 from datetime import timedelta
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Table, delete, func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
+from bot.inbox_statements import INBOX, LEASES
 from core.clock import Clock
 from storage.db import Database
-from storage.models import InboxLease, InboxUpdate
 
 log = logging.getLogger("bot.inbox")  # the inbox's logger, as before the move
-INBOX = cast(Table, InboxUpdate.__table__)
-LEASES = cast(Table, InboxLease.__table__)
 
 
 async def _back_off(stop: asyncio.Event, seconds: float) -> float:

@@ -135,7 +135,7 @@ class TurnMiddleware(BaseMiddleware):
             main_menu=data.get("main_menu"),
             faq=data.get("faq"),
             customer_hooks=data.get("customer_hooks"),
-            data=data,
+            data=dict(data),  # a copy: the Turn goes into `data`, and no cycle is made per update
         )
         data["turn"] = turn
         try:

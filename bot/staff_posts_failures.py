@@ -23,17 +23,45 @@ async def _mark(ctx: BotContext, posts: list[Post], status: str, **values: Any) 
         await delivery.finish(session, QUEUE, [p.id for p in posts], status, **values)
 
 
+async def _failed_or_requeued(ctx: BotContext, posts: list[Post], wire: _Wire, exc: Exception) -> None:
+    """`_failed`, and should that fail too (the topic's reopen refused, a 429 on it, the
+    database), the posts go back to the queue for a minute later, failed after five attempts:
+    never left claimed, where no one would take them while this process lives."""
+    try:
+        await _failed(ctx, posts, wire, exc)
+    except Exception as second:
+        ids = [p.id for p in posts]
+        attempts = posts[0].attempts + 1
+        log.exception("group post %s failed (%s) and so did handling it; retry in 60 s", ids, exc)
+        async with ctx.db.begin() as session:
+            if attempts >= 5:
+                await delivery.finish(
+                    session, QUEUE, ids, "failed", error=f"{type(second).__name__}: {second}"[:500]
+                )
+            else:
+                await delivery.finish(
+                    session,
+                    QUEUE,
+                    ids,
+                    QUEUE.queued,
+                    attempts=attempts,
+                    error=f"{type(second).__name__}: {second}"[:500],
+                    not_before=ctx.clock.now() + timedelta(seconds=60),
+                )
+
+
 async def _failed(ctx: BotContext, posts: list[Post], wire: _Wire, exc: Exception) -> None:
     """Telegram refused or failed the post: retried later, moved to a new topic, or failed."""
     failure = classify(exc)
     covered = wire.posts
     await _release_unsent(ctx, posts, covered)
-    if isinstance(exc, KeyError | TypeError | ValueError):
+    if isinstance(exc, KeyError | TypeError | ValueError) and len(covered) == 1:
         # Rendering failed before anything left (a request raises aiogram's and aiohttp's
         # errors, none of these; a method built from bad values raises pydantic's, a
         # ValueError): the stored payload lacks what its kind needs (written by hand or by
         # another version). Retrying cannot help: failed at once with the reason, and the
-        # group's queue goes on.
+        # group's queue goes on. (Several posts merged into one message: which one is bad is
+        # not known, so they take the retry path below and end failed after five attempts.)
         ids = [p.id for p in covered]
         log.error("group post %s cannot be sent (%s: %s); marked failed", ids, type(exc).__name__, exc)
         await _mark(ctx, covered, "failed", error=f"bad payload: {type(exc).__name__}: {exc}"[:500])

@@ -21,6 +21,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -28,7 +29,7 @@ from typing import Any
 from sqlalchemy import select
 
 from bot.context import BotContext
-from bot.staff_posts_failures import _failed, _release_unsent
+from bot.staff_posts_failures import _failed_or_requeued, _release_unsent
 from bot.staff_posts_hot import (
     _CLAIM_ONE,
     _LOCK,
@@ -402,22 +403,26 @@ async def _send_batch(ctx: BotContext, claim: _Claim, group: int) -> _Claim | No
         log.warning("%s", exc)
         return None
     except Exception as exc:
-        await _failed(ctx, posts, wire, exc)
+        await _failed_or_requeued(ctx, posts, wire, exc)
         return None
     rest = [p.id for p in posts if p not in covered]
     done = [p.id for p in covered]
     if HOT_PATH and len(posts) == 1 and covered == posts and not wire.after:
         # The steady state: the answer's record and the next claim as hot statements.
         steps: list[Step] = [(_SENT, {"b_id": posts[0].id, "b_now": ctx.clock.now()}), *wire.steps]
-        try:
-            if ctx.stop.is_set():
-                await ctx.db.write(steps)
+
+        async def hot_record_and_claim() -> _Claim | None:
+            try:
+                if ctx.stop.is_set():
+                    await ctx.db.write(steps)
+                    return None
+                return await _claim_next(ctx, group, steps, sent=posts[0].id)
+            except Exception:
+                log.exception("claiming the next post of group %s failed", group)
+                await ctx.db.write(steps)  # not committed: what was sent is recorded alone
                 return None
-            return await _claim_next(ctx, group, steps, sent=posts[0].id)
-        except Exception:
-            log.exception("claiming the next post of group %s failed", group)
-            await ctx.db.write(steps)  # not committed: what was sent is recorded alone
-            return None
+
+        return await _recorded_even_if_stopped(ctx, hot_record_and_claim())
 
     async def record(session: Any) -> None:
         await delivery.release(session, QUEUE, rest)  # what did not fit goes back to the queue
@@ -428,36 +433,37 @@ async def _send_batch(ctx: BotContext, claim: _Claim, group: int) -> _Claim | No
             await session.execute(prepared.stmt, dict(params))
 
     async def record_and_claim() -> _Claim | None:
-        async with ctx.db.begin() as session:
-            await record(session)
-            if ctx.stop.is_set():
-                return None
-            return await _claim(session, ctx, group)
+        try:
+            async with ctx.db.begin() as session:
+                await record(session)
+                if ctx.stop.is_set():
+                    return None
+                return await _claim(session, ctx, group)
+        except Exception:
+            # The next claim failed (a bad row, the database): what was sent is recorded alone,
+            # the drain ends and the worker's next look starts it again.
+            log.exception("claiming the next post of group %s failed", group)
+            async with ctx.db.begin() as session:
+                await record(session)
+            return None
 
-    # The answer is recorded even when the drain is cancelled meanwhile (stopping): cancelled
-    # inside the transaction it would roll back, and a post Telegram has would become
-    # `uncertain` with where it landed lost. What the transaction claimed goes back at once.
-    commit = asyncio.ensure_future(record_and_claim())
+    return await _recorded_even_if_stopped(ctx, record_and_claim())
+
+
+async def _recorded_even_if_stopped(ctx: BotContext, work: Awaitable[_Claim | None]) -> _Claim | None:
+    """Run `work` (a sent post's record and the next claim) to its end even when the drain is
+    cancelled meanwhile (stopping): cancelled inside its transaction it would roll back, and a
+    post Telegram has would become `uncertain` with where it landed lost. What it claimed then
+    goes back at once."""
+    task = asyncio.ensure_future(work)
     try:
-        return await asyncio.shield(commit)
+        return await asyncio.shield(task)
     except asyncio.CancelledError:
         with contextlib.suppress(Exception):
-            try:
-                claimed = await commit
-            except Exception:  # the claim failed: what was sent is recorded alone, as below
-                claimed = None
-                async with ctx.db.begin() as session:
-                    await record(session)
+            claimed = await task
             if claimed is not None:
                 await _give_back(ctx, claimed)
         raise
-    except Exception:
-        # The next claim failed (a bad row, the database): what was sent is recorded alone,
-        # the drain ends and the worker's next look starts it again.
-        log.exception("claiming the next post of group %s failed", group)
-        async with ctx.db.begin() as session:
-            await record(session)
-        return None
 
 
 async def run_reminders(ctx: BotContext) -> None:

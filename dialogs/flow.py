@@ -80,7 +80,7 @@ class Turn:
     main_menu: MainMenu | None = None
     faq: FaqLibrary | None = None
     customer_hooks: CustomerHooks | None = None
-    data: dict[str, Any] = field(default_factory=dict)  # the rest of aiogram's handler data
+    data: dict[str, Any] = field(default_factory=dict)  # aiogram's handler data as the Turn was built
     # The callback running now and the states it declared (set by `Flow`).
     running: str = ""
     may_enter: frozenset[str] = frozenset()

@@ -32,7 +32,6 @@ class UnitOfWork:
         self.db = db
         self._session: AsyncSession | None = None
         self._closed = False
-        self.transactions = 0  # how many use cases ran (tests and logs)
 
     def _open(self) -> AsyncSession:
         if self._closed:
@@ -55,7 +54,6 @@ class UnitOfWork:
             async with self.db.writing(), session.begin():
                 return await use_case(session, *args, **kwargs)
         finally:
-            self.transactions += 1
             session.expunge_all()
 
     async def read(
@@ -73,7 +71,6 @@ class UnitOfWork:
                 await session.connection(execution_options=self.db.read_options)
                 return await query(session, *args, **kwargs)
         finally:
-            self.transactions += 1
             session.expunge_all()
 
     async def close(self) -> None:

@@ -93,6 +93,11 @@ async def record_comment(
     return _view(row), True
 
 
+async def own_survey(session: AsyncSession, *, survey_id: int, customer_id: int) -> SurveyView:
+    """The customer's own survey (NotFound for another's: a forged button shows nothing)."""
+    return _view(await _own(session, survey_id, customer_id))
+
+
 async def get_survey(session: AsyncSession, *, survey_id: int) -> SurveyView:
     row = await session.get(Survey, survey_id)
     if row is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from aiogram import Bot, F
@@ -48,8 +49,10 @@ class CsatData(BaseModel):
     csat_case: int  # the case whose CSAT comment is awaited
 
 
-# A comment is awaited until they write, skip or start something else (no time limit).
-CSAT_COMMENT = Wait(Csat.comment, CsatData, ttl=None)
+# A comment is awaited until they write or skip, ask for a person (dialogs/handoff/flow.py
+# request_human ends any wait), or for 3 hours: a later text is something new (a question, a
+# follow-up), never stored as the old case's comment.
+CSAT_COMMENT = Wait(Csat.comment, CsatData, ttl=timedelta(hours=3))
 
 
 async def active_case_probe(db: Database, customer_id: int) -> tuple[support.CaseView, bool] | None:
@@ -266,9 +269,11 @@ flow = Flow(
     states=Csat,
     doc="The customer's side of a case: a person asked for, messages relayed, the case rated.",
     on=[
-        on_message(on_human_command, Command("human", "support", "operator"), when="/human"),
-        on_button(on_human_menu, menu.MenuCb.filter(F.action == "human"), when="menu: a person"),
-        on_button(on_human_button, HumanCb.filter(), when="FAQ: talk to a person"),
+        on_message(on_human_command, Command("human", "support", "operator"), when="/human", goes_to=[END]),
+        on_button(
+            on_human_menu, menu.MenuCb.filter(F.action == "human"), when="menu: a person", goes_to=[END]
+        ),
+        on_button(on_human_button, HumanCb.filter(), when="FAQ: talk to a person", goes_to=[END]),
         on_button(on_cancel, CancelCaseCb.filter(), when="cancels the request"),
         on_button(on_csat, CsatCb.filter(), when="rates the closed case", goes_to=[CSAT_COMMENT]),
         on_button(on_csat_skip, CsatSkipCb.filter(), when="skips the comment", goes_to=[END]),

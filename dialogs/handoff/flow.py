@@ -12,7 +12,7 @@ from core import support
 from core.business_hours import BusinessHours
 from core.customers import CustomerView
 from core.settings import Settings
-from dialogs.flow import Turn
+from dialogs.flow import Turn, leave
 from dialogs.i18n import Translator
 
 
@@ -94,6 +94,9 @@ async def request_human(
 ) -> support.CaseView | None:
     """Open (or point to) the customer's case and tell them what happens next (core
     `support.request_person`; under an FAQ answer, `faq_query_id`'s question goes with it)."""
+    # Asking for a person ends whatever the chat waited for (a CSAT comment, a birthday...):
+    # what they write next is for the person, not an answer to an older question.
+    await leave(turn)
     group = staff_group_for(turn.settings, turn.who, category)
     hours = business_hours(turn.settings)
     request = await turn.uow.write(

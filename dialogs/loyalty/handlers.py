@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from urllib.parse import quote
 
 from aiogram import F
+from aiogram.dispatcher.event.bases import SkipHandler
 from aiogram.filters import Command
 from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.state import State, StatesGroup
@@ -49,8 +50,9 @@ class BirthdayData(BaseModel):
     """Nothing is kept while the birthday is awaited: the state alone says what the next text is."""
 
 
-# No time to live: the question stays open until they answer, cancel, or open another screen.
-BIRTHDAY: Wait[BirthdayData] = Wait(LoyaltyStates.birthday, BirthdayData, ttl=None)
+# The question stays open until they answer, cancel, ask for a person (request_human ends any
+# wait) or for 3 hours: later, a text is something new, not a birthday to ask again for.
+BIRTHDAY: Wait[BirthdayData] = Wait(LoyaltyStates.birthday, BirthdayData, ttl=timedelta(hours=3))
 
 
 # ------------------------------------------------------------------ renderers
@@ -336,9 +338,10 @@ async def on_birthday(query: CallbackQuery, turn: Turn) -> None:
 
 
 async def on_birthday_text(message: Message, turn: Turn) -> None:
-    """Their birthday, typed. A date that does not parse asks again (the wait goes on). The wait
-    keeps no data and has no time to live, so its state is all there is to check (the flow's
-    filter): a wait entered before a deploy (no `since`) still takes the answer."""
+    """Their birthday, typed. A date that does not parse asks again (the wait goes on); a wait
+    that is over lets the text go on to whoever is next."""
+    if await BIRTHDAY.read(turn) is None:
+        raise SkipHandler()
     value = parse_birthday(message.text or "", turn.clock.now().date())
     if value is None:
         await message.answer(turn.t("birthday-bad"))

@@ -251,7 +251,7 @@ async def on_skip(query: CallbackQuery, callback_data: NpsActCb, turn: Turn) -> 
     """'Skip' under the 'why?': the question stays with the score; the thanks comes next."""
     await leave(turn)
     try:
-        survey = await turn.uow.read(nps.get_survey, survey_id=callback_data.s)
+        survey = await turn.uow.read(nps.own_survey, survey_id=callback_data.s, customer_id=turn.who.id)
     except DomainError:
         await show(query, turn.t("nps-closed"))
         return

@@ -135,19 +135,30 @@ async def test_used_link_is_refused(flow: Flow, anna: Person) -> None:
 
 
 async def test_birthday_is_asked_until_it_reads_and_then_known(flow: Flow, anna: Person) -> None:
-    """The birthday wait (LoyaltyStates.birthday) has no time to live: a day later the date is
-    still the answer; a text that is not a date asks again; 'Cancel' ends the wait."""
+    """The birthday wait (LoyaltyStates.birthday): within 3 hours a text that is not a date asks
+    again and the date is taken; 'Cancel' ends the wait; after 3 hours a text is something new."""
     en = flow.t("en")
     await flow.send(anna, "/balance")
     await flow.press(anna, en("balance-birthday"))
     assert flow.last(anna).text.startswith(en("birthday-ask", points=en("points-n", n=100)))
     await flow.press(anna, en("birthday-cancel"))
     assert flow.last(anna).buttons == [en("balance-invite"), en("balance-birthday"), en("menu-back")]
+    before = len(flow.messages(anna))
     await flow.send(anna, "21.04.1990")  # no wait any more: not taken as the birthday
-    assert flow.last(anna).text != en("birthday-saved", date="April 21")
+    assert len(flow.messages(anna)) == before + 1
+    assert flow.last(anna).text == en("faq-none")  # free text outside any wait: the FAQ's answer
 
+    await flow.send(anna, "/balance")
     await flow.press(anna, en("balance-birthday"))
-    flow.clock.advance(hours=30)
+    flow.clock.advance(hours=3)
+    before = len(flow.messages(anna))
+    await flow.send(anna, "someday")  # the question is over: an answer from whoever is next
+    assert len(flow.messages(anna)) == before + 1
+    assert flow.last(anna).text == en("faq-none")
+
+    await flow.send(anna, "/balance")
+    await flow.press(anna, en("balance-birthday"))
+    flow.clock.advance(hours=2, minutes=59)
     await flow.send(anna, "someday")
     assert flow.last(anna).text == en("birthday-bad")
     await flow.send(anna, "21.04.1990")

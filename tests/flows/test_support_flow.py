@@ -7,6 +7,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.storage.base import StorageKey
@@ -215,17 +216,41 @@ async def test_csat_skip_ends_the_wait_and_a_later_message_is_a_follow_up(flow: 
     assert en("staff-csat-comment", number=1, comment="And another question") not in staff_texts
 
 
-async def test_a_csat_comment_awaited_before_the_flow_shape_still_reads(flow: Flow, anna: Person) -> None:
-    """A wait written by the previous version (`update_data(csat_case=...)`, no `since`)."""
+@pytest.mark.parametrize("how", ["three hours later", "a wait of the previous version"])
+async def test_a_csat_comment_wait_that_is_over_lets_the_next_text_through(
+    flow: Flow, anna: Person, how: str
+) -> None:
+    """The comment is awaited 3 hours; a wait written before waits had a start (no `since`) is
+    over too. Either way her next text is a follow-up for a person, not the old case's comment."""
     en = flow.t("en")
     thread = await _closed_case(flow, anna)
     await flow.press(anna, "4 ⭐")
-    fsm = FSMContext(
-        storage=flow.dp.storage, key=StorageKey(bot_id=flow.bot.id, chat_id=anna.id, user_id=anna.id)
-    )
-    data = await fsm.get_data()
-    await fsm.set_data({"csat_case": data["csat_case"]})
+    if how == "three hours later":
+        flow.clock.advance(hours=3)
+    else:
+        fsm = FSMContext(
+            storage=flow.dp.storage, key=StorageKey(bot_id=flow.bot.id, chat_id=anna.id, user_id=anna.id)
+        )
+        data = await fsm.get_data()
+        await fsm.set_data({"csat_case": data["csat_case"]})
     await flow.send(anna, "Kind people")
-    assert flow.last(anna).text == en("csat-thanks")
+    assert flow.last(anna).text == en("handoff-opened-with-question", number=2)
     await flow.drain_staff()
-    assert en("staff-csat-comment", number=1, comment="Kind people") in flow.texts(flow.staff_group, thread)
+    staff_texts = flow.texts(flow.staff_group, thread)
+    assert en("staff-csat", number=1, score=4) in staff_texts
+    assert en("staff-csat-comment", number=1, comment="Kind people") not in staff_texts
+    assert any("Kind people" in t for t in staff_texts)  # relayed into case #2
+
+
+async def test_asking_for_a_person_ends_the_birthday_question(flow: Flow, anna: Person) -> None:
+    """A customer who left the birthday question open and asks for a person: what she writes
+    next reaches staff instead of being answered 'not a date'."""
+    en = flow.t("en")
+    await flow.send(anna, "/balance")
+    await flow.press(anna, en("balance-birthday"))
+    await flow.send(anna, "/human")
+    await flow.send(anna, "My parcel is late")
+    assert flow.last(anna).text != en("birthday-bad")
+    await flow.drain_staff()
+    [thread] = flow.topics()
+    assert any("My parcel is late" in t for t in flow.texts(flow.staff_group, thread))

@@ -86,9 +86,11 @@ async def test_a_wait_whose_data_does_not_parse_is_over() -> None:
     await turn.fsm.set_state(Ask.answer)
     await turn.fsm.set_data({"question": "not a number", "since": "2026-01-15T12:00:00+00:00"})
     assert await ANSWER.read(turn) is None
+    assert await turn.fsm.get_state() is None  # the chat no longer waits on data it cannot read
     await turn.fsm.set_state(Ask.answer)
     await turn.fsm.set_data({"question": 3})  # no `since`: written by something else
     assert await ANSWER.read(turn) is None
+    assert await turn.fsm.get_state() is None
 
 
 async def test_a_wait_with_no_time_to_live_reads_data_written_before_it_had_a_wait() -> None:

@@ -91,7 +91,7 @@ def model_imports(path: Path) -> set[str]:
             names = [a.name for a in node.names]
         elif isinstance(node, ast.ImportFrom) and node.module:
             names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
-        found |= {n for n in names if n.startswith("storage.models") or n == "storage.models"}
+        found |= {n for n in names if n.startswith("storage.models")}
     return found
 
 
