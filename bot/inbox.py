@@ -97,6 +97,9 @@ class Inbox(ChatLeases):
         self.lease = timedelta(seconds=lease_seconds)
         self._held: set[str] = set()  # chat keys whose lease this process holds
         self._stale: set[str] = set()  # chat keys taken over from a dead process: replays
+        # Updates this process began and could not finish (their done mark failed): when the
+        # sweeper brings one back here, it is a replay (its sends are journaled), not a new one.
+        self._unfinished: set[int] = set()
         self._background: list[asyncio.Task[None]] = []
         self.handled = 0
         self.replayed: list[int] = []
@@ -437,13 +440,16 @@ class Inbox(ChatLeases):
                         replay = lease_key in self._stale
                         for update_id, payload, attempts in rows:
                             payload_, parsed = local.get(update_id, (payload, None))
+                            again = replay or attempts > 0 or update_id in self._unfinished
                             try:
                                 async with self._sem:
-                                    await self._handle(update_id, payload_, replay or attempts > 0, parsed)
+                                    await self._handle(update_id, payload_, again, parsed)
+                                self._unfinished.discard(update_id)
                             except asyncio.CancelledError:
                                 raise
                             except Exception:
                                 log.exception("update %s could not be finished; left pending", update_id)
+                                self._unfinished.add(update_id)
                             handled.add(update_id)
                 finally:
                     await self._release(lease_key)

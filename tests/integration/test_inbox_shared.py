@@ -17,6 +17,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.inbox import Inbox
+from bot.inbox_statements import MARK_DONE
 from core.clock import SystemClock
 from storage import migrate
 from storage.db import create_engine, create_sessionmaker
@@ -157,3 +158,47 @@ async def test_a_wake_up_reaches_the_other_processes(postgres_url: str) -> None:
     finally:
         await a.stop()
         await b.stop()
+
+
+async def test_an_update_whose_done_mark_failed_comes_back_as_a_replay(pg_db, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The database refuses the transaction that marks an update done: the update stays
+    pending and the sweeper brings it back to the same process, which must handle it as a
+    replay (its sends were journaled: not repeated), not as a new update."""
+    seen: list[tuple[int, bool]] = []
+
+    class Replays(Recorder):
+        async def feed_update(self, bot: Any, update: Any, **kwargs: Any) -> None:
+            seen.append((update.update_id, bool(kwargs.get("replayed_update"))))
+
+    stop = asyncio.Event()
+    proc = Inbox(
+        bot=None,
+        dispatcher=Replays("p", [], {}),
+        sessionmaker=pg_db,
+        clock=SystemClock(),
+        workers=8,
+        shared=True,
+        owner="p",
+        lease_seconds=2.0,
+    )
+    write, failed = pg_db.write, []
+
+    async def done_mark_fails_once(steps: Any, **kwargs: Any) -> Any:
+        if not failed and any(prepared is MARK_DONE for prepared, _ in steps):
+            failed.append(True)
+            raise RuntimeError("the database went away")
+        return await write(steps, **kwargs)
+
+    monkeypatch.setattr(pg_db, "write", done_mark_fails_once)
+    proc.start_shared(stop)
+    await proc.accept(payload(1, 7))
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 15
+    while len(seen) < 2:
+        assert loop.time() < deadline, seen
+        await asyncio.sleep(0.05)
+    stop.set()
+    await proc.close()
+    assert failed and seen[:2] == [(1, False), (1, True)]
+    async with pg_db() as session:
+        assert (await session.execute(select(InboxUpdate.status))).scalars().all() == ["done"]
