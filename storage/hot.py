@@ -14,8 +14,9 @@ read as one trip and a whole write transaction (BEGIN IMMEDIATE, the statements,
 trip, under the same asyncio write lock as every other writer (storage.db.Database). On
 PostgreSQL they run on `PgHot`: a small asyncpg pool of its own, a read as one prepared
 statement (no session, no pool pre-ping, no BEGIN/ROLLBACK around it), a write transaction as
-BEGIN, the statements, COMMIT on one connection. In a SQLite database in memory (one per
-connection) the same statement runs through an ordinary session: same SQL, same results.
+BEGIN, the statements, COMMIT on one connection (a single statement alone: autocommitted). In a
+SQLite database in memory (one per connection) the same statement runs through an ordinary
+session: same SQL, same results.
 """
 
 from __future__ import annotations
@@ -220,14 +221,17 @@ class PgHot:
                     import asyncpg
 
                     self._pool = await asyncpg.create_pool(
-                        min_size=1, max_size=self._size, init=_pg_codecs, **self._kwargs
+                        min_size=1, max_size=self._size, init=_pg_codecs, reset=_pg_reset, **self._kwargs
                     )
         return self._pool
 
     async def fetch(self, prepared: Prepared, params: Mapping[str, Any]) -> list[dict[str, Any]]:
         """A read outside any transaction (read committed: the latest commit)."""
         c = prepared.compiled(self.dialect)
-        args = _params(c, params)
+        return await self._one(c, _params(c, params))
+
+    async def _one(self, c: _Compiled, args: tuple[Any, ...]) -> list[dict[str, Any]]:
+        """One statement in autocommit: a read, or a write that is a transaction by itself."""
         try:
             pool = await self._acquire_pool()  # (the server down at the first call: the same errors)
             async with pool.acquire() as conn:
@@ -243,6 +247,8 @@ class PgHot:
             c = prepared.compiled(self.dialect)
             plan.append((c, _params(c, params)))
         out: list[list[dict[str, Any]]] = []
+        if len(plan) == 1:  # one statement is a transaction of its own: no BEGIN, no COMMIT
+            return [await self._one(*plan[0])]
         sql, args = "BEGIN", ()
         try:
             pool = await self._acquire_pool()
@@ -278,6 +284,14 @@ class PgHot:
         pool, self._pool = self._pool, None
         if pool is not None:
             await pool.close()
+
+
+async def _pg_reset(conn: Any) -> None:
+    """Nothing to undo when a connection goes back to the pool: the hot statements set no
+    session state, listen to nothing and take only transaction-scoped advisory locks (a
+    transaction left open is rolled back by asyncpg before this runs). asyncpg's default reset
+    sends `pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL` at every release, a round
+    trip per hot statement: 8% of a process's CPU on the update path (py-spy, bench/scaleout.py)."""
 
 
 async def _pg_codecs(conn: Any) -> None:

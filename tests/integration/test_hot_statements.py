@@ -6,7 +6,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import bindparam, delete, func, insert, select, update
+from sqlalchemy import text as sql_text
 from sqlalchemy.exc import IntegrityError
 
 from core.customers import CustomerRead
@@ -105,6 +106,45 @@ async def test_a_bad_write_in_a_shared_commit_fails_only_its_caller(sessionmaker
     async with db() as session:
         ids = sorted(r[0] for r in await session.execute(select(JOURNAL.c.update_id)))
     assert ids == [1, 4]
+
+
+async def test_failed_writes_leave_the_hot_connections_clean(sessionmaker) -> None:
+    """A write of one statement runs without BEGIN/COMMIT on PostgreSQL and the pool skips
+    asyncpg's reset query: a failure, alone or mid-transaction, must still leave every pooled
+    connection outside any transaction, ready for the next caller."""
+    import asyncio
+
+    db = sessionmaker
+    await db.write([(JOURNAL_ROW, {"b_id": 1, "b_seq": 1, "b_at": T0})])
+    duplicate = (JOURNAL_ROW, {"b_id": 1, "b_seq": 1, "b_at": T0})
+    for _ in range(2):  # more failures than the pool has connections, both shapes
+        alone = [db.write([duplicate], alone=True) for _ in range(6)]
+        inside = [
+            db.write([(JOURNAL_ROW, {"b_id": 10 + i, "b_seq": 1, "b_at": T0}), duplicate], alone=True)
+            for i in range(6)
+        ]
+        results = await asyncio.gather(*alone, *inside, return_exceptions=True)
+        assert all(isinstance(r, IntegrityError) for r in results), results
+    assert (
+        await asyncio.gather(
+            *(
+                db.write([(JOURNAL_ROW, {"b_id": 20 + i, "b_seq": 1, "b_at": T0})], alone=True)
+                for i in range(6)
+            )
+        )
+        == [[[]]] * 6
+    )
+    async with db() as session:
+        ids = sorted(r[0] for r in await session.execute(select(JOURNAL.c.update_id)))
+    assert ids == [1, 20, 21, 22, 23, 24, 25]  # nothing of the failed transactions
+    if db.dialect_name == "postgresql":
+        async with db() as session:
+            open_ = await session.scalar(
+                select(func.count())
+                .select_from(sql_text("pg_stat_activity"))
+                .where(sql_text("datname = current_database() AND state LIKE 'idle in transaction%'"))
+            )
+        assert open_ == 0
 
 
 async def test_customer_read_matches_the_model(sessionmaker, clock) -> None:
