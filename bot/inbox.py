@@ -12,11 +12,12 @@ Several processes on one PostgreSQL database (`shared=True`): any process may st
 (webhooks behind a load balancer, or the one poller), and every process handles stored ones.
 A chat's updates are handled by one process at a time, in update order, under a lease
 (`inbox_leases`, renewed while held): the process that stored an update takes the chat's lease
-and handles everything pending for that chat from the database; if another process holds it,
-that one will (it looks again before letting go), and a sweeper picks up whatever a dead
-process left once its lease lapsed (those updates are handled as replays: a send found in the
-journal is not repeated). Starting never takes over a live process's chats. The leases and the
-sweeper are in bot/inbox_leases.py (`ChatLeases`, which `Inbox` inherits).
+once one of its workers is free (a chat queued behind a backlog holds none, so another process
+may take it up meanwhile) and handles everything pending for that chat from the database; if
+another process holds it, that one will (it looks again before letting go), and a sweeper picks
+up whatever a dead process left once its lease lapsed (those updates are handled as replays: a
+send found in the journal is not repeated). Starting never takes over a live process's chats.
+The leases and the sweeper are in bot/inbox_leases.py (`ChatLeases`, which `Inbox` inherits).
 """
 
 from __future__ import annotations
@@ -425,34 +426,23 @@ class Inbox(ChatLeases):
 
         try:
             while True:
-                if not await self._acquire(lease_key):
+                # A worker first, then the lease: a chat waiting for a worker holds no lease, so
+                # its next update, stored by another process meanwhile, is handled there at once
+                # (with this one) instead of waiting here behind this process's backlog.
+                async with self._sem:
+                    got = await self._acquire(lease_key)
+                    if got:
+                        try:
+                            await self._handle_pending(key, lease_key, local, handled)
+                        finally:
+                            await self._release(lease_key)
+                if not got:
                     # Another process holds the chat: it handles what we stored (it looks again
                     # before letting go). Wait until ours are done, or the lease comes free.
                     if await self._all_done(waiting()):
                         return
                     await asyncio.sleep(0.2)
                     continue
-                try:
-                    while True:
-                        rows = [r for r in await self._pending_of(key) if r[0] not in handled]
-                        if not rows:
-                            break
-                        replay = lease_key in self._stale
-                        for update_id, payload, attempts in rows:
-                            payload_, parsed = local.get(update_id, (payload, None))
-                            again = replay or attempts > 0 or update_id in self._unfinished
-                            try:
-                                async with self._sem:
-                                    await self._handle(update_id, payload_, again, parsed)
-                                self._unfinished.discard(update_id)
-                            except asyncio.CancelledError:
-                                raise
-                            except Exception:
-                                log.exception("update %s could not be finished; left pending", update_id)
-                                self._unfinished.add(update_id)
-                            handled.add(update_id)
-                finally:
-                    await self._release(lease_key)
                 # Stored meanwhile by a process that found the chat taken: ours to handle now.
                 if not [r for r in await self._pending_of(key) if r[0] not in handled]:
                     if await self._all_done(waiting()):
@@ -464,6 +454,32 @@ class Inbox(ChatLeases):
             self._queues.pop(key, None)
             if not self._tasks:
                 self._idle.set()
+
+    async def _handle_pending(
+        self,
+        key: Any,
+        lease_key: str,
+        local: dict[int, tuple[dict[str, Any], Update | None]],
+        handled: set[int],
+    ) -> None:
+        """Handle the chat's pending updates, in order, until none is left (lease held)."""
+        while True:
+            rows = [r for r in await self._pending_of(key) if r[0] not in handled]
+            if not rows:
+                return
+            replay = lease_key in self._stale
+            for update_id, payload, attempts in rows:
+                payload_, parsed = local.get(update_id, (payload, None))
+                again = replay or attempts > 0 or update_id in self._unfinished
+                try:
+                    await self._handle(update_id, payload_, again, parsed)
+                    self._unfinished.discard(update_id)
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    log.exception("update %s could not be finished; left pending", update_id)
+                    self._unfinished.add(update_id)
+                handled.add(update_id)
 
     async def drain(self, timeout: float = 30.0) -> bool:
         """Wait until every scheduled update is handled; False on timeout."""

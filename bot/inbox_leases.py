@@ -14,10 +14,10 @@ from collections.abc import Callable, Coroutine
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy import func, select
 
-from bot.inbox_statements import INBOX, LEASES
+from bot.inbox_statements import INBOX, LEASE_DROP, LEASE_TAKE, LEASES, PENDING_OF_CHAT, PENDING_OF_UPDATE
+from core import telemetry
 from core.clock import Clock
 from storage.db import Database
 
@@ -47,19 +47,11 @@ class ChatLeases:
     _drain: Callable[[Any], Coroutine[Any, Any, None]]
 
     async def _pending_of(self, key: Any) -> list[tuple[int, dict[str, Any], int]]:
-        where = (
-            INBOX.c.update_id == int(key[1:])
-            if isinstance(key, str) and key.startswith("u")
-            else INBOX.c.chat_id == int(key)
-        )
-        async with self.db() as session:
-            rows = await session.execute(
-                select(INBOX.c.update_id, INBOX.c.payload, INBOX.c.attempts)
-                .where(where, INBOX.c.status == "pending")
-                .order_by(INBOX.c.update_id)
-                .limit(100)
-            )
-            return [(r[0], r[1], r[2]) for r in rows.all()]
+        if isinstance(key, str) and key.startswith("u"):
+            rows = await self.db.fetch(PENDING_OF_UPDATE, {"b_id": int(key[1:])})
+        else:
+            rows = await self.db.fetch(PENDING_OF_CHAT, {"b_id": int(key)})
+        return [(r["update_id"], r["payload"], r["attempts"]) for r in rows]
 
     async def _all_done(self, ids: list[int]) -> bool:
         if not ids:
@@ -74,32 +66,36 @@ class ChatLeases:
         """Take (or keep) the chat's lease; False while a live process holds it."""
         now = self.clock.now()
         until = now + self.lease
-        async with self.db.begin() as session:
-            got = await session.execute(
-                pg_insert(LEASES)
-                .values(chat_key=lease_key, owner=self.owner, lease_until=until)
-                .on_conflict_do_nothing(index_elements=["chat_key"])
-                .returning(LEASES.c.chat_key)
-            )
-            if got.first() is None:
-                row = (
-                    await session.execute(
-                        select(LEASES.c.owner, LEASES.c.lease_until)
-                        .where(LEASES.c.chat_key == lease_key)
-                        .with_for_update()
-                    )
-                ).first()
-                if row is None:  # let go between the insert and this read: the caller tries again
-                    return False
-                if row.owner != self.owner and row.lease_until > now:
-                    return False
-                if row.owner != self.owner:
-                    self._stale.add(lease_key)  # its owner died mid-chat: replays
+        take = {"b_key": lease_key, "b_owner": self.owner, "b_until": until}
+        (got,) = await self.db.write([(LEASE_TAKE, take)], alone=True)
+        if got:  # the chat was free: the common case, one statement
+            self._held.add(lease_key)
+            telemetry.INBOX_LEASES.labels("free").inc()
+            return True
+        async with self.db.begin() as session:  # taken: by us, by a live process, or lapsed
+            row = (
                 await session.execute(
-                    LEASES.update()
+                    select(LEASES.c.owner, LEASES.c.lease_until)
                     .where(LEASES.c.chat_key == lease_key)
-                    .values(owner=self.owner, lease_until=until)
+                    .with_for_update()
                 )
+            ).first()
+            if row is None:  # let go between the insert and this read: the caller tries again
+                telemetry.INBOX_LEASES.labels("busy").inc()
+                return False
+            if row.owner != self.owner and row.lease_until > now:
+                telemetry.INBOX_LEASES.labels("busy").inc()
+                return False
+            if row.owner != self.owner:
+                self._stale.add(lease_key)  # its owner died mid-chat: replays
+                telemetry.INBOX_LEASES.labels("taken_over").inc()
+            else:
+                telemetry.INBOX_LEASES.labels("kept").inc()  # ours already (a release that failed)
+            await session.execute(
+                LEASES.update()
+                .where(LEASES.c.chat_key == lease_key)
+                .values(owner=self.owner, lease_until=until)
+            )
         self._held.add(lease_key)
         return True
 
@@ -107,10 +103,7 @@ class ChatLeases:
         self._held.discard(lease_key)
         self._stale.discard(lease_key)
         try:
-            async with self.db.begin() as session:
-                await session.execute(
-                    delete(LEASES).where(LEASES.c.chat_key == lease_key, LEASES.c.owner == self.owner)
-                )
+            await self.db.write([(LEASE_DROP, {"b_key": lease_key, "b_owner": self.owner})], alone=True)
         except Exception:  # it lapses by itself
             log.warning("could not release the lease of chat %s; it lapses in %s", lease_key, self.lease)
 
@@ -130,8 +123,13 @@ class ChatLeases:
                     log.warning("could not renew chat leases; retrying", exc_info=True)
 
     async def _sweep(self, stop: asyncio.Event) -> None:
-        """Pending updates nobody is handling (a dead process's, or stored while the chat's
-        holder was letting go): take their chats."""
+        """Pending updates nobody is handling: take their chats. Only updates older than a
+        lease: a chat waits for one of its process's workers before it takes its lease
+        (`Inbox._drain_shared`), so under a backlog a live process's queued chats hold no lease
+        yet; taking those at once (as with a one-second threshold) made the other process
+        start a drain for half of every burst's chats, each one done twice over for nothing.
+        A dead process's chats come back after a lease either way: the ones it held once their
+        leases lapse, the ones it had queued once they are a lease old."""
         while not stop.is_set():
             await _back_off(stop, 1.0)
             if stop.is_set():
@@ -143,7 +141,7 @@ class ChatLeases:
                         await session.execute(
                             select(INBOX.c.update_id, INBOX.c.chat_id)
                             .where(INBOX.c.status == "pending")
-                            .where(INBOX.c.received_at < now - timedelta(seconds=1))
+                            .where(INBOX.c.received_at < now - self.lease)
                             .order_by(INBOX.c.update_id)
                             .limit(500)
                         )
@@ -165,6 +163,7 @@ class ChatLeases:
                     )
                 for lease_key, key in keys.items():
                     if lease_key not in busy and key not in self._tasks:
+                        telemetry.INBOX_SWEPT.inc()
                         self._idle.clear()
                         self._tasks[key] = asyncio.create_task(self._drain(key), name=f"chat-{key}")
             except Exception:

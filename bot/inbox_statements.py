@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, delete, update
+from sqlalchemy import Table, bindparam, delete, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -55,6 +55,35 @@ def _store_statements(insert_: Any) -> tuple[Prepared, Prepared]:
 
 
 STORE_STATEMENTS = {"sqlite": _store_statements(sqlite_insert), "postgresql": _store_statements(pg_insert)}
+
+# Several processes (PostgreSQL, bot/inbox_leases.py): a free chat's lease taken, given back,
+# and the chat's pending updates read, once per update each, so hot too. Each runs as a
+# statement of its own (`Database.write(..., alone=True)`: autocommit, one round trip), never
+# inside a commit shared with other writes, where two processes' batches would take lease rows
+# in batch order and wait on each other. Taking over a lapsed lease (rare) reads and decides
+# in a session (`ChatLeases._acquire`).
+LEASE_TAKE = Prepared(
+    pg_insert(LEASES)
+    .values(chat_key=bindparam("b_key"), owner=bindparam("b_owner"), lease_until=bindparam("b_until"))
+    .on_conflict_do_nothing(index_elements=["chat_key"])
+    .returning(LEASES.c.chat_key)
+)
+LEASE_DROP = Prepared(
+    delete(LEASES).where(LEASES.c.chat_key == bindparam("b_key"), LEASES.c.owner == bindparam("b_owner"))
+)
+
+
+def _pending_statement(where: Any) -> Prepared:
+    return Prepared(
+        select(INBOX.c.update_id, INBOX.c.payload, INBOX.c.attempts)
+        .where(where, INBOX.c.status == "pending")
+        .order_by(INBOX.c.update_id)
+        .limit(100)
+    )
+
+
+PENDING_OF_CHAT = _pending_statement(INBOX.c.chat_id == bindparam("b_id"))
+PENDING_OF_UPDATE = _pending_statement(INBOX.c.update_id == bindparam("b_id"))
 
 
 def chat_key(payload: dict[str, Any]) -> int | None:

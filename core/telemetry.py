@@ -72,6 +72,20 @@ QUEUE_UNCERTAIN = Gauge(
     ["queue"],
     registry=REGISTRY,
 )
+INBOX_LEASES = Counter(
+    "supportbot_inbox_chat_leases_total",
+    "Several processes: attempts to take a chat's lease before handling its updates, by outcome "
+    "(free: taken; kept: ours already; taken_over: from a process that died holding it; "
+    "busy: another process holds it and handles the chat).",
+    ["outcome"],
+    registry=REGISTRY,
+)
+INBOX_SWEPT = Counter(
+    "supportbot_inbox_swept_total",
+    "Several processes: chats the sweeper took up because their pending updates had no live "
+    "holder (a dead process's, or waiting behind a busy one's backlog).",
+    registry=REGISTRY,
+)
 PROCESS_ROLE = Info(
     "supportbot_process", "This process: its role (all, bot, api, worker).", registry=REGISTRY
 )

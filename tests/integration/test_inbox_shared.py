@@ -18,6 +18,7 @@ from sqlalchemy import select
 
 from bot.inbox import Inbox
 from bot.inbox_statements import MARK_DONE
+from core import telemetry
 from core.clock import SystemClock
 from storage import migrate
 from storage.db import create_engine, create_sessionmaker
@@ -136,6 +137,73 @@ async def test_a_dead_process_chats_are_taken_over_after_the_lease(pg_db) -> Non
     stop.set()
     await alive.close()
     assert [u for _, _, u in log] == [1, 2] and {n for n, _, _ in log} == {"alive"}
+
+
+async def test_a_chat_waiting_for_a_busy_process_worker_is_handled_by_another_process(pg_db) -> None:  # type: ignore[no-untyped-def]
+    """A chat takes its lease only once one of its process's workers is free: a busy process
+    does not sit on the chats queued behind its backlog. Process A's only worker is stuck on
+    chat 1; chat 2's first update is queued there, its second reaches process B, which handles
+    both at once, in order (before, A held chat 2 from the moment it stored it, and B waited)."""
+    log: list[tuple[str, int, int]] = []
+    release = asyncio.Event()
+
+    class Stuck(Recorder):
+        async def feed_update(self, bot: Any, update: Any, **kwargs: Any) -> None:
+            if update.message.chat.id == 1:
+                await release.wait()
+            self.log.append((self.name, update.message.chat.id, update.update_id))
+
+    stop = asyncio.Event()
+    a = inbox(pg_db, "a", log, {})
+    a.dp = Stuck("a", log, {})
+    a._sem = asyncio.Semaphore(1)
+    b = inbox(pg_db, "b", log, {})
+    leases = telemetry.value("supportbot_inbox_chat_leases_total", outcome="busy") or 0.0
+    try:
+        await a.accept(payload(1, 1))  # A's one worker waits on this
+        await asyncio.sleep(0.2)
+        await a.accept(payload(2, 2))  # queued behind it, on A
+        await b.accept(payload(3, 2))
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 5
+        while len(log) < 2:
+            assert loop.time() < deadline, log
+            await asyncio.sleep(0.05)
+        assert log == [("b", 2, 2), ("b", 2, 3)]
+    finally:
+        release.set()
+        assert await a.drain(10) and await b.drain(10)
+        stop.set()
+        await a.close()
+        await b.close()
+    # A found chat 2 done when its worker came free: nothing handled twice, no lease waited on
+    assert sorted(u for _, _, u in log) == [1, 2, 3]
+    assert (telemetry.value("supportbot_inbox_chat_leases_total", outcome="busy") or 0.0) == leases
+
+
+async def test_the_sweeper_leaves_a_live_process_queued_chats_alone(pg_db) -> None:  # type: ignore[no-untyped-def]
+    """Pending updates younger than a lease belong to a live process's backlog (its chats wait
+    for a worker without a lease): another process's sweeper does not take them up."""
+    log: list[tuple[str, int, int]] = []
+    stop = asyncio.Event()
+    a = inbox(pg_db, "a", log, {}, lease=3.0)
+    await a.store([payload(1, 5)])  # stored by A, waiting for one of A's workers
+    b = inbox(pg_db, "b", log, {}, lease=3.0)
+    swept = telemetry.value("supportbot_inbox_swept_total") or 0.0
+    b.start_shared(stop)
+    try:
+        await asyncio.sleep(2.2)  # two sweeps: a one-second threshold took it here
+        assert log == [] and (telemetry.value("supportbot_inbox_swept_total") or 0.0) == swept
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 5
+        while not log:  # a lease old, it is nobody's: A died, say
+            assert loop.time() < deadline, "the sweeper never took the chat up"
+            await asyncio.sleep(0.05)
+        assert log == [("b", 5, 1)]
+        assert (telemetry.value("supportbot_inbox_swept_total") or 0.0) == swept + 1
+    finally:
+        stop.set()
+        await b.close()
 
 
 async def test_a_wake_up_reaches_the_other_processes(postgres_url: str) -> None:
