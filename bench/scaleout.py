@@ -320,6 +320,7 @@ async def run_updates(n_procs: int, database: str, cfg: argparse.Namespace) -> d
                 phase = f"throughput{run}"
                 log(f"  {n_procs} x {database}: burst {run + 1}/{cfg.runs} ({cfg.n} messages)")
                 pg0 = postgres_cpu()
+                inbox0 = [await inbox_counts(http, port) for port in api_ports]
                 cpu0 = (
                     [c.cpu_seconds() for c in products],
                     double.cpu_seconds(),
@@ -338,6 +339,12 @@ async def run_updates(n_procs: int, database: str, cfg: argparse.Namespace) -> d
                 )
                 tp = summarize_throughput(tracker.phase(phase))
                 tp["complete"] = complete
+                inbox1 = [await inbox_counts(http, port) for port in api_ports]
+                # Several processes: how each chat's lease went (bot/inbox_leases.py), summed.
+                tp["inbox"] = {
+                    k: round(sum(b.get(k, 0) - a.get(k, 0) for a, b in zip(inbox0, inbox1, strict=True)))
+                    for k in sorted({k for c in inbox1 for k in c})
+                }
                 answered = tp["answered"] or 1
                 per_proc = [
                     round(((b or 0) - (a or 0)) / answered * 1000, 3)
@@ -377,6 +384,23 @@ async def run_updates(n_procs: int, database: str, cfg: argparse.Namespace) -> d
             await drop_database(pg_name)
     res["loadavg_1min_at_end"] = round(os.getloadavg()[0], 2)
     return res
+
+
+async def inbox_counts(http: Any, port: int) -> dict[str, float]:
+    """The shared inbox's lease outcomes and sweeps so far, from a process's /metrics."""
+    out: dict[str, float] = {}
+    try:
+        async with http.get(f"http://127.0.0.1:{port}/metrics") as r:
+            text = await r.text()
+    except Exception:
+        return out
+    for line in text.splitlines():
+        if line.startswith("supportbot_inbox_chat_leases_total{"):
+            outcome = line.split('outcome="', 1)[1].split('"', 1)[0]
+            out[outcome] = float(line.rsplit(" ", 1)[1])
+        elif line.startswith("supportbot_inbox_swept_total "):
+            out["swept"] = float(line.rsplit(" ", 1)[1])
+    return out
 
 
 # ====================================================================== part 2: paid campaign
@@ -598,6 +622,15 @@ def report_updates(rows: list[dict[str, Any]]) -> dict[str, Any]:
     print("handled/s: best of the runs (replies / first injection -> last reply); ratio: to 1 x postgresql;")
     print("  CPU ms per answered update of: the product processes (sum, and each), every postgres process,")
     print("  the double, the proxy, the driver; cpu use: all of these over the burst / all cores.")
+    leases = [(r, run) for r in rows if r.get("database") == "postgresql" for run in r.get("runs", [])]
+    if any(run.get("inbox") for _r, run in leases):
+        print(
+            "chat leases per burst (bot/inbox_leases.py; free: taken, busy: held elsewhere, swept: taken up"
+        )
+        print("  by a sweeper):")
+        for r, run in leases:
+            counts = ", ".join(f"{k} {v}" for k, v in run.get("inbox", {}).items())
+            print(f"  {r['processes']} x postgresql, {run['handled_per_s']}/s: {counts}")
     return checks
 
 
