@@ -153,6 +153,54 @@ async def outbox_final(db_url: str) -> Counter[str]:
         await conn.close()
 
 
+async def uncertain_posts(db_url: str) -> set[int]:
+    """Customers (Telegram ids) with a staff-group post on the wire at a crash (`uncertain`)."""
+    import asyncpg
+
+    conn = await asyncpg.connect(db_url.replace("postgresql+asyncpg", "postgresql"))
+    try:
+        rows = await conn.fetch(
+            "SELECT DISTINCT c.telegram_id FROM group_posts p JOIN customers c ON c.id = p.customer_id"
+            " WHERE p.status = 'uncertain'"
+        )
+    finally:
+        await conn.close()
+    return {int(r["telegram_id"]) for r in rows}
+
+
+async def relay_diagnosis(db_url: str, telegram_ids: list[int], procs: list[Any]) -> str:
+    """Why some customers' messages did not reach the group: their updates, their posts and
+    the processes' warnings (an assertion message, so a failure says where things stopped)."""
+    import asyncpg
+
+    conn = await asyncpg.connect(db_url.replace("postgresql+asyncpg", "postgresql"))
+    try:
+        updates = await conn.fetch(
+            "SELECT update_id, chat_id, status, attempts, error FROM inbox_updates"
+            " WHERE chat_id = ANY($1::bigint[]) ORDER BY update_id",
+            telegram_ids,
+        )
+        posts = await conn.fetch(
+            "SELECT p.id, c.telegram_id, p.kind, p.status, p.attempts, p.owner, p.lease_until,"
+            " p.not_before, p.error FROM group_posts p JOIN customers c ON c.id = p.customer_id"
+            " WHERE c.telegram_id = ANY($1::bigint[]) ORDER BY p.id",
+            telegram_ids,
+        )
+        queue = await conn.fetch("SELECT status, count(*) AS n FROM group_posts GROUP BY status")
+    finally:
+        await conn.close()
+    lines = [f"not relayed for chats {telegram_ids}", "their updates:"]
+    lines += [f"  {dict(r)}" for r in updates]
+    lines.append("their group posts:")
+    lines += [f"  {dict(r)}" for r in posts]
+    lines.append(f"group_posts by status: {[dict(r) for r in queue]}")
+    for i, p in enumerate(procs):
+        said = [line for line in p.output if "WARNING" in line or "ERROR" in line or "Traceback" in line]
+        lines.append(f"process {i}: {len(said)} warnings/errors; the last ones:")
+        lines += [f"  {line[:300]}" for line in said[-15:]]
+    return "\n".join(lines)
+
+
 def max_in_window(times: list[float], window: float) -> int:
     times = sorted(times)
     best, j = 0, 0
@@ -268,14 +316,23 @@ async def test_three_processes_one_bot_nothing_twice(
                 assert loop.time() < deadline, "staff answers not all delivered"
                 await asyncio.sleep(0.5)
 
-            async def handoffs_relayed() -> bool:  # 20 posts a minute: the group's queue drains
+            async def not_relayed() -> list[int]:  # 20 posts a minute: the group's queue drains
+                # A customer message whose post was on the wire at the kill is `uncertain`: it may
+                # be missing (never repeated), as a reply reported uncertain may be.
                 posted = "\n".join(m.get("text") or "" for m in await tg.messages(group))
-                return all(f"help me please, {u['first_name']} here" in posted for u in handoff)
+                uncertain = await uncertain_posts(postgres_url)
+                return [
+                    u["id"]
+                    for u in handoff
+                    if f"help me please, {u['first_name']} here" not in posted and u["id"] not in uncertain
+                ]
 
             deadline = loop.time() + 300
-            while not await handoffs_relayed():
-                assert loop.time() < deadline, "customer messages not all relayed to the group"
+            while missing_relays := await not_relayed():
+                if loop.time() > deadline:
+                    raise AssertionError(await relay_diagnosis(postgres_url, missing_relays, procs))
                 await asyncio.sleep(0.5)
+            relays_uncertain = len(await uncertain_posts(postgres_url))
             await asyncio.sleep(2.0)  # let a duplicate, if any, arrive
             state = await outbox_final(postgres_url)
     finally:
@@ -319,8 +376,8 @@ async def test_three_processes_one_bot_nothing_twice(
         repeated = [t for t, n in Counter(texts).items() if n > 1]
         assert repeated == [], (u["first_name"], repeated)
     group_texts = "\n".join(m.get("text") or "" for m in await tg.messages(group))
-    for u in handoff:
-        assert group_texts.count(f"help me please, {u['first_name']} here") == 1, u["first_name"]
+    for u in handoff:  # once; missing only where its post is uncertain (checked above)
+        assert group_texts.count(f"help me please, {u['first_name']} here") <= 1, u["first_name"]
 
     # Telegram's limits, across the three processes
     too_many = [c for c in calls if c["status"] == 429]
@@ -342,6 +399,7 @@ async def test_three_processes_one_bot_nothing_twice(
     print(
         f"\n3 processes: {len(ok_sends)} messages, campaign {dict(state)}, at the double max {per_second} "
         f"in 1 s, {max_in_window(times, 10.0)} in 10 s, "
-        f"group max {max_in_window(group_posts, 60.0)}/min, duplicates {duplicates}, missing {missing}"
+        f"group max {max_in_window(group_posts, 60.0)}/min, duplicates {duplicates}, missing {missing}, "
+        f"relays uncertain {relays_uncertain}"
     )
     await tg.close()
