@@ -7,8 +7,9 @@ post), creates the customer's forum topic on first use and recreates it if staff
 Lengths are Telegram's (UTF-16 units): what does not fit is split or left for the next post,
 never dropped. A post that cannot be sent now stays queued with a back-off. A post is marked
 `sending` only when its request leaves (not while it waits for the group's budget); one that
-was on the wire when the process died is not sent again (it is marked `uncertain`), so a
-restart never relays anything twice and a kill while waiting loses nothing.
+was on the wire when the process died is not sent again (it is marked `uncertain`, and staff
+get a notice in the topic with the customer's text), so a restart never relays anything twice
+and a kill while waiting loses nothing.
 
 Parts in their own modules (issue 14): the rows and the hot statements in
 bot/staff_posts_hot.py, sending one post in bot/staff_posts_send.py, a refused or failed post in
@@ -59,7 +60,9 @@ LEASE_EVERY = 10.0  # seconds between renewals of this process's claims (leases 
 
 async def recover_inflight(ctx: BotContext) -> int:
     """Posts a dead process left: claimed ones go back to the queue; ones on the wire (maybe
-    posted, maybe not) become `uncertain` and are never repeated."""
+    posted, maybe not) become `uncertain` and are never repeated, and staff get a notice in the
+    topic for each customer message or card among them (with the customer's text)."""
+    gone: list[tuple[int, int]] = []
     async with ctx.db.begin() as session:
         requeued, uncertain = await delivery.recover(
             session,
@@ -67,9 +70,15 @@ async def recover_inflight(ctx: BotContext) -> int:
             now=ctx.clock.now(),
             everything=ctx.single_process,
             lost={"status": "uncertain", "error": "on the wire when its process stopped; not repeated"},
+            lost_rows=gone,
         )
+        notices = await support.notify_uncertain(session, clock=ctx.clock, post_ids=[i for i, _ in gone])
     if uncertain:
-        log.warning("%d staff-group posts were on the wire at the last stop; not repeated", uncertain)
+        log.warning(
+            "%d staff-group posts were on the wire at the last stop; not repeated (%d notices to staff)",
+            uncertain,
+            notices,
+        )
     if requeued:
         log.info("%d claimed staff-group posts put back in the queue", requeued)
     return uncertain

@@ -44,6 +44,7 @@ from core.support.customer import rate_case as rate_case
 from core.support.customer import request_person as request_person
 from core.support.posts import card_posted as card_posted
 from core.support.posts import due_reminders as due_reminders
+from core.support.posts import notify_uncertain as notify_uncertain
 from core.support.posts import queue_depth as queue_depth
 from core.support.posts import queue_notice as queue_notice
 from core.support.posts import queue_reminder as queue_reminder

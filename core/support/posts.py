@@ -114,6 +114,44 @@ async def queue_notice(
     await session.flush()
 
 
+UNCERTAIN_TEXT_LIMIT = 1000  # characters of the customer's text repeated in the notice
+
+
+async def notify_uncertain(session: AsyncSession, *, clock: Clock, post_ids: list[int]) -> int:
+    """Customer messages and cards that were on the wire when their process died: they stay
+    `uncertain` (maybe in the topic, maybe not; never posted again), and a notice in the same
+    topic tells staff so, with the customer's text where the message had one, so that nothing a
+    customer wrote goes unseen. Returns the notices queued."""
+    if not post_ids:
+        return 0
+    rows = (
+        await session.execute(
+            select(GroupPost)
+            .where(GroupPost.id.in_(post_ids), GroupPost.kind.in_(("copy", "card")))
+            .order_by(GroupPost.id)
+        )
+    ).scalars()
+    queued = 0
+    for post in rows:
+        payload = post.payload if isinstance(post.payload, dict) else {}
+        text = payload.get("text") if post.kind == "copy" else None
+        params: dict[str, Any] = (
+            {"key": "staff-post-uncertain-text", "text": text[:UNCERTAIN_TEXT_LIMIT]}
+            if isinstance(text, str) and text
+            else {"key": "staff-post-uncertain"}
+        )
+        await queue_notice(
+            session,
+            clock=clock,
+            customer_id=post.customer_id,
+            group_chat_id=post.group_chat_id,
+            case_id=post.case_id,
+            **params,
+        )
+        queued += 1
+    return queued
+
+
 async def queue_depth(session: AsyncSession) -> dict[int, int]:
     """Queued posts per staff group."""
     rows = await session.execute(
