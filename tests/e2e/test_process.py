@@ -330,6 +330,9 @@ async def test_polling_survives_a_failed_store(tmp_path: Path, double: SandboxSe
         await runtime.stop()
 
 
+UNCERTAIN = "The bot restarted while posting"  # the staff notice of an uncertain post (en)
+
+
 async def test_sigkill_while_staff_posts_wait_for_the_group_budget(
     tmp_path: Path, double: SandboxServer
 ) -> None:
@@ -355,8 +358,12 @@ async def test_sigkill_while_staff_posts_wait_for_the_group_budget(
     for text, uid in texts.items():
         await tg.send_text(uid, text)
 
-    def shown(messages: list[dict[str, Any]]) -> Counter[str]:
-        body = "\n".join(m.get("text") or "" for m in messages)
+    def shown(messages: list[dict[str, Any]], *, notices: bool = False) -> Counter[str]:
+        """How often each text was posted: relayed (or, `notices`, in a notice that an
+        uncertain post may be missing)."""
+        body = "\n".join(
+            m.get("text") or "" for m in messages if (UNCERTAIN in (m.get("text") or "")) == notices
+        )
         return Counter({t: body.count(t) for t in texts})
 
     loop = asyncio.get_running_loop()
@@ -384,6 +391,7 @@ async def test_sigkill_while_staff_posts_wait_for_the_group_budget(
             await asyncio.sleep(0.2)
         await asyncio.sleep(0.5)
         counts = shown(await tg.messages(group))
+        noticed = shown(await tg.messages(group), notices=True)
     finally:
         assert await restarted.stop() == 0
 
@@ -412,4 +420,7 @@ async def test_sigkill_while_staff_posts_wait_for_the_group_budget(
     # posted to one request at a time; texts folded into a card are marked with it).
     assert set(missing) <= uncertain_texts, (missing, uncertain_texts)
     assert uncertain_cards <= 1 and len(uncertain_texts) <= 3
+    # ...and staff are told, with the text: each uncertain text in one notice in the group
+    assert {t for t, n in noticed.items() if n} == uncertain_texts, (noticed, uncertain_texts)
+    assert all(n <= 1 for n in noticed.values()), noticed
     await tg.close()
