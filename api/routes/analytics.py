@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -132,12 +132,13 @@ def _summary_query(
     return ReportQuery(rng, format == "csv")
 
 
-async def _read_session(_key: CanRead, session: SessionDep) -> AsyncSession:
+async def _read_session(_key: CanRead, session: SessionDep, request: Request) -> AsyncSession:
     """The request's session once the key is checked, for reads only."""
     await session.commit()  # end the auth transaction: on SQLite it holds the write lock
-    # A deferred transaction on SQLite (as storage.db.Database.read): the report's reads do not
-    # make writers (the bot's updates) queue behind them. The session closes before the response.
-    await session.connection(execution_options={"sqlite_deferred": True})
+    # A read-only transaction (storage.db.Database.read_options): on SQLite a deferred one, so
+    # the report's reads do not make writers (the bot's updates) queue behind them; on
+    # PostgreSQL READ ONLY. The session closes before the response.
+    await session.connection(execution_options=request.app.state.sessionmaker.read_options)
     return session
 
 

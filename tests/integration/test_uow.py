@@ -72,3 +72,20 @@ async def test_a_write_in_a_read_fails_on_postgresql(db) -> None:  # type: ignor
     async with db.read() as other:
         assert await values(other) == []
     await uow.close()
+
+
+async def test_the_api_report_session_is_read_only_on_postgresql(db) -> None:  # type: ignore[no-untyped-def]
+    """The analytics routes read through `_read_session`: the same read options as a use case's
+    read (before, it hard-coded SQLite's and was a plain read-write transaction on PostgreSQL)."""
+    from types import SimpleNamespace
+
+    from api.routes.analytics import _read_session
+
+    if db.dialect_name != "postgresql":
+        pytest.skip("READ ONLY transactions are PostgreSQL's (SQLite reads take a deferred BEGIN)")
+    request = SimpleNamespace(app=SimpleNamespace(state=SimpleNamespace(sessionmaker=db)))
+    async with db() as session:
+        reading = await _read_session(None, session, request)  # type: ignore[arg-type]
+        assert await values(reading) == []
+        with pytest.raises(DBAPIError, match="read-only transaction"):
+            await add(reading, v="sneaked")
