@@ -10,11 +10,13 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 from aiogram.fsm.state import State
 from aiogram.fsm.storage.base import BaseStorage, StorageKey
-from sqlalchemy import bindparam, delete, select
+from sqlalchemy import Table, bindparam, delete, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from core.clock import Clock
 from storage.db import Database
@@ -23,6 +25,32 @@ from storage.models import FsmState
 
 CACHE_SIZE = 100_000
 _LOAD = Prepared(select(FsmState.state, FsmState.data).where(FsmState.key == bindparam("b_key")))
+_TABLE = cast(Table, FsmState.__table__)
+_DROP = Prepared(delete(_TABLE).where(_TABLE.c.key == bindparam("b_key")))
+
+
+def _upsert(insert_: Any) -> Prepared:
+    """Write a key's state and data in one statement (the upsert is written per dialect)."""
+    return Prepared(
+        insert_(_TABLE)
+        .values(
+            key=bindparam("b_key"),
+            state=bindparam("b_state"),
+            data=bindparam("b_data"),
+            updated_at=bindparam("b_at"),
+        )
+        .on_conflict_do_update(
+            index_elements=["key"],
+            set_={
+                "state": bindparam("b_state2"),
+                "data": bindparam("b_data2"),
+                "updated_at": bindparam("b_at2"),
+            },
+        )
+    )
+
+
+_UPSERT = {"sqlite": _upsert(sqlite_insert), "postgresql": _upsert(pg_insert)}
 
 
 def _key(key: StorageKey) -> str:
@@ -68,15 +96,14 @@ class SqlStorage(BaseStorage):
         new_data = current_data if data is ... else dict(data)
         if (new_state, new_data) == (current_state, current_data):
             return
-        async with self._sessionmaker.begin() as session:
-            if new_state is None and not new_data:
-                await session.execute(delete(FsmState).where(FsmState.key == k))
-            else:
-                row = await session.get(FsmState, k)
-                if row is None:
-                    session.add(FsmState(key=k, state=new_state, data=new_data, updated_at=self._clock.now()))
-                else:
-                    row.state, row.data, row.updated_at = new_state, new_data, self._clock.now()
+        # One statement, no session: a hot write (storage/hot.py) sharing its commit.
+        if new_state is None and not new_data:
+            await self._sessionmaker.write([(_DROP, {"b_key": k})])
+        else:
+            now = self._clock.now()
+            values = {"b_key": k, "b_state": new_state, "b_data": new_data, "b_at": now}
+            values |= {"b_state2": new_state, "b_data2": new_data, "b_at2": now}
+            await self._sessionmaker.write([(_UPSERT[self._sessionmaker.dialect_name], values)])
         self._remember(k, (new_state, new_data))
 
     async def set_state(self, key: StorageKey, state: str | State | None = None) -> None:
