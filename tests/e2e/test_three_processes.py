@@ -204,6 +204,29 @@ async def relay_diagnosis(db_url: str, telegram_ids: list[int], procs: list[Any]
     return "\n".join(lines)
 
 
+def densest(times: list[float], window: float) -> str:
+    """The busiest `window` at the double, for a failure message: its arrivals' offsets (ms)
+    and the longest silence before it, to tell sends that left too close together from a
+    stall of the double's own event loop (it shares the test's process), after which
+    requests that arrived over the stall are handled, and timestamped, at once."""
+    times = sorted(times)
+    best, start, j = 0, 0, 0
+    for i, t in enumerate(times):
+        while times[j] <= t - window:
+            j += 1
+        if i - j + 1 > best:
+            best, start = i - j + 1, j
+    inside = times[start : start + best]
+    if not inside:
+        return "no sends"
+    gap_before = inside[0] - times[start - 1] if start else 0.0
+    gaps = [b - a for a, b in zip(inside, inside[1:], strict=False)]
+    return (
+        f"{best} in {window} s; silence before it {gap_before * 1000:.0f} ms; largest gap inside "
+        f"{max(gaps, default=0) * 1000:.0f} ms; offsets ms {[round((t - inside[0]) * 1000) for t in inside]}"
+    )
+
+
 def max_in_window(times: list[float], window: float) -> int:
     times = sorted(times)
     best, j = 0, 0
@@ -395,7 +418,7 @@ async def test_three_processes_one_bot_nothing_twice(
     # Tokens are taken before a send's durable mark is committed and the commits take a variable
     # time, so the gate also paces requests where they leave (a departure slot every 1/28.8 s,
     # in Redis, after the marks; core/ratelimit.py).
-    assert per_second <= 30, per_second
+    assert per_second <= 30, densest(times, 1.0)
     group_posts = [c["time"] for c in ok_sends if str(c["params"].get("chat_id")) == str(group)]
     assert max_in_window(group_posts, 60.0) <= GROUP_PER_MINUTE, max_in_window(group_posts, 60.0)
     assert await tg.violations() == []
