@@ -19,19 +19,20 @@ import asyncio
 import os
 import signal
 import socket
+import sys
 from collections import Counter
 from datetime import timedelta
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import httpx
 import pytest
 
-from sandbox import SandboxServer, SandboxState
 from sandbox.client import SandboxClient
-from sandbox.limits import SENDING_METHODS, FloodConfig
+from sandbox.limits import SENDING_METHODS
 from tests.e2e.conftest import TOKEN
-from tests.e2e.test_process import Product
+from tests.e2e.test_process import ROOT, Product
 
 pytestmark = pytest.mark.postgres
 
@@ -52,10 +53,40 @@ def redis_reachable() -> bool:
 
 @pytest.fixture
 async def limited_double() -> Any:
-    server = SandboxServer(SandboxState(), flood_config=FloodConfig(group_per_minute=GROUP_PER_MINUTE))
-    await server.start("127.0.0.1", 0)
-    yield server
-    await server.stop()
+    """The double in a process of its own, flood limits on (Telegram's, the staff group's 20 a
+    minute). Not in the test's process: there its event loop also ran the test's polling and
+    checks, and a stall of it timestamped requests that had arrived over the stall all at once
+    (a second at the double once held 35 sends)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        *("-m", "sandbox", "--host", "127.0.0.1", "--port", str(port), "--log-level", "WARNING"),
+        cwd=str(ROOT),
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        async with httpx.AsyncClient(base_url=base, timeout=10) as http:
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + 30
+            while True:
+                try:
+                    (await http.get("/sandbox")).raise_for_status()
+                    break
+                except httpx.HTTPError:
+                    assert loop.time() < deadline, "the double did not start"
+                    await asyncio.sleep(0.1)
+            r = await http.post(
+                "/sandbox/settings/flood", json={"enabled": True, "group_per_minute": GROUP_PER_MINUTE}
+            )
+            r.raise_for_status()
+        yield SimpleNamespace(base_url=base)
+    finally:
+        proc.terminate()
+        await proc.wait()
 
 
 async def flush_redis() -> None:
@@ -238,7 +269,7 @@ def max_in_window(times: list[float], window: float) -> int:
 
 
 async def test_three_processes_one_bot_nothing_twice(
-    tmp_path: Path, limited_double: SandboxServer, postgres_url: str
+    tmp_path: Path, limited_double: Any, postgres_url: str
 ) -> None:
     if not redis_reachable():
         pytest.skip("Redis not reachable at 127.0.0.1:6379 (start it to run this test)")
