@@ -343,7 +343,10 @@ async def test_three_processes_one_bot_nothing_twice(
                     t["name"]: t["message_thread_id"] for t in await tg.topics(group) if not t.get("deleted")
                 }
 
-            deadline = loop.time() + 120
+            # Each handoff's card is a post into the group, 20 a minute: the 100 handoffs
+            # (SCALEOUT_FULL) need five minutes for their topics alone.
+            group_minutes = len(handoff) / GROUP_PER_MINUTE
+            deadline = loop.time() + 120 + 60 * group_minutes
             while len(await topics()) < len(handoff):
                 assert loop.time() < deadline, f"{len(await topics())} of {len(handoff)} topics"
                 await asyncio.sleep(0.5)
@@ -379,7 +382,7 @@ async def test_three_processes_one_bot_nothing_twice(
                 posted = "\n".join(m.get("text") or "" for m in await tg.messages(group))
                 return [u["id"] for u in handoff if f"help me please, {u['first_name']} here" not in posted]
 
-            deadline = loop.time() + 300
+            deadline = loop.time() + 300 + 60 * group_minutes
             while missing_relays := await not_relayed():
                 if loop.time() > deadline:
                     raise AssertionError(await relay_diagnosis(postgres_url, missing_relays, procs))
