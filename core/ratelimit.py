@@ -33,7 +33,10 @@ MARGIN = 0.97  # the share of each Telegram limit the product uses
 # times) rather than leave together with the next ones.
 DEPART_LATE = 0.020
 DEPART_RETRIES = 2
-GLOBAL_MARGIN = 0.96  # the global 30/s: a little lower, so a second counted at Telegram has room
+# The global 30/s: lower, so a second counted at Telegram has room for requests that arrive
+# late. At 0.96 (28.8/s, ~40 ms of room) three processes on a busy 2-core machine sometimes put
+# 31 in one second at the double (requests 43-54 ms late; tests/e2e/test_three_processes.py).
+GLOBAL_MARGIN = 0.93
 
 
 class Lane(StrEnum):
@@ -104,8 +107,8 @@ class Limits:
 
         The global 30/s is kept where requests *leave* (`depart`, after their durable marks,
         whose commits take a variable time: tokens taken 35 ms apart could leave together after
-        one commit): at most 5 departures in any 5/28.8 s (a sliding window at 96%), so any
-        30/28.8 s holds at most 30 and a request may arrive up to ~40 ms late (a busy core, the
+        one commit): at most 5 departures in any 5/27.9 s (a sliding window at 93%), so any
+        30/27.9 s holds at most 30 and a request may arrive up to ~75 ms late (a busy core, the
         network) without a second at Telegram holding more than 30, while a burst of up to 5
         replies (customers writing at once) leaves at once instead of one every 35 ms
         (bench/role_split.py: the paced departures were much of a reply's p99 there). Larger
