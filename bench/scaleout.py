@@ -388,18 +388,20 @@ async def run_updates(n_procs: int, database: str, cfg: argparse.Namespace) -> d
 
 async def inbox_counts(http: Any, port: int) -> dict[str, float]:
     """The shared inbox's lease outcomes and sweeps so far, from a process's /metrics."""
-    out: dict[str, float] = {}
+    from prometheus_client.parser import text_string_to_metric_families
+
     try:
         async with http.get(f"http://127.0.0.1:{port}/metrics") as r:
             text = await r.text()
     except Exception:
-        return out
-    for line in text.splitlines():
-        if line.startswith("supportbot_inbox_chat_leases_total{"):
-            outcome = line.split('outcome="', 1)[1].split('"', 1)[0]
-            out[outcome] = float(line.rsplit(" ", 1)[1])
-        elif line.startswith("supportbot_inbox_swept_total "):
-            out["swept"] = float(line.rsplit(" ", 1)[1])
+        return {}
+    out: dict[str, float] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == "supportbot_inbox_chat_leases_total":
+                out[sample.labels["outcome"]] = sample.value
+            elif sample.name == "supportbot_inbox_swept_total":
+                out["swept"] = sample.value
     return out
 
 

@@ -32,21 +32,15 @@ async def _failed_or_requeued(ctx: BotContext, posts: list[Post], wire: _Wire, e
     except Exception as second:
         ids = [p.id for p in posts]
         attempts = posts[0].attempts + 1
+        error = f"{type(second).__name__}: {second}"[:500]
         log.exception("group post %s failed (%s) and so did handling it; retry in 60 s", ids, exc)
         async with ctx.db.begin() as session:
             if attempts >= 5:
-                await delivery.finish(
-                    session, QUEUE, ids, "failed", error=f"{type(second).__name__}: {second}"[:500]
-                )
+                await delivery.finish(session, QUEUE, ids, "failed", error=error)
             else:
+                later = ctx.clock.now() + timedelta(seconds=60)
                 await delivery.finish(
-                    session,
-                    QUEUE,
-                    ids,
-                    QUEUE.queued,
-                    attempts=attempts,
-                    error=f"{type(second).__name__}: {second}"[:500],
-                    not_before=ctx.clock.now() + timedelta(seconds=60),
+                    session, QUEUE, ids, QUEUE.queued, attempts=attempts, error=error, not_before=later
                 )
 
 

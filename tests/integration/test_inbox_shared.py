@@ -56,6 +56,15 @@ def payload(update_id: int, chat: int) -> dict[str, Any]:
     }
 
 
+async def until(done: Any, seconds: float, what: Any) -> None:
+    """Wait until `done()` holds; fail with `what()` after `seconds`."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    while not done():
+        assert loop.time() < deadline, what()
+        await asyncio.sleep(0.05)
+
+
 @pytest.fixture
 async def pg_db(postgres_url: str):  # type: ignore[no-untyped-def]
     engine = create_engine(postgres_url)
@@ -97,11 +106,7 @@ async def test_each_update_once_in_chat_order_across_three_processes(pg_db) -> N
             batch.append(rng.choice(procs).accept(payload(update_id, chat)))
             update_id += 1
         await asyncio.gather(*batch)
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + 30
-    while len(log) < 240:
-        assert loop.time() < deadline, f"{len(log)} of 240 handled"
-        await asyncio.sleep(0.05)
+    await until(lambda: len(log) >= 240, 30, lambda: f"{len(log)} of 240 handled")
     await asyncio.sleep(0.3)
     stop.set()
     for p in procs:
@@ -129,11 +134,7 @@ async def test_a_dead_process_chats_are_taken_over_after_the_lease(pg_db) -> Non
     await alive.accept(payload(2, 7))  # arrives while the dead process still holds the chat
     await asyncio.sleep(1.0)
     assert log == []  # the lease is still valid: nobody else touches the chat
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + 10
-    while len(log) < 2:
-        assert loop.time() < deadline, log
-        await asyncio.sleep(0.05)
+    await until(lambda: len(log) >= 2, 10, lambda: log)
     stop.set()
     await alive.close()
     assert [u for _, _, u in log] == [1, 2] and {n for n, _, _ in log} == {"alive"}
@@ -164,11 +165,7 @@ async def test_a_chat_waiting_for_a_busy_process_worker_is_handled_by_another_pr
         await asyncio.sleep(0.2)
         await a.accept(payload(2, 2))  # queued behind it, on A
         await b.accept(payload(3, 2))
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + 5
-        while len(log) < 2:
-            assert loop.time() < deadline, log
-            await asyncio.sleep(0.05)
+        await until(lambda: len(log) >= 2, 5, lambda: log)
         assert log == [("b", 2, 2), ("b", 2, 3)]
     finally:
         release.set()
@@ -194,11 +191,8 @@ async def test_the_sweeper_leaves_a_live_process_queued_chats_alone(pg_db) -> No
     try:
         await asyncio.sleep(2.2)  # two sweeps: a one-second threshold took it here
         assert log == [] and (telemetry.value("supportbot_inbox_swept_total") or 0.0) == swept
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + 5
-        while not log:  # a lease old, it is nobody's: A died, say
-            assert loop.time() < deadline, "the sweeper never took the chat up"
-            await asyncio.sleep(0.05)
+        # a lease old, it is nobody's (A died, say): taken up
+        await until(lambda: bool(log), 5, lambda: "the sweeper never took the chat up")
         assert log == [("b", 5, 1)]
         assert (telemetry.value("supportbot_inbox_swept_total") or 0.0) == swept + 1
     finally:
@@ -217,11 +211,7 @@ async def test_a_wake_up_reaches_the_other_processes(postgres_url: str) -> None:
     try:
         await asyncio.wait_for(asyncio.gather(a.connected.wait(), b.connected.wait()), 10)
         a.publish(frozenset({"outbox", "engagement"}))
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + 2
-        while not heard:
-            assert loop.time() < deadline, "process B never heard the wake-up"
-            await asyncio.sleep(0.01)
+        await until(lambda: bool(heard), 2, lambda: "process B never heard the wake-up")
         assert heard[0] == frozenset({"outbox", "engagement"})
     finally:
         await a.stop()
@@ -260,11 +250,7 @@ async def test_an_update_whose_done_mark_failed_comes_back_as_a_replay(pg_db, mo
     monkeypatch.setattr(pg_db, "write", done_mark_fails_once)
     proc.start_shared(stop)
     await proc.accept(payload(1, 7))
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + 15
-    while len(seen) < 2:
-        assert loop.time() < deadline, seen
-        await asyncio.sleep(0.05)
+    await until(lambda: len(seen) >= 2, 15, lambda: seen)
     stop.set()
     await proc.close()
     assert failed and seen[:2] == [(1, False), (1, True)]
